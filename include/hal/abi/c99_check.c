@@ -1,0 +1,12 @@
+/* c99_check.c - compiles hal.h as strict C99 (-pedantic -Werror) so the ABI header stays pure C. */
+#include "hal/hal.h"
+
+/* Use every type once so the compiler sees them all. */
+hal_status hal_c99_check(const hal_backend_table *table, const hal_event *event, hal_error *error);
+
+hal_status hal_c99_check(const hal_backend_table *table, const hal_event *event, hal_error *error) {
+  (void)event;
+  if (error != NULL) error->message[0] = '\0';
+  return table != NULL && table->struct_size >= HAL_BACKEND_TABLE_V1_0_SIZE ? HAL_OK
+                                                                            : HAL_INVALID_ARGUMENT;
+}
