@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Configures and builds HAL into a build directory (default: build/, RelWithDebInfo).
-# Usage: scripts/build.sh [BUILD_DIR] [extra cmake -D options...]
+# Configures and builds HAL into a build directory (default: build/, RelWithDebInfo), using
+# ccache when present. Arguments after BUILD_DIR are cmake -D options, except `--target NAME`,
+# which limits what is built.
+# Usage: scripts/build.sh [BUILD_DIR] [-DOPTION=VALUE ...] [--target NAME ...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${1:-$root/build}
 shift || true
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S "$root" -B "$build_dir" -G Ninja "${launcher[@]}" "$@" >/dev/null
-cmake --build "$build_dir" -j"$(nproc)"
+configure=() targets=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --target) targets+=(--target "$2"); shift 2 ;;
+    *) configure+=("$1"); shift ;;
+  esac
+done
+command -v ccache >/dev/null &&
+  configure+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S "$root" -B "$build_dir" -G Ninja "${configure[@]}" >/dev/null
+cmake --build "$build_dir" -j"$(nproc)" "${targets[@]}"

@@ -41,9 +41,6 @@ ensure_host_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
       || die "could not install ${missing[*]}"
   fi
-  # busybox-static must be the static one: it is copied into the initramfs as the only binary.
-  file_out="$(head -c 4 /bin/busybox | od -An -c | tr -d ' ')"
-  [[ "$file_out" == *ELF* ]] || die "/bin/busybox is not an ELF binary"
 }
 
 ensure_host_packages

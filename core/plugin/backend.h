@@ -1,0 +1,151 @@
+// backend.h - the C++ host API over a loaded plugin: hal::Backend (an open backend instance with
+// an event dispatcher thread), hal::Vm (RAII over hal_vm*) and hal::Event.
+#ifndef HAL_CORE_PLUGIN_BACKEND_H
+#define HAL_CORE_PLUGIN_BACKEND_H
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/plugin/plugin.h"
+#include "hal/hal.h"
+
+namespace hal {
+
+namespace detail {
+class BackendState;
+}
+
+/** One event, copied out of the plugin's callback and delivered on the dispatcher thread. */
+struct Event {
+  hal_event_type type = 0;           ///< HAL_EVENT_*.
+  std::string vm_id;                 ///< The VM's id.
+  hal_vm_state state = HAL_VM_STATE_UNKNOWN;  ///< The VM's state after the event.
+  uint64_t timestamp_ns = 0;         ///< CLOCK_REALTIME ns since the epoch.
+  nlohmann::json detail;             ///< Parsed detail_json (null when absent or unparsable).
+};
+
+/** A handle on one VM (RAII over hal_vm*: released on destruction; the VM itself is unaffected).
+ *  Move-only. Calls that hal.h requires to be serialised per VM are serialised across every
+ *  handle of that VM opened through the same Backend. Failures throw hal::Error. */
+class Vm {
+ public:
+  Vm() = default;
+  Vm(Vm &&) noexcept;
+  Vm &operator=(Vm &&) noexcept;
+  ~Vm();
+
+  /** False for an empty handle (e.g. create() with HAL_CREATE_VALIDATE_ONLY). */
+  explicit operator bool() const noexcept { return vm_ != nullptr; }
+  /** The VM id (its spec name). */
+  const std::string &id() const noexcept { return id_; }
+  /** The raw handle (owned by this object). */
+  hal_vm *raw() const noexcept { return vm_; }
+  /** Releases the handle now (vm_release). */
+  void release() noexcept;
+
+  void start(uint32_t flags = 0);         ///< vm_start (HAL_START_PAUSED).
+  void force_stop(uint32_t flags = 0);    ///< vm_force_stop.
+  void delete_vm(uint32_t flags = 0);     ///< vm_delete (HAL_DELETE_STORAGE); handle stays valid.
+  hal_vm_state state(uint32_t flags = 0) const;        ///< vm_get_state.
+  nlohmann::json info(uint32_t flags = 0) const;       ///< vm_get_info.
+  void pause(uint32_t flags = 0);         ///< vm_pause.
+  void resume(uint32_t flags = 0);        ///< vm_resume.
+  /** vm_shutdown with `timeout` (HAL_SHUTDOWN_NO_FORCE). */
+  void shutdown(std::chrono::milliseconds timeout, uint32_t flags = 0);
+  void reboot(uint32_t flags = 0);        ///< vm_reboot.
+  void reset(uint32_t flags = 0);         ///< vm_reset.
+  nlohmann::json console(uint32_t flags = 0) const;    ///< vm_get_console.
+  /** migration_send with {"uri", "maxDowntimeMs", ...}. */
+  void migration_send(const nlohmann::json &params, uint32_t flags = 0);
+  nlohmann::json migration_progress(uint32_t flags = 0) const;  ///< migration_get_progress.
+  void migration_cancel(uint32_t flags = 0);                     ///< migration_cancel.
+  /** vm_snapshot with {"destination": dir}. */
+  void snapshot(const nlohmann::json &params, uint32_t flags = 0);
+  /** vm_attach_device with {"kind":"disk"|"nic", ...}. */
+  void attach_device(const nlohmann::json &device, uint32_t flags = 0);
+  /** vm_detach_device by device name. */
+  void detach_device(std::string_view name, uint32_t flags = 0);
+
+ private:
+  friend class Backend;
+  Vm(std::shared_ptr<detail::BackendState> backend, hal_vm *vm, std::string id);
+
+  std::shared_ptr<detail::BackendState> backend_;
+  std::shared_ptr<std::mutex> lock_;  // per-VM serialisation
+  hal_vm *vm_ = nullptr;
+  std::string id_;
+};
+
+/** An open backend instance of a plugin. Move-only. Its event dispatcher thread delivers events
+ *  to subscribers in order; subscribers may call back into the backend. The plugin's close()
+ *  runs once the Backend and every Vm obtained from it are gone (or on close()). */
+class Backend {
+ public:
+  /** Subscriber to events. */
+  using Subscriber = std::function<void(const Event &)>;
+  /** Identifies a subscription for unsubscribe(). */
+  using SubscriptionId = uint64_t;
+
+  /** Opens a backend instance of `plugin` with its configuration (object; {} for defaults). */
+  static Backend open(std::shared_ptr<const Plugin> plugin,
+                      const nlohmann::json &config = nlohmann::json::object(), uint32_t flags = 0);
+
+  Backend(Backend &&) noexcept;
+  Backend &operator=(Backend &&) noexcept;
+  ~Backend();
+
+  /** The plugin this instance belongs to. */
+  const Plugin &plugin() const noexcept;
+  /** get_capabilities. */
+  nlohmann::json capabilities(uint32_t flags = 0) const;
+  /** get_host_info. */
+  nlohmann::json host_info(uint32_t flags = 0) const;
+  /** Validates `spec` (HAL_INVALID_ARGUMENT naming the field) and calls vm_create. With
+   *  HAL_CREATE_VALIDATE_ONLY the returned Vm is empty. */
+  Vm create(const nlohmann::json &spec, uint32_t flags = 0);
+  /** vm_lookup by id. */
+  Vm lookup(std::string_view id, uint32_t flags = 0);
+  /** vm_list: {"vms":[{"id","state"}...]}. */
+  nlohmann::json list(uint32_t flags = 0) const;
+
+  /** What migration_prepare_incoming answers. */
+  struct Incoming {
+    Vm vm;                    ///< The INCOMING VM.
+    nlohmann::json endpoint;  ///< {"uri": ...} for migration_send on the source.
+  };
+  /** Validates `spec` and calls migration_prepare_incoming (params may be null). */
+  Incoming migration_prepare_incoming(const nlohmann::json &spec,
+                                      const nlohmann::json &params = nullptr, uint32_t flags = 0);
+  /** vm_restore from {"source": dir}. */
+  Vm restore(const nlohmann::json &params, uint32_t flags = 0);
+
+  /** Adds a subscriber; it runs on the dispatcher thread and may call into the backend. */
+  SubscriptionId on_event(Subscriber subscriber);
+  /** Removes a subscriber (it may still receive an event being delivered right now). */
+  void unsubscribe(SubscriptionId id);
+  /** Blocks until every event queued so far has been delivered. Not from a subscriber. */
+  void drain_events();
+
+  /** Closes the instance now (close(flags)); throws HAL_FAILED_PRECONDITION while Vm handles
+   *  obtained from it are alive. Pending events are delivered first. */
+  void close(uint32_t flags = 0);
+
+ private:
+  explicit Backend(std::shared_ptr<detail::BackendState> state);
+  std::shared_ptr<detail::BackendState> state_;
+};
+
+/** Validates a VM spec with the core spec validator; throws hal::Error(HAL_INVALID_ARGUMENT)
+ *  naming the offending fields. */
+void validate_spec_or_throw(const nlohmann::json &spec);
+
+}  // namespace hal
+
+#endif  // HAL_CORE_PLUGIN_BACKEND_H

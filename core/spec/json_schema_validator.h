@@ -1,0 +1,55 @@
+// json_schema_validator.h - a compact JSON-Schema (draft 2020-12 subset) validator that reports
+// errors with field paths such as `spec.numa.nodes[1].memory`.
+//
+// Supported keywords: type, properties, required, additionalProperties, items, enum, const,
+// minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength, pattern,
+// minItems, maxItems, uniqueItems, $ref ("#/..." and "<other>.schema.json#/..."), allOf, anyOf,
+// oneOf, and the annotation `errorMessage` (used instead of the generic text when `pattern`
+// fails). Other keywords ($schema, $id, title, description, default, ...) are ignored.
+#ifndef HAL_CORE_SPEC_JSON_SCHEMA_VALIDATOR_H
+#define HAL_CORE_SPEC_JSON_SCHEMA_VALIDATOR_H
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace hal {
+
+/** One validation problem: where (`spec.cpu.vcpus`) and what (`must be >= 1`). */
+struct FieldError {
+  std::string path;
+  std::string message;
+  bool operator==(const FieldError &) const = default;
+};
+
+/** Validates instances against one schema document. Thread-safe once constructed. */
+class JsonSchemaValidator {
+ public:
+  /** Finds another schema document by file name ("host-info.schema.json") for cross-document
+   *  $ref; returns nullptr when unknown. */
+  using Resolver = std::function<const nlohmann::json *(std::string_view document)>;
+
+  /** `schema` must outlive the validator, as must documents returned by `resolver`. */
+  explicit JsonSchemaValidator(const nlohmann::json &schema, Resolver resolver = {});
+
+  /** Validates `instance`; error paths start at `root`. At most `max_errors` are reported. */
+  std::vector<FieldError> validate(const nlohmann::json &instance, std::string_view root,
+                                   size_t max_errors = 100) const;
+
+ private:
+  const nlohmann::json &schema_;
+  Resolver resolver_;
+};
+
+/** Appends a member name to a path: `.name`, or `["odd key"]` when not identifier-like. */
+std::string append_key(std::string_view path, std::string_view key);
+
+/** Appends an array index to a path: `[3]`. */
+std::string append_index(std::string_view path, size_t index);
+
+}  // namespace hal
+
+#endif  // HAL_CORE_SPEC_JSON_SCHEMA_VALIDATOR_H
