@@ -8,10 +8,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "core/plugin/plugin.h"
 #include "hal/hal.h"
@@ -24,11 +23,11 @@ class BackendState;
 
 /** One event, copied out of the plugin's callback and delivered on the dispatcher thread. */
 struct Event {
-  hal_event_type type = 0;           ///< HAL_EVENT_*.
-  std::string vm_id;                 ///< The VM's id.
+  hal_event_type type = 0;                    ///< HAL_EVENT_*.
+  std::string vm_id;                          ///< The VM's id.
   hal_vm_state state = HAL_VM_STATE_UNKNOWN;  ///< The VM's state after the event.
-  uint64_t timestamp_ns = 0;         ///< CLOCK_REALTIME ns since the epoch.
-  nlohmann::json detail;             ///< Parsed detail_json (null when absent or unparsable).
+  uint64_t timestamp_ns = 0;                  ///< CLOCK_REALTIME ns since the epoch.
+  nlohmann::json detail;  ///< Parsed detail_json (null when absent or unparsable).
 };
 
 /** A handle on one VM (RAII over hal_vm*: released on destruction; the VM itself is unaffected).
@@ -50,22 +49,22 @@ class Vm {
   /** Releases the handle now (vm_release). */
   void release() noexcept;
 
-  void start(uint32_t flags = 0);         ///< vm_start (HAL_START_PAUSED).
-  void force_stop(uint32_t flags = 0);    ///< vm_force_stop.
-  void delete_vm(uint32_t flags = 0);     ///< vm_delete (HAL_DELETE_STORAGE); handle stays valid.
-  hal_vm_state state(uint32_t flags = 0) const;        ///< vm_get_state.
-  nlohmann::json info(uint32_t flags = 0) const;       ///< vm_get_info.
-  void pause(uint32_t flags = 0);         ///< vm_pause.
-  void resume(uint32_t flags = 0);        ///< vm_resume.
+  void start(uint32_t flags = 0);       ///< vm_start (HAL_START_PAUSED).
+  void force_stop(uint32_t flags = 0);  ///< vm_force_stop.
+  void delete_vm(uint32_t flags = 0);   ///< vm_delete (HAL_DELETE_STORAGE); handle stays valid.
+  hal_vm_state state(uint32_t flags = 0) const;   ///< vm_get_state.
+  nlohmann::json info(uint32_t flags = 0) const;  ///< vm_get_info.
+  void pause(uint32_t flags = 0);                 ///< vm_pause.
+  void resume(uint32_t flags = 0);                ///< vm_resume.
   /** vm_shutdown with `timeout` (HAL_SHUTDOWN_NO_FORCE). */
   void shutdown(std::chrono::milliseconds timeout, uint32_t flags = 0);
-  void reboot(uint32_t flags = 0);        ///< vm_reboot.
-  void reset(uint32_t flags = 0);         ///< vm_reset.
-  nlohmann::json console(uint32_t flags = 0) const;    ///< vm_get_console.
+  void reboot(uint32_t flags = 0);                   ///< vm_reboot.
+  void reset(uint32_t flags = 0);                    ///< vm_reset.
+  nlohmann::json console(uint32_t flags = 0) const;  ///< vm_get_console.
   /** migration_send with {"uri", "maxDowntimeMs", ...}. */
   void migration_send(const nlohmann::json &params, uint32_t flags = 0);
   nlohmann::json migration_progress(uint32_t flags = 0) const;  ///< migration_get_progress.
-  void migration_cancel(uint32_t flags = 0);                     ///< migration_cancel.
+  void migration_cancel(uint32_t flags = 0);                    ///< migration_cancel.
   /** vm_snapshot with {"destination": dir}. */
   void snapshot(const nlohmann::json &params, uint32_t flags = 0);
   /** vm_attach_device with {"kind":"disk"|"nic", ...}. */
@@ -101,7 +100,7 @@ class Backend {
   Backend &operator=(Backend &&) noexcept;
   ~Backend();
 
-  /** The plugin this instance belongs to. */
+  /** The plugin this instance belongs to (not on a moved-from Backend). */
   const Plugin &plugin() const noexcept;
   /** get_capabilities. */
   nlohmann::json capabilities(uint32_t flags = 0) const;
@@ -139,6 +138,7 @@ class Backend {
 
  private:
   explicit Backend(std::shared_ptr<detail::BackendState> state);
+  detail::BackendState &shared() const;  // throws on a moved-from Backend
   std::shared_ptr<detail::BackendState> state_;
 };
 

@@ -13,14 +13,16 @@ namespace hal {
 
 /** One entry of hal_backend_table. */
 struct EntryInfo {
-  const char *name;     ///< Member name, e.g. "vm_start".
-  std::size_t offset;   ///< offsetof(hal_backend_table, member).
-  bool required;        ///< REQUIRED by hal.h.
-  uint32_t since_minor; ///< ABI 1.x minor that added it.
+  const char *name;      ///< Member name, e.g. "vm_start".
+  std::size_t offset;    ///< offsetof(hal_backend_table, member).
+  bool required;         ///< REQUIRED by hal.h.
+  uint32_t since_minor;  ///< ABI 1.x minor that added it.
 };
 
-#define HAL_ENTRY_INFO(member, req, minor) \
-  EntryInfo { #member, offsetof(hal_backend_table, member), req, minor }
+#define HAL_ENTRY_INFO(member, req, minor)                   \
+  EntryInfo {                                                \
+#member, offsetof(hal_backend_table, member), req, minor \
+  }
 
 /** Every entry of the table this host was compiled with, in table order. */
 inline constexpr std::array<EntryInfo, 29> kTableEntries = {

@@ -1,15 +1,13 @@
 // plugin.cc - loading a plugin with Boost.DLL, ABI negotiation and table/identity validation.
 #include "core/plugin/plugin.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
+#include <boost/dll/shared_library_load_mode.hpp>
+#include <boost/system/system_error.hpp>
 #include <cstdio>
 #include <cstring>
 
-#include <boost/dll/shared_library_load_mode.hpp>
-#include <boost/system/system_error.hpp>
-
+#include "core/log/log.h"
 #include "core/plugin/entries.h"
 
 namespace hal {
@@ -30,7 +28,7 @@ void report_escaped_exception(std::string_view entry, hal_error *error) noexcept
                 static_cast<int>(entry.size()), entry.data());
   ErrorBuffer::write(error, text);
   try {
-    spdlog::default_logger()->error("{}", text);
+    hal::log("plugin")->error("{}", text);
   } catch (...) {
   }
 }
@@ -47,7 +45,9 @@ std::string version_string(uint32_t version) {
 
 Plugin::~Plugin() = default;
 
-std::string Plugin::label() const { return "plugin " + path_.filename().string(); }
+std::string Plugin::label() const {
+  return "plugin " + path_.filename().string();
+}
 
 bool Plugin::has(std::string_view name) const noexcept {
   for (const auto &e : kTableEntries) {
@@ -86,7 +86,7 @@ std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path &library) {
     auto pos = why.find("dlerror system message: ");
     if (pos != std::string::npos) {
       why = why.substr(pos + 24);
-      if (!why.empty() && why.back() == ')') why.pop_back();
+      if (auto end = why.rfind(')'); end != std::string::npos) why.resize(end);
     }
     throw fail(HAL_FAILED_PRECONDITION, "cannot load library: " + why);
   }
@@ -94,8 +94,9 @@ std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path &library) {
     throw fail(HAL_FAILED_PRECONDITION,
                "no entry symbol '" HAL_PLUGIN_ENTRY_SYMBOL "' (not a HAL plugin?)");
   }
-  auto negotiate = p->library_.get<hal_status(uint32_t, uint32_t, const hal_backend_table **,
-                                              hal_error *)>(HAL_PLUGIN_ENTRY_SYMBOL);
+  auto negotiate =
+      p->library_.get<hal_status(uint32_t, uint32_t, const hal_backend_table **, hal_error *)>(
+          HAL_PLUGIN_ENTRY_SYMBOL);
 
   // Negotiate.
   ErrorBuffer err;
@@ -108,8 +109,7 @@ std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path &library) {
     throw fail(st == HAL_INTERNAL ? HAL_INTERNAL : HAL_FAILED_PRECONDITION,
                std::string(st == HAL_FAILED_PRECONDITION ? "refused negotiation ("
                                                          : "negotiation failed (") +
-                   std::string(status_name(st)) + ")" +
-                   (msg.empty() ? "" : ": " + msg));
+                   std::string(status_name(st)) + ")" + (msg.empty() ? "" : ": " + msg));
   }
   if (table == nullptr) throw fail(HAL_INTERNAL, "negotiation returned a NULL table");
 
@@ -168,9 +168,8 @@ std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path &library) {
     }
   }
   p->name_ = p->identity_["name"].get<std::string>();
-  spdlog::default_logger()->debug("loaded {} ({} {}, ABI {})", label, p->name_,
-                                  p->identity_["version"].get<std::string>(),
-                                  version_string(version));
+  hal::log("plugin")->debug("loaded {} ({} {}, ABI {})", label, p->name_,
+                            p->identity_["version"].get<std::string>(), version_string(version));
   return p;
 }
 

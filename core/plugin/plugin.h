@@ -3,18 +3,17 @@
 #ifndef HAL_CORE_PLUGIN_PLUGIN_H
 #define HAL_CORE_PLUGIN_PLUGIN_H
 
+#include <boost/dll/shared_library.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <boost/dll/shared_library.hpp>
-#include <nlohmann/json.hpp>
 
 #include "hal/hal.h"
 #include "hal/host.hpp"
@@ -106,16 +105,14 @@ std::string version_string(uint32_t version);
 /** Calls entry `member` of `plugin` as member(args..., err) through guarded_call; when the
  *  plugin lacks it, answers HAL_UNSUPPORTED with "operation '<member>' is not supported by
  *  backend <name>" in `err` without calling the plugin. */
-#define HAL_PLUGIN_CALL(plugin, member, err, ...)                                   \
-  ([&](hal_error *hal_err_) -> hal_status {                                         \
-    auto hal_fn_ = (plugin).entry<&hal_backend_table::member>();                    \
-    if (hal_fn_ == nullptr) {                                                       \
-      ::hal::ErrorBuffer::write(hal_err_,                                           \
-                                ::hal::unsupported_message(#member, (plugin).name())); \
-      return HAL_UNSUPPORTED;                                                       \
-    }                                                                               \
-    return ::hal::guarded_call(#member, hal_err_,                                   \
-                               [&] { return hal_fn_(__VA_ARGS__, hal_err_); });     \
+#define HAL_PLUGIN_CALL(plugin, member, err, ...)                                                  \
+  ([&](hal_error *hal_err_) -> hal_status {                                                        \
+    auto hal_fn_ = (plugin).entry<&hal_backend_table::member>();                                   \
+    if (hal_fn_ == nullptr) {                                                                      \
+      ::hal::ErrorBuffer::write(hal_err_, ::hal::unsupported_message(#member, (plugin).name()));   \
+      return HAL_UNSUPPORTED;                                                                      \
+    }                                                                                              \
+    return ::hal::guarded_call(#member, hal_err_, [&] { return hal_fn_(__VA_ARGS__, hal_err_); }); \
   }(err))
 
 }  // namespace hal

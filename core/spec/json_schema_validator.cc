@@ -160,14 +160,14 @@ class Walker {
 
   void check_string(const json &schema, const std::string &s, const std::string &path) {
     const size_t length = utf8_length(s);
-    if (auto it = schema.find("minLength"); it != schema.end() && it->is_number_unsigned() &&
-                                             length < it->get<uint64_t>()) {
+    if (auto it = schema.find("minLength");
+        it != schema.end() && it->is_number_unsigned() && length < it->get<uint64_t>()) {
       add(path, it->get<uint64_t>() == 1 ? "must not be empty"
                                          : "must be at least " + dump(*it) + " characters");
       return;
     }
-    if (auto it = schema.find("maxLength"); it != schema.end() && it->is_number_unsigned() &&
-                                             length > it->get<uint64_t>()) {
+    if (auto it = schema.find("maxLength");
+        it != schema.end() && it->is_number_unsigned() && length > it->get<uint64_t>()) {
       add(path, "must be at most " + dump(*it) + " characters");
       return;
     }
@@ -191,10 +191,14 @@ class Walker {
         add(path, std::string("must be ") + op + " " + dump(*it));
       }
     };
-    bound("minimum", [](long double a, long double b) { return a < b; }, ">=");
-    bound("maximum", [](long double a, long double b) { return a > b; }, "<=");
-    bound("exclusiveMinimum", [](long double a, long double b) { return a <= b; }, ">");
-    bound("exclusiveMaximum", [](long double a, long double b) { return a >= b; }, "<");
+    bound(
+        "minimum", [](long double a, long double b) { return a < b; }, ">=");
+    bound(
+        "maximum", [](long double a, long double b) { return a > b; }, "<=");
+    bound(
+        "exclusiveMinimum", [](long double a, long double b) { return a <= b; }, ">");
+    bound(
+        "exclusiveMaximum", [](long double a, long double b) { return a >= b; }, "<");
   }
 
   void check_object(const json &schema, const json &document, const json &instance,
@@ -224,13 +228,13 @@ class Walker {
   void check_array(const json &schema, const json &document, const json &instance,
                    const std::string &path, int depth) {
     const size_t n = instance.size();
-    if (auto it = schema.find("minItems"); it != schema.end() && it->is_number_unsigned() &&
-                                            n < it->get<uint64_t>()) {
+    if (auto it = schema.find("minItems");
+        it != schema.end() && it->is_number_unsigned() && n < it->get<uint64_t>()) {
       add(path, it->get<uint64_t>() == 1 ? "must not be empty"
                                          : "must have at least " + dump(*it) + " items");
     }
-    if (auto it = schema.find("maxItems"); it != schema.end() && it->is_number_unsigned() &&
-                                            n > it->get<uint64_t>()) {
+    if (auto it = schema.find("maxItems");
+        it != schema.end() && it->is_number_unsigned() && n > it->get<uint64_t>()) {
       add(path, "must have at most " + dump(*it) + " items");
       return;  // do not walk a huge array
     }
@@ -239,8 +243,8 @@ class Walker {
         validate(*it, document, instance[i], append_index(path, i), depth);
       }
     }
-    if (auto it = schema.find("uniqueItems"); it != schema.end() && it->is_boolean() &&
-                                               it->get<bool>()) {
+    if (auto it = schema.find("uniqueItems");
+        it != schema.end() && it->is_boolean() && it->get<bool>()) {
       // Sorting would be faster, but arrays here are capped by maxItems and usually short.
       std::map<std::string, size_t> seen;
       for (size_t i = 0; i < n; ++i) {
@@ -251,6 +255,18 @@ class Walker {
         }
       }
     }
+  }
+
+  static bool wrong_type(const json &schema, const json &instance) {
+    if (!schema.is_object()) return false;
+    auto it = schema.find("type");
+    if (it == schema.end()) return false;
+    if (it->is_string()) return !type_matches(instance, it->get_ref<const std::string &>());
+    if (!it->is_array()) return false;
+    for (const auto &t : *it) {
+      if (t.is_string() && type_matches(instance, t.get_ref<const std::string &>())) return false;
+    }
+    return true;
   }
 
   // Runs `schema` on its own error list so a failing branch does not leak errors.
@@ -273,12 +289,16 @@ class Walker {
       size_t matches = 0;
       std::vector<FieldError> best;
       bool have_best = false;
+      size_t best_score = 0;
       for (const auto &sub : *it) {
         auto errs = trial(sub, document, instance, path, depth);
+        // A branch of the wrong type is the least helpful one to report.
+        const size_t score = errs.size() + (wrong_type(sub, instance) ? 1000 : 0);
         if (errs.empty()) {
           ++matches;
-        } else if (!have_best || errs.size() < best.size()) {
+        } else if (!have_best || score < best_score) {
           best = std::move(errs);
+          best_score = score;
           have_best = true;
         }
       }

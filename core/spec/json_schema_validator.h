@@ -10,11 +10,11 @@
 #define HAL_CORE_SPEC_JSON_SCHEMA_VALIDATOR_H
 
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace hal {
 
@@ -24,6 +24,11 @@ struct FieldError {
   std::string message;
   bool operator==(const FieldError &) const = default;
 };
+
+/** Prints "path: message" (used by test frameworks). */
+inline std::ostream &operator<<(std::ostream &os, const FieldError &e) {
+  return os << e.path << ": " << e.message;
+}
 
 /** Validates instances against one schema document. Thread-safe once constructed. */
 class JsonSchemaValidator {

@@ -14,10 +14,18 @@ using u128 = unsigned __int128;
 std::optional<uint64_t> suffix_multiplier(std::string_view suffix) {
   static constexpr std::array<std::pair<std::string_view, uint64_t>, 13> kSuffixes = {{
       {"", 1ULL},
-      {"Ki", 1ULL << 10}, {"Mi", 1ULL << 20}, {"Gi", 1ULL << 30},
-      {"Ti", 1ULL << 40}, {"Pi", 1ULL << 50}, {"Ei", 1ULL << 60},
-      {"k", 1000ULL}, {"M", 1000000ULL}, {"G", 1000000000ULL},
-      {"T", 1000000000000ULL}, {"P", 1000000000000000ULL}, {"E", 1000000000000000000ULL},
+      {"Ki", 1ULL << 10},
+      {"Mi", 1ULL << 20},
+      {"Gi", 1ULL << 30},
+      {"Ti", 1ULL << 40},
+      {"Pi", 1ULL << 50},
+      {"Ei", 1ULL << 60},
+      {"k", 1000ULL},
+      {"M", 1000000ULL},
+      {"G", 1000000000ULL},
+      {"T", 1000000000000ULL},
+      {"P", 1000000000000000ULL},
+      {"E", 1000000000000000000ULL},
   }};
   for (const auto &[name, mult] : kSuffixes) {
     if (name == suffix) return mult;
@@ -25,7 +33,9 @@ std::optional<uint64_t> suffix_multiplier(std::string_view suffix) {
   return std::nullopt;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 

@@ -10,7 +10,8 @@
  *      ("hal_plugin_negotiate"), of type hal_negotiate_fn.
  *   2. The host calls it with the highest ABI version it speaks (HAL_ABI_VERSION).
  *   3. The plugin answers with a pointer to its function table whose `abi_version` is the version
- *      it will use: same major as offered, minor <= the plugin's own. A plugin that cannot speak
+ *      it will use: the same major as offered, and a minor no greater than either the offered
+ *      minor or its own (a 1.3 plugin answers 1.1 to a 1.1 host). A plugin that cannot speak
  *      the offered major returns HAL_FAILED_PRECONDITION and a message; the host records the
  *      plugin as disabled and carries on.
  *   4. The host checks the table: `struct_size` covers at least the v1.0 table, the major matches,
@@ -47,7 +48,9 @@
  *   - Calls on different VMs, and backend-level calls, may run concurrently; the plugin makes
  *     that safe. Calls on one VM are serialised by the host (never two at once on one VM),
  *     except vm_get_state, vm_get_info and migration_get_progress, which may be called at any
- *     time, concurrently with anything but vm_release/close.
+ *     time, concurrently with anything but vm_release/close. The host serialises per VM id
+ *     within one open backend instance; a plugin whose VMs can be adopted by two instances at
+ *     once serialises across them itself.
  *   - get_identity and free_string are callable at any time, even with no backend open.
  *   - The event callback may be invoked on any plugin thread, concurrently with calls. It must
  *     return quickly and must not call back into the plugin: hosts queue the event and act on it
@@ -305,7 +308,9 @@ typedef struct hal_backend_table {
 
   /**
    * REQUIRED. Closes a backend instance; no event is delivered after it returns. VMs keep
-   * running unless HAL_CLOSE_STOP_VMS. Flags: HAL_CLOSE_FLAGS_ALL.
+   * running unless HAL_CLOSE_STOP_VMS; what happens to them meanwhile (e.g. a crash) is
+   * reported by the next open() that re-adopts them. Flags: HAL_CLOSE_FLAGS_ALL; KEEP_VMS
+   * together with STOP_VMS is INVALID_ARGUMENT.
    * Errors: FAILED_PRECONDITION (VM handles still unreleased; the backend stays open).
    */
   hal_status (*close)(hal_backend *backend, uint32_t flags, hal_error *error);
@@ -330,8 +335,10 @@ typedef struct hal_backend_table {
 
   /**
    * REQUIRED. Defines a VM from a JSON spec (schema/vm-spec.schema.json), already validated by
-   * the host. The VM starts STOPPED (RUNNING with HAL_CREATE_START). Flags: HAL_CREATE_FLAGS_ALL.
-   * With HAL_CREATE_VALIDATE_ONLY, `*out_vm` is NULL on success.
+   * the host. The VM starts STOPPED (RUNNING with HAL_CREATE_START). Flags: HAL_CREATE_FLAGS_ALL;
+   * VALIDATE_ONLY together with START is INVALID_ARGUMENT. With HAL_CREATE_VALIDATE_ONLY,
+   * `*out_vm` is NULL on success. With HAL_CREATE_START, a failed start leaves the VM defined
+   * (CRASHED) and returns the start's error; vm_lookup finds it to retry or delete.
    * Errors: INVALID_ARGUMENT (spec; message names the field), ALREADY_EXISTS (name taken),
    *         UNSUPPORTED (a feature the backend or host lacks, named, e.g. TDX),
    *         RESOURCE_EXHAUSTED (no room), OUT_OF_RANGE (e.g. more vCPUs than supported).
@@ -359,16 +366,19 @@ typedef struct hal_backend_table {
 
   /**
    * REQUIRED. Starts a STOPPED or CRASHED VM. Returns when the VM is RUNNING (PAUSED with
-   * HAL_START_PAUSED). Already RUNNING: HAL_OK, no event. Flags: HAL_START_FLAGS_ALL.
-   * Errors: FAILED_PRECONDITION (PAUSED, SHUTTING_DOWN, INCOMING, MIGRATED),
+   * HAL_START_PAUSED). Already RUNNING: HAL_OK, no event. A start that fails leaves the VM
+   * CRASHED. Flags: HAL_START_FLAGS_ALL.
+   * Errors: FAILED_PRECONDITION (STARTING, PAUSED, SHUTTING_DOWN, INCOMING, MIGRATED),
    *         UNAVAILABLE (hypervisor failed to start; message carries its reason; retry: yes),
    *         UNSUPPORTED (feature missing on this host, named), RESOURCE_EXHAUSTED.
    */
   hal_status (*vm_start)(hal_vm *vm, uint32_t flags, hal_error *error);
 
   /**
-   * REQUIRED. Stops the VM at once (power cut) from any running state; becomes STOPPED.
-   * Already STOPPED: HAL_OK. Flags: none. Errors: none beyond the common ones.
+   * REQUIRED. Stops the VM at once (power cut) from any state; it becomes STOPPED. An INCOMING
+   * VM stops listening; a CRASHED VM is cleaned up. Already STOPPED, or MIGRATED (it runs
+   * elsewhere now): HAL_OK, state unchanged. Flags: none.
+   * Errors: none beyond the common ones.
    */
   hal_status (*vm_force_stop)(hal_vm *vm, uint32_t flags, hal_error *error);
 
@@ -406,8 +416,10 @@ typedef struct hal_backend_table {
 
   /**
    * Optional. Asks the guest to power off (ACPI) and waits up to `timeout_ms` for STOPPED;
-   * then force-stops unless HAL_SHUTDOWN_NO_FORCE. Already STOPPED: HAL_OK.
-   * Flags: HAL_SHUTDOWN_FLAGS_ALL.
+   * then force-stops unless HAL_SHUTDOWN_NO_FORCE. Already STOPPED: HAL_OK. `timeout_ms` 0
+   * sends the request and returns at once (the VM is SHUTTING_DOWN until the guest powers off).
+   * On DEADLINE_EXCEEDED the VM stays SHUTTING_DOWN; the guest may still power off later, or
+   * the host may vm_force_stop it. Flags: HAL_SHUTDOWN_FLAGS_ALL.
    * Errors: FAILED_PRECONDITION (not RUNNING/PAUSED/SHUTTING_DOWN),
    *         DEADLINE_EXCEEDED (guest ignored the request and NO_FORCE was given; retry: maybe).
    */
@@ -420,8 +432,8 @@ typedef struct hal_backend_table {
   hal_status (*vm_reboot)(hal_vm *vm, uint32_t flags, hal_error *error);
 
   /**
-   * Optional. Hard-resets a RUNNING or PAUSED VM (like pressing the reset button).
-   * Flags: none. Errors: FAILED_PRECONDITION (not RUNNING or PAUSED).
+   * Optional. Hard-resets a RUNNING or PAUSED VM (like pressing the reset button); a PAUSED VM
+   * stays PAUSED. Flags: none. Errors: FAILED_PRECONDITION (not RUNNING or PAUSED).
    */
   hal_status (*vm_reset)(hal_vm *vm, uint32_t flags, hal_error *error);
 
@@ -470,7 +482,9 @@ typedef struct hal_backend_table {
 
   /**
    * Optional (REQUIRED when migration_send is present). Cancels a running migration; the source
-   * keeps running. No migration running: FAILED_PRECONDITION. Flags: none.
+   * keeps running. Also valid on the target's handle (aborts the incoming side). After a
+   * cancelled or failed migration the target VM is STOPPED and the host deletes it.
+   * No migration running: FAILED_PRECONDITION. Flags: none.
    */
   hal_status (*migration_cancel)(hal_vm *vm, uint32_t flags, hal_error *error);
 
@@ -484,7 +498,8 @@ typedef struct hal_backend_table {
                             hal_error *error);
 
   /**
-   * Optional. Restores a VM from {"source": "dir path"}; it ends PAUSED. Flags: none.
+   * Optional. Restores a VM from {"source": "dir path"}; it ends PAUSED. The VM keeps the id
+   * (spec name) it had when the snapshot was taken; vm_get_info tells it. Flags: none.
    * Errors: NOT_FOUND (no snapshot there), ALREADY_EXISTS, UNSUPPORTED.
    */
   hal_status (*vm_restore)(hal_backend *backend, const char *params_json, uint32_t flags,
@@ -537,6 +552,8 @@ typedef hal_status (*hal_negotiate_fn)(uint32_t host_abi_version, uint32_t flags
 
 HAL_STATIC_ASSERT(offsetof(hal_error, message) == 8, "hal_error layout");
 HAL_STATIC_ASSERT(offsetof(hal_event, vm_id) == 8, "hal_event layout");
+HAL_STATIC_ASSERT(offsetof(hal_event, timestamp_ns) == 16 + sizeof(void *), "hal_event layout");
+HAL_STATIC_ASSERT(offsetof(hal_event, detail_json) == 24 + sizeof(void *), "hal_event layout");
 HAL_STATIC_ASSERT(offsetof(hal_backend_table, get_identity) == 8, "table header layout");
 HAL_STATIC_ASSERT(offsetof(hal_backend_table, vm_snapshot) == 8 + 25 * sizeof(void (*)(void)),
                   "table v1.0 layout: 25 entries after the 8-byte header");

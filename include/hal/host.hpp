@@ -18,24 +18,42 @@ namespace hal {
  *  set answer "UNKNOWN_STATUS". */
 constexpr std::string_view status_name(hal_status status) noexcept {
   switch (status) {
-    case HAL_OK: return "OK";
-    case HAL_CANCELLED: return "CANCELLED";
-    case HAL_UNKNOWN: return "UNKNOWN";
-    case HAL_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case HAL_DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case HAL_NOT_FOUND: return "NOT_FOUND";
-    case HAL_ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case HAL_PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case HAL_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case HAL_FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case HAL_ABORTED: return "ABORTED";
-    case HAL_OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case HAL_UNSUPPORTED: return "UNSUPPORTED";
-    case HAL_INTERNAL: return "INTERNAL";
-    case HAL_UNAVAILABLE: return "UNAVAILABLE";
-    case HAL_DATA_LOSS: return "DATA_LOSS";
-    case HAL_UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN_STATUS";
+    case HAL_OK:
+      return "OK";
+    case HAL_CANCELLED:
+      return "CANCELLED";
+    case HAL_UNKNOWN:
+      return "UNKNOWN";
+    case HAL_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case HAL_DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case HAL_NOT_FOUND:
+      return "NOT_FOUND";
+    case HAL_ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case HAL_PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case HAL_RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case HAL_FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case HAL_ABORTED:
+      return "ABORTED";
+    case HAL_OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case HAL_UNSUPPORTED:
+      return "UNSUPPORTED";
+    case HAL_INTERNAL:
+      return "INTERNAL";
+    case HAL_UNAVAILABLE:
+      return "UNAVAILABLE";
+    case HAL_DATA_LOSS:
+      return "DATA_LOSS";
+    case HAL_UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN_STATUS";
   }
 }
 

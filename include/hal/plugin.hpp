@@ -21,7 +21,8 @@
 // declare them in the final class (not only in an intermediate base). The base-class versions
 // throw Failure(HAL_UNSUPPORTED) and are never reached through the table.
 // `hal::plugin::operations_json<MyBackend, MyVm>()` gives the "operations" object for the
-// capabilities document, so capabilities always agree with the table.
+// capabilities document (keys = table entry names, capabilities.schema.json), so capabilities
+// always agree with the table; `hal::plugin::negotiated_version()` gives its "abiVersion".
 //
 // THE BOUNDARY: thunks reject NULL required pointers and flag bits outside the entry's
 // *_FLAGS_ALL mask (entries documented "flags: none" accept only 0) with HAL_INVALID_ARGUMENT;
@@ -33,6 +34,7 @@
 #define HAL_PLUGIN_HPP
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -73,10 +75,10 @@ class EventSink {
     event.type = type;
     event.vm_id = vm_id.c_str();
     event.state = state;
-    event.timestamp_ns = static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    event.timestamp_ns =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
     event.detail_json = detail_json.empty() ? nullptr : detail_json.c_str();
     fn_(user_data_, &event);
   }
@@ -189,8 +191,8 @@ inline constexpr bool declared_in_v = std::is_same_v<typename member_owner<Membe
 /** Writes `message` into `error` within its struct_size (NULL/too small error: nothing). */
 inline void set_error(hal_error *error, const char *message) noexcept {
   if (error == nullptr || error->struct_size <= offsetof(hal_error, message)) return;
-  size_t capacity = std::min<size_t>(error->struct_size - offsetof(hal_error, message),
-                                     HAL_ERROR_MESSAGE_SIZE);
+  size_t capacity =
+      std::min<size_t>(error->struct_size - offsetof(hal_error, message), HAL_ERROR_MESSAGE_SIZE);
   size_t length = std::min(std::strlen(message), capacity - 1);
   std::memcpy(error->message, message, length);
   error->message[length] = '\0';
@@ -250,7 +252,9 @@ template <class V>
 V *as_vm(hal_vm *vm) {
   return static_cast<V *>(reinterpret_cast<Vm *>(vm));
 }
-inline hal_vm *to_handle(std::unique_ptr<Vm> vm) { return reinterpret_cast<hal_vm *>(vm.release()); }
+inline hal_vm *to_handle(std::unique_ptr<Vm> vm) {
+  return reinterpret_cast<hal_vm *>(vm.release());
+}
 
 /** The C entry points for backend class B, VM class V and identity function Identity. */
 template <class B, class V, const char *(*Identity)()>
@@ -288,8 +292,8 @@ struct Thunks {
     });
   }
   template <class Fn>
-  static hal_status string_out(const char *op, const void *handle, uint32_t flags,
-                               char **out_json, hal_error *error, Fn &&fn) {
+  static hal_status string_out(const char *op, const void *handle, uint32_t flags, char **out_json,
+                               hal_error *error, Fn &&fn) {
     if (out_json != nullptr) *out_json = nullptr;
     return guard(op, error, [&] {
       check_arg(op, handle, "handle");
@@ -380,8 +384,7 @@ struct Thunks {
     return vm_call("vm_reset", vm, flags, 0, e, [](V *v) { v->reset(); });
   }
   static hal_status vm_get_console(hal_vm *vm, uint32_t flags, char **out, hal_error *e) {
-    return string_out("vm_get_console", vm, flags, out, e,
-                      [&] { return as_vm<V>(vm)->console(); });
+    return string_out("vm_get_console", vm, flags, out, e, [&] { return as_vm<V>(vm)->console(); });
   }
   static hal_status prepare_incoming(hal_backend *b, const char *spec, const char *params,
                                      uint32_t flags, hal_vm **out_vm, char **out_endpoint,
@@ -411,8 +414,7 @@ struct Thunks {
       as_vm<V>(vm)->migration_send(params);
     });
   }
-  static hal_status migration_get_progress(hal_vm *vm, uint32_t flags, char **out,
-                                           hal_error *e) {
+  static hal_status migration_get_progress(hal_vm *vm, uint32_t flags, char **out, hal_error *e) {
     return string_out("migration_get_progress", vm, flags, out, e,
                       [&] { return as_vm<V>(vm)->migration_progress(); });
   }
@@ -427,8 +429,8 @@ struct Thunks {
       as_vm<V>(vm)->snapshot(params);
     });
   }
-  static hal_status vm_restore(hal_backend *b, const char *params, uint32_t flags,
-                               hal_vm **out_vm, hal_error *e) {
+  static hal_status vm_restore(hal_backend *b, const char *params, uint32_t flags, hal_vm **out_vm,
+                               hal_error *e) {
     if (out_vm != nullptr) *out_vm = nullptr;
     return guard("vm_restore", e, [&] {
       check_arg("vm_restore", b, "backend");
@@ -438,8 +440,7 @@ struct Thunks {
       *out_vm = to_handle(as_backend<B>(b)->restore(params));
     });
   }
-  static hal_status vm_attach_device(hal_vm *vm, const char *device, uint32_t flags,
-                                     hal_error *e) {
+  static hal_status vm_attach_device(hal_vm *vm, const char *device, uint32_t flags, hal_error *e) {
     return guard("vm_attach_device", e, [&] {
       check_arg("vm_attach_device", vm, "vm");
       check_arg("vm_attach_device", device, "device_json");
@@ -447,8 +448,7 @@ struct Thunks {
       as_vm<V>(vm)->attach_device(device);
     });
   }
-  static hal_status vm_detach_device(hal_vm *vm, const char *name, uint32_t flags,
-                                     hal_error *e) {
+  static hal_status vm_detach_device(hal_vm *vm, const char *name, uint32_t flags, hal_error *e) {
     return guard("vm_detach_device", e, [&] {
       check_arg("vm_detach_device", vm, "vm");
       check_arg("vm_detach_device", name, "device_name");
@@ -530,6 +530,12 @@ struct Tables {
   static constexpr hal_backend_table v1_1 = make_table<B, V, Identity>(1);
 };
 
+/** The version answered by the last successful negotiation (0 before any). */
+inline std::atomic<uint32_t> &negotiated() {
+  static std::atomic<uint32_t> version{0};
+  return version;
+}
+
 /** hal_plugin_negotiate's body. */
 template <class B, class V, const char *(*Identity)()>
 hal_status negotiate(uint32_t host_abi_version, uint32_t flags, const hal_backend_table **out,
@@ -542,47 +548,89 @@ hal_status negotiate(uint32_t host_abi_version, uint32_t flags, const hal_backen
     uint32_t minor = HAL_VERSION_MINOR(host_abi_version);
     if (major != HAL_ABI_VERSION_MAJOR) {
       char buffer[200];
-      std::snprintf(buffer, sizeof buffer,
-                    "plugin speaks HAL ABI %d.0 to %d.%d; host offered %u.%u", HAL_ABI_VERSION_MAJOR,
-                    HAL_ABI_VERSION_MAJOR, HAL_ABI_VERSION_MINOR, major, minor);
+      std::snprintf(
+          buffer, sizeof buffer, "plugin speaks HAL ABI %d.0 to %d.%d; host offered %u.%u",
+          HAL_ABI_VERSION_MAJOR, HAL_ABI_VERSION_MAJOR, HAL_ABI_VERSION_MINOR, major, minor);
       throw Failure(HAL_FAILED_PRECONDITION, buffer);
     }
     *out = minor == 0 ? &Tables<B, V, Identity>::v1_0 : &Tables<B, V, Identity>::v1_1;
+    negotiated() = (*out)->abi_version;
   });
 }
 
 }  // namespace detail
 
-/** The capabilities "operations" object (one bool per optional entry) as a JSON text. */
+/** The ABI version negotiated with the host as "MAJOR.MINOR" (the capabilities' abiVersion);
+ *  the plugin's own version before any negotiation. */
+inline std::string negotiated_version() {
+  uint32_t v = detail::negotiated().load();
+  if (v == 0) v = HAL_ABI_VERSION;
+  return std::to_string(HAL_VERSION_MAJOR(v)) + "." + std::to_string(HAL_VERSION_MINOR(v));
+}
+
+/** The capabilities "operations" object as JSON text: one bool per table entry, keyed by the
+ *  entry's name (required entries true, optional ones as implemented). */
 template <class B, class V>
 std::string operations_json() {
   using I = detail::Implements<B, V>;
-  auto b = [](bool v) { return v ? std::string("true") : std::string("false"); };
-  return "{\"pause\":" + b(I::pause) + ",\"resume\":" + b(I::resume) +
-         ",\"shutdown\":" + b(I::shutdown) + ",\"reboot\":" + b(I::reboot) +
-         ",\"reset\":" + b(I::reset) + ",\"console\":" + b(I::console) +
-         ",\"migrationPrepareIncoming\":" + b(I::prepare_incoming) +
-         ",\"migrationSend\":" + b(I::migration_send) +
-         ",\"migrationGetProgress\":" + b(I::migration_progress) +
-         ",\"migrationCancel\":" + b(I::migration_cancel) + ",\"snapshot\":" + b(I::snapshot) +
-         ",\"restore\":" + b(I::restore) + ",\"attachDevice\":" + b(I::attach_device) +
-         ",\"detachDevice\":" + b(I::detach_device) + "}";
+  const bool v1_1 =
+      detail::negotiated().load() == 0 || HAL_VERSION_MINOR(detail::negotiated().load()) >= 1;
+  const std::pair<const char *, bool> entries[] = {
+      {"get_identity", true},
+      {"free_string", true},
+      {"open", true},
+      {"close", true},
+      {"get_capabilities", true},
+      {"get_host_info", true},
+      {"vm_create", true},
+      {"vm_lookup", true},
+      {"vm_release", true},
+      {"vm_list", true},
+      {"vm_start", true},
+      {"vm_force_stop", true},
+      {"vm_delete", true},
+      {"vm_get_state", true},
+      {"vm_get_info", true},
+      {"vm_pause", I::pause},
+      {"vm_resume", I::resume},
+      {"vm_shutdown", I::shutdown},
+      {"vm_reboot", I::reboot},
+      {"vm_reset", I::reset},
+      {"vm_get_console", I::console},
+      {"migration_prepare_incoming", I::prepare_incoming},
+      {"migration_send", I::migration_send},
+      {"migration_get_progress", I::migration_progress},
+      {"migration_cancel", I::migration_cancel},
+      {"vm_snapshot", v1_1 && I::snapshot},
+      {"vm_restore", v1_1 && I::restore},
+      {"vm_attach_device", v1_1 && I::attach_device},
+      {"vm_detach_device", v1_1 && I::detach_device}};
+  std::string out = "{";
+  for (const auto &[name, present] : entries) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    out += name;
+    out += present ? "\":true" : "\":false";
+  }
+  return out + "}";
 }
 
 }  // namespace hal::plugin
 
 /** Defines the plugin's exported hal_plugin_negotiate for BackendClass/VmClass. Use once per
  *  shared object, at namespace scope. `identity_json` is a string literal. */
-#define HAL_DEFINE_PLUGIN(BackendClass, VmClass, identity_json)                               \
-  namespace {                                                                                 \
-  const char *hal_plugin_identity_json_() { return identity_json; }                          \
-  }                                                                                           \
-  extern "C" HAL_PLUGIN_EXPORT hal_status hal_plugin_negotiate(                               \
-      uint32_t host_abi_version, uint32_t flags, const hal_backend_table **out_table,         \
-      hal_error *error) {                                                                     \
+#define HAL_DEFINE_PLUGIN(BackendClass, VmClass, identity_json)                                 \
+  namespace {                                                                                   \
+  const char *hal_plugin_identity_json_() {                                                     \
+    return identity_json;                                                                       \
+  }                                                                                             \
+  }                                                                                             \
+  extern "C" HAL_PLUGIN_EXPORT hal_status hal_plugin_negotiate(                                 \
+      uint32_t host_abi_version, uint32_t flags, const hal_backend_table **out_table,           \
+      hal_error *error) {                                                                       \
     return ::hal::plugin::detail::negotiate<BackendClass, VmClass, &hal_plugin_identity_json_>( \
-        host_abi_version, flags, out_table, error);                                           \
-  }                                                                                           \
+        host_abi_version, flags, out_table, error);                                             \
+  }                                                                                             \
   static_assert(true, "")
 
 #endif  // HAL_PLUGIN_HPP

@@ -4,8 +4,9 @@
 # Usage: scripts/test-guest/build.sh [--cache DIR]
 #   DIR defaults to ${HAL_GUEST_CACHE:-$HOME/.cache/hal/test-guest}.
 # Output: <DIR>/<key>/vmlinuz and <DIR>/<key>/initrd.img; the last stdout line is <DIR>/<key>,
-# so callers can do GUEST=$(scripts/test-guest/build.sh). <key> is the kernel package version
-# plus a hash of the init script and this script: nothing is rebuilt unless one of them changes.
+# so callers can do GUEST=$(scripts/test-guest/build.sh). <key> is the kernel version (e.g.
+# 6.1.0-56-amd64) plus a hash of the init script and this script: nothing is rebuilt unless one
+# of them changes. (apt-cache is slow here, ~1 s per call with no pkgcache: we make one call.)
 # The kernel package is only downloaded (apt-get download) and unpacked, never installed.
 set -euo pipefail
 
@@ -53,10 +54,9 @@ if [[ -z "$KPKG" ]]; then
 fi
 [[ -n "$KPKG" ]] || die "cannot resolve linux-image-amd64 to a kernel package (apt-cache depends linux-image-amd64)"
 KVER="${KPKG#linux-image-}"
-KPKG_VERSION="$(apt-cache show --no-all-versions "$KPKG" 2>/dev/null | awk '/^Version:/ {print $2; exit}')"
 
 HASH="$(cat "$HERE/init" "$HERE/build.sh" | sha256sum | cut -c1-12)"
-KEY="${KVER}_${KPKG_VERSION:-unknown}_${HASH}"
+KEY="${KVER}_${HASH}"
 OUT="$CACHE/$KEY"
 if [[ -s "$OUT/vmlinuz" && -s "$OUT/initrd.img" ]]; then
   log "up to date: $OUT"
@@ -80,6 +80,7 @@ if ! (cd "$WORK/dl" && apt-get download -qq "$KPKG") >"$LOG" 2>&1; then
 fi
 DEB="$(ls "$WORK/dl"/*.deb 2>/dev/null | head -n1)"
 [[ -n "$DEB" ]] || die "apt-get download $KPKG produced no .deb"
+KPKG_VERSION="$(dpkg-deb -f "$DEB" Version)"
 dpkg-deb -x "$DEB" "$WORK/k" || die "dpkg-deb -x $DEB failed"
 VMLINUZ="$WORK/k/boot/vmlinuz-$KVER"
 MODDIR="$WORK/k/lib/modules/$KVER"

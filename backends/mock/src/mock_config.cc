@@ -1,6 +1,8 @@
 // mock_config.cc - parses and validates the mock backend's open() configuration.
 #include "mock_config.h"
 
+#include <cctype>
+
 #include "hal/plugin.hpp"
 
 namespace hal::mock {
@@ -29,12 +31,19 @@ std::string get_string(const json &value, const std::string &key) {
   return value.get<std::string>();
 }
 
+/** Normalises a quantity field to bytes; throws naming `key` when malformed. */
+void to_bytes(json &value, const std::string &key) {
+  uint64_t bytes = parse_quantity(value);
+  if (bytes == 0) bad(key, "must be a positive quantity like \"16Gi\"");
+  value = bytes;
+}
+
 json default_host() {
   return json::parse(R"({
     "cpus": 8,
     "numaNodes": [
-      {"id": 0, "cpus": [0, 1, 2, 3], "memory": "16Gi"},
-      {"id": 1, "cpus": [4, 5, 6, 7], "memory": "16Gi"}],
+      {"id": 0, "cpus": [0, 1, 2, 3], "memory": 17179869184},
+      {"id": 1, "cpus": [4, 5, 6, 7], "memory": 17179869184}],
     "pciDevices": [
       {"address": "0000:3b:00.0", "numaNode": 0, "vendor": "0x10de", "device": "0x20b0",
        "class": "0x0302"},
@@ -76,6 +85,7 @@ void parse_host(const json &host, Config &config) {
       get_int(value, path, 1);
     } else if (key == "numaNodes") {
       if (!value.is_array() || value.empty()) bad(path, "must be a non-empty array");
+      config.host["numaNodes"] = value;
       for (size_t i = 0; i < value.size(); ++i) {
         std::string p = path + "[" + std::to_string(i) + "]";
         if (!value[i].is_object()) bad(p, "must be an object");
@@ -84,7 +94,13 @@ void parse_host(const json &host, Config &config) {
         if (!value[i].contains("cpus") || !value[i]["cpus"].is_array())
           bad(p + ".cpus", "must be an array of CPU numbers");
         for (const auto &cpu : value[i]["cpus"]) get_int(cpu, p + ".cpus[]", 0);
+        json &mine = config.host["numaNodes"][i];
+        if (!mine.contains("memory")) mine["memory"] = "16Gi";
+        to_bytes(mine["memory"], p + ".memory");
+        for (const auto &[k, v] : mine.items())
+          if (k != "id" && k != "cpus" && k != "memory") bad(p + "." + k, "unknown key");
       }
+      continue;
     } else if (key == "pciDevices") {
       if (!value.is_array()) bad(path, "must be an array");
       for (size_t i = 0; i < value.size(); ++i) {
@@ -92,9 +108,16 @@ void parse_host(const json &host, Config &config) {
         if (!value[i].is_object() || !value[i].contains("address"))
           bad(p + ".address", "is required");
         get_string(value[i]["address"], p + ".address");
+        if (!value[i].contains("numaNode")) bad(p + ".numaNode", "is required");
+        get_int(value[i]["numaNode"], p + ".numaNode", -1);
       }
     } else if (key == "accelerator") {
       get_string(value, path);
+    } else if (key == "memory") {
+      json copy = value;
+      to_bytes(copy, path);
+      config.host[key] = copy;
+      continue;
     } else {
       bad(path, "unknown key");
     }
@@ -103,6 +126,30 @@ void parse_host(const json &host, Config &config) {
 }
 
 }  // namespace
+
+uint64_t parse_quantity(const json &value) {
+  if (value.is_number_unsigned()) return value.get<uint64_t>();
+  if (value.is_number_integer()) return value.get<int64_t>() > 0 ? value.get<uint64_t>() : 0;
+  if (!value.is_string()) return 0;
+  const std::string text = value.get<std::string>();
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 18) return 0;
+  uint64_t number = std::stoull(text.substr(0, digits));
+  const std::string suffix = text.substr(digits);
+  static const std::pair<const char *, uint64_t> kUnits[] = {{"", 1},
+                                                             {"Ki", 1ull << 10},
+                                                             {"Mi", 1ull << 20},
+                                                             {"Gi", 1ull << 30},
+                                                             {"Ti", 1ull << 40},
+                                                             {"K", 1000},
+                                                             {"M", 1000000},
+                                                             {"G", 1000000000},
+                                                             {"T", 1000000000000ull}};
+  for (const auto &[unit, factor] : kUnits)
+    if (suffix == unit) return number * factor;
+  return 0;
+}
 
 Config parse_config(std::string_view config_json) {
   Config config;
@@ -142,6 +189,16 @@ Config parse_config(std::string_view config_json) {
     } else {
       bad(key, "unknown key");
     }
+  }
+  if (!doc.contains("host") || !doc["host"].contains("memory")) {
+    uint64_t total = 0;
+    for (const auto &node : config.host["numaNodes"]) total += node["memory"].get<uint64_t>();
+    config.host["memory"] = total;
+  }
+  if (!doc.contains("host") || !doc["host"].contains("cpus")) {
+    size_t cpus = 0;
+    for (const auto &node : config.host["numaNodes"]) cpus += node["cpus"].size();
+    config.host["cpus"] = cpus;
   }
   config.host["tdx"] = {{"supported", config.tdx},
                         {"reason", config.tdx ? "" : "mock configured with tdx=false"}};

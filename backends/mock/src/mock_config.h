@@ -3,11 +3,10 @@
 #define HAL_BACKENDS_MOCK_MOCK_CONFIG_H
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace hal::mock {
 
@@ -46,6 +45,9 @@ struct Config {
   /** Most VMs one store holds. */
   int64_t max_vms = 200000;
 };
+
+/** Bytes of a quantity ("512Mi", "1Gi", "2G", "1073741824" or an integer); 0 when malformed. */
+uint64_t parse_quantity(const nlohmann::json &value);
 
 /** Parses `config_json`; throws hal::plugin::Failure(INVALID_ARGUMENT) naming the bad key. */
 Config parse_config(std::string_view config_json);

@@ -1,0 +1,69 @@
+# plugin.cmake - the kvm-qemu backend plugin (libhal-kvm-qemu.so + manifest) and its tests.
+# Included from backends/kvm-qemu/CMakeLists.txt after the QMP client targets are defined.
+
+# Everything but the exported entry, as a static library so tests can use the pieces directly.
+add_library(hal_kvm_qemu_backend STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/command_line.cc
+  ${CMAKE_CURRENT_LIST_DIR}/process_supervisor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/qemu_probe.cc
+  ${CMAKE_CURRENT_LIST_DIR}/vcpu_pinning.cc
+  ${CMAKE_CURRENT_LIST_DIR}/migration.cc
+  ${CMAKE_CURRENT_LIST_DIR}/vm_controller.cc
+  ${CMAKE_CURRENT_LIST_DIR}/kvm_qemu_backend.cc)
+target_include_directories(hal_kvm_qemu_backend PUBLIC ${PROJECT_SOURCE_DIR})
+target_link_libraries(hal_kvm_qemu_backend
+  PUBLIC hal::headers hal_kvm_qemu_qmp hal_core_spec hal_core_host nlohmann_json::nlohmann_json
+         Threads::Threads
+  PRIVATE hal_warnings)
+set_target_properties(hal_kvm_qemu_backend PROPERTIES CXX_VISIBILITY_PRESET hidden
+                                                      VISIBILITY_INLINES_HIDDEN ON)
+
+# The plugin: a MODULE exporting only hal_plugin_negotiate.
+add_library(hal-kvm-qemu MODULE ${CMAKE_CURRENT_LIST_DIR}/plugin_entry.cc)
+set_target_properties(hal-kvm-qemu PROPERTIES PREFIX lib CXX_VISIBILITY_PRESET hidden
+                                              VISIBILITY_INLINES_HIDDEN ON)
+target_link_libraries(hal-kvm-qemu PRIVATE hal_kvm_qemu_backend hal_warnings)
+target_link_options(hal-kvm-qemu PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL)
+# The manifest next to the library lets hosts discover it on their plugin search path.
+configure_file(${CMAKE_CURRENT_LIST_DIR}/hal-kvm-qemu.hal.json
+               ${CMAKE_CURRENT_BINARY_DIR}/hal-kvm-qemu.hal.json COPYONLY)
+
+hal_add_test(hal_kvm_qemu_command_line_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/command_line_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/tests/migration_params_test.cc
+  LIBS hal_kvm_qemu_backend hal_core_spec)
+
+hal_add_test(hal_kvm_qemu_process_supervisor_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/process_supervisor_test.cc
+  LIBS hal_kvm_qemu_backend
+  TIMEOUT 60)
+
+hal_add_test(hal_kvm_qemu_plugin_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_integration_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_fixture.cc
+  LIBS hal::headers hal_core_spec nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS} Threads::Threads
+  LABELS integration
+  TIMEOUT 300)
+add_dependencies(hal_kvm_qemu_plugin_test hal-kvm-qemu)
+target_include_directories(hal_kvm_qemu_plugin_test PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(hal_kvm_qemu_plugin_test PRIVATE
+  HAL_KVM_QEMU_PLUGIN="$<TARGET_FILE:hal-kvm-qemu>"
+  HAL_TEST_GUEST_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/test-guest/build.sh")
+
+# create->running through the backend vs raw QEMU spawn + cont (prints both; compare).
+hal_add_benchmark(hal_kvm_qemu_create_bench
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/create_to_running_bench.cc
+  LIBS hal_kvm_qemu_backend)
+if(TARGET hal_kvm_qemu_create_bench)
+  target_compile_definitions(hal_kvm_qemu_create_bench PRIVATE
+    HAL_TEST_GUEST_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/test-guest/build.sh")
+endif()
+
+# Live migration of a 512 MiB guest through the backend vs raw QEMU migrate (prints both).
+hal_add_benchmark(hal_kvm_qemu_migration_bench
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/migration_bench.cc
+  LIBS hal_kvm_qemu_backend)
+if(TARGET hal_kvm_qemu_migration_bench)
+  target_compile_definitions(hal_kvm_qemu_migration_bench PRIVATE
+    HAL_TEST_GUEST_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/test-guest/build.sh")
+endif()

@@ -1,0 +1,139 @@
+// qemu_probe.cc - QEMU feature probe (query-qmp-schema), KVM and host TDX detection.
+#include "backends/kvm-qemu/qemu_probe.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "backends/kvm-qemu/command_line.h"
+#include "backends/kvm-qemu/process_supervisor.h"
+#include "backends/kvm-qemu/qmp_client.h"
+#include "core/host/host_topology.h"
+
+namespace hal::kvm_qemu {
+namespace fs = std::filesystem;
+
+std::string resolve_binary(const std::string &binary) {
+  if (binary.empty()) return "";
+  if (binary.find('/') != std::string::npos) {
+    return ::access(binary.c_str(), X_OK) == 0 ? binary : "";
+  }
+  const char *path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) dir = ".";
+    fs::path candidate = fs::path(dir) / binary;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
+namespace {
+
+// Runs the probe itself (uncached).
+QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
+  QemuFeatures features;
+  char templ[] = "probe-XXXXXX";
+  std::error_code ec;
+  fs::create_directories(scratch_dir, ec);
+  std::string dir_template = (scratch_dir / templ).string();
+  if (::mkdtemp(dir_template.data()) == nullptr) {
+    features.error = "mkdtemp under " + scratch_dir.string() + ": " + std::strerror(errno);
+    return features;
+  }
+  const fs::path dir = dir_template;
+  const fs::path socket = dir / "qmp.sock";
+  std::vector<std::string> argv = {
+      binary,
+      "-machine",
+      "none,accel=tcg",
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-chardev",
+      "socket,id=qmp,path=" + escape_option_value(socket.string()) + ",server=on,wait=off",
+      "-mon",
+      "chardev=qmp,mode=control"};
+  try {
+    auto process = QemuProcess::spawn(argv, dir / "stderr.log", dir / "qemu.pid", nullptr);
+    try {
+      QmpClient::Options options;
+      options.connect_timeout = std::chrono::seconds(10);
+      auto qmp = QmpClient::Connect(socket.string(), options);
+      features.version = qmp->qemu_version();
+      nlohmann::json schema = qmp->Execute("query-qmp-schema", nullptr, std::chrono::seconds(20));
+      features.tdx_guest = schema.dump().find("\"tdx-guest\"") != std::string::npos;
+      try {
+        qmp->Execute("quit", nullptr, std::chrono::seconds(2));
+      } catch (const std::exception &) {
+      }
+    } catch (const std::exception &e) {
+      features.error = std::string("probing ") + binary + ": " + e.what() + " " +
+                       read_tail(dir / "stderr.log", 400);
+    }
+    if (!process->wait_exit(std::chrono::seconds(3))) {
+      process->send_signal(SIGKILL);
+      process->wait_exit(std::chrono::seconds(3));
+    }
+  } catch (const std::exception &e) {
+    features.error = std::string("probing ") + binary + ": " + e.what();
+  }
+  fs::remove_all(dir, ec);
+  return features;
+}
+
+}  // namespace
+
+QemuFeatures probe_qemu(const std::string &binary, const fs::path &scratch_dir) {
+  static std::mutex mutex;
+  static std::map<std::string, QemuFeatures> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::string key = resolve_binary(binary);
+  if (key.empty()) key = binary;
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  QemuFeatures features = run_probe(binary, scratch_dir);
+  if (features.error.empty()) cache.emplace(key, features);
+  return features;
+}
+
+std::string kvm_unusable_reason() {
+  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return std::string("/dev/kvm: ") + std::strerror(errno);
+  ::close(fd);
+  return "";
+}
+
+std::string host_tdx_missing(const fs::path &host_root) {
+  TdxSupport support = detect_tdx(host_root);
+  if (support.supported) return "";
+  return support.reason.empty() ? "host does not support TDX" : support.reason;
+}
+
+std::string tdx_missing(const fs::path &host_root, const std::string &accelerator,
+                        const QemuFeatures &qemu) {
+  std::vector<std::string> missing;
+  if (std::string host = host_tdx_missing(host_root); !host.empty()) missing.push_back(host);
+  if (accelerator != "kvm")
+    missing.push_back("TDX needs KVM but the accelerator is " + accelerator);
+  if (!qemu.error.empty()) {
+    missing.push_back("QEMU could not be probed (" + qemu.error + ")");
+  } else if (!qemu.tdx_guest) {
+    missing.push_back("QEMU " + qemu.version + " has no tdx-guest object (needs >= 10.1)");
+  }
+  if (missing.empty()) return "";
+  std::string out = "TDX: ";
+  for (size_t i = 0; i < missing.size(); ++i) out += (i ? "; " : "") + missing[i];
+  return out;
+}
+
+}  // namespace hal::kvm_qemu

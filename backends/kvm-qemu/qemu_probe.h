@@ -1,0 +1,42 @@
+// qemu_probe.h - what the QEMU binary and the host can do: QEMU version and whether it has the
+// tdx-guest object (probed once per binary through query-qmp-schema and cached), KVM usability,
+// and host TDX support (kvm_intel's tdx parameter under a configurable sysfs root).
+#ifndef HAL_BACKENDS_KVM_QEMU_QEMU_PROBE_H
+#define HAL_BACKENDS_KVM_QEMU_QEMU_PROBE_H
+
+#include <filesystem>
+#include <string>
+
+namespace hal::kvm_qemu {
+
+/** Facts about one QEMU binary. */
+struct QemuFeatures {
+  /** "major.minor.micro" from the QMP greeting ("" when the probe failed). */
+  std::string version;
+  /** True when query-qmp-schema mentions the tdx-guest object type. */
+  bool tdx_guest = false;
+  /** Why the probe failed ("" on success). */
+  std::string error;
+};
+
+/** Probes `binary` (a name searched in PATH, or a path) once and caches the answer for the life
+ *  of the process; runs QEMU with -machine none under `scratch_dir`. Never throws. */
+QemuFeatures probe_qemu(const std::string &binary, const std::filesystem::path &scratch_dir);
+
+/** Resolves `binary` like execvp would ("" when not found or not executable). */
+std::string resolve_binary(const std::string &binary);
+
+/** "" when /dev/kvm can be opened read-write, else the reason (e.g. "/dev/kvm: No such file"). */
+std::string kvm_unusable_reason();
+
+/** "" when the host has TDX enabled (core/host's detect_tdx under `host_root`), else the
+ *  reason it gives, e.g. "host does not support TDX (kvm_intel tdx parameter not enabled)". */
+std::string host_tdx_missing(const std::filesystem::path &host_root);
+
+/** "" when a TDX guest can run, else everything that is missing, starting "TDX: ". */
+std::string tdx_missing(const std::filesystem::path &host_root, const std::string &accelerator,
+                        const QemuFeatures &qemu);
+
+}  // namespace hal::kvm_qemu
+
+#endif  // HAL_BACKENDS_KVM_QEMU_QEMU_PROBE_H

@@ -1,0 +1,307 @@
+// command_line_test.cc - unit tests of spec -> QEMU argv, including option-injection attempts.
+#include "backends/kvm-qemu/command_line.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/spec/vm_spec.h"
+#include "hal/plugin.hpp"
+
+namespace hal::kvm_qemu {
+namespace {
+
+using Argv = std::vector<std::string>;
+
+VmSpec parse(const char *json) {
+  return parse_vm_spec(nlohmann::json::parse(json));
+}
+
+LaunchOptions options() {
+  LaunchOptions o;
+  o.binary = "qemu-system-x86_64";
+  o.accelerator = "tcg";
+  o.qmp_socket = "/run/hal/vm/qmp.sock";
+  o.console_socket = "/run/hal/vm/console.sock";
+  return o;
+}
+
+// The value following the first occurrence of `option` (or "" when absent).
+std::string value_of(const Argv &argv, const std::string &option) {
+  auto it = std::find(argv.begin(), argv.end(), option);
+  return it == argv.end() || it + 1 == argv.end() ? "" : *(it + 1);
+}
+
+// Every value following `option`.
+Argv values_of(const Argv &argv, const std::string &option) {
+  Argv out;
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == option) out.push_back(argv[i + 1]);
+  }
+  return out;
+}
+
+bool has(const Argv &argv, const std::string &arg) {
+  return std::find(argv.begin(), argv.end(), arg) != argv.end();
+}
+
+// Splits a QemuOpts string at single commas (",," is an escaped comma) into key=value items.
+Argv split_opts(const std::string &text) {
+  Argv items;
+  std::string current;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == ',') {
+      if (i + 1 < text.size() && text[i + 1] == ',') {
+        current += ',';
+        ++i;
+        continue;
+      }
+      items.push_back(current);
+      current.clear();
+    } else {
+      current += text[i];
+    }
+  }
+  items.push_back(current);
+  return items;
+}
+
+TEST(EscapeOptionValue, DoublesCommas) {
+  EXPECT_EQ(escape_option_value("a,b"), "a,,b");
+  EXPECT_EQ(escape_option_value(",,"), ",,,,");
+  EXPECT_EQ(escape_option_value("plain=value"), "plain=value");
+  EXPECT_EQ(escape_option_value(""), "");
+}
+
+TEST(BuildQemuArgv, MinimalSpec) {
+  Argv argv = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"minimal",
+      "cpu":{"vcpus":1},"memory":{"size":"512Mi"}})"),
+                              options());
+  EXPECT_EQ(argv[0], "qemu-system-x86_64");
+  EXPECT_EQ(value_of(argv, "-name"), "guest=minimal,debug-threads=on");
+  EXPECT_EQ(value_of(argv, "-machine"), "q35,accel=tcg");
+  EXPECT_EQ(value_of(argv, "-cpu"), "max");
+  EXPECT_EQ(value_of(argv, "-smp"), "cpus=1,maxcpus=1,sockets=1,cores=1,threads=1");
+  EXPECT_EQ(value_of(argv, "-m"), "size=512M");
+  EXPECT_TRUE(has(argv, "-nodefaults"));
+  EXPECT_TRUE(has(argv, "-no-user-config"));
+  EXPECT_EQ(value_of(argv, "-display"), "none");
+  EXPECT_TRUE(has(argv, "-S"));
+  EXPECT_FALSE(has(argv, "-incoming"));
+  Argv chardevs = values_of(argv, "-chardev");
+  ASSERT_EQ(chardevs.size(), 2u);
+  EXPECT_EQ(chardevs[0], "socket,id=qmp,path=/run/hal/vm/qmp.sock,server=on,wait=off");
+  EXPECT_EQ(chardevs[1], "socket,id=serial0,path=/run/hal/vm/console.sock,server=on,wait=off");
+  EXPECT_EQ(value_of(argv, "-mon"), "chardev=qmp,mode=control");
+  EXPECT_TRUE(has(argv, "isa-serial,chardev=serial0,id=serial0-dev"));
+}
+
+TEST(BuildQemuArgv, KvmUsesHostCpuAndTopology) {
+  LaunchOptions o = options();
+  o.accelerator = "kvm";
+  Argv argv = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"topo",
+      "cpu":{"vcpus":8,"topology":{"sockets":2,"cores":2,"threads":2}},"memory":{"size":"1Gi"}})"),
+                              o);
+  EXPECT_EQ(value_of(argv, "-machine"), "q35,accel=kvm");
+  EXPECT_EQ(value_of(argv, "-cpu"), "host");
+  EXPECT_EQ(value_of(argv, "-smp"), "cpus=8,maxcpus=8,sockets=2,cores=2,threads=2");
+  EXPECT_EQ(value_of(argv, "-m"), "size=1024M");
+}
+
+TEST(BuildQemuArgv, HostModelFallsBackToMaxUnderTcg) {
+  VmSpec spec = parse(R"({"apiVersion":"hal.dev/v1","name":"h","cpu":{"vcpus":1,"model":"host"},
+      "memory":{"size":"256Mi"}})");
+  EXPECT_EQ(cpu_model_for(spec, "tcg"), "max");
+  EXPECT_EQ(cpu_model_for(spec, "kvm"), "host");
+}
+
+TEST(BuildQemuArgv, DirectKernelBootDisksAndNics) {
+  Argv argv = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"boot",
+      "cpu":{"vcpus":2},"memory":{"size":"256Mi"},
+      "boot":{"kernel":"/k/vmlinuz","initrd":"/k/initrd.img","cmdline":"console=ttyS0 quiet"},
+      "disks":[{"name":"root","path":"/d/root.qcow2","format":"qcow2"},
+               {"name":"data","path":"/d/data.img","format":"raw","readOnly":true}],
+      "nics":[{"name":"net0","type":"user","model":"virtio","mac":"52:54:00:12:34:56"},
+              {"name":"net1","type":"user","model":"e1000e"}]})"),
+                              options());
+  EXPECT_EQ(value_of(argv, "-kernel"), "/k/vmlinuz");
+  EXPECT_EQ(value_of(argv, "-initrd"), "/k/initrd.img");
+  EXPECT_EQ(value_of(argv, "-append"), "console=ttyS0 quiet");
+  Argv blockdevs = values_of(argv, "-blockdev");
+  ASSERT_EQ(blockdevs.size(), 4u);
+  EXPECT_EQ(blockdevs[0], "driver=file,node-name=disk0-file,filename=/d/root.qcow2,read-only=off");
+  EXPECT_EQ(blockdevs[1], "driver=qcow2,node-name=disk0,file=disk0-file,read-only=off");
+  EXPECT_EQ(blockdevs[2], "driver=file,node-name=disk1-file,filename=/d/data.img,read-only=on");
+  EXPECT_EQ(blockdevs[3], "driver=raw,node-name=disk1,file=disk1-file,read-only=on");
+  EXPECT_TRUE(has(argv, "virtio-blk-pci,drive=disk0,id=disk0-dev"));
+  EXPECT_TRUE(has(argv, "virtio-blk-pci,drive=disk1,id=disk1-dev"));
+  Argv netdevs = values_of(argv, "-netdev");
+  ASSERT_EQ(netdevs.size(), 2u);
+  EXPECT_EQ(netdevs[0], "user,id=net0");
+  EXPECT_TRUE(has(argv, "virtio-net-pci,netdev=net0,id=net0-dev,mac=52:54:00:12:34:56"));
+  EXPECT_TRUE(has(argv, "e1000e,netdev=net1,id=net1-dev"));
+}
+
+TEST(BuildQemuArgv, FirmwareBoot) {
+  Argv bios = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"b","cpu":{"vcpus":1},
+      "memory":{"size":"256Mi"},"boot":{"firmware":{"type":"bios","path":"/fw/bios.bin"}}})"),
+                              options());
+  EXPECT_EQ(value_of(bios, "-bios"), "/fw/bios.bin");
+  Argv uefi = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"u","cpu":{"vcpus":1},
+      "memory":{"size":"256Mi"},"boot":{"firmware":{"type":"uefi","path":"/fw/OVMF,CODE.fd"}}})"),
+                              options());
+  EXPECT_EQ(value_of(uefi, "-machine"), "q35,accel=tcg,pflash0=fw-code");
+  EXPECT_EQ(value_of(uefi, "-blockdev"),
+            "driver=file,node-name=fw-code,filename=/fw/OVMF,,CODE.fd,read-only=on");
+}
+
+TEST(BuildQemuArgv, GuestNumaWithHostBinding) {
+  Argv argv = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"numa",
+      "cpu":{"vcpus":4},"memory":{"size":"512Mi"},
+      "numa":{"nodes":[
+        {"id":0,"vcpus":[0,1],"memory":"256Mi","hostNodes":[0],"policy":"bind"},
+        {"id":1,"vcpus":[2,3],"memory":"256Mi","hostNodes":[0,1],"policy":"interleave"}]}})"),
+                              options());
+  Argv objects = values_of(argv, "-object");
+  ASSERT_EQ(objects.size(), 2u);
+  EXPECT_EQ(objects[0], "memory-backend-ram,id=numa-mem0,size=256M,host-nodes=0,policy=bind");
+  EXPECT_EQ(
+      objects[1],
+      "memory-backend-ram,id=numa-mem1,size=256M,host-nodes=0,host-nodes=1,policy=interleave");
+  Argv numa = values_of(argv, "-numa");
+  ASSERT_EQ(numa.size(), 2u);
+  EXPECT_EQ(numa[0], "node,nodeid=0,cpus=0,cpus=1,memdev=numa-mem0");
+  EXPECT_EQ(numa[1], "node,nodeid=1,cpus=2,cpus=3,memdev=numa-mem1");
+}
+
+TEST(BuildQemuArgv, DeviceLocalityUsesPxbPerGuestNode) {
+  Argv argv = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"dev",
+      "cpu":{"vcpus":2},"memory":{"size":"256Mi"},
+      "numa":{"nodes":[{"id":0,"vcpus":[0],"memory":"128Mi"},{"id":1,"vcpus":[1],"memory":"128Mi"}]},
+      "hostDevices":[
+        {"name":"standin","type":"emulated","model":"e1000e","guestNumaNode":1},
+        {"name":"gpu","type":"pci","pciAddress":"0000:3b:00.0","guestNumaNode":1},
+        {"name":"flat","type":"emulated","model":"e1000e"}]})"),
+                              options());
+  Argv devices = values_of(argv, "-device");
+  EXPECT_TRUE(has(devices, "pxb-pcie,id=pxb-node1,bus_nr=128,numa_node=1,bus=pcie.0"));
+  EXPECT_TRUE(has(devices, "pcie-root-port,id=hostdev0-port,bus=pxb-node1,chassis=1,slot=0"));
+  EXPECT_TRUE(has(devices, "e1000e,id=hostdev0,bus=hostdev0-port"));
+  EXPECT_TRUE(has(devices, "pcie-root-port,id=hostdev1-port,bus=pxb-node1,chassis=2,slot=0"));
+  EXPECT_TRUE(has(devices, "vfio-pci,host=0000:3b:00.0,id=hostdev1,bus=hostdev1-port"));
+  EXPECT_TRUE(has(devices, "e1000e,id=hostdev2,bus=pcie.0"));
+  // Only one expander for node 1.
+  EXPECT_EQ(std::count_if(devices.begin(), devices.end(),
+                          [](const std::string &d) { return d.rfind("pxb-pcie", 0) == 0; }),
+            1);
+}
+
+TEST(BuildQemuArgv, DeviceOnMissingGuestNodeIsInvalid) {
+  VmSpec spec = parse(R"({"apiVersion":"hal.dev/v1","name":"dev","cpu":{"vcpus":1},
+      "memory":{"size":"256Mi"},
+      "hostDevices":[{"name":"x","type":"emulated","model":"e1000e","guestNumaNode":0}]})");
+  try {
+    build_qemu_argv(spec, options());
+    FAIL() << "expected a Failure";
+  } catch (const hal::plugin::Failure &failure) {
+    EXPECT_EQ(failure.status, HAL_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(failure.what()).find("spec.hostDevices[0].guestNumaNode"),
+              std::string::npos);
+  }
+}
+
+TEST(BuildQemuArgv, TdxAddsObjectAndSplitIrqchip) {
+  LaunchOptions o = options();
+  o.accelerator = "kvm";
+  Argv argv = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"tdx","cpu":{"vcpus":1},
+      "memory":{"size":"1Gi"},"boot":{"firmware":{"type":"uefi","path":"/fw/OVMF.inteltdx.fd"}},
+      "launchSecurity":{"type":"tdx","tdx":{"attributes":"0x10000000"}}})"),
+                              o);
+  EXPECT_EQ(value_of(argv, "-machine"),
+            "q35,accel=kvm,confidential-guest-support=tdx0,kernel_irqchip=split");
+  EXPECT_TRUE(has(values_of(argv, "-object"), "tdx-guest,id=tdx0,attributes=0x10000000"));
+  EXPECT_EQ(value_of(argv, "-bios"), "/fw/OVMF.inteltdx.fd");
+}
+
+TEST(BuildQemuArgv, IncomingMigrationTarget) {
+  LaunchOptions o = options();
+  o.paused = false;
+  o.incoming = true;
+  Argv argv = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"t","cpu":{"vcpus":1},
+      "memory":{"size":"256Mi"}})"),
+                              o);
+  EXPECT_EQ(value_of(argv, "-incoming"), "defer");
+  EXPECT_FALSE(has(argv, "-S"));
+}
+
+TEST(BuildQemuArgv, UnsupportedNetworkingIsNamed) {
+  VmSpec spec = parse(R"({"apiVersion":"hal.dev/v1","name":"n","cpu":{"vcpus":1},
+      "memory":{"size":"256Mi"},"nics":[{"name":"n0","type":"tap"}]})");
+  try {
+    build_qemu_argv(spec, options());
+    FAIL() << "expected a Failure";
+  } catch (const hal::plugin::Failure &failure) {
+    EXPECT_EQ(failure.status, HAL_UNSUPPORTED);
+    EXPECT_NE(std::string(failure.what()).find("spec.nics[0].type"), std::string::npos);
+  }
+}
+
+// Paths with ',' and '=' (state dir, disk, firmware) must stay one option value each.
+TEST(BuildQemuArgv, CommasAndEqualsInPathsCannotInjectOptions) {
+  LaunchOptions o = options();
+  o.qmp_socket = "/tmp/evil,server=off,path=/etc/x=y/qmp.sock";
+  o.console_socket = "/tmp/a=b,logfile=/etc/passwd/console.sock";
+  o.console_log = "/tmp/log,append=on";
+  Argv argv = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"inj","cpu":{"vcpus":1},
+      "memory":{"size":"256Mi"},
+      "disks":[{"name":"d","path":"/d/x,file.driver=nbd,file.host=evil=1","format":"raw"}]})"),
+                              o);
+  Argv chardevs = values_of(argv, "-chardev");
+  ASSERT_EQ(chardevs.size(), 2u);
+  Argv qmp = split_opts(chardevs[0]);
+  EXPECT_EQ(qmp, (Argv{"socket", "id=qmp", "path=/tmp/evil,server=off,path=/etc/x=y/qmp.sock",
+                       "server=on", "wait=off"}));
+  Argv serial = split_opts(chardevs[1]);
+  EXPECT_EQ(serial, (Argv{"socket", "id=serial0", "path=/tmp/a=b,logfile=/etc/passwd/console.sock",
+                          "server=on", "wait=off", "logfile=/tmp/log,append=on", "logappend=on"}));
+  Argv file = split_opts(values_of(argv, "-blockdev")[0]);
+  EXPECT_EQ(file, (Argv{"driver=file", "node-name=disk0-file",
+                        "filename=/d/x,file.driver=nbd,file.host=evil=1", "read-only=off"}));
+}
+
+TEST(BuildQemuArgv, NameWithCommasAndEqualsCannotInjectOptions) {
+  // Spec names are DNS labels after validation; build the spec by hand to prove the escaping.
+  VmSpec spec;
+  spec.name = "x,debug-threads=off,process=evil";
+  spec.cpu.vcpus = 1;
+  spec.memory.size_bytes = 256ull << 20;
+  Argv argv = build_qemu_argv(spec, options());
+  EXPECT_EQ(split_opts(value_of(argv, "-name")),
+            (Argv{"guest=x,debug-threads=off,process=evil", "debug-threads=on"}));
+}
+
+TEST(BuildQemuArgv, EmulatedModelMustBeADriverName) {
+  VmSpec spec;
+  spec.name = "m";
+  spec.cpu.vcpus = 1;
+  spec.memory.size_bytes = 256ull << 20;
+  HostDeviceSpec device;
+  device.type = HostDeviceType::kEmulated;
+  device.model = "e1000e,romfile=/etc/shadow";
+  spec.host_devices.push_back(device);
+  EXPECT_THROW(build_qemu_argv(spec, options()), hal::plugin::Failure);
+}
+
+TEST(BuildQemuArgv, HugepagesUseMemfdBackend) {
+  Argv argv = build_qemu_argv(parse(R"({"apiVersion":"hal.dev/v1","name":"hp","cpu":{"vcpus":1},
+      "memory":{"size":"1Gi","hugepages":"2Mi"}})"),
+                              options());
+  EXPECT_EQ(value_of(argv, "-machine"), "q35,accel=tcg,memory-backend=ram0");
+  EXPECT_EQ(value_of(argv, "-object"),
+            "memory-backend-memfd,id=ram0,size=1024M,hugetlb=on,hugetlbsize=2097152");
+}
+
+}  // namespace
+}  // namespace hal::kvm_qemu

@@ -1,0 +1,255 @@
+// plugin_fixture.cc - implementation of the integration-test helpers (see plugin_fixture.h).
+#include "backends/kvm-qemu/tests/plugin_fixture.h"
+
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "core/spec/embedded_schemas.h"
+#include "core/spec/json_schema_validator.h"
+
+namespace hal::kvm_qemu::testing {
+namespace fs = std::filesystem;
+
+const hal_backend_table &plugin_table() {
+  static const hal_backend_table *table = [] {
+    void *library = ::dlopen(HAL_KVM_QEMU_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
+    auto negotiate = reinterpret_cast<hal_negotiate_fn>(::dlsym(library, HAL_PLUGIN_ENTRY_SYMBOL));
+    if (negotiate == nullptr) throw std::runtime_error("no hal_plugin_negotiate");
+    const hal_backend_table *out = nullptr;
+    hal_error error{};
+    error.struct_size = sizeof error;
+    if (negotiate(HAL_ABI_VERSION, 0, &out, &error) != HAL_OK) {
+      throw std::runtime_error(std::string("negotiate: ") + error.message);
+    }
+    return out;
+  }();
+  return *table;
+}
+
+std::optional<std::string> test_guest_dir(std::string *why) {
+  static std::optional<std::string> cached;
+  static std::string cached_why;
+  static bool done = false;
+  if (!done) {
+    done = true;
+    if (const char *env = std::getenv("HAL_TEST_GUEST_DIR"); env != nullptr && *env != '\0') {
+      cached = env;
+    } else {
+      std::string command = std::string(HAL_TEST_GUEST_SCRIPT) + " 2>&1";
+      FILE *pipe = ::popen(command.c_str(), "r");
+      std::string output, last;
+      if (pipe != nullptr) {
+        char buffer[4096];
+        while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) {
+          output += buffer;
+          last = buffer;
+        }
+        int status = ::pclose(pipe);
+        while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
+        if (status == 0 && fs::exists(fs::path(last) / "vmlinuz")) {
+          cached = last;
+        } else {
+          cached_why = "scripts/test-guest/build.sh failed: " + output;
+        }
+      } else {
+        cached_why = "cannot run scripts/test-guest/build.sh";
+      }
+    }
+    if (cached && (!fs::exists(fs::path(*cached) / "vmlinuz") ||
+                   !fs::exists(fs::path(*cached) / "initrd.img"))) {
+      cached_why = "test guest dir " + *cached + " lacks vmlinuz/initrd.img";
+      cached.reset();
+    }
+  }
+  if (why != nullptr) *why = cached_why;
+  return cached;
+}
+
+void EventRecorder::callback(void *user_data, const hal_event *event) {
+  auto *self = static_cast<EventRecorder *>(user_data);
+  RecordedEvent recorded{event->type, event->vm_id, event->state, nullptr};
+  if (event->detail_json != nullptr) {
+    recorded.detail = nlohmann::json::parse(event->detail_json, nullptr, false);
+  }
+  {
+    std::lock_guard<std::mutex> lock(self->mutex_);
+    self->events_.push_back(std::move(recorded));
+  }
+  self->cv_.notify_all();
+}
+
+std::optional<RecordedEvent> EventRecorder::wait_for(
+    const std::function<bool(const RecordedEvent &)> &pred, std::chrono::milliseconds timeout,
+    size_t from) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  std::optional<RecordedEvent> found;
+  cv_.wait_for(lock, timeout, [&] {
+    for (size_t i = from; i < events_.size(); ++i) {
+      if (pred(events_[i])) {
+        found = events_[i];
+        return true;
+      }
+    }
+    return false;
+  });
+  return found;
+}
+
+std::vector<RecordedEvent> EventRecorder::all() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return events_;
+}
+
+ConsoleReader::ConsoleReader(const std::string &path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) throw std::runtime_error("console path too long");
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (::connect(fd_, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0) break;
+    ::close(fd_);
+    fd_ = -1;
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("cannot connect to console " + path + ": " + std::strerror(errno));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  wake_ = ::eventfd(0, EFD_CLOEXEC);
+  thread_ = std::thread([this] { run(); });
+}
+
+ConsoleReader::~ConsoleReader() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_, &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+  ::close(wake_);
+  ::close(fd_);
+}
+
+void ConsoleReader::run() {
+  pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_, POLLIN, 0}};
+  char buffer[4096];
+  for (;;) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    ssize_t n = ::read(fd_, buffer, sizeof buffer);
+    if (n <= 0) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (ssize_t i = 0; i < n; ++i) {
+      char c = buffer[i];
+      if (c == '\n') {
+        lines_.push_back(partial_);
+        partial_.clear();
+      } else if (c != '\r') {
+        partial_ += c;
+      }
+    }
+    cv_.notify_all();
+  }
+}
+
+std::optional<size_t> ConsoleReader::wait_for(const std::string &needle,
+                                              std::chrono::milliseconds timeout, size_t from) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  std::optional<size_t> found;
+  cv_.wait_for(lock, timeout, [&] {
+    for (size_t i = from; i < lines_.size(); ++i) {
+      if (lines_[i].find(needle) != std::string::npos) {
+        found = i;
+        return true;
+      }
+    }
+    return false;
+  });
+  return found;
+}
+
+std::string ConsoleReader::line(size_t index) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return index < lines_.size() ? lines_[index] : "";
+}
+
+size_t ConsoleReader::size() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return lines_.size();
+}
+
+std::string ConsoleReader::text() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string out;
+  for (const std::string &l : lines_) out += l + "\n";
+  return out + partial_;
+}
+
+TempDir::TempDir(const std::string &prefix) {
+  std::string templ = "/tmp/" + prefix + "XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  kill_qemus_under(path_);
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void kill_qemus_under(const std::string &state_root) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(state_root, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().filename() != "qemu.pid") continue;
+    std::ifstream in(it->path());
+    long pid = 0;
+    if (in >> pid && pid > 1) {
+      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+      std::string argv0;
+      std::getline(cmdline, argv0, '\0');
+      if (argv0.find("qemu") != std::string::npos) ::kill(static_cast<pid_t>(pid), SIGKILL);
+    }
+  }
+}
+
+std::string schema_problems(const std::string &schema, const nlohmann::json &doc) {
+  const nlohmann::json *document = embedded_schema(schema);
+  if (document == nullptr) return "no embedded schema " + schema;
+  JsonSchemaValidator validator(*document,
+                                [](std::string_view name) { return embedded_schema(name); });
+  std::string out;
+  for (const FieldError &error : validator.validate(doc, "doc")) {
+    out += error.path + ": " + error.message + "\n";
+  }
+  return out;
+}
+
+nlohmann::json call_json(const std::function<hal_status(char **, hal_error *)> &fn) {
+  char *out = nullptr;
+  hal_error error{};
+  error.struct_size = sizeof error;
+  hal_status status = fn(&out, &error);
+  EXPECT_EQ(status, HAL_OK) << error.message;
+  if (status != HAL_OK || out == nullptr) return nullptr;
+  nlohmann::json doc = nlohmann::json::parse(out, nullptr, false);
+  plugin_table().free_string(out);
+  return doc;
+}
+
+}  // namespace hal::kvm_qemu::testing

@@ -1,0 +1,91 @@
+// plugin_helper_test.cc - hal/plugin.hpp on its own: exceptions become statuses at the
+// boundary, optional entries the author does not declare stay NULL, flags and NULLs are checked.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "hal/plugin.hpp"
+
+namespace {
+
+class TinyVm : public hal::plugin::Vm {
+ public:
+  void start(uint32_t) override { throw std::runtime_error("disk on fire"); }
+  void force_stop() override { throw hal::plugin::Failure(HAL_ABORTED, "busy, retry"); }
+  void remove(uint32_t) override { throw 42; }
+  hal_vm_state state() override { return HAL_VM_STATE_STOPPED; }
+  std::string info() override { return "{}"; }
+  void pause() override {}  // the only optional entry implemented
+};
+
+class TinyBackend : public hal::plugin::Backend {
+ public:
+  TinyBackend(std::string_view config, hal::plugin::EventSink) {
+    if (config == "bad") throw hal::plugin::Failure(HAL_INVALID_ARGUMENT, "config: bad");
+  }
+  void close(uint32_t) override {}
+  std::string capabilities() override { return "{}"; }
+  std::string host_info() override { return "{}"; }
+  std::unique_ptr<hal::plugin::Vm> create_vm(std::string_view, uint32_t) override {
+    return std::make_unique<TinyVm>();
+  }
+  std::unique_ptr<hal::plugin::Vm> lookup_vm(std::string_view id) override {
+    throw hal::plugin::Failure(HAL_NOT_FOUND, "no VM " + std::string(id));
+  }
+  std::string list_vms() override { return R"({"vms":[]})"; }
+};
+
+}  // namespace
+
+HAL_DEFINE_PLUGIN(TinyBackend, TinyVm, R"({"name":"tiny"})");
+
+namespace {
+
+using ::testing::HasSubstr;
+
+const hal_backend_table &Table() {
+  const hal_backend_table *table = nullptr;
+  EXPECT_EQ(hal_plugin_negotiate(HAL_ABI_VERSION, 0, &table, nullptr), HAL_OK);
+  return *table;
+}
+
+TEST(PluginHelper, StdExceptionBecomesInternal) {
+  const auto &t = Table();
+  hal_backend *b = nullptr;
+  hal_error error{sizeof(hal_error), 0, {}};
+  ASSERT_EQ(t.open(nullptr, nullptr, nullptr, 0, &b, &error), HAL_OK);
+  hal_vm *vm = nullptr;
+  ASSERT_EQ(t.vm_create(b, "{}", 0, &vm, &error), HAL_OK);
+  EXPECT_EQ(t.vm_start(vm, 0, &error), HAL_INTERNAL);
+  EXPECT_THAT(error.message, HasSubstr("vm_start"));
+  EXPECT_THAT(error.message, HasSubstr("disk on fire"));
+  EXPECT_EQ(t.vm_force_stop(vm, 0, &error), HAL_ABORTED);  // Failure keeps its status
+  EXPECT_STREQ(error.message, "busy, retry");
+  EXPECT_EQ(t.vm_delete(vm, 0, &error), HAL_INTERNAL);  // even non-std exceptions
+  EXPECT_EQ(t.vm_pause(vm, 0, &error), HAL_OK);
+  EXPECT_STREQ(error.message, "");
+  EXPECT_EQ(t.vm_pause(vm, 8, &error), HAL_INVALID_ARGUMENT);
+  EXPECT_THAT(error.message, HasSubstr("0x8"));
+  hal_vm *missing = reinterpret_cast<hal_vm *>(1);
+  EXPECT_EQ(t.vm_lookup(b, "x", 0, &missing, &error), HAL_NOT_FOUND);
+  EXPECT_EQ(missing, nullptr);
+  t.vm_release(vm);
+  EXPECT_EQ(t.close(b, 0, &error), HAL_OK);
+  EXPECT_EQ(t.open("bad", nullptr, nullptr, 0, &b, &error), HAL_INVALID_ARGUMENT);
+  EXPECT_EQ(b, nullptr);
+}
+
+TEST(PluginHelper, UndeclaredOptionalEntriesAreNull) {
+  const auto &t = Table();
+  EXPECT_NE(t.vm_pause, nullptr);
+  EXPECT_EQ(t.vm_resume, nullptr);
+  EXPECT_EQ(t.migration_send, nullptr);
+  EXPECT_EQ(t.migration_prepare_incoming, nullptr);
+  EXPECT_EQ(t.vm_restore, nullptr);
+  std::string ops = hal::plugin::operations_json<TinyBackend, TinyVm>();
+  EXPECT_NE(ops.find("\"vm_pause\":true"), std::string::npos) << ops;
+  EXPECT_NE(ops.find("\"vm_resume\":false"), std::string::npos) << ops;
+  EXPECT_NE(ops.find("\"vm_create\":true"), std::string::npos) << ops;
+  EXPECT_EQ(hal::plugin::negotiated_version(), "1.1");
+}
+
+}  // namespace

@@ -1,0 +1,636 @@
+// ref_plugin.cc - the conformance self-test's reference backend: a small, correct, in-memory HAL
+// plugin written with hal/plugin.hpp (lifecycle, events, simulated guest, NUMA/pinning/device
+// placement in info, in-process "loopback" migration, re-adoption by instance name). Compiled
+// once as-is (it must pass every profile) and once per REF_BUG_* definition, each variant
+// breaking exactly one thing the suite must catch:
+//   REF_BUG_PAUSE_NOOP         vm_pause answers OK and does nothing
+//   REF_BUG_NO_EVENTS          no event is ever delivered
+//   REF_BUG_MIGRATION_REBOOTS  the migrated guest arrives freshly booted (bootCount reset)
+//   REF_BUG_NUMA_IGNORED       the spec's NUMA layout is ignored (info shows one node)
+//   REF_BUG_CAPABILITY_LIES    vm_pause is declared and in the table but answers UNSUPPORTED
+//   REF_BUG_ACCEPTS_BAD_SPEC   vm_create answers OK for specs that are not valid
+//   REF_BUG_UNKNOWN_FLAGS      vm_start silently ignores unknown flag bits
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/spec/quantity.h"
+#include "core/spec/vm_spec_validation.h"
+#include "hal/plugin.hpp"
+
+namespace ref {
+
+using hal::plugin::EventSink;
+using hal::plugin::Failure;
+using nlohmann::json;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+const char *state_name(hal_vm_state s) {
+  switch (s) {
+    case HAL_VM_STATE_STOPPED:
+      return "Stopped";
+    case HAL_VM_STATE_STARTING:
+      return "Starting";
+    case HAL_VM_STATE_RUNNING:
+      return "Running";
+    case HAL_VM_STATE_PAUSED:
+      return "Paused";
+    case HAL_VM_STATE_SHUTTING_DOWN:
+      return "ShuttingDown";
+    case HAL_VM_STATE_CRASHED:
+      return "Crashed";
+    case HAL_VM_STATE_INCOMING:
+      return "Incoming";
+    case HAL_VM_STATE_MIGRATED:
+      return "Migrated";
+    default:
+      return "Unknown";
+  }
+}
+
+/** A migration's progress (source and target share one). */
+struct Job {
+  std::string status = "setup";
+  uint64_t total = 0, transferred = 0;
+  int64_t downtime_ms = -1;
+  std::string error;
+  bool cancel = false;
+  json doc() const {
+    json d = {{"status", status},
+              {"transferredBytes", transferred},
+              {"totalBytes", total},
+              {"remainingBytes", total > transferred ? total - transferred : 0}};
+    if (downtime_ms >= 0) d["downtimeMs"] = downtime_ms;
+    if (!error.empty()) d["error"] = error;
+    return d;
+  }
+};
+
+struct Store;
+
+/** One VM. Guarded by g_mu. */
+struct Rec {
+  std::string id;
+  json spec;
+  Store *store = nullptr;
+  hal_vm_state state = HAL_VM_STATE_STOPPED;
+  bool deleted = false;
+  int64_t boot_count = 0, run_accum_ms = 0, run_since_ms = 0;
+  std::shared_ptr<Job> job;
+  int64_t uptime() const { return run_accum_ms + (run_since_ms ? now_ms() - run_since_ms : 0); }
+  void clock_stop() {
+    run_accum_ms = uptime();
+    run_since_ms = 0;
+  }
+  void clock_start() {
+    if (!run_since_ms) run_since_ms = now_ms();
+  }
+  void boot() {
+    ++boot_count;
+    run_accum_ms = 0;
+    run_since_ms = now_ms();
+  }
+};
+
+/** The VMs of one instance name, and the open backends' event sinks. */
+struct Store {
+  std::map<std::string, std::shared_ptr<Rec>> vms;
+  std::map<uint64_t, EventSink> sinks;
+};
+
+std::mutex g_mu;
+std::map<std::string, std::unique_ptr<Store>> g_stores;
+std::map<std::string, std::weak_ptr<Rec>> g_endpoints;  // uri -> INCOMING target
+int g_next_port = 41000;
+uint64_t g_next_backend = 1;
+
+/** Emits to every open backend of the VM's store; caller holds g_mu. */
+void emit(const Rec &r, hal_event_type type, const json &detail = nullptr) {
+#ifdef REF_BUG_NO_EVENTS
+  (void)r, (void)type, (void)detail;
+#else
+  for (const auto &[id, sink] : r.store->sinks) {
+    sink.emit(type, r.id, r.state, detail.is_null() ? std::string() : detail.dump());
+  }
+#endif
+}
+
+void set_state(Rec &r, hal_vm_state s, const std::string &reason) {
+  r.state = s;
+  emit(r, HAL_EVENT_STATE_CHANGED, {{"reason", reason}});
+}
+
+[[noreturn]] void fail(hal_status st, const std::string &msg) {
+  throw Failure(st, msg);
+}
+
+constexpr int kHostCpus = 8;
+constexpr int kHostNodes = 2;
+
+/** Checks a spec; answers it parsed. Caller need not hold g_mu. */
+json check_spec(std::string_view text, bool tdx_host) {
+  json spec = json::parse(text, nullptr, false);
+#ifdef REF_BUG_ACCEPTS_BAD_SPEC
+  // The bug: whatever arrives is accepted as a spec (the other checks below still run).
+  if (spec.is_discarded() || !spec.is_object()) spec = json::object();
+  if (!spec.contains("name")) spec["name"] = "unnamed-" + std::to_string(now_ms());
+#else
+  if (spec.is_discarded()) fail(HAL_INVALID_ARGUMENT, "spec: malformed JSON");
+  auto errors = hal::validate_vm_spec(spec);
+  if (!errors.empty()) fail(HAL_INVALID_ARGUMENT, hal::format_errors(errors));
+#endif
+  if (spec.contains("launchSecurity") && spec["launchSecurity"].value("type", "") == "tdx" &&
+      !tdx_host) {
+    fail(HAL_UNSUPPORTED,
+         "spec.launchSecurity: TDX is not available: the simulated host has "
+         "no TDX module");
+  }
+  for (const auto &n : spec.value("numa", json::object()).value("nodes", json::array())) {
+    for (const auto &h : n.value("hostNodes", json::array())) {
+      if (h.get<int>() >= kHostNodes) {
+        fail(HAL_OUT_OF_RANGE, "spec.numa.nodes: host NUMA node " + h.dump() + " does not exist");
+      }
+    }
+  }
+  for (const auto &p : spec.value("cpu", json::object()).value("pinning", json::array())) {
+    for (const auto &c : p["hostCpus"]) {
+      if (c.get<int>() >= kHostCpus) {
+        fail(HAL_OUT_OF_RANGE, "spec.cpu.pinning: host CPU " + c.dump() + " does not exist");
+      }
+    }
+  }
+  for (const auto &d : spec.value("hostDevices", json::array())) {
+    if (d.value("hostNumaNode", 0) >= kHostNodes) {
+      fail(HAL_OUT_OF_RANGE, "spec.hostDevices: host NUMA node " +
+                                 std::to_string(d.value("hostNumaNode", 0)) + " does not exist");
+    }
+  }
+  return spec;
+}
+
+json info_of(const Rec &r) {
+  json info = {{"id", r.id}, {"state", state_name(r.state)}, {"spec", r.spec}};
+  info["guest"] = {
+      {"bootCount", r.boot_count}, {"uptimeMs", r.uptime()}, {"heartbeat", r.uptime() / 100}};
+  json placement = json::array();
+  const auto nodes = r.spec.value("numa", json::object()).value("nodes", json::array());
+#ifdef REF_BUG_NUMA_IGNORED
+  placement.push_back({{"guestNode", 0}, {"hostNodes", {0}}, {"policy", "none"}});
+#else
+  for (const auto &n : nodes) {
+    json p = {{"guestNode", n["id"]},
+              {"policy", n.value("policy", "bind")},
+              {"memory", hal::parse_quantity(n.value("memory", std::string("0"))).value_or(0)}};
+    if (n.contains("hostNodes")) p["hostNodes"] = n["hostNodes"];
+    placement.push_back(p);
+  }
+#endif
+  info["numaPlacement"] = placement;
+  json threads = json::array();
+  const json cpu = r.spec.value("cpu", json::object());
+  int vcpus = cpu.is_object() ? cpu.value("vcpus", 1) : 1;
+  for (int v = 0; v < vcpus; ++v) {
+    json t = {{"vcpu", v}};
+    for (const auto &p : cpu.value("pinning", json::array())) {
+      if (p["vcpu"] == v) t["affinity"] = p["hostCpus"];
+    }
+    threads.push_back(t);
+  }
+  info["vcpuThreads"] = threads;
+  json devices = json::array();
+  for (const auto &d : r.spec.value("hostDevices", json::array())) {
+    json out = {{"name", d["name"]}};
+    if (d.contains("guestNumaNode")) {
+      out["guestNumaNode"] = d["guestNumaNode"];
+    } else if (d.contains("hostNumaNode")) {
+      for (const auto &n : nodes) {
+        for (const auto &h : n.value("hostNodes", json::array())) {
+          if (h == d["hostNumaNode"] && !out.contains("guestNumaNode")) {
+            out["guestNumaNode"] = n["id"];
+          }
+        }
+      }
+    }
+    devices.push_back(out);
+  }
+  info["hostDevices"] = devices;
+  return info;
+}
+
+class RefBackend;
+
+class RefVm : public hal::plugin::Vm {
+ public:
+  RefVm(RefBackend &backend, std::shared_ptr<Rec> rec);
+  ~RefVm() override;
+
+  void start(uint32_t flags) override {
+    std::lock_guard lock(g_mu);
+    Rec &r = alive();
+    switch (r.state) {
+      case HAL_VM_STATE_RUNNING:
+        return;
+      case HAL_VM_STATE_STOPPED:
+      case HAL_VM_STATE_CRASHED:
+        break;
+      default:
+        fail(HAL_FAILED_PRECONDITION, "vm_start " + r.id + ": VM is " + state_name(r.state));
+    }
+    r.boot();
+    if (flags & HAL_START_PAUSED) {
+      r.clock_stop();
+      set_state(r, HAL_VM_STATE_PAUSED, "started paused");
+    } else {
+      set_state(r, HAL_VM_STATE_RUNNING, "started");
+    }
+  }
+  void force_stop() override {
+    std::lock_guard lock(g_mu);
+    Rec &r = alive();
+    if (r.state == HAL_VM_STATE_STOPPED) return;
+    if (r.state == HAL_VM_STATE_MIGRATED) {
+      fail(HAL_FAILED_PRECONDITION, "vm_force_stop " + r.id + ": VM migrated away");
+    }
+    if (r.job && r.job->status == "active") r.job->cancel = true;
+    r.clock_stop();
+    set_state(r, HAL_VM_STATE_STOPPED, "force stop");
+  }
+  void remove(uint32_t) override {
+    std::lock_guard lock(g_mu);
+    Rec &r = alive();
+    if (r.state != HAL_VM_STATE_STOPPED && r.state != HAL_VM_STATE_CRASHED &&
+        r.state != HAL_VM_STATE_MIGRATED) {
+      fail(HAL_FAILED_PRECONDITION, "vm_delete " + r.id + ": VM is " + state_name(r.state));
+    }
+    r.deleted = true;
+    r.store->vms.erase(r.id);
+  }
+  hal_vm_state state() override {
+    std::lock_guard lock(g_mu);
+    return alive().state;
+  }
+  std::string info() override {
+    std::lock_guard lock(g_mu);
+    return info_of(alive()).dump();
+  }
+  void pause() override {
+#ifdef REF_BUG_CAPABILITY_LIES
+    fail(HAL_UNSUPPORTED, "vm_pause: not supported");
+#endif
+    std::lock_guard lock(g_mu);
+    Rec &r = alive();
+    if (r.state == HAL_VM_STATE_PAUSED) return;
+    if (r.state != HAL_VM_STATE_RUNNING) {
+      fail(HAL_FAILED_PRECONDITION, "vm_pause " + r.id + ": VM is " + state_name(r.state));
+    }
+#ifndef REF_BUG_PAUSE_NOOP
+    r.clock_stop();
+    set_state(r, HAL_VM_STATE_PAUSED, "paused");
+#endif
+  }
+  void resume() override {
+    std::lock_guard lock(g_mu);
+    Rec &r = alive();
+    if (r.state == HAL_VM_STATE_RUNNING) return;
+    if (r.state != HAL_VM_STATE_PAUSED) {
+      fail(HAL_FAILED_PRECONDITION, "vm_resume " + r.id + ": VM is " + state_name(r.state));
+    }
+    r.clock_start();
+    set_state(r, HAL_VM_STATE_RUNNING, "resumed");
+  }
+  void shutdown(uint32_t timeout_ms, uint32_t flags) override {
+    {
+      std::lock_guard lock(g_mu);
+      Rec &r = alive();
+      if (r.state == HAL_VM_STATE_STOPPED) return;
+      if (r.state == HAL_VM_STATE_RUNNING) {  // the simulated guest obeys ACPI at once
+        r.clock_stop();
+        set_state(r, HAL_VM_STATE_STOPPED, "guest powered off");
+        return;
+      }
+      if (r.state != HAL_VM_STATE_PAUSED) {
+        fail(HAL_FAILED_PRECONDITION, "vm_shutdown " + r.id + ": VM is " + state_name(r.state));
+      }
+    }
+    // A paused guest cannot see the ACPI request.
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min<uint32_t>(timeout_ms, 2000)));
+    if (flags & HAL_SHUTDOWN_NO_FORCE) {
+      fail(HAL_DEADLINE_EXCEEDED, "vm_shutdown: the paused guest did not power off");
+    }
+    force_stop();
+  }
+  void reboot() override {
+    guest_reboot("vm_reboot", false);
+  }
+  void reset() override {
+    guest_reboot("vm_reset", true);
+  }
+  void migration_send(std::string_view params_json) override;
+  std::string migration_progress() override {
+    std::lock_guard lock(g_mu);
+    Rec &r = alive();
+    return r.job ? r.job->doc().dump() : json{{"status", "none"}}.dump();
+  }
+  void migration_cancel() override {
+    std::lock_guard lock(g_mu);
+    Rec &r = alive();
+    if (!r.job || (r.job->status != "active" && r.job->status != "setup")) {
+      fail(HAL_FAILED_PRECONDITION, "migration_cancel " + r.id + ": no migration running");
+    }
+    r.job->cancel = true;
+  }
+
+ private:
+  Rec &alive() {
+    if (rec_->deleted) fail(HAL_NOT_FOUND, "VM " + rec_->id + " was deleted");
+    return *rec_;
+  }
+  void guest_reboot(const char *op, bool allow_paused) {
+    std::lock_guard lock(g_mu);
+    Rec &r = alive();
+    if (r.state != HAL_VM_STATE_RUNNING && !(allow_paused && r.state == HAL_VM_STATE_PAUSED)) {
+      fail(HAL_FAILED_PRECONDITION,
+           std::string(op) + " " + r.id + ": VM is " + state_name(r.state));
+    }
+    bool paused = r.state == HAL_VM_STATE_PAUSED;
+    r.boot();
+    if (paused) r.clock_stop();
+    emit(r, HAL_EVENT_GUEST_REBOOTED, {{"reason", op}});
+  }
+
+  RefBackend &backend_;
+  std::shared_ptr<Rec> rec_;
+};
+
+class RefBackend : public hal::plugin::Backend {
+ public:
+  RefBackend(std::string_view config_json, EventSink events) {
+    json config = json::parse(config_json.empty() ? "{}" : config_json, nullptr, false);
+    if (config.is_discarded() || !config.is_object()) {
+      fail(HAL_INVALID_ARGUMENT, "config: must be a JSON object");
+    }
+    instance_ = config.value("instance", "default");
+    tdx_ = config.value("tdx", false);
+    std::lock_guard lock(g_mu);
+    auto &store = g_stores[instance_];
+    if (!store) store = std::make_unique<Store>();
+    store_ = store.get();
+    id_ = g_next_backend++;
+    store_->sinks[id_] = events;
+  }
+  void close(uint32_t flags) override {
+    if ((flags & HAL_CLOSE_KEEP_VMS) && (flags & HAL_CLOSE_STOP_VMS)) {
+      fail(HAL_INVALID_ARGUMENT, "close: KEEP_VMS and STOP_VMS together");
+    }
+    if (handles.load() > 0) {
+      fail(HAL_FAILED_PRECONDITION,
+           "close: " + std::to_string(handles.load()) + " VM handles are not released");
+    }
+    std::vector<std::thread> workers;
+    {
+      std::lock_guard lock(g_mu);
+      for (auto &[id, rec] : store_->vms) {
+        if (rec->job && rec->job->status == "active") rec->job->cancel = true;
+      }
+      workers.swap(workers_);
+    }
+    for (auto &w : workers) w.join();
+    std::lock_guard lock(g_mu);
+    store_->sinks.erase(id_);
+    if (flags & HAL_CLOSE_STOP_VMS) {
+      for (auto &[id, rec] : store_->vms) {
+        rec->clock_stop();
+        rec->state = HAL_VM_STATE_STOPPED;
+      }
+    }
+  }
+  std::string capabilities() override {
+    json ops = json::parse(hal::plugin::operations_json<RefBackend, RefVm>());
+    return json{{"abiVersion", "1.1"},
+                {"hypervisor", "reference"},
+                {"accelerator", "sim"},
+                {"operations", ops},
+                {"features",
+                 {{"liveMigration", true},
+                  {"numa", true},
+                  {"vcpuPinning", true},
+                  {"tdx", tdx_},
+                  {"console", false}}},
+                {"limits", {{"maxVcpus", 64}}}}
+        .dump();
+  }
+  std::string host_info() override {
+    return json{
+        {"cpus", kHostCpus},
+        {"onlineCpus", {0, 1, 2, 3, 4, 5, 6, 7}},
+        {"memory", int64_t{16} << 30},
+        {"numaNodes",
+         {{{"id", 0}, {"cpus", {0, 1, 2, 3}}, {"memory", int64_t{8} << 30}},
+          {{"id", 1}, {"cpus", {4, 5, 6, 7}}, {"memory", int64_t{8} << 30}}}},
+        {"pciDevices", json::array()},
+        {"tdx",
+         {{"supported", tdx_}, {"reason", tdx_ ? "" : "the simulated host has no TDX module"}}},
+        {"accelerator", "sim"}}
+        .dump();
+  }
+  std::unique_ptr<hal::plugin::Vm> create_vm(std::string_view spec_json, uint32_t flags) override {
+    json spec = check_spec(spec_json, tdx_);
+    if (flags & HAL_CREATE_VALIDATE_ONLY) return nullptr;
+    auto rec = std::make_shared<Rec>();
+    rec->id = spec.value("name", "");
+    rec->spec = spec;
+    rec->store = store_;
+    {
+      std::lock_guard lock(g_mu);
+      if (store_->vms.count(rec->id)) fail(HAL_ALREADY_EXISTS, "VM " + rec->id + " exists");
+      store_->vms[rec->id] = rec;
+    }
+    auto vm = std::make_unique<RefVm>(*this, rec);
+    if (flags & HAL_CREATE_START) vm->start(0);
+    return vm;
+  }
+  std::unique_ptr<hal::plugin::Vm> lookup_vm(std::string_view vm_id) override {
+    std::lock_guard lock(g_mu);
+    auto it = store_->vms.find(std::string(vm_id));
+    if (it == store_->vms.end()) fail(HAL_NOT_FOUND, "VM " + std::string(vm_id) + " not found");
+    return std::make_unique<RefVm>(*this, it->second);
+  }
+  std::string list_vms() override {
+    std::lock_guard lock(g_mu);
+    json vms = json::array();
+    for (const auto &[id, rec] : store_->vms) {
+      vms.push_back({{"id", id}, {"state", state_name(rec->state)}});
+    }
+    return json{{"vms", vms}}.dump();
+  }
+  std::unique_ptr<hal::plugin::Vm> prepare_incoming(std::string_view spec_json, std::string_view,
+                                                    std::string &out_endpoint_json) override {
+    json spec = check_spec(spec_json, tdx_);
+    if (spec.contains("launchSecurity") && spec["launchSecurity"].value("type", "") == "tdx") {
+      fail(HAL_UNSUPPORTED, "migration_prepare_incoming: TDX VMs cannot migrate");
+    }
+    auto rec = std::make_shared<Rec>();
+    rec->id = spec.value("name", "");
+    rec->spec = spec;
+    rec->store = store_;
+    rec->state = HAL_VM_STATE_INCOMING;
+    std::lock_guard lock(g_mu);
+    if (store_->vms.count(rec->id)) fail(HAL_ALREADY_EXISTS, "VM " + rec->id + " exists");
+    store_->vms[rec->id] = rec;
+    std::string uri = "tcp:127.0.0.1:" + std::to_string(g_next_port++);
+    g_endpoints[uri] = rec;
+    out_endpoint_json = json{{"uri", uri}}.dump();
+    return std::make_unique<RefVm>(*this, rec);
+  }
+
+  /** Runs a migration worker; joined at close. Caller holds g_mu. */
+  void spawn(std::function<void()> fn) { workers_.emplace_back(std::move(fn)); }
+  std::atomic<int> handles{0};
+
+ private:
+  std::string instance_;
+  bool tdx_ = false;
+  Store *store_ = nullptr;
+  uint64_t id_ = 0;
+  std::vector<std::thread> workers_;
+};
+
+RefVm::RefVm(RefBackend &backend, std::shared_ptr<Rec> rec)
+    : backend_(backend), rec_(std::move(rec)) {
+  ++backend_.handles;
+}
+RefVm::~RefVm() {
+  --backend_.handles;
+}
+
+void RefVm::migration_send(std::string_view params_json) {
+  json params = json::parse(params_json, nullptr, false);
+  if (params.is_discarded() || !params.is_object() || !params.contains("uri")) {
+    fail(HAL_INVALID_ARGUMENT, "migration_send: params need a \"uri\"");
+  }
+  std::lock_guard lock(g_mu);
+  Rec &r = alive();
+  if (r.state != HAL_VM_STATE_RUNNING && r.state != HAL_VM_STATE_PAUSED) {
+    fail(HAL_FAILED_PRECONDITION, "migration_send " + r.id + ": VM is " + state_name(r.state));
+  }
+  if (r.job && (r.job->status == "active" || r.job->status == "setup")) {
+    fail(HAL_FAILED_PRECONDITION, "migration_send " + r.id + ": a migration already runs");
+  }
+  if (r.spec.contains("launchSecurity") && r.spec["launchSecurity"].value("type", "") == "tdx") {
+    fail(HAL_UNSUPPORTED, "migration_send: TDX VMs cannot migrate");
+  }
+  auto job = std::make_shared<Job>();
+  job->total =
+      hal::parse_quantity(r.spec.value("memory", json::object()).value("size", std::string("1Gi")))
+          .value_or(uint64_t{1} << 30);
+  r.job = job;
+  std::weak_ptr<Rec> target;
+  auto it = g_endpoints.find(params["uri"].get<std::string>());
+  if (it != g_endpoints.end()) target = it->second;
+  int64_t bw = params.value("bandwidthMiBps", 0);
+  uint64_t step = (bw > 0 ? static_cast<uint64_t>(bw) : 2048) << 20;  // bytes per 1 s
+  step /= 100;                                                        // per 10 ms
+  std::shared_ptr<Rec> self = rec_;
+  backend_.spawn([self, job, target, step] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::unique_lock lock(g_mu);
+    auto tgt = target.lock();
+    if (!tgt || tgt->state != HAL_VM_STATE_INCOMING) {
+      job->status = "failed";
+      job->error = "cannot connect to the migration target";
+      emit(*self, HAL_EVENT_MIGRATION_FINISHED, job->doc());
+      return;
+    }
+    tgt->job = job;
+    job->status = "active";
+    while (true) {
+      if (job->cancel || tgt->state != HAL_VM_STATE_INCOMING) {
+        job->status = job->cancel ? "cancelled" : "failed";
+        job->error = job->cancel ? "cancelled" : "target went away";
+        if (tgt->state == HAL_VM_STATE_INCOMING) set_state(*tgt, HAL_VM_STATE_STOPPED, "cancelled");
+        emit(*self, HAL_EVENT_MIGRATION_FINISHED, job->doc());
+        return;
+      }
+      if (job->transferred >= job->total) break;
+      job->transferred = std::min(job->total, job->transferred + step);
+      emit(*self, HAL_EVENT_MIGRATION_PROGRESS, job->doc());
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      lock.lock();
+    }
+    job->downtime_ms = 5;
+    job->status = "completed";
+#ifdef REF_BUG_MIGRATION_REBOOTS
+    tgt->boot_count = 1;
+    tgt->run_accum_ms = 0;
+#else
+    tgt->boot_count = self->boot_count;
+    tgt->run_accum_ms = self->uptime();
+#endif
+    bool was_paused = self->state == HAL_VM_STATE_PAUSED;
+    self->clock_stop();
+    set_state(*self, HAL_VM_STATE_MIGRATED, "migrated");
+    if (!was_paused) tgt->clock_start();
+    set_state(*tgt, was_paused ? HAL_VM_STATE_PAUSED : HAL_VM_STATE_RUNNING, "migrated in");
+    emit(*self, HAL_EVENT_MIGRATION_FINISHED, job->doc());
+  });
+}
+
+const char *identity() {
+  return R"({"name":"reference)"
+#if defined(REF_VARIANT)
+         "-" REF_VARIANT
+#endif
+         R"(","vendor":"HAL conformance self-test","version":"1.0.0",)"
+         R"("description":"reference backend for hal-conformance self-tests",)"
+         R"("hypervisor":"simulated"})";
+}
+
+}  // namespace ref
+
+#ifdef REF_BUG_UNKNOWN_FLAGS
+namespace {
+hal_backend_table g_lax_table;
+hal_status (*g_strict_start)(hal_vm *, uint32_t, hal_error *) = nullptr;
+hal_status lax_start(hal_vm *vm, uint32_t flags, hal_error *error) {
+  return g_strict_start(vm, flags & HAL_START_FLAGS_ALL, error);
+}
+}  // namespace
+extern "C" HAL_PLUGIN_EXPORT hal_status hal_plugin_negotiate(uint32_t host_abi_version,
+                                                             uint32_t flags,
+                                                             const hal_backend_table **out,
+                                                             hal_error *error) {
+  const hal_backend_table *strict = nullptr;
+  hal_status st = hal::plugin::detail::negotiate<ref::RefBackend, ref::RefVm, &ref::identity>(
+      host_abi_version, flags, &strict, error);
+  if (st != HAL_OK) return st;
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    g_lax_table = *strict;
+    g_strict_start = strict->vm_start;
+    g_lax_table.vm_start = &lax_start;
+  });
+  *out = &g_lax_table;
+  return HAL_OK;
+}
+#else
+extern "C" HAL_PLUGIN_EXPORT hal_status hal_plugin_negotiate(uint32_t host_abi_version,
+                                                             uint32_t flags,
+                                                             const hal_backend_table **out,
+                                                             hal_error *error) {
+  return hal::plugin::detail::negotiate<ref::RefBackend, ref::RefVm, &ref::identity>(
+      host_abi_version, flags, out, error);
+}
+#endif

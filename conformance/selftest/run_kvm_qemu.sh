@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# run_kvm_qemu.sh HAL_CONFORMANCE PLUGIN OUTDIR - runs hal-conformance on the kvm-qemu backend
+# under TCG with the test guest (lifecycle, migration, numa, and tdx's negative clauses).
+# HAL_CONFORMANCE_PROFILES overrides the profile list. Exits 77 (CTest: skipped) without
+# qemu-system-x86_64 or $HAL_TEST_GUEST_DIR.
+set -euo pipefail
+exe=$1 plugin=$2 out=$3
+if ! command -v qemu-system-x86_64 >/dev/null || [ -z "${HAL_TEST_GUEST_DIR:-}" ] ||
+   [ ! -f "$HAL_TEST_GUEST_DIR/vmlinuz" ]; then
+  echo "skipped: needs qemu-system-x86_64 and HAL_TEST_GUEST_DIR (scripts/test-guest/build.sh)"
+  exit 77
+fi
+rm -rf "$out"
+mkdir -p "$out"
+state=$(mktemp -d)
+# VMs outlive the suite by design (re-adoption); stop the QEMU processes of this run's state dirs.
+cleanup() {
+  for pid in $(pgrep -f -- "$state/" || true); do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$state"
+}
+trap cleanup EXIT
+cat >"$out/config.json" <<JSON
+{"stateDir": "$state/a", "accelerator": "tcg"}
+JSON
+cat >"$out/target-config.json" <<JSON
+{"stateDir": "$state/b", "accelerator": "tcg"}
+JSON
+cat >"$out/spec-template.json" <<JSON
+{"memory": {"size": "512Mi"},
+ "boot": {"kernel": "$HAL_TEST_GUEST_DIR/vmlinuz", "initrd": "$HAL_TEST_GUEST_DIR/initrd.img",
+          "cmdline": "console=ttyS0 quiet"},
+ "console": {"serial": true}}
+JSON
+"$exe" --plugin "$plugin" --config "$out/config.json" \
+  --target-config "$out/target-config.json" --spec-template "$out/spec-template.json" \
+  --profile "${HAL_CONFORMANCE_PROFILES:-lifecycle,migration,numa,tdx}" --wait-seconds 120 \
+  --report "$out/report.json" --junit "$out/junit.xml" --html "$out/report.html"
