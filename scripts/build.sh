@@ -14,7 +14,10 @@ while [ $# -gt 0 ]; do
     *) configure+=("$1"); shift ;;
   esac
 done
-command -v ccache >/dev/null &&
+if command -v ccache >/dev/null; then
   configure+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Share the cache between checkouts at different paths (CI clones afresh each run).
+  export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=1
+fi
 cmake -S "$root" -B "$build_dir" -G Ninja "${configure[@]}" >/dev/null
 cmake --build "$build_dir" -j"$(nproc)" "${targets[@]}"

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "core/host/cpulist.h"
 #include "hal/plugin.hpp"
 
 namespace hal::kvm_qemu {
@@ -102,8 +103,10 @@ void add_numa_node(std::vector<std::string> &argv, const NumaNodeSpec &node, uin
   argv.push_back(numa);
 }
 
-// Appends host devices; devices with a guest NUMA node sit behind a pxb-pcie on that node.
-void add_host_devices(std::vector<std::string> &argv, const VmSpec &spec) {
+// Appends host devices; devices with a guest NUMA node sit behind a pxb-pcie on that node
+// (placement rule: guest_node_for_device in command_line.h).
+void add_host_devices(std::vector<std::string> &argv, const VmSpec &spec,
+                      const std::optional<HostTopology> &host) {
   std::set<uint32_t> guest_nodes;
   for (const NumaNodeSpec &node : spec.numa_nodes) guest_nodes.insert(node.id);
   std::map<uint32_t, std::string> pxb_of_node;  // guest node -> pxb id
@@ -113,8 +116,8 @@ void add_host_devices(std::vector<std::string> &argv, const VmSpec &spec) {
     const std::string where = "spec.hostDevices[" + std::to_string(i) + "]";
     const std::string id = "hostdev" + std::to_string(i);
     std::string bus = "pcie.0";
-    if (device.guest_numa_node) {
-      uint32_t node = *device.guest_numa_node;
+    if (std::optional<uint32_t> guest_node = guest_node_for_device(spec, i, host)) {
+      uint32_t node = *guest_node;
       if (!guest_nodes.count(node)) {
         throw Failure(HAL_INVALID_ARGUMENT, where + ".guestNumaNode: guest NUMA node " +
                                                 std::to_string(node) + " is not in spec.numa");
@@ -151,7 +154,79 @@ void add_host_devices(std::vector<std::string> &argv, const VmSpec &spec) {
   }
 }
 
+// "0,1" for host NUMA node ids.
+std::string node_list(const HostTopology &host) {
+  std::vector<uint32_t> ids;
+  for (const HostNumaNode &node : host.numa_nodes) ids.push_back(node.id);
+  return format_cpulist(std::move(ids));
+}
+
+bool host_has_node(const HostTopology &host, uint32_t id) {
+  return std::any_of(host.numa_nodes.begin(), host.numa_nodes.end(),
+                     [id](const HostNumaNode &node) { return node.id == id; });
+}
+
+void check_host_node(const HostTopology &host, uint32_t id, const std::string &where) {
+  if (!host_has_node(host, id)) {
+    throw Failure(HAL_INVALID_ARGUMENT, where + ": host NUMA node " + std::to_string(id) +
+                                            " does not exist (host has nodes " +
+                                            node_list(host) + ")");
+  }
+}
+
 }  // namespace
+
+void validate_host_references(const VmSpec &spec, const HostTopology &host) {
+  for (size_t i = 0; i < spec.numa_nodes.size(); ++i) {
+    for (uint32_t id : spec.numa_nodes[i].host_nodes) {
+      check_host_node(host, id, "spec.numa.nodes[" + std::to_string(i) + "].hostNodes");
+    }
+  }
+  for (size_t i = 0; i < spec.host_devices.size(); ++i) {
+    if (spec.host_devices[i].host_numa_node) {
+      check_host_node(host, *spec.host_devices[i].host_numa_node,
+                      "spec.hostDevices[" + std::to_string(i) + "].hostNumaNode");
+    }
+  }
+  if (host.online_cpus.empty()) return;  // the host's CPUs are unknown: nothing to check against
+  for (size_t i = 0; i < spec.cpu.pinning.size(); ++i) {
+    for (uint32_t cpu : spec.cpu.pinning[i].host_cpus) {
+      if (std::find(host.online_cpus.begin(), host.online_cpus.end(), cpu) ==
+          host.online_cpus.end()) {
+        throw Failure(HAL_INVALID_ARGUMENT,
+                      "spec.cpu.pinning[" + std::to_string(i) + "].hostCpus: host CPU " +
+                          std::to_string(cpu) + " does not exist (host has CPUs " +
+                          format_cpulist(host.online_cpus) + ")");
+      }
+    }
+  }
+}
+
+std::optional<uint32_t> guest_node_for_device(const VmSpec &spec, size_t device_index,
+                                              const std::optional<HostTopology> &host) {
+  const HostDeviceSpec &device = spec.host_devices.at(device_index);
+  if (device.guest_numa_node) return device.guest_numa_node;
+  if (spec.numa_nodes.empty()) return std::nullopt;
+  std::optional<uint32_t> host_node;
+  if (device.type == HostDeviceType::kPci && host) {
+    for (const HostPciDevice &pci : host->pci_devices) {
+      if (pci.address == device.pci_address && pci.numa_node >= 0) {
+        host_node = static_cast<uint32_t>(pci.numa_node);
+      }
+    }
+  }
+  if (!host_node) host_node = device.host_numa_node;
+  if (!host_node) return std::nullopt;
+  for (const NumaNodeSpec &node : spec.numa_nodes) {
+    if (std::find(node.host_nodes.begin(), node.host_nodes.end(), *host_node) !=
+        node.host_nodes.end()) {
+      return node.id;
+    }
+  }
+  uint32_t lowest = spec.numa_nodes.front().id;
+  for (const NumaNodeSpec &node : spec.numa_nodes) lowest = std::min(lowest, node.id);
+  return lowest;
+}
 
 std::string escape_option_value(std::string_view value) {
   std::string out;
@@ -175,6 +250,7 @@ std::vector<std::string> build_qemu_argv(const VmSpec &spec, const LaunchOptions
     throw Failure(HAL_INVALID_ARGUMENT,
                   "accelerator must be kvm or tcg, not '" + options.accelerator + "'");
   }
+  if (options.host) validate_host_references(spec, *options.host);
   const bool tdx = spec.launch_security.type == LaunchSecurityType::kTdx;
   std::vector<std::string> argv = {options.binary};
   auto add = [&argv](std::string option, std::string value) {
@@ -278,7 +354,7 @@ std::vector<std::string> build_qemu_argv(const VmSpec &spec, const LaunchOptions
     add("-device", device);
   }
 
-  add_host_devices(argv, spec);
+  add_host_devices(argv, spec, options.host);
 
   // Lets GUEST_PANICKED reach us when the guest kernel panics.
   add("-device", "pvpanic");

@@ -248,6 +248,8 @@ std::shared_ptr<VmController> KvmQemuBackend::define(std::string_view spec_json,
   LaunchOptions options;
   options.accelerator = settings_->accelerator;
   options.qmp_socket = options.console_socket = "/validate";
+  // Host NUMA nodes / CPUs the spec names must exist on this host (checked by build_qemu_argv).
+  options.host = discover_host_topology(settings_->host_root);
   build_qemu_argv(spec, options);
   for (const VcpuPin &pin : spec.cpu.pinning) {
     if (pin.vcpu >= spec.cpu.vcpus) {

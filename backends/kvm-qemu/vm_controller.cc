@@ -194,6 +194,9 @@ void VmController::launch(bool incoming) {
   options.console_log = d.console_log().string();
   options.paused = !incoming;
   options.incoming = incoming;
+  // The host's NUMA nodes and PCI devices: checks the spec's host references again (the host may
+  // have changed since vm_create) and places host devices (see guest_node_for_device).
+  options.host = discover_host_topology(settings_->host_root);
   std::vector<std::string> argv = build_qemu_argv(spec_, options);
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -13,9 +13,14 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 state=$(mktemp -d)
-# VMs outlive the suite by design (re-adoption); stop the QEMU processes of this run's state dirs.
+# VMs outlive the suite by design (re-adoption); stop the QEMU processes this run started, by
+# the PIDs the backend recorded in this run's own state dirs (never by name).
 cleanup() {
-  for pid in $(pgrep -f -- "$state/" || true); do kill "$pid" 2>/dev/null || true; done
+  local pidfile pid
+  while IFS= read -r -d '' pidfile; do
+    pid=$(cat "$pidfile" 2>/dev/null) || continue
+    [[ $pid =~ ^[0-9]+$ ]] && kill -KILL "$pid" 2>/dev/null || true
+  done < <(find "$state" -name qemu.pid -print0 2>/dev/null)
   rm -rf "$state"
 }
 trap cleanup EXIT

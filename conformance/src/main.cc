@@ -243,6 +243,7 @@ int run(int argc, char **argv) {
   std::vector<char *> gtest_argv;
   for (auto &a : gtest_args) gtest_argv.push_back(a.data());
   int gtest_argc = static_cast<int>(gtest_argv.size());
+  gtest_argv.push_back(nullptr);  // argv[argc] must be NULL: GoogleTest shifts the array in place
   ::testing::InitGoogleTest(&gtest_argc, gtest_argv.data());
   if (gtest_argc > 1) {
     std::cerr << "hal-conformance: unknown argument " << gtest_argv[1] << "\n";

@@ -91,8 +91,10 @@ TEST(PluginLoader, MissingFileRejected) {
 }
 
 TEST(PluginLoader, NotASharedObjectRejected) {
-  // A test source file is certainly not an ELF object.
-  EXPECT_THAT(load_error(__FILE__), HasSubstr("plugin loader_test.cc: cannot load library: "));
+  // A test source file is certainly not an ELF object (absolute path: the build dir may be
+  // anywhere relative to the sources).
+  EXPECT_THAT(load_error(HAL_LOADER_TEST_SOURCE),
+              HasSubstr("plugin loader_test.cc: cannot load library: "));
 }
 
 TEST(PluginLoader, GuardedCallTurnsExceptionIntoInternal) {

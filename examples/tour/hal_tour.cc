@@ -114,13 +114,19 @@ int run(const std::string &plugin_path, const json &config, const json &spec) {
   auto target = hal::Backend::open(plugin, config_b);
   print_events(source, "source");
   print_events(target, "target");
+  // Starts a section once the events of the previous one are printed.
+  auto section = [&](const std::string &title) {
+    source.drain_events();
+    target.drain_events();
+    say("== " + title);
+  };
   say("== capabilities\n  " + source.capabilities().dump());
   auto host = source.host_info();
   say("== host: " + std::to_string(host.value("cpus", 0)) + " CPUs, " +
       std::to_string(host.value("numaNodes", json::array()).size()) + " NUMA nodes, TDX " +
       (host["tdx"].value("supported", false) ? "yes" : "no (" + host["tdx"].value("reason", "") + ")"));
 
-  say("== a bad spec is refused before the plugin sees it");
+  section("a bad spec is refused before the plugin sees it");
   json bad = spec;
   bad["numa"]["nodes"][1]["memory"] = "0";
   try {
@@ -130,21 +136,21 @@ int run(const std::string &plugin_path, const json &config, const json &spec) {
     say("  " + std::string(hal::status_name(error.status())) + ": " + error.what());
   }
 
-  say("== define and start " + spec.value("name", ""));
+  section("define and start " + spec.value("name", ""));
   auto vm = source.create(spec);
   vm.start();
   expect(vm.state() == HAL_VM_STATE_RUNNING, "running after start");
   std::this_thread::sleep_for(200ms);
   say("  info: " + vm.info()["guest"].dump());
 
-  say("== pause, resume, reboot");
+  section("pause, resume, reboot");
   vm.pause();
   expect(vm.state() == HAL_VM_STATE_PAUSED, "paused");
   vm.resume();
   vm.reboot();
   expect(vm.state() == HAL_VM_STATE_RUNNING, "running after reboot");
 
-  say("== live-migrate to the second backend instance");
+  section("live-migrate to the second backend instance");
   auto boot_count = vm.info()["guest"].value("bootCount", 0);
   auto incoming = target.migration_prepare_incoming(spec);
   say("  target listens at " + incoming.endpoint.dump());
@@ -160,15 +166,13 @@ int run(const std::string &plugin_path, const json &config, const json &spec) {
   expect(guest.value("bootCount", -1) == boot_count, "the migrated guest did not reboot");
   say("  guest on target: " + guest.dump());
 
-  say("== shut down and delete");
+  section("shut down and delete");
   incoming.vm.shutdown(5s);
   expect(incoming.vm.state() == HAL_VM_STATE_STOPPED, "stopped after shutdown");
   incoming.vm.delete_vm();
   vm.delete_vm();
-  source.drain_events();
-  target.drain_events();
+  section("tour complete");
   say("  source VMs: " + source.list().dump() + ", target VMs: " + target.list().dump());
-  say("== tour complete");
   return 0;
 }
 

@@ -3,10 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "backends/kvm-qemu/kvm_qemu_backend.h"
+#include "core/host/host_topology.h"
 #include "core/spec/vm_spec.h"
 #include "hal/plugin.hpp"
 
@@ -301,6 +307,217 @@ TEST(BuildQemuArgv, HugepagesUseMemfdBackend) {
   EXPECT_EQ(value_of(argv, "-machine"), "q35,accel=tcg,memory-backend=ram0");
   EXPECT_EQ(value_of(argv, "-object"),
             "memory-backend-memfd,id=ram0,size=1024M,hugetlb=on,hugetlbsize=2097152");
+}
+
+// ---- NUMA-004: device placement from the host node ------------------------------------------
+
+// A host with nodes 0 and 1 (CPUs 0-1 and 2-3) and one PCI device per node.
+HostTopology two_node_host() {
+  HostTopology host;
+  host.online_cpus = {0, 1, 2, 3};
+  host.numa_nodes = {{0, {0, 1}, 1u << 30}, {1, {2, 3}, 1u << 30}};
+  host.pci_devices = {{"0000:3b:00.0", 0, "0x10de", "0x1db4", "0x030200"},
+                      {"0000:af:00.0", 1, "0x10de", "0x1db4", "0x030200"},
+                      {"0000:d8:00.0", -1, "0x8086", "0x0953", "0x010802"}};
+  return host;
+}
+
+// Guest node 0 bound to host node 1, guest node 1 bound to host node 0 (so "same id" is wrong).
+constexpr const char *kCrossedNuma = R"("numa":{"nodes":[
+      {"id":0,"vcpus":[0],"memory":"128Mi","hostNodes":[1]},
+      {"id":1,"vcpus":[1],"memory":"128Mi","hostNodes":[0]}]})";
+
+VmSpec crossed_spec(const std::string &devices) {
+  return parse((std::string(R"({"apiVersion":"hal.dev/v1","name":"dev","cpu":{"vcpus":2},
+      "memory":{"size":"256Mi"},)") +
+                kCrossedNuma + ",\"hostDevices\":[" + devices + "]}")
+                   .c_str());
+}
+
+TEST(DevicePlacement, EmulatedHostNodeGoesOnTheBoundGuestNode) {
+  VmSpec spec = crossed_spec(R"({"name":"d","type":"emulated","model":"e1000e","hostNumaNode":0})");
+  EXPECT_EQ(guest_node_for_device(spec, 0, std::nullopt), std::optional<uint32_t>(1));
+  Argv devices = values_of(build_qemu_argv(spec, options()), "-device");
+  EXPECT_TRUE(has(devices, "pxb-pcie,id=pxb-node1,bus_nr=128,numa_node=1,bus=pcie.0"));
+  EXPECT_TRUE(has(devices, "pcie-root-port,id=hostdev0-port,bus=pxb-node1,chassis=1,slot=0"));
+  EXPECT_TRUE(has(devices, "e1000e,id=hostdev0,bus=hostdev0-port"));
+}
+
+TEST(DevicePlacement, ExplicitGuestNodeWins) {
+  VmSpec spec = crossed_spec(
+      R"({"name":"d","type":"emulated","model":"e1000e","hostNumaNode":0,"guestNumaNode":0})");
+  EXPECT_EQ(guest_node_for_device(spec, 0, two_node_host()), std::optional<uint32_t>(0));
+}
+
+TEST(DevicePlacement, PciHostNodeComesFromTheHostTopology) {
+  VmSpec spec = crossed_spec(R"({"name":"a","type":"pci","pciAddress":"0000:3b:00.0"},
+      {"name":"b","type":"pci","pciAddress":"0000:af:00.0","hostNumaNode":0},
+      {"name":"c","type":"pci","pciAddress":"0000:d8:00.0"},
+      {"name":"e","type":"pci","pciAddress":"0000:d8:00.0","hostNumaNode":1})");
+  const std::optional<HostTopology> host = two_node_host();
+  EXPECT_EQ(guest_node_for_device(spec, 0, host), std::optional<uint32_t>(1));  // host node 0
+  EXPECT_EQ(guest_node_for_device(spec, 1, host), std::optional<uint32_t>(0));  // sysfs wins
+  EXPECT_EQ(guest_node_for_device(spec, 2, host), std::nullopt);  // unknown node: pcie.0
+  EXPECT_EQ(guest_node_for_device(spec, 3, host), std::optional<uint32_t>(0));  // spec fallback
+  LaunchOptions o = options();
+  o.host = host;
+  Argv devices = values_of(build_qemu_argv(spec, o), "-device");
+  EXPECT_TRUE(has(devices, "pxb-pcie,id=pxb-node1,bus_nr=128,numa_node=1,bus=pcie.0"));
+  EXPECT_TRUE(has(devices, "pxb-pcie,id=pxb-node0,bus_nr=136,numa_node=0,bus=pcie.0"));
+  EXPECT_TRUE(has(devices, "pcie-root-port,id=hostdev0-port,bus=pxb-node1,chassis=1,slot=0"));
+  EXPECT_TRUE(has(devices, "pcie-root-port,id=hostdev1-port,bus=pxb-node0,chassis=2,slot=0"));
+  EXPECT_TRUE(has(devices, "vfio-pci,host=0000:d8:00.0,id=hostdev2,bus=pcie.0"));
+  EXPECT_TRUE(has(devices, "pcie-root-port,id=hostdev3-port,bus=pxb-node0,chassis=3,slot=0"));
+}
+
+TEST(DevicePlacement, UnboundHostNodeFallsBackToGuestNodeZero) {
+  VmSpec spec = parse(R"({"apiVersion":"hal.dev/v1","name":"dev","cpu":{"vcpus":2},
+      "memory":{"size":"256Mi"},
+      "numa":{"nodes":[{"id":0,"vcpus":[0],"memory":"128Mi"},{"id":1,"vcpus":[1],"memory":"128Mi"}]},
+      "hostDevices":[{"name":"d","type":"emulated","model":"e1000e","hostNumaNode":0}]})");
+  EXPECT_EQ(guest_node_for_device(spec, 0, std::nullopt), std::optional<uint32_t>(0));
+  Argv devices = values_of(build_qemu_argv(spec, options()), "-device");
+  EXPECT_TRUE(has(devices, "pxb-pcie,id=pxb-node0,bus_nr=128,numa_node=0,bus=pcie.0"));
+  EXPECT_TRUE(has(devices, "e1000e,id=hostdev0,bus=hostdev0-port"));
+}
+
+TEST(DevicePlacement, NoNumaSectionMeansNoExpander) {
+  VmSpec spec = parse(R"({"apiVersion":"hal.dev/v1","name":"dev","cpu":{"vcpus":1},
+      "memory":{"size":"256Mi"},
+      "hostDevices":[{"name":"d","type":"emulated","model":"e1000e","hostNumaNode":0},
+                     {"name":"g","type":"pci","pciAddress":"0000:af:00.0"}]})");
+  LaunchOptions o = options();
+  o.host = two_node_host();
+  EXPECT_EQ(guest_node_for_device(spec, 0, o.host), std::nullopt);
+  EXPECT_EQ(guest_node_for_device(spec, 1, o.host), std::nullopt);
+  Argv devices = values_of(build_qemu_argv(spec, o), "-device");
+  EXPECT_TRUE(has(devices, "e1000e,id=hostdev0,bus=pcie.0"));
+  EXPECT_TRUE(has(devices, "vfio-pci,host=0000:af:00.0,id=hostdev1,bus=pcie.0"));
+  EXPECT_FALSE(std::any_of(devices.begin(), devices.end(),
+                           [](const std::string &d) { return d.rfind("pxb-pcie", 0) == 0; }));
+}
+
+// ---- NUMA-005: host references must exist ---------------------------------------------------
+
+// The Failure message build_qemu_argv throws for `spec` against a one-node host (node 0, CPUs
+// 0-1), or "" when it succeeds.
+std::string host_failure(const std::string &spec_json) {
+  HostTopology host;
+  host.online_cpus = {0, 1};
+  host.numa_nodes = {{0, {0, 1}, 1u << 30}};
+  LaunchOptions o = options();
+  o.host = host;
+  try {
+    build_qemu_argv(parse(spec_json.c_str()), o);
+  } catch (const hal::plugin::Failure &failure) {
+    EXPECT_EQ(failure.status, HAL_INVALID_ARGUMENT);
+    return failure.what();
+  }
+  return "";
+}
+
+TEST(HostReferences, DeviceOnMissingHostNodeIsInvalid) {
+  EXPECT_EQ(host_failure(R"({"apiVersion":"hal.dev/v1","name":"dev","cpu":{"vcpus":1},
+      "memory":{"size":"256Mi"},"numa":{"nodes":[{"id":0,"vcpus":[0],"memory":"256Mi"}]},
+      "hostDevices":[{"name":"x","type":"emulated","model":"e1000e","hostNumaNode":101,
+                      "guestNumaNode":0}]})"),
+            "spec.hostDevices[0].hostNumaNode: host NUMA node 101 does not exist (host has "
+            "nodes 0)");
+}
+
+TEST(HostReferences, GuestNodeBoundToMissingHostNodeIsInvalid) {
+  EXPECT_EQ(host_failure(R"({"apiVersion":"hal.dev/v1","name":"numa","cpu":{"vcpus":2},
+      "memory":{"size":"256Mi"},"numa":{"nodes":[
+        {"id":0,"vcpus":[0],"memory":"128Mi","hostNodes":[0]},
+        {"id":1,"vcpus":[1],"memory":"128Mi","hostNodes":[0,7]}]}})"),
+            "spec.numa.nodes[1].hostNodes: host NUMA node 7 does not exist (host has nodes 0)");
+}
+
+TEST(HostReferences, PinningToMissingHostCpuIsInvalid) {
+  EXPECT_EQ(host_failure(R"({"apiVersion":"hal.dev/v1","name":"pin","memory":{"size":"256Mi"},
+      "cpu":{"vcpus":2,"pinning":[{"vcpu":0,"hostCpus":[0]},{"vcpu":1,"hostCpus":[1,1001]}]}})"),
+            "spec.cpu.pinning[1].hostCpus: host CPU 1001 does not exist (host has CPUs 0-1)");
+}
+
+TEST(HostReferences, ExistingReferencesAreAccepted) {
+  EXPECT_EQ(host_failure(R"({"apiVersion":"hal.dev/v1","name":"ok","memory":{"size":"256Mi"},
+      "cpu":{"vcpus":2,"pinning":[{"vcpu":0,"hostCpus":[1]}]},
+      "numa":{"nodes":[{"id":0,"vcpus":[0,1],"memory":"256Mi","hostNodes":[0]}]},
+      "hostDevices":[{"name":"x","type":"emulated","model":"e1000e","hostNumaNode":0}]})"),
+            "");
+}
+
+TEST(HostReferences, UnknownHostCpusAreNotChecked) {
+  HostTopology host;
+  host.numa_nodes = {{0, {}, 0}};
+  EXPECT_NO_THROW(validate_host_references(
+      parse(R"({"apiVersion":"hal.dev/v1","name":"pin","memory":{"size":"256Mi"},
+      "cpu":{"vcpus":1,"pinning":[{"vcpu":0,"hostCpus":[5]}]}})"),
+      host));
+}
+
+// vm_create (validate-only and real) and prepare_incoming check against the configured hostRoot.
+class BackendHostReferences : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("hal-numafix-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    write("host/sys/devices/system/cpu/online", "0-1\n");
+    write("host/sys/devices/system/node/node0/cpulist", "0-1\n");
+    std::filesystem::create_directories(root_ / "state");
+    config_ = nlohmann::json({{"stateDir", (root_ / "state").string()},
+                              {"qemuBinary", "/bin/true"},
+                              {"accelerator", "tcg"},
+                              {"hostRoot", (root_ / "host").string()}})
+                  .dump();
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  void write(const std::string &rel, const std::string &text) {
+    std::filesystem::create_directories((root_ / rel).parent_path());
+    std::ofstream(root_ / rel) << text;
+  }
+  static std::string spec(int host_node) {
+    return R"({"apiVersion":"hal.dev/v1","name":"numa5","cpu":{"vcpus":1},
+        "memory":{"size":"256Mi"},"numa":{"nodes":[{"id":0,"vcpus":[0],"memory":"256Mi"}]},
+        "hostDevices":[{"name":"x","type":"emulated","model":"e1000e","hostNumaNode":)" +
+           std::to_string(host_node) + R"(,"guestNumaNode":0}]})";
+  }
+  std::filesystem::path root_;
+  std::string config_;
+};
+
+TEST_F(BackendHostReferences, CreateRefusesMissingHostNode) {
+  KvmQemuBackend backend(config_, {});
+  for (uint32_t flags : {uint32_t{HAL_CREATE_VALIDATE_ONLY}, uint32_t{0}}) {
+    try {
+      backend.create_vm(spec(101), flags);
+      FAIL() << "expected a Failure (flags " << flags << ")";
+    } catch (const hal::plugin::Failure &failure) {
+      EXPECT_EQ(failure.status, HAL_INVALID_ARGUMENT);
+      EXPECT_EQ(std::string(failure.what()),
+                "spec.hostDevices[0].hostNumaNode: host NUMA node 101 does not exist (host has "
+                "nodes 0)");
+    }
+  }
+  EXPECT_NO_THROW(backend.create_vm(spec(0), HAL_CREATE_VALIDATE_ONLY));
+  backend.close(0);
+}
+
+TEST_F(BackendHostReferences, PrepareIncomingRefusesMissingHostNode) {
+  KvmQemuBackend backend(config_, {});
+  std::string endpoint;
+  try {
+    backend.prepare_incoming(spec(101), "{}", endpoint);
+    FAIL() << "expected a Failure";
+  } catch (const hal::plugin::Failure &failure) {
+    EXPECT_EQ(failure.status, HAL_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(failure.what()).find("spec.hostDevices[0].hostNumaNode"),
+              std::string::npos);
+  }
+  EXPECT_EQ(backend.list_vms(), R"({"vms":[]})");
+  backend.close(0);
 }
 
 }  // namespace
