@@ -9,6 +9,7 @@
 
 #include "backends/kvm-qemu/command_line.h"
 #include "backends/kvm-qemu/qemu_probe.h"
+#include "hal/names.h"
 
 namespace hal::kvm_qemu {
 namespace fs = std::filesystem;
@@ -44,28 +45,7 @@ Failure qmp_failure(const std::string &what, const std::exception &e) {
 
 }  // namespace
 
-const char *state_name(hal_vm_state state) {
-  switch (state) {
-    case HAL_VM_STATE_STOPPED:
-      return "Stopped";
-    case HAL_VM_STATE_STARTING:
-      return "Starting";
-    case HAL_VM_STATE_RUNNING:
-      return "Running";
-    case HAL_VM_STATE_PAUSED:
-      return "Paused";
-    case HAL_VM_STATE_SHUTTING_DOWN:
-      return "ShuttingDown";
-    case HAL_VM_STATE_CRASHED:
-      return "Crashed";
-    case HAL_VM_STATE_INCOMING:
-      return "Incoming";
-    case HAL_VM_STATE_MIGRATED:
-      return "Migrated";
-    default:
-      return "Unknown";
-  }
-}
+const char *state_name(hal_vm_state state) { return hal_vm_state_name(state); }
 
 VmController::VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec,
                            nlohmann::json spec_json)

@@ -24,6 +24,7 @@
 #include "core/spec/quantity.h"
 #include "core/spec/vm_spec_validation.h"
 #include "hal/plugin.hpp"
+#include "hal/names.h"
 
 namespace ref {
 
@@ -35,29 +36,6 @@ int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-const char *state_name(hal_vm_state s) {
-  switch (s) {
-    case HAL_VM_STATE_STOPPED:
-      return "Stopped";
-    case HAL_VM_STATE_STARTING:
-      return "Starting";
-    case HAL_VM_STATE_RUNNING:
-      return "Running";
-    case HAL_VM_STATE_PAUSED:
-      return "Paused";
-    case HAL_VM_STATE_SHUTTING_DOWN:
-      return "ShuttingDown";
-    case HAL_VM_STATE_CRASHED:
-      return "Crashed";
-    case HAL_VM_STATE_INCOMING:
-      return "Incoming";
-    case HAL_VM_STATE_MIGRATED:
-      return "Migrated";
-    default:
-      return "Unknown";
-  }
 }
 
 /** A migration's progress (source and target share one). */
@@ -181,7 +159,7 @@ json check_spec(std::string_view text, bool tdx_host) {
 }
 
 json info_of(const Rec &r) {
-  json info = {{"id", r.id}, {"state", state_name(r.state)}, {"spec", r.spec}};
+  json info = {{"id", r.id}, {"state", hal_vm_state_name(r.state)}, {"spec", r.spec}};
   info["guest"] = {
       {"bootCount", r.boot_count}, {"uptimeMs", r.uptime()}, {"heartbeat", r.uptime() / 100}};
   json placement = json::array();
@@ -246,7 +224,7 @@ class RefVm : public hal::plugin::Vm {
       case HAL_VM_STATE_CRASHED:
         break;
       default:
-        fail(HAL_FAILED_PRECONDITION, "vm_start " + r.id + ": VM is " + state_name(r.state));
+        fail(HAL_FAILED_PRECONDITION, "vm_start " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
     r.boot();
     if (flags & HAL_START_PAUSED) {
@@ -272,7 +250,7 @@ class RefVm : public hal::plugin::Vm {
     Rec &r = alive();
     if (r.state != HAL_VM_STATE_STOPPED && r.state != HAL_VM_STATE_CRASHED &&
         r.state != HAL_VM_STATE_MIGRATED) {
-      fail(HAL_FAILED_PRECONDITION, "vm_delete " + r.id + ": VM is " + state_name(r.state));
+      fail(HAL_FAILED_PRECONDITION, "vm_delete " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
     r.deleted = true;
     r.store->vms.erase(r.id);
@@ -293,7 +271,7 @@ class RefVm : public hal::plugin::Vm {
     Rec &r = alive();
     if (r.state == HAL_VM_STATE_PAUSED) return;
     if (r.state != HAL_VM_STATE_RUNNING) {
-      fail(HAL_FAILED_PRECONDITION, "vm_pause " + r.id + ": VM is " + state_name(r.state));
+      fail(HAL_FAILED_PRECONDITION, "vm_pause " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
 #ifndef REF_BUG_PAUSE_NOOP
     r.clock_stop();
@@ -305,7 +283,7 @@ class RefVm : public hal::plugin::Vm {
     Rec &r = alive();
     if (r.state == HAL_VM_STATE_RUNNING) return;
     if (r.state != HAL_VM_STATE_PAUSED) {
-      fail(HAL_FAILED_PRECONDITION, "vm_resume " + r.id + ": VM is " + state_name(r.state));
+      fail(HAL_FAILED_PRECONDITION, "vm_resume " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
     r.clock_start();
     set_state(r, HAL_VM_STATE_RUNNING, "resumed");
@@ -321,7 +299,7 @@ class RefVm : public hal::plugin::Vm {
         return;
       }
       if (r.state != HAL_VM_STATE_PAUSED) {
-        fail(HAL_FAILED_PRECONDITION, "vm_shutdown " + r.id + ": VM is " + state_name(r.state));
+        fail(HAL_FAILED_PRECONDITION, "vm_shutdown " + r.id + ": VM is " + hal_vm_state_name(r.state));
       }
     }
     // A paused guest cannot see the ACPI request.
@@ -362,7 +340,7 @@ class RefVm : public hal::plugin::Vm {
     Rec &r = alive();
     if (r.state != HAL_VM_STATE_RUNNING && !(allow_paused && r.state == HAL_VM_STATE_PAUSED)) {
       fail(HAL_FAILED_PRECONDITION,
-           std::string(op) + " " + r.id + ": VM is " + state_name(r.state));
+           std::string(op) + " " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
     bool paused = r.state == HAL_VM_STATE_PAUSED;
     r.boot();
@@ -471,7 +449,7 @@ class RefBackend : public hal::plugin::Backend {
     std::lock_guard lock(g_mu);
     json vms = json::array();
     for (const auto &[id, rec] : store_->vms) {
-      vms.push_back({{"id", id}, {"state", state_name(rec->state)}});
+      vms.push_back({{"id", id}, {"state", hal_vm_state_name(rec->state)}});
     }
     return json{{"vms", vms}}.dump();
   }
@@ -523,7 +501,7 @@ void RefVm::migration_send(std::string_view params_json) {
   std::lock_guard lock(g_mu);
   Rec &r = alive();
   if (r.state != HAL_VM_STATE_RUNNING && r.state != HAL_VM_STATE_PAUSED) {
-    fail(HAL_FAILED_PRECONDITION, "migration_send " + r.id + ": VM is " + state_name(r.state));
+    fail(HAL_FAILED_PRECONDITION, "migration_send " + r.id + ": VM is " + hal_vm_state_name(r.state));
   }
   if (r.job && (r.job->status == "active" || r.job->status == "setup")) {
     fail(HAL_FAILED_PRECONDITION, "migration_send " + r.id + ": a migration already runs");

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "hal/host.hpp"
+#include "hal/names.h"
 
 namespace hal::conformance {
 
@@ -156,28 +157,7 @@ Outcome outcome_of(const std::function<void()> &fn) {
   }
 }
 
-std::string state_name(hal_vm_state state) {
-  switch (state) {
-    case HAL_VM_STATE_STOPPED:
-      return "Stopped";
-    case HAL_VM_STATE_STARTING:
-      return "Starting";
-    case HAL_VM_STATE_RUNNING:
-      return "Running";
-    case HAL_VM_STATE_PAUSED:
-      return "Paused";
-    case HAL_VM_STATE_SHUTTING_DOWN:
-      return "ShuttingDown";
-    case HAL_VM_STATE_CRASHED:
-      return "Crashed";
-    case HAL_VM_STATE_INCOMING:
-      return "Incoming";
-    case HAL_VM_STATE_MIGRATED:
-      return "Migrated";
-    default:
-      return "Unknown";
-  }
-}
+std::string state_name(hal_vm_state state) { return hal_vm_state_name(state); }
 
 hal_vm_state wait_state(const Vm &vm, hal_vm_state want, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

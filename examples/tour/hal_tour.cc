@@ -15,6 +15,7 @@
 #include "core/plugin/backend.h"
 #include "core/plugin/plugin.h"
 #include "hal/host.hpp"
+#include "hal/names.h"
 
 namespace {
 
@@ -43,12 +44,6 @@ void say(const std::string &line) {
   std::cout << line << std::endl;
 }
 
-const char *state_name(hal_vm_state state) {
-  static const char *const names[] = {"Unknown", "Stopped",  "Starting", "Running", "Paused",
-                                      "ShuttingDown", "Crashed", "Incoming", "Migrated"};
-  return state < std::size(names) ? names[state] : "Unknown";
-}
-
 const char *event_name(hal_event_type type) {
   switch (type) {
     case HAL_EVENT_STATE_CHANGED: return "state";
@@ -65,7 +60,7 @@ const char *event_name(hal_event_type type) {
 void print_events(hal::Backend &backend, const std::string &tag) {
   backend.on_event([tag](const hal::Event &event) {
     std::string line = "  event[" + tag + "] " + event_name(event.type) + " vm=" + event.vm_id +
-                       " state=" + state_name(event.state);
+                       " state=" + hal_vm_state_name(event.state);
     if (event.type == HAL_EVENT_MIGRATION_PROGRESS && event.detail.is_object()) {
       line += " transferred=" + std::to_string(event.detail.value("transferredBytes", 0ull)) +
               "/" + std::to_string(event.detail.value("totalBytes", 0ull));
@@ -86,8 +81,8 @@ void wait_for(const hal::Vm &vm, hal_vm_state state, std::chrono::milliseconds t
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (vm.state() != state) {
     if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error(std::string("VM did not become ") + state_name(state) + ", it is " +
-                               state_name(vm.state()));
+      throw std::runtime_error(std::string("VM did not become ") + hal_vm_state_name(state) + ", it is " +
+                               hal_vm_state_name(vm.state()));
     }
     std::this_thread::sleep_for(10ms);
   }

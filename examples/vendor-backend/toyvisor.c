@@ -5,6 +5,7 @@
  * host answers HAL_UNSUPPORTED. Build it out of tree with this folder's CMakeLists.txt.
  */
 #include <hal/hal.h>
+#include <hal/names.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,12 +61,6 @@ static char *dup_string(const char *text) {
   char *copy = malloc(size);
   if (copy != NULL) memcpy(copy, text, size);
   return copy;
-}
-
-static const char *state_name(hal_vm_state state) {
-  static const char *const names[] = {"Unknown", "Stopped",  "Starting", "Running", "Paused",
-                                      "ShuttingDown", "Crashed", "Incoming", "Migrated"};
-  return state < sizeof names / sizeof names[0] ? names[state] : "Unknown";
 }
 
 /* Sends a state-change event; called without the lock held, as hal.h asks. */
@@ -253,7 +248,7 @@ static hal_status toy_vm_list(hal_backend *backend, uint32_t flags, char **out_j
     if (!backend->vms[i].in_use) continue;
     used += (size_t)snprintf(buffer + used, sizeof buffer - used,
                              "%s{\"id\":\"%s\",\"state\":\"%s\"}", first ? "" : ",",
-                             backend->vms[i].name, state_name(backend->vms[i].state));
+                             backend->vms[i].name, hal_vm_state_name(backend->vms[i].state));
     first = 0;
   }
   pthread_mutex_unlock(&backend->lock);
@@ -286,7 +281,7 @@ static hal_status transition(hal_vm *vm, uint32_t flags, uint32_t allowed_flags,
   if (!(allowed & (1u << from))) {
     pthread_mutex_unlock(&vm->backend->lock);
     return fail(error, HAL_FAILED_PRECONDITION, "%s: VM '%s' is %s", operation, record->name,
-                state_name(from));
+                hal_vm_state_name(from));
   }
   record->state = target;
   strcpy(name, record->name);
@@ -329,7 +324,7 @@ static hal_status toy_vm_delete(hal_vm *vm, uint32_t flags, hal_error *error) {
   if (record->state != HAL_VM_STATE_STOPPED && record->state != HAL_VM_STATE_CRASHED) {
     pthread_mutex_unlock(&vm->backend->lock);
     return fail(error, HAL_FAILED_PRECONDITION, "delete: VM '%s' is %s; stop it first",
-                record->name, state_name(record->state));
+                record->name, hal_vm_state_name(record->state));
   }
   record->in_use = 0;
   pthread_mutex_unlock(&vm->backend->lock);
@@ -368,7 +363,7 @@ static hal_status toy_vm_get_info(hal_vm *vm, uint32_t flags, char **out_json, h
   status = snapshot_record(vm, flags, name, &state, error);
   if (status != HAL_OK) return status;
   snprintf(buffer, sizeof buffer, "{\"id\":\"%s\",\"state\":\"%s\"}", name,
-           state_name(state));
+           hal_vm_state_name(state));
   *out_json = dup_string(buffer);
   return *out_json != NULL ? HAL_OK : fail(error, HAL_RESOURCE_EXHAUSTED, "out of memory");
 }

@@ -1,6 +1,6 @@
 // Integration test: boots the HAL test guest (scripts/test-guest) under TCG, checks its console
 // markers, then powers it down through QMP system_powerdown (ACPI power button).
-// Needs HAL_TEST_GUEST=<dir with vmlinuz and initrd.img>, e.g. $(scripts/test-guest/build.sh);
+// Needs HAL_TEST_GUEST_DIR=<dir with vmlinuz and initrd.img>, e.g. $(scripts/test-guest/build.sh);
 // skipped without it.
 #include <gtest/gtest.h>
 
@@ -39,8 +39,8 @@ bool WaitForText(const std::string &path, const std::string &needle,
 }
 
 TEST(GuestBootQemu, MarkersAndAcpiPowerdown) {
-  const char *guest = std::getenv("HAL_TEST_GUEST");
-  if (!guest || !*guest) GTEST_SKIP() << "HAL_TEST_GUEST not set (see scripts/test-guest)";
+  const char *guest = std::getenv("HAL_TEST_GUEST_DIR");
+  if (!guest || !*guest) GTEST_SKIP() << "HAL_TEST_GUEST_DIR not set (see scripts/test-guest)";
   std::string qemu = testing::FindQemuBinary();
   if (qemu.empty()) GTEST_SKIP() << "qemu-system-x86_64 not found";
   std::string g = guest;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "hal/names.h"
 #include "hal/plugin.hpp"
 
 namespace hal::mock {
@@ -19,19 +20,10 @@ int64_t now_ms() {
       .count();
 }
 
-namespace {
-constexpr const char *kStateNames[] = {"Unknown",      "Stopped", "Starting", "Running", "Paused",
-                                       "ShuttingDown", "Crashed", "Incoming", "Migrated"};
-}  // namespace
-
-const char *state_name(hal_vm_state state) {
-  return state < std::size(kStateNames) ? kStateNames[state] : "Unknown";
-}
+const char *state_name(hal_vm_state state) { return hal_vm_state_name(state); }
 
 hal_vm_state state_from_name(const std::string &name) {
-  for (hal_vm_state s = 0; s < std::size(kStateNames); ++s)
-    if (name == kStateNames[s]) return s;
-  return HAL_VM_STATE_UNKNOWN;
+  return hal_vm_state_from_name(name.c_str());
 }
 
 json MigrationJob::progress() {

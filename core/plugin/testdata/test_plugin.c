@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "hal/hal.h"
+#include "hal/names.h"
 
 #define MAX_VMS 16
 
@@ -47,12 +48,6 @@ static char *dup_string(const char *s) {
   char *p = (char *)malloc(n);
   if (p != NULL) memcpy(p, s, n);
   return p;
-}
-
-static const char *state_name(hal_vm_state s) {
-  static const char *names[] = {"Unknown", "Stopped",  "Starting", "Running", "Paused",
-                                "ShuttingDown", "Crashed", "Incoming", "Migrated"};
-  return s < sizeof(names) / sizeof(names[0]) ? names[s] : "Unknown";
 }
 
 /* Called with b->mu held, on purpose: a host that called back into the plugin from the
@@ -228,7 +223,7 @@ static hal_status vm_list(hal_backend *b, uint32_t flags, char **out_json, hal_e
   for (i = 0; i < MAX_VMS; ++i) {
     if (!b->vms[i].used) continue;
     len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s{\"id\":\"%s\",\"state\":\"%s\"}",
-                            first ? "" : ",", b->vms[i].id, state_name(b->vms[i].state));
+                            first ? "" : ",", b->vms[i].id, hal_vm_state_name(b->vms[i].state));
     first = 0;
   }
   pthread_mutex_unlock(&b->mu);
@@ -305,7 +300,7 @@ static hal_status vm_get_info(hal_vm *vm, uint32_t flags, char **out_json, hal_e
   (void)flags;
   (void)error;
   snprintf(buf, sizeof(buf), "{\"id\":\"%s\",\"state\":\"%s\"}", vm->b->vms[vm->idx].id,
-           state_name(vm->b->vms[vm->idx].state));
+           hal_vm_state_name(vm->b->vms[vm->idx].state));
   *out_json = dup_string(buf);
   return HAL_OK;
 }
