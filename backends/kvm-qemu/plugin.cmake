@@ -38,32 +38,31 @@ hal_add_test(hal_kvm_qemu_process_supervisor_test
   LIBS hal_kvm_qemu_backend
   TIMEOUT 60)
 
+# Finds or builds the test guest for the integration tests and benchmarks.
+add_library(hal_kvm_qemu_test_guest STATIC ${CMAKE_CURRENT_LIST_DIR}/tests/test_guest.cc)
+target_include_directories(hal_kvm_qemu_test_guest PUBLIC ${PROJECT_SOURCE_DIR})
+target_link_libraries(hal_kvm_qemu_test_guest PRIVATE hal_warnings)
+target_compile_definitions(hal_kvm_qemu_test_guest PRIVATE
+  HAL_TEST_GUEST_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/test-guest/build.sh")
+
 hal_add_test(hal_kvm_qemu_plugin_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_integration_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_fixture.cc
-  LIBS hal::headers hal_core_spec nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS} Threads::Threads
+  LIBS hal::headers hal_core_spec hal_kvm_qemu_test_guest nlohmann_json::nlohmann_json
+       ${CMAKE_DL_LIBS} Threads::Threads
   LABELS integration
   TIMEOUT 300)
 add_dependencies(hal_kvm_qemu_plugin_test hal-kvm-qemu)
 target_include_directories(hal_kvm_qemu_plugin_test PRIVATE ${PROJECT_SOURCE_DIR})
 target_compile_definitions(hal_kvm_qemu_plugin_test PRIVATE
-  HAL_KVM_QEMU_PLUGIN="$<TARGET_FILE:hal-kvm-qemu>"
-  HAL_TEST_GUEST_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/test-guest/build.sh")
+  HAL_KVM_QEMU_PLUGIN="$<TARGET_FILE:hal-kvm-qemu>")
 
 # create->running through the backend vs raw QEMU spawn + cont (prints both; compare).
 hal_add_benchmark(hal_kvm_qemu_create_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/create_to_running_bench.cc
-  LIBS hal_kvm_qemu_backend)
-if(TARGET hal_kvm_qemu_create_bench)
-  target_compile_definitions(hal_kvm_qemu_create_bench PRIVATE
-    HAL_TEST_GUEST_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/test-guest/build.sh")
-endif()
+  LIBS hal_kvm_qemu_backend hal_kvm_qemu_test_guest)
 
 # Live migration of a 512 MiB guest through the backend vs raw QEMU migrate (prints both).
 hal_add_benchmark(hal_kvm_qemu_migration_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/migration_bench.cc
-  LIBS hal_kvm_qemu_backend)
-if(TARGET hal_kvm_qemu_migration_bench)
-  target_compile_definitions(hal_kvm_qemu_migration_bench PRIVATE
-    HAL_TEST_GUEST_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/test-guest/build.sh")
-endif()
+  LIBS hal_kvm_qemu_backend hal_kvm_qemu_test_guest)

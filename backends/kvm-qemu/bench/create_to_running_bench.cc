@@ -16,25 +16,13 @@
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
 #include "backends/kvm-qemu/process_supervisor.h"
 #include "backends/kvm-qemu/qmp_client.h"
+#include "backends/kvm-qemu/tests/test_guest.h"
 #include "core/spec/vm_spec.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace hal::kvm_qemu;
-
-// The test guest dir, or "" when unavailable.
-std::string guest_dir() {
-  if (const char *env = std::getenv("HAL_TEST_GUEST_DIR"); env != nullptr && *env) return env;
-  FILE *pipe = ::popen(HAL_TEST_GUEST_SCRIPT " 2>/dev/null", "r");
-  if (pipe == nullptr) return "";
-  char buffer[4096];
-  std::string last;
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) last = buffer;
-  ::pclose(pipe);
-  while (!last.empty() && last.back() == '\n') last.pop_back();
-  return last;
-}
 
 nlohmann::json guest_spec(const std::string &name, const std::string &guest) {
   return {{"apiVersion", "hal.dev/v1"},
@@ -61,8 +49,9 @@ struct Scratch {
 };
 
 void BackendCreateToRunning(benchmark::State &state) {
-  const std::string guest = guest_dir();
-  if (guest.empty()) return state.SkipWithError("test guest unavailable");
+  std::string why;
+  const std::string guest = testing::test_guest_dir(&why).value_or("");
+  if (guest.empty()) return state.SkipWithError(("test guest unavailable: " + why).c_str());
   Scratch scratch;
   nlohmann::json config = {{"stateDir", scratch.path.string()}, {"accelerator", "tcg"}};
   KvmQemuBackend backend(config.dump(), {});
@@ -80,8 +69,9 @@ void BackendCreateToRunning(benchmark::State &state) {
 BENCHMARK(BackendCreateToRunning)->Unit(benchmark::kMillisecond)->Iterations(10);
 
 void RawQemuSpawnAndCont(benchmark::State &state) {
-  const std::string guest = guest_dir();
-  if (guest.empty()) return state.SkipWithError("test guest unavailable");
+  std::string why;
+  const std::string guest = testing::test_guest_dir(&why).value_or("");
+  if (guest.empty()) return state.SkipWithError(("test guest unavailable: " + why).c_str());
   Scratch scratch;
   hal::VmSpec spec = hal::parse_vm_spec(guest_spec("raw", guest));
   LaunchOptions options;

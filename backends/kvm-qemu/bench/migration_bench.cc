@@ -18,6 +18,7 @@
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
 #include "backends/kvm-qemu/process_supervisor.h"
 #include "backends/kvm-qemu/qmp_client.h"
+#include "backends/kvm-qemu/tests/test_guest.h"
 #include "core/spec/vm_spec.h"
 
 namespace {
@@ -29,18 +30,6 @@ using namespace std::chrono_literals;
 // Time the guest runs before the migration: its boot dirties memory fast, the idle heartbeat
 // loop hardly, so migrate the settled guest for comparable runs.
 constexpr auto kSettle = 15s;
-
-std::string guest_dir() {
-  if (const char *env = std::getenv("HAL_TEST_GUEST_DIR"); env != nullptr && *env) return env;
-  FILE *pipe = ::popen(HAL_TEST_GUEST_SCRIPT " 2>/dev/null", "r");
-  if (pipe == nullptr) return "";
-  char buffer[4096];
-  std::string last;
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) last = buffer;
-  ::pclose(pipe);
-  while (!last.empty() && last.back() == '\n') last.pop_back();
-  return last;
-}
 
 nlohmann::json guest_spec(const std::string &name, const std::string &guest) {
   return {{"apiVersion", "hal.dev/v1"},
@@ -85,8 +74,9 @@ struct FinishWaiter {
 };
 
 void BackendMigrate(benchmark::State &state) {
-  const std::string guest = guest_dir();
-  if (guest.empty()) return state.SkipWithError("test guest unavailable");
+  std::string why;
+  const std::string guest = testing::test_guest_dir(&why).value_or("");
+  if (guest.empty()) return state.SkipWithError(("test guest unavailable: " + why).c_str());
   Scratch source_dir, target_dir;
   FinishWaiter waiter;
   KvmQemuBackend source(nlohmann::json({{"stateDir", source_dir.path.string()}}).dump(),
@@ -116,8 +106,9 @@ void BackendMigrate(benchmark::State &state) {
 BENCHMARK(BackendMigrate)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 
 void RawQemuMigrate(benchmark::State &state) {
-  const std::string guest = guest_dir();
-  if (guest.empty()) return state.SkipWithError("test guest unavailable");
+  std::string why;
+  const std::string guest = testing::test_guest_dir(&why).value_or("");
+  if (guest.empty()) return state.SkipWithError(("test guest unavailable: " + why).c_str());
   Scratch scratch;
   hal::VmSpec spec = hal::parse_vm_spec(guest_spec("raw", guest));
   LaunchOptions src_options, dst_options;

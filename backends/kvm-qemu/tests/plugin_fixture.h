@@ -14,16 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include "backends/kvm-qemu/tests/test_guest.h"
 #include "hal/hal.h"
 
 namespace hal::kvm_qemu::testing {
 
 /** The negotiated table of the kvm-qemu plugin (loaded once per test program). */
 const hal_backend_table &plugin_table();
-
-/** The test guest dir (vmlinuz, initrd.img): $HAL_TEST_GUEST_DIR, else built by the project
- *  script; nullopt (with `why`) when it cannot be built. */
-std::optional<std::string> test_guest_dir(std::string *why);
 
 /** One recorded event. */
 struct RecordedEvent {
