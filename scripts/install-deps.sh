@@ -10,6 +10,9 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
   abigail-tools qemu-system-x86 qemu-utils busybox-static cpio dpkg-dev
+  # libvirtd + virtlogd + virsh for the kvm-qemu create->running benchmark's libvirt comparison
+  # (it runs its own private daemons; libvirt-daemon-system and its services are not needed).
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 )
 
 missing=()

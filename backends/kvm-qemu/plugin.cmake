@@ -57,9 +57,11 @@ target_include_directories(hal_kvm_qemu_plugin_test PRIVATE ${PROJECT_SOURCE_DIR
 target_compile_definitions(hal_kvm_qemu_plugin_test PRIVATE
   HAL_KVM_QEMU_PLUGIN="$<TARGET_FILE:hal-kvm-qemu>")
 
-# create->running through the backend vs raw QEMU spawn + cont (prints both; compare).
+# create->running side by side: raw QEMU spawn + cont, the backend, and `virsh start` through a
+# private libvirtd + virtlogd the benchmark starts itself (prints ratios).
 hal_add_benchmark(hal_kvm_qemu_create_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/create_to_running_bench.cc
+          ${CMAKE_CURRENT_LIST_DIR}/bench/private_libvirtd.cc
   LIBS hal_kvm_qemu_backend hal_kvm_qemu_test_guest)
 
 # Live migration of a 512 MiB guest through the backend vs raw QEMU migrate (prints both).

@@ -88,7 +88,8 @@ class QmpClient::Impl {
     {
       std::lock_guard lock(mu_);
       if (closed_) throw QmpConnectionError("QMP connection closed: " + close_reason_);
-      id = "hal-" + std::to_string(++next_id_);
+      pending->slot = AllocateSlot();
+      id = QmpCommandId(pending->slot);
       pending_.emplace(id, pending);
     }
     std::string line;
@@ -97,6 +98,7 @@ class QmpClient::Impl {
     } catch (const std::exception &e) {
       std::lock_guard lock(mu_);
       pending_.erase(id);
+      slot_used_[pending->slot] = false;
       throw QmpException("cannot encode QMP command '" + command + "': " + e.what());
     }
     constexpr std::chrono::milliseconds kMaxTimeout = std::chrono::hours(24 * 365);  // no overflow
@@ -105,6 +107,9 @@ class QmpClient::Impl {
     if (reply.wait_until(deadline) == std::future_status::timeout) {
       std::lock_guard lock(mu_);
       if (pending_.erase(id) > 0) {
+        // Its id stays taken until the late reply arrives (or forever), so a late reply is never
+        // mistaken for the reply of a later command that reuses the slot.
+        abandoned_.emplace(id, pending->slot);
         throw QmpTimeoutError("QMP command '" + command + "' timed out after " +
                               std::to_string(timeout.count()) + " ms");
       }
@@ -157,6 +162,7 @@ class QmpClient::Impl {
  private:
   struct Pending {
     std::string command;
+    std::uint64_t slot = 0;  // the id's slot in slot_used_
     std::promise<json> promise;
   };
   struct Subscriber {
@@ -221,6 +227,10 @@ class QmpClient::Impl {
           if (auto it = pending_.find(*msg->id); it != pending_.end()) {
             pending = std::move(it->second);
             pending_.erase(it);
+            slot_used_[pending->slot] = false;
+          } else if (auto late = abandoned_.find(*msg->id); late != abandoned_.end()) {
+            slot_used_[late->second] = false;  // the late reply of a timed-out command
+            abandoned_.erase(late);
           }
         }
         if (!pending) {
@@ -324,6 +334,18 @@ class QmpClient::Impl {
     }
   }
 
+  // The lowest free id slot, marked used. Caller holds mu_.
+  std::uint64_t AllocateSlot() {
+    auto it = std::find(slot_used_.begin(), slot_used_.end(), false);
+    const auto slot = static_cast<std::uint64_t>(it - slot_used_.begin());
+    if (it == slot_used_.end()) {
+      slot_used_.push_back(true);
+    } else {
+      *it = true;
+    }
+    return slot;
+  }
+
   // --- dispatch thread ----------------------------------------------------------------------
 
   void DispatchLoop() {
@@ -376,8 +398,11 @@ class QmpClient::Impl {
   bool greeting_received_ = false;
   json greeting_;
   std::promise<void> greeting_promise_;
-  std::uint64_t next_id_ = 0;
+  // Command ids are slots (QmpCommandId): the lowest one not used by a pending command or by a
+  // timed-out command whose reply has not arrived, so ids stay one or two bytes long.
+  std::vector<bool> slot_used_;
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;
+  std::unordered_map<std::string, std::uint64_t> abandoned_;  // timed out: id -> slot
   std::atomic<std::uint64_t> unmatched_{0};
 
   // Events, guarded by event_mu_.

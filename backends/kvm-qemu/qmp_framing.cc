@@ -80,8 +80,31 @@ std::optional<QmpMessage> ParseQmpMessage(std::string_view line, std::string *er
   return Fail(error, "unknown QMP message (no return/error/event/QMP member)");
 }
 
+std::string QmpCommandId(std::uint64_t n) {
+  static constexpr char kDigits[] =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  char buffer[16];
+  char *end = buffer + sizeof buffer;
+  char *p = end;
+  do {
+    *--p = kDigits[n % 62];
+    n /= 62;
+  } while (n != 0);
+  return std::string(p, end);
+}
+
 std::string EncodeQmpCommand(std::string_view command, const nlohmann::json &args,
                              std::string_view id) {
+  if (args.is_null()) {
+    // Common case, without building a JSON object (same bytes as the general path below:
+    // nlohmann::json sorts keys, so "execute" comes before "id").
+    std::string out = "{\"execute\":";
+    out += nlohmann::json(command).dump();
+    out += ",\"id\":";
+    out += nlohmann::json(id).dump();
+    out += "}\n";
+    return out;
+  }
   nlohmann::json j = {{"execute", command}, {"id", id}};
   if (!args.is_null()) j["arguments"] = args;
   std::string out = j.dump();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -54,6 +55,12 @@ struct QmpMessage {
 // Parses and classifies one line. Returns nullopt and sets *error (if given) when the line is not
 // valid JSON or not a QMP greeting/return/error/event object. Never throws.
 std::optional<QmpMessage> ParseQmpMessage(std::string_view line, std::string *error = nullptr);
+
+// The "id" for QmpClient's command slot n (0, 1, ...): n in base 62 ("0".."9", "a".."z",
+// "A".."Z"; 0 -> "0", 62 -> "10"). Short on purpose: QEMU's monitor reads a request one byte
+// per read and wakes its main loop per byte (~10 us per byte on a TCG host), so every byte of a
+// request is latency. QmpClient reuses the lowest free slot, so ids are usually one character.
+std::string QmpCommandId(std::uint64_t n);
 
 // Encodes one command line (with trailing "\n"): {"execute":command,"arguments":args,"id":id};
 // "arguments" is omitted when args is null. Throws nlohmann::json::exception only if args holds

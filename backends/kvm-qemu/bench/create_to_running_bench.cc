@@ -1,17 +1,42 @@
-// create_to_running_bench.cc - create->RUNNING through the kvm-qemu backend versus a raw QEMU
-// spawn + QMP `cont` of the same guest (same argv), side by side. Run:
-//   hal_kvm_qemu_create_bench [--benchmark_repetitions=N]
-// The ratio to look at is BackendCreateToRunning / RawQemuSpawnAndCont (target <= 1.15x).
-// Needs the test guest: $HAL_TEST_GUEST_DIR or scripts/test-guest/build.sh.
-#include <benchmark/benchmark.h>
+// create_to_running_bench.cc - create->running of the same test guest three ways, side by side in
+// one run, printed as ratios:
+//   raw      QEMU spawned by hand (the backend's own argv) + QMP connect + `cont`
+//   backend  KvmQemuBackend::create_vm(spec, HAL_CREATE_START)
+//   libvirt  `virsh start` of the same guest (domain XML below) through a private libvirtd +
+//            virtlogd this program starts itself (bench/private_libvirtd.h) and stops by PID.
+// Targets: backend/raw <= 1.15x; libvirt/backend >= 5x.
+//
+// "Running" is the same point for all three: QEMU has acknowledged QMP `cont` and the caller has
+// been told so - raw: the `cont` reply arrived; backend: create_vm returned (it returns after
+// its `cont` reply, state RUNNING); libvirt: `virsh start` exited 0 (libvirtd returns only after
+// its own `cont` reply and marking the domain running). From there the guest executes; the
+// guest's boot under TCG takes seconds and is the same QEMU work for all three, so it is not
+// included. Each round runs the three in a rotating order; each VM is stopped (untimed) and the
+// machine given 500 ms to settle before the next starts, so they never compete with each other;
+// the load average is printed before and after (other work on the machine shifts all three
+// alike, but widens the spread).
+//
+// Usage: hal_kvm_qemu_create_bench [--rounds=N] [--no-libvirt]
+// Needs the test guest: $HAL_TEST_GUEST_DIR or scripts/test-guest/build.sh; libvirt needs root
+// and the Debian packages libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients.
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
-#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <numeric>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "backends/kvm-qemu/bench/private_libvirtd.h"
 #include "backends/kvm-qemu/command_line.h"
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
 #include "backends/kvm-qemu/process_supervisor.h"
@@ -23,16 +48,62 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace hal::kvm_qemu;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMemoryMiB = 192;
+constexpr const char *kCmdline = "console=ttyS0 quiet";
+constexpr const char *kDomain = "hal-create-bench";
+constexpr std::chrono::milliseconds kSettle{500};
 
 nlohmann::json guest_spec(const std::string &name, const std::string &guest) {
-  return {{"apiVersion", "hal.dev/v1"},
-          {"name", name},
-          {"cpu", {{"vcpus", 1}}},
-          {"memory", {{"size", "192Mi"}}},
-          {"boot",
-           {{"kernel", guest + "/vmlinuz"},
-            {"initrd", guest + "/initrd.img"},
-            {"cmdline", "console=ttyS0 quiet"}}}};
+  return {
+      {"apiVersion", "hal.dev/v1"},
+      {"name", name},
+      {"cpu", {{"vcpus", 1}}},
+      {"memory", {{"size", std::to_string(kMemoryMiB) + "Mi"}}},
+      {"boot",
+       {{"kernel", guest + "/vmlinuz"}, {"initrd", guest + "/initrd.img"}, {"cmdline", kCmdline}}}};
+}
+
+// The same guest as libvirt domain XML: q35, TCG, -cpu max, 1 vCPU, 192 MiB, direct kernel boot,
+// serial console on a Unix socket with a log file, pvpanic; no USB controller or balloon (the
+// backend adds neither). libvirt adds what it always adds (PCIe root ports, SATA, sandbox, ...).
+std::string domain_xml(const std::string &guest, const fs::path &dir) {
+  return "<domain type='qemu'>\n"
+         "  <name>" +
+         std::string(kDomain) +
+         "</name>\n"
+         "  <memory unit='MiB'>" +
+         std::to_string(kMemoryMiB) +
+         "</memory>\n"
+         "  <vcpu>1</vcpu>\n"
+         "  <os>\n"
+         "    <type arch='x86_64' machine='q35'>hvm</type>\n"
+         "    <kernel>" +
+         guest + "/vmlinuz</kernel>\n    <initrd>" + guest +
+         "/initrd.img</initrd>\n"
+         "    <cmdline>" +
+         kCmdline +
+         "</cmdline>\n"
+         "  </os>\n"
+         "  <cpu mode='maximum' migratable='on'/>\n"
+         "  <on_poweroff>destroy</on_poweroff>\n"
+         "  <on_reboot>destroy</on_reboot>\n"
+         "  <on_crash>destroy</on_crash>\n"
+         "  <devices>\n"
+         "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+         "    <serial type='unix'>\n"
+         "      <source mode='bind' path='" +
+         (dir / "console.sock").string() + "'/>\n      <log file='" +
+         (dir / "console.log").string() +
+         "' append='on'/>\n"
+         "      <target port='0'/>\n"
+         "    </serial>\n"
+         "    <panic model='isa'/>\n"
+         "    <controller type='usb' model='none'/>\n"
+         "    <memballoon model='none'/>\n"
+         "  </devices>\n"
+         "</domain>\n";
 }
 
 // A private temp dir removed at scope exit.
@@ -48,54 +119,208 @@ struct Scratch {
   }
 };
 
-void BackendCreateToRunning(benchmark::State &state) {
-  std::string why;
-  const std::string guest = testing::test_guest_dir(&why).value_or("");
-  if (guest.empty()) return state.SkipWithError(("test guest unavailable: " + why).c_str());
-  Scratch scratch;
-  nlohmann::json config = {{"stateDir", scratch.path.string()}, {"accelerator", "tcg"}};
-  KvmQemuBackend backend(config.dump(), {});
-  int i = 0;
-  for (auto _ : state) {
-    const std::string spec = guest_spec("bench" + std::to_string(i++), guest).dump();
-    auto vm = backend.create_vm(spec, HAL_CREATE_START);
-    state.PauseTiming();
-    vm->force_stop();
-    vm->remove(0);
-    state.ResumeTiming();
-  }
-  backend.close(0);
+std::string load_average() {
+  double load[3] = {0, 0, 0};
+  if (::getloadavg(load, 3) != 3) return "unknown";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.2f %.2f %.2f", load[0], load[1], load[2]);
+  return buf;
 }
-BENCHMARK(BackendCreateToRunning)->Unit(benchmark::kMillisecond)->Iterations(10);
 
-void RawQemuSpawnAndCont(benchmark::State &state) {
-  std::string why;
-  const std::string guest = testing::test_guest_dir(&why).value_or("");
-  if (guest.empty()) return state.SkipWithError(("test guest unavailable: " + why).c_str());
-  Scratch scratch;
-  hal::VmSpec spec = hal::parse_vm_spec(guest_spec("raw", guest));
-  LaunchOptions options;
-  options.accelerator = "tcg";
-  options.qmp_socket = (scratch.path / "qmp.sock").string();
-  options.console_socket = (scratch.path / "console.sock").string();
-  const std::vector<std::string> argv = build_qemu_argv(spec, options);
-  for (auto _ : state) {
-    auto process =
-        QemuProcess::spawn(argv, scratch.path / "stderr.log", scratch.path / "qemu.pid", nullptr);
-    {
-      auto qmp = QmpClient::Connect(options.qmp_socket);
-      qmp->Execute("cont");
-      state.PauseTiming();
-    }
-    process->send_signal(SIGKILL);
-    process->wait_exit(std::chrono::seconds(10));
-    std::error_code ec;
-    fs::remove(options.qmp_socket, ec);
-    state.ResumeTiming();
-  }
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
-BENCHMARK(RawQemuSpawnAndCont)->Unit(benchmark::kMillisecond)->Iterations(10);
+
+// One way of getting the guest to running: returns the timed milliseconds, or throws.
+struct Variant {
+  std::string name;
+  std::function<double()> run_once;
+  std::vector<double> ms;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n == 0 ? 0 : (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+}
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char **argv) {
+  int rounds = 10;
+  bool with_libvirt = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--rounds=", 9) == 0) {
+      rounds = std::max(1, std::atoi(argv[i] + 9));
+    } else if (std::strcmp(argv[i], "--no-libvirt") == 0) {
+      with_libvirt = false;
+    } else {
+      std::fprintf(stderr, "usage: %s [--rounds=N] [--no-libvirt]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::string why;
+  const std::string guest = testing::test_guest_dir(&why).value_or("");
+  if (guest.empty()) {
+    std::fprintf(stderr, "test guest unavailable: %s\n", why.c_str());
+    return 1;
+  }
+  std::printf("create->running, same guest (1 vCPU, %d MiB, TCG, direct kernel boot), %d rounds\n",
+              kMemoryMiB, rounds);
+  std::printf("load average before: %s\n", load_average().c_str());
+  std::fflush(stdout);
+
+  Scratch scratch;
+  std::vector<Variant> variants;
+
+  // raw: QEMU spawned with the backend's argv, QMP connect, cont.
+  hal::VmSpec raw_spec = hal::parse_vm_spec(guest_spec("raw", guest));
+  LaunchOptions options;
+  options.accelerator = "tcg";
+  options.qmp_socket = (scratch.path / "raw-qmp.sock").string();
+  options.console_socket = (scratch.path / "raw-console.sock").string();
+  options.console_log = (scratch.path / "raw-console.log").string();
+  const std::vector<std::string> raw_argv = build_qemu_argv(raw_spec, options);
+  variants.push_back({"raw QEMU spawn + QMP cont",
+                      [&] {
+                        const auto start = Clock::now();
+                        auto process = QemuProcess::spawn(raw_argv, scratch.path / "raw.log",
+                                                          scratch.path / "raw.pid", nullptr);
+                        double ms = 0;
+                        {
+                          QmpClient::Options qmp_options;
+                          qmp_options.connect_timeout = std::chrono::seconds(10);
+                          auto qmp = QmpClient::Connect(options.qmp_socket, qmp_options);
+                          qmp->Execute("cont");
+                          ms = ms_since(start);
+                        }
+                        process->send_signal(SIGKILL);
+                        process->wait_exit(std::chrono::seconds(10));
+                        std::error_code ec;
+                        fs::remove(options.qmp_socket, ec);
+                        fs::remove(options.console_socket, ec);
+                        return ms;
+                      },
+                      {}});
+
+  // backend: KvmQemuBackend::create_vm with HAL_CREATE_START.
+  fs::path backend_state = scratch.path / "backend";
+  KvmQemuBackend backend(
+      nlohmann::json({{"stateDir", backend_state.string()}, {"accelerator", "tcg"}}).dump(), {});
+  int backend_vm = 0;
+  variants.push_back({"HAL backend create_vm(START)",
+                      [&] {
+                        const std::string spec =
+                            guest_spec("bench" + std::to_string(backend_vm++), guest).dump();
+                        const auto start = Clock::now();
+                        auto vm = backend.create_vm(spec, HAL_CREATE_START);
+                        const double ms = ms_since(start);
+                        vm->force_stop();
+                        vm->remove(0);
+                        return ms;
+                      },
+                      {}});
+
+  // libvirt: virsh start through a private libvirtd + virtlogd.
+  std::unique_ptr<hal::kvm_qemu::bench::PrivateLibvirtd> libvirt;
+  std::string libvirt_status = "not run (--no-libvirt)";
+  if (with_libvirt) {
+    libvirt = std::make_unique<hal::kvm_qemu::bench::PrivateLibvirtd>();
+    std::string out;
+    if (!libvirt->error().empty()) {
+      libvirt_status = "unavailable: " + libvirt->error();
+    } else {
+      const fs::path xml = libvirt->dir() / "domain.xml";
+      std::ofstream(xml) << domain_xml(guest, libvirt->dir());
+      if (libvirt->virsh({"define", xml.string()}, &out) != 0) {
+        libvirt_status = "unavailable: virsh define failed: " + out;
+      } else {
+        libvirt_status = "";
+        variants.push_back({"libvirt virsh start",
+                            [&] {
+                              std::string output;
+                              const auto start = Clock::now();
+                              const int rc = libvirt->virsh({"start", kDomain}, &output);
+                              const double ms = ms_since(start);
+                              if (rc != 0) throw std::runtime_error("virsh start: " + output);
+                              if (libvirt->virsh({"destroy", kDomain}, &output) != 0) {
+                                throw std::runtime_error("virsh destroy: " + output);
+                              }
+                              return ms;
+                            },
+                            {}});
+      }
+    }
+  }
+  if (!libvirt_status.empty()) std::printf("libvirt: %s\n", libvirt_status.c_str());
+
+  int status = 0;
+  try {
+    // Warm-up (page cache, libvirt's capability cache): one untimed start of each.
+    for (Variant &v : variants) v.run_once();
+    if (libvirt && libvirt_status.empty()) {
+      // Proves libvirt's "running" is real once: start, ask its state, destroy (untimed).
+      std::string state;
+      libvirt->virsh({"start", kDomain});
+      libvirt->virsh({"domstate", kDomain}, &state);
+      libvirt->virsh({"destroy", kDomain});
+      std::printf("libvirt domstate right after virsh start: %s", state.c_str());
+    }
+    for (int r = 0; r < rounds; ++r) {
+      for (size_t k = 0; k < variants.size(); ++k) {
+        Variant &v = variants[(k + static_cast<size_t>(r)) % variants.size()];
+        v.ms.push_back(v.run_once());
+        // Let the previous teardown finish (libvirtd keeps cleaning up after `virsh destroy`
+        // returns) so no variant pays for the one before it.
+        std::this_thread::sleep_for(kSettle);
+      }
+    }
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "benchmark failed: %s\n", e.what());
+    status = 1;
+  }
+  if (libvirt && libvirt_status.empty()) {
+    libvirt->virsh({"destroy", kDomain});
+    libvirt->kill_domain_qemu(kDomain);
+    libvirt->virsh({"undefine", kDomain});
+  }
+
+  std::printf("\n%-32s %9s %9s %9s %9s\n", "variant (ms)", "median", "mean", "min", "max");
+  std::map<std::string, double> med;
+  for (const Variant &v : variants) {
+    if (v.ms.empty()) continue;
+    const double mean = std::accumulate(v.ms.begin(), v.ms.end(), 0.0) / v.ms.size();
+    med[v.name] = median(v.ms);
+    std::printf("%-32s %9.1f %9.1f %9.1f %9.1f\n", v.name.c_str(), med[v.name], mean,
+                *std::min_element(v.ms.begin(), v.ms.end()),
+                *std::max_element(v.ms.begin(), v.ms.end()));
+  }
+  std::printf("\nratios of medians:\n");
+  if (med.count(variants[0].name) && med.count(variants[1].name)) {
+    const double r = med[variants[1].name] / med[variants[0].name];
+    std::printf("  backend / raw     = %.3fx  (target <= 1.15x: %s)\n", r,
+                r <= 1.15 ? "met" : "NOT met");
+  }
+  if (variants.size() > 2 && med.count(variants[2].name) && med.count(variants[1].name)) {
+    const double r = med[variants[2].name] / med[variants[1].name];
+    std::printf("  libvirt / backend = %.2fx  (target >= 5x: %s)\n", r, r >= 5 ? "met" : "NOT met");
+  } else {
+    std::printf("  libvirt / backend = n/a (libvirt %s)\n", libvirt_status.c_str());
+  }
+  // Per-round ratios (the variants of one round ran back to back): robust against load drifting
+  // during the run.
+  auto paired = [&](size_t num, size_t den) {
+    std::vector<double> r;
+    if (variants.size() <= std::max(num, den)) return r;
+    const std::vector<double> &a = variants[num].ms, &b = variants[den].ms;
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) r.push_back(a[i] / b[i]);
+    return r;
+  };
+  if (auto r = paired(1, 0); !r.empty()) {
+    std::printf("median of per-round ratios: backend / raw = %.3fx", median(r));
+    if (auto l = paired(2, 1); !l.empty()) std::printf(", libvirt / backend = %.2fx", median(l));
+    std::printf("\n");
+  }
+  std::printf("load average after: %s\n", load_average().c_str());
+  return status;
+}

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,4 +86,17 @@ TEST(EncodeQmpCommand, EncodesWithAndWithoutArguments) {
 }
 
 }  // namespace
+}  // namespace hal::kvm_qemu
+
+namespace hal::kvm_qemu {
+
+TEST(QmpCommandId, IsShortBase62AndDistinct) {
+  EXPECT_EQ(QmpCommandId(0), "0");
+  EXPECT_EQ(QmpCommandId(61), "Z");
+  EXPECT_EQ(QmpCommandId(62), "10");
+  std::set<std::string> ids;
+  for (std::uint64_t n = 0; n < 10000; ++n) ids.insert(QmpCommandId(n));
+  EXPECT_EQ(ids.size(), 10000u);
+}
+
 }  // namespace hal::kvm_qemu
