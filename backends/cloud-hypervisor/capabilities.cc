@@ -1,0 +1,72 @@
+// capabilities.cc - binary probe and TDX detection (see capabilities.h).
+#include "backends/cloud-hypervisor/capabilities.h"
+
+#include <signal.h>
+
+#include <thread>
+
+#include "backends/cloud-hypervisor/process_supervisor.h"
+#include "backends/cloud-hypervisor/rest_client.h"
+#include "core/host/host_topology.h"
+
+namespace hal::cloud_hypervisor {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+BinaryProbe probe_binary(const std::string &binary, const fs::path &scratch_dir) {
+  BinaryProbe probe;
+  const VmStateDir dir(scratch_dir);
+  try {
+    dir.create();
+    std::unique_ptr<VmmProcess> process =
+        VmmProcess::spawn(vmm_argv(binary, dir, false), dir.stderr_log(), dir.pidfile(), nullptr);
+    ChApiClient api(dir.api_socket().string());
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!process->exited() && std::chrono::steady_clock::now() < deadline) {
+      if (fs::exists(dir.api_socket())) {
+        try {
+          nlohmann::json ping = api.ping(1s);
+          probe.ok = true;
+          probe.version = ping.value("version", "");
+          probe.emulated = ping.value("build_version", "") == "hal-ch-emulator";
+          for (const auto &f : ping.value("features", nlohmann::json::array())) {
+            if (f.is_string()) probe.features.insert(f.get<std::string>());
+          }
+          break;
+        } catch (const std::exception &) {
+        }
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    if (!probe.ok) {
+      probe.error =
+          "the binary '" + binary + "' did not serve its API: " + read_tail(dir.stderr_log(), 300);
+    }
+    process->send_signal(SIGKILL);
+    process->wait_exit(5s);
+  } catch (const std::exception &e) {
+    probe.error = "cannot run '" + binary + "': " + e.what();
+  }
+  dir.remove();
+  return probe;
+}
+
+std::string accelerator_of(const BinaryProbe &probe) {
+  return probe.emulated ? "emulated" : "kvm";
+}
+
+std::string tdx_missing(const fs::path &host_root, const BinaryProbe &probe) {
+  std::string missing;
+  const TdxSupport host = detect_tdx(host_root);
+  if (!host.supported) missing = "host: " + host.reason;
+  std::string binary;
+  if (!probe.ok) {
+    binary = "cloud-hypervisor binary unusable (" + probe.error + ")";
+  } else if (!probe.features.count("tdx")) {
+    binary = "cloud-hypervisor " + probe.version + " was built without the \"tdx\" feature";
+  }
+  if (!binary.empty()) missing += (missing.empty() ? "" : "; ") + binary;
+  return missing.empty() ? "" : "TDX unavailable: " + missing;
+}
+
+}  // namespace hal::cloud_hypervisor

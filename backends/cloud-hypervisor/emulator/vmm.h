@@ -1,0 +1,94 @@
+// vmm.h - the emulated VMM behind hal-ch-emulator's API socket: request bodies validated against
+// ch-api.schema.json and config_checks, Cloud Hypervisor's VM state machine (Created, Running,
+// Paused, Shutdown) with the HTTP status codes of the OpenAPI contract, event-monitor output, a
+// simulated guest, snapshot/restore to a directory, and live migration to another emulator.
+#ifndef HAL_BACKENDS_CLOUD_HYPERVISOR_EMULATOR_VMM_H
+#define HAL_BACKENDS_CLOUD_HYPERVISOR_EMULATOR_VMM_H
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "backends/cloud-hypervisor/emulator/config_checks.h"
+#include "backends/cloud-hypervisor/emulator/console.h"
+#include "backends/cloud-hypervisor/emulator/guest.h"
+
+namespace hal::ch_emulator {
+
+/** An HTTP answer of the API. */
+struct ApiResponse {
+  int status = 204;
+  std::string body;  // JSON, or empty
+};
+
+/** The one VMM of an emulator process. All methods are thread-safe. */
+class Vmm {
+ public:
+  /** `event_monitor_path` may be empty (no events). `exit` is called when the VMM must end
+   *  (vmm.shutdown, guest power-off, completed outgoing migration). */
+  Vmm(std::string event_monitor_path, std::set<std::string> features, std::function<void()> exit);
+  ~Vmm();
+
+  /** Handles one request: `verb` "GET"/"PUT", `endpoint` like "vm.boot". */
+  ApiResponse handle(const std::string &verb, const std::string &endpoint, const std::string &body);
+
+  /** Writes one event to the monitor file. */
+  void emit(const std::string &source, const std::string &event,
+            std::map<std::string, std::string> properties = {});
+
+ private:
+  enum class State { kNone, kCreated, kRunning, kPaused, kShutdown };
+  static const char *state_name(State state);
+
+  ApiResponse create(const nlohmann::json &config);
+  ApiResponse boot();
+  ApiResponse pause();
+  ApiResponse resume();
+  ApiResponse shutdown();
+  ApiResponse reboot();
+  ApiResponse power_button();
+  ApiResponse remove();
+  ApiResponse info();
+  ApiResponse counters();
+  ApiResponse add_device(const std::string &kind, nlohmann::json device);
+  ApiResponse remove_device(const std::string &id);
+  ApiResponse snapshot(const std::string &url);
+  ApiResponse restore(const nlohmann::json &request);
+  ApiResponse send_migration(const nlohmann::json &request);
+  ApiResponse receive_migration(const nlohmann::json &request);
+
+  void start_guest_locked(const GuestState *resumed);
+  void stop_guest_locked();
+  void on_guest_power_off();
+  nlohmann::json normalized(nlohmann::json config) const;
+
+  std::string event_path_;
+  int event_fd_ = -1;
+  std::set<std::string> features_;
+  std::function<void()> exit_;
+  CheckContext context_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::mutex event_mutex_;
+
+  std::mutex mutex_;
+  State state_ = State::kNone;
+  nlohmann::json config_;
+  std::shared_ptr<SerialPort> serial_;
+  std::unique_ptr<SimulatedGuest> guest_;
+  bool migrating_ = false;
+  int abort_fd_ = -1;  // eventfd: aborts a waiting vm.receive-migration
+  int device_counter_ = 0;
+};
+
+/** Validates `body` against definition `def` of ch-api.schema.json; answers the error texts. */
+std::vector<std::string> schema_errors(const std::string &def, const nlohmann::json &body);
+
+}  // namespace hal::ch_emulator
+
+#endif  // HAL_BACKENDS_CLOUD_HYPERVISOR_EMULATOR_VMM_H

@@ -1,0 +1,63 @@
+# plugin.cmake - the cloud-hypervisor backend plugin (libhal-cloud-hypervisor.so + manifest),
+# its tests, fuzzer and conformance run. Included from CMakeLists.txt after the emulator.
+
+add_library(hal_ch_backend STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/rest_client.cc
+  ${CMAKE_CURRENT_LIST_DIR}/process_supervisor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/event_monitor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/capabilities.cc
+  ${CMAKE_CURRENT_LIST_DIR}/vm_config.cc
+  ${CMAKE_CURRENT_LIST_DIR}/migration.cc
+  ${CMAKE_CURRENT_LIST_DIR}/vm_controller.cc
+  ${CMAKE_CURRENT_LIST_DIR}/ch_backend.cc)
+target_include_directories(hal_ch_backend PUBLIC ${PROJECT_SOURCE_DIR})
+target_link_libraries(hal_ch_backend
+  PUBLIC hal::headers hal_ch_protocol hal_core_spec hal_core_host nlohmann_json::nlohmann_json
+         Threads::Threads
+  PRIVATE hal_warnings Boost::system)
+set_target_properties(hal_ch_backend hal_ch_protocol PROPERTIES CXX_VISIBILITY_PRESET hidden
+                                                                VISIBILITY_INLINES_HIDDEN ON)
+
+# The plugin: a MODULE exporting only hal_plugin_negotiate.
+add_library(hal-cloud-hypervisor MODULE ${CMAKE_CURRENT_LIST_DIR}/plugin_entry.cc)
+set_target_properties(hal-cloud-hypervisor PROPERTIES PREFIX lib CXX_VISIBILITY_PRESET hidden
+                                                      VISIBILITY_INLINES_HIDDEN ON)
+target_link_libraries(hal-cloud-hypervisor PRIVATE hal_ch_backend hal_warnings)
+target_link_options(hal-cloud-hypervisor PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL)
+add_dependencies(hal-cloud-hypervisor hal-ch-emulator)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/hal-cloud-hypervisor.hal.json
+               ${CMAKE_CURRENT_BINARY_DIR}/hal-cloud-hypervisor.hal.json COPYONLY)
+
+# ---- tests
+hal_add_test(hal_ch_protocol_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/protocol_test.cc
+  LIBS hal_ch_protocol)
+
+hal_add_test(hal_ch_vm_config_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/vm_config_test.cc
+  LIBS hal_ch_backend hal_ch_emulator_lib)
+
+# Spawns VMMs (the emulator; a real cloud-hypervisor with HAL_CH_BINARY and /dev/kvm).
+hal_add_test(hal_ch_api_contract_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/api_contract_test.cc
+  LIBS hal_ch_backend
+  LABELS integration
+  TIMEOUT 120)
+add_dependencies(hal_ch_api_contract_test hal-ch-emulator)
+target_compile_definitions(hal_ch_api_contract_test PRIVATE
+  HAL_CH_EMULATOR="$<TARGET_FILE:hal-ch-emulator>")
+
+# libFuzzer target for HTTP replies and the event stream (instrumented sources compiled in).
+hal_add_fuzzer(hal_ch_reply_fuzzer
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz/reply_fuzzer.cc ${CMAKE_CURRENT_LIST_DIR}/http_reply.cc
+          ${CMAKE_CURRENT_LIST_DIR}/event_stream.cc
+  LIBS hal::headers nlohmann_json::nlohmann_json Boost::system
+  CORPUS ${CMAKE_CURRENT_LIST_DIR}/fuzz/corpus)
+
+# ---- hal-conformance on this backend with the emulator as its binary (all four profiles).
+add_test(NAME conformance_cloud_hypervisor_emulator
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/tests/run_conformance.sh $<TARGET_FILE:hal-conformance>
+          $<TARGET_FILE:hal-cloud-hypervisor> $<TARGET_FILE:hal-ch-emulator>
+          ${CMAKE_CURRENT_BINARY_DIR}/conformance-out)
+set_tests_properties(conformance_cloud_hypervisor_emulator PROPERTIES
+  LABELS "integration;conformance" TIMEOUT 1200 SKIP_RETURN_CODE 77)

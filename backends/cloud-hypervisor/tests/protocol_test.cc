@@ -1,0 +1,84 @@
+// protocol_test.cc - HTTP reply parsing, error-message extraction, status mapping and the
+// event-monitor stream parser.
+#include <gtest/gtest.h>
+
+#include "backends/cloud-hypervisor/event_stream.h"
+#include "backends/cloud-hypervisor/http_reply.h"
+
+namespace hal::cloud_hypervisor {
+namespace {
+
+TEST(HttpReply, ParsesStatusAndBody) {
+  auto reply = parse_http_reply(
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n"
+      "{\"state\":\"Ok\"}");
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "{\"state\":\"Ok\"}");
+  EXPECT_TRUE(reply->ok());
+}
+
+TEST(HttpReply, NoContentHasEmptyBody) {
+  auto reply = parse_http_reply("HTTP/1.1 204 No Content\r\n\r\n");
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 204);
+  EXPECT_TRUE(reply->body.empty());
+}
+
+TEST(HttpReply, RejectsMalformedAndTruncated) {
+  std::string error;
+  EXPECT_FALSE(parse_http_reply("garbage\r\n\r\n", &error).has_value());
+  EXPECT_FALSE(error.empty());
+  EXPECT_FALSE(parse_http_reply("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").has_value());
+  EXPECT_FALSE(parse_http_reply("").has_value());
+  EXPECT_FALSE(parse_http_reply("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nabc", nullptr, 10)
+                   .has_value());
+}
+
+TEST(ApiErrorMessage, KeepsCloudHypervisorsMessage) {
+  EXPECT_EQ(api_error_message(R"(["Error booting VM","Cannot open kernel /x"])"),
+            "Error booting VM: Cannot open kernel /x");
+  EXPECT_EQ(api_error_message(R"({"message":"bad"})"), "bad");
+  EXPECT_EQ(api_error_message("plain\ttext\n"), "plain text");
+  EXPECT_EQ(api_error_message(""), "(no message)");
+  EXPECT_LE(api_error_message(std::string(5000, 'x')).size(), 400u);
+}
+
+TEST(HttpStatus, MapsOntoHalCodes) {
+  EXPECT_EQ(hal_status_for_http(204), HAL_OK);
+  EXPECT_EQ(hal_status_for_http(400), HAL_INVALID_ARGUMENT);
+  EXPECT_EQ(hal_status_for_http(404), HAL_NOT_FOUND);
+  EXPECT_EQ(hal_status_for_http(405), HAL_FAILED_PRECONDITION);
+  EXPECT_EQ(hal_status_for_http(409), HAL_ALREADY_EXISTS);
+  EXPECT_EQ(hal_status_for_http(429), HAL_ABORTED);
+  EXPECT_EQ(hal_status_for_http(500), HAL_UNKNOWN);
+  EXPECT_EQ(hal_status_for_http(503), HAL_UNAVAILABLE);
+}
+
+TEST(EventStream, RoundTripsAcrossArbitrarySplits) {
+  ChEvent a{1'500'000'000, "vm", "booted", {}};
+  ChEvent b{2'000'000'001, "vm", "device-added", {{"id", "disk{0}\"x"}}};
+  const std::string text = format_event(a) + format_event(b);
+  for (size_t split = 0; split <= text.size(); ++split) {
+    EventStreamParser parser;
+    auto events = parser.feed(std::string_view(text).substr(0, split));
+    auto more = parser.feed(std::string_view(text).substr(split));
+    events.insert(events.end(), more.begin(), more.end());
+    ASSERT_EQ(events.size(), 2u) << "split at " << split;
+    EXPECT_EQ(events[0].event, "booted");
+    EXPECT_EQ(events[0].since_start_ns, 1'500'000'000u);
+    EXPECT_EQ(events[1].properties.at("id"), "disk{0}\"x");
+  }
+}
+
+TEST(EventStream, SkipsGarbageAndWrongShapes) {
+  EventStreamParser parser;
+  auto events =
+      parser.feed("junk {\"no\":\"event\"} {bad json} {\"source\":\"vmm\",\"event\":\"starting\"}");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].source, "vmm");
+  EXPECT_EQ(parser.skipped(), 2u);
+}
+
+}  // namespace
+}  // namespace hal::cloud_hypervisor

@@ -1,0 +1,773 @@
+// vm_controller.cc - one VM of the cloud-hypervisor backend (see vm_controller.h).
+#include "backends/cloud-hypervisor/vm_controller.h"
+
+#include <sched.h>
+#include <signal.h>
+
+#include <future>
+
+#include "backends/cloud-hypervisor/vm_config.h"
+#include "core/host/host_topology.h"
+
+namespace hal::cloud_hypervisor {
+namespace fs = std::filesystem;
+using hal::plugin::Failure;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr auto kQuitGrace = 2s;
+constexpr size_t kLogTail = 600;
+}  // namespace
+
+const char *state_name(hal_vm_state state) {
+  switch (state) {
+    case HAL_VM_STATE_STOPPED:
+      return "Stopped";
+    case HAL_VM_STATE_STARTING:
+      return "Starting";
+    case HAL_VM_STATE_RUNNING:
+      return "Running";
+    case HAL_VM_STATE_PAUSED:
+      return "Paused";
+    case HAL_VM_STATE_SHUTTING_DOWN:
+      return "ShuttingDown";
+    case HAL_VM_STATE_CRASHED:
+      return "Crashed";
+    case HAL_VM_STATE_INCOMING:
+      return "Incoming";
+    case HAL_VM_STATE_MIGRATED:
+      return "Migrated";
+    default:
+      return "Unknown";
+  }
+}
+
+VmController::VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec,
+                           json spec_json)
+    : settings_(std::move(settings)), spec_(std::move(spec)), spec_json_(std::move(spec_json)) {}
+
+VmController::~VmController() {
+  detach();
+}
+
+void VmController::detach() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    detached_ = true;
+    if (relay_ && role_ == Role::kTarget) relay_->cancel();
+  }
+  join_migration();
+  std::unique_ptr<VmmProcess> process;
+  std::unique_ptr<EventMonitorReader> reader;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    process.swap(process_);
+    reader.swap(reader_);
+  }
+}
+
+hal_vm_state VmController::state() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_not_deleted_locked();
+  return state_;
+}
+
+bool VmController::deleted() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return deleted_;
+}
+
+void VmController::check_not_deleted_locked() const {
+  if (deleted_) throw Failure(HAL_NOT_FOUND, "VM '" + spec_.name + "' was deleted");
+}
+
+void VmController::set_state_locked(hal_vm_state state, const std::string &reason) {
+  if (state == state_) return;
+  state_ = state;
+  cv_.notify_all();
+  if (!detached_) {
+    settings_->events.emit(HAL_EVENT_STATE_CHANGED, spec_.name, state,
+                           json({{"reason", reason}}).dump());
+  }
+}
+
+void VmController::emit_locked(hal_event_type type, const json &detail) const {
+  if (!detached_) settings_->events.emit(type, spec_.name, state_, detail.dump());
+}
+
+// ---- process ---------------------------------------------------------------------------------
+
+void VmController::launch() {
+  const VmStateDir d = dir();
+  d.create();
+  std::error_code ec;
+  for (const fs::path &p : {d.api_socket(), d.event_file()}) fs::remove(p, ec);
+  fs::create_directories(settings_->serial_dir, ec);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    expect_exit_ = false;
+    guest_shutdown_ = false;
+    reader_ = std::make_unique<EventMonitorReader>(d.event_file(), 0,
+                                                   [this](const ChEvent &e) { on_event(e); });
+  }
+  std::unique_ptr<VmmProcess> process;
+  try {
+    process = VmmProcess::spawn(vmm_argv(settings_->binary, d, settings_->verbose), d.stderr_log(),
+                                d.pidfile(), [this](const ExitInfo &info) { on_exit(info); });
+  } catch (const std::exception &e) {
+    throw Failure(HAL_UNAVAILABLE, std::string("cannot start cloud-hypervisor: ") + e.what());
+  }
+  VmmProcess *raw = process.get();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    process_ = std::move(process);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;;) {
+    if (raw->exited()) {
+      throw Failure(HAL_UNAVAILABLE, "cloud-hypervisor " + raw->exit_info().describe() +
+                                         " during startup: " + read_tail(d.stderr_log(), kLogTail));
+    }
+    if (fs::exists(d.api_socket())) {
+      try {
+        api().ping(1s);
+        return;
+      } catch (const Failure &) {
+      }
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw Failure(HAL_UNAVAILABLE, "cloud-hypervisor did not serve its API within 30 s: " +
+                                         read_tail(d.stderr_log(), kLogTail));
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+}
+
+void VmController::kill_vmm(std::chrono::milliseconds grace) {
+  VmmProcess *process;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!process_) return;
+    process = process_.get();
+    expect_exit_ = true;
+  }
+  if (grace > 0ms && !process->exited()) {
+    try {
+      api().vmm_shutdown();
+    } catch (const std::exception &) {
+    }
+  }
+  if (!process->wait_exit(grace)) {
+    process->send_signal(SIGKILL);
+    process->wait_exit(30s);
+  }
+}
+
+void VmController::release_run() {
+  std::unique_ptr<VmmProcess> process;
+  std::unique_ptr<EventMonitorReader> reader;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    process.swap(process_);
+    reader.swap(reader_);
+  }
+}
+
+void VmController::on_event(const ChEvent &event) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (detached_ || event.source != "vm") return;
+  if (event.event == "rebooted") {
+    emit_locked(HAL_EVENT_GUEST_REBOOTED, {{"reason", "reboot"}});
+  } else if (event.event == "paused" && role_ == Role::kSource && migration_active_) {
+    paused_at_ = std::chrono::steady_clock::now();  // stop-and-copy begins
+  } else if (event.event == "shutdown" && !expect_exit_) {
+    guest_shutdown_ = true;
+    if (state_ == HAL_VM_STATE_RUNNING || state_ == HAL_VM_STATE_PAUSED) {
+      set_state_locked(HAL_VM_STATE_SHUTTING_DOWN, "guest powered off");
+    }
+  } else if (event.event == "panic") {
+    set_state_locked(HAL_VM_STATE_CRASHED, "guest panicked");
+    emit_locked(HAL_EVENT_GUEST_CRASHED, {{"reason", "guest panicked"}});
+  }
+}
+
+void VmController::on_exit(const ExitInfo &info) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (detached_) return;
+  std::error_code ec;
+  fs::remove(dir().pidfile(), ec);
+  cv_.notify_all();
+  const std::string how = "cloud-hypervisor " + info.describe();
+  if (state_ == HAL_VM_STATE_MIGRATED || state_ == HAL_VM_STATE_STOPPED ||
+      state_ == HAL_VM_STATE_CRASHED || state_ == HAL_VM_STATE_INCOMING) {
+    return;  // expected, or reported by whoever is waiting on it
+  }
+  if (state_ == HAL_VM_STATE_STARTING || expect_exit_ || guest_shutdown_ ||
+      state_ == HAL_VM_STATE_SHUTTING_DOWN) {
+    set_state_locked(HAL_VM_STATE_STOPPED, expect_exit_ ? "stopped" : "guest powered off");
+    return;
+  }
+  if (role_ == Role::kSource && migration_active_) return;  // the migration thread decides
+  set_state_locked(HAL_VM_STATE_CRASHED, how);
+  emit_locked(HAL_EVENT_GUEST_CRASHED,
+              {{"reason", how}, {"log", read_tail(dir().stderr_log(), kLogTail)}});
+}
+
+// ---- lifecycle -------------------------------------------------------------------------------
+
+void VmController::start(uint32_t flags) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (state_ == HAL_VM_STATE_RUNNING) return;
+    if (state_ != HAL_VM_STATE_STOPPED && state_ != HAL_VM_STATE_CRASHED) {
+      throw Failure(HAL_FAILED_PRECONDITION,
+                    "vm_start: VM '" + spec_.name + "' is " + state_name(state_));
+    }
+  }
+  if (spec_.launch_security.type == LaunchSecurityType::kTdx) {
+    if (std::string missing = tdx_missing(settings_->host_root, settings_->probe);
+        !missing.empty()) {
+      throw Failure(HAL_UNSUPPORTED, "vm_start: " + missing);
+    }
+  }
+  kill_vmm(0ms);
+  join_migration();
+  release_run();
+  VmConfigOptions options;
+  options.serial_socket = serial_socket().string();
+  options.host = discover_host_topology(settings_->host_root);
+  options.default_firmware = settings_->default_firmware;
+  json config = build_vm_config(spec_, options);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    role_ = Role::kNone;
+    progress_ = {{"status", "none"}};
+    std::error_code ec;
+    fs::remove(dir().status_file(), ec);
+    set_state_locked(HAL_VM_STATE_STARTING, "start");
+  }
+  try {
+    launch();
+    ChApiClient client = api();
+    client.create(config);
+    client.boot();
+    if (flags & HAL_START_PAUSED) client.pause();
+  } catch (...) {
+    kill_vmm(0ms);
+    release_run();
+    std::lock_guard<std::mutex> lock(mutex_);
+    set_state_locked(HAL_VM_STATE_STOPPED, "start failed");
+    throw;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  set_state_locked((flags & HAL_START_PAUSED) ? HAL_VM_STATE_PAUSED : HAL_VM_STATE_RUNNING,
+                   "started");
+}
+
+void VmController::force_stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (relay_) relay_->cancel();
+  }
+  kill_vmm(kQuitGrace);
+  join_migration();
+  release_run();
+  std::lock_guard<std::mutex> lock(mutex_);
+  migration_active_ = false;
+  if (state_ != HAL_VM_STATE_STOPPED && state_ != HAL_VM_STATE_MIGRATED) {
+    set_state_locked(HAL_VM_STATE_STOPPED, "force stop");
+  }
+}
+
+void VmController::pause() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (state_ == HAL_VM_STATE_PAUSED) return;
+    if (state_ != HAL_VM_STATE_RUNNING || migration_active_) {
+      throw Failure(HAL_FAILED_PRECONDITION,
+                    "vm_pause: VM '" + spec_.name + "' is " + state_name(state_));
+    }
+  }
+  api().pause();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state_ == HAL_VM_STATE_RUNNING) set_state_locked(HAL_VM_STATE_PAUSED, "paused");
+}
+
+void VmController::resume() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (state_ == HAL_VM_STATE_RUNNING) return;
+    if (state_ != HAL_VM_STATE_PAUSED || migration_active_) {
+      throw Failure(HAL_FAILED_PRECONDITION,
+                    "vm_resume: VM '" + spec_.name + "' is " + state_name(state_));
+    }
+  }
+  api().resume();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state_ == HAL_VM_STATE_PAUSED) set_state_locked(HAL_VM_STATE_RUNNING, "resumed");
+}
+
+void VmController::shutdown(uint32_t timeout_ms, uint32_t flags) {
+  hal_vm_state previous;
+  VmmProcess *process;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (state_ == HAL_VM_STATE_STOPPED) return;
+    if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED &&
+        state_ != HAL_VM_STATE_SHUTTING_DOWN) {
+      throw Failure(HAL_FAILED_PRECONDITION,
+                    "vm_shutdown: VM '" + spec_.name + "' is " + state_name(state_));
+    }
+    previous = state_ == HAL_VM_STATE_SHUTTING_DOWN ? HAL_VM_STATE_RUNNING : state_;
+    process = process_.get();
+    if (process == nullptr) {
+      set_state_locked(HAL_VM_STATE_STOPPED, "shutdown");
+      return;
+    }
+    set_state_locked(HAL_VM_STATE_SHUTTING_DOWN, "ACPI power button");
+  }
+  try {
+    api().power_button();
+  } catch (const std::exception &) {
+    // The timeout (and force, unless NO_FORCE) decides.
+  }
+  if (process->wait_exit(std::chrono::milliseconds(timeout_ms))) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    set_state_locked(HAL_VM_STATE_STOPPED, "guest powered off");
+    return;
+  }
+  if (flags & HAL_SHUTDOWN_NO_FORCE) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ == HAL_VM_STATE_SHUTTING_DOWN && timeout_ms > 0) {
+      set_state_locked(previous, "guest ignored shutdown");
+    }
+    if (timeout_ms == 0) return;
+    throw Failure(HAL_DEADLINE_EXCEEDED, "vm_shutdown: guest '" + spec_.name +
+                                             "' did not power off within " +
+                                             std::to_string(timeout_ms) + " ms");
+  }
+  if (timeout_ms == 0) return;
+  force_stop();
+}
+
+void VmController::reboot() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (state_ != HAL_VM_STATE_RUNNING) {
+      throw Failure(HAL_FAILED_PRECONDITION,
+                    "vm_reboot: VM '" + spec_.name + "' is " + state_name(state_));
+    }
+  }
+  api().reboot();
+}
+
+void VmController::remove() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (state_ != HAL_VM_STATE_STOPPED && state_ != HAL_VM_STATE_CRASHED &&
+        state_ != HAL_VM_STATE_MIGRATED) {
+      throw Failure(HAL_FAILED_PRECONDITION, "vm_delete: VM '" + spec_.name + "' is " +
+                                                 state_name(state_) + "; stop it first");
+    }
+    if (relay_) relay_->cancel();
+  }
+  kill_vmm(0ms);
+  join_migration();
+  release_run();
+  bool migrated;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    migrated = state_ == HAL_VM_STATE_MIGRATED;
+    deleted_ = true;
+    detached_ = true;
+  }
+  std::error_code ec;
+  if (!migrated) fs::remove(serial_socket(), ec);  // after a migration it is the target's
+  dir().remove();
+}
+
+std::string VmController::info() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_not_deleted_locked();
+  json doc = {{"id", spec_.name}, {"state", state_name(state_)}, {"spec", to_json(spec_)}};
+  const bool alive = process_ && !process_->exited();
+  if (alive) doc["pid"] = process_->pid();
+  if (!spec_.numa_nodes.empty()) {
+    json placement = json::array();
+    for (const NumaNodeSpec &node : spec_.numa_nodes) {
+      placement.push_back({{"guestNode", node.id},
+                           {"hostNodes", node.host_nodes},
+                           {"policy", node.host_nodes.empty() ? "none" : to_string(node.policy)},
+                           {"memory", node.memory_bytes}});
+    }
+    doc["numaPlacement"] = placement;
+  }
+  if (alive) {
+    // Cloud Hypervisor names its vCPU threads "vcpuN".
+    json threads = json::array();
+    std::error_code ec;
+    const fs::path task = "/proc/" + std::to_string(process_->pid()) + "/task";
+    for (const auto &entry : fs::directory_iterator(task, ec)) {
+      auto comm = VmStateDir::read_file(entry.path() / "comm");
+      if (!comm || comm->rfind("vcpu", 0) != 0) continue;
+      int vcpu = std::atoi(comm->c_str() + 4);
+      pid_t tid = std::atoi(entry.path().filename().c_str());
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      json affinity = json::array();
+      if (sched_getaffinity(tid, sizeof set, &set) == 0) {
+        for (int c = 0; c < CPU_SETSIZE; ++c) {
+          if (CPU_ISSET(c, &set)) affinity.push_back(c);
+        }
+      }
+      threads.push_back({{"vcpu", vcpu}, {"tid", tid}, {"affinity", affinity}});
+    }
+    if (!threads.empty()) doc["vcpuThreads"] = threads;
+    if (spec_.serial_console) {
+      doc["console"] = {{"type", "unix"}, {"path", serial_socket().string()}};
+    }
+  }
+  if (!spec_.host_devices.empty()) {
+    json devices = json::array();
+    for (const HostDeviceSpec &d : spec_.host_devices) {
+      auto node = device_guest_node(spec_, d);
+      devices.push_back({{"name", d.name},
+                         {"guestNumaNode", node ? json(*node) : json(nullptr)},
+                         {"hostNumaNode", d.host_numa_node ? json(*d.host_numa_node) : json()}});
+    }
+    doc["hostDevices"] = devices;
+  }
+  doc["launchSecurity"] = {
+      {"type", spec_.launch_security.type == LaunchSecurityType::kTdx ? "tdx" : "none"}};
+  return doc.dump();
+}
+
+std::string VmController::console() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_not_deleted_locked();
+  if (!spec_.serial_console) {
+    throw Failure(HAL_UNSUPPORTED, "vm_get_console: VM '" + spec_.name +
+                                       "' has no serial console (spec.console.serial is false)");
+  }
+  if (!process_ || process_->exited() || state_ == HAL_VM_STATE_INCOMING) {
+    throw Failure(HAL_FAILED_PRECONDITION,
+                  "vm_get_console: VM '" + spec_.name + "' is " + state_name(state_));
+  }
+  return json({{"type", "unix"}, {"path", serial_socket().string()}}).dump();
+}
+
+// ---- hotplug ---------------------------------------------------------------------------------
+
+void VmController::attach_device(std::string_view device_json) {
+  json device = json::parse(device_json, nullptr, false);
+  if (device.is_discarded() || !device.is_object() || !device.contains("kind")) {
+    throw Failure(HAL_INVALID_ARGUMENT, "device: a JSON object with \"kind\" is required");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
+      throw Failure(HAL_FAILED_PRECONDITION,
+                    "vm_attach_device: VM '" + spec_.name + "' is " + state_name(state_));
+    }
+  }
+  const std::string kind = device.value("kind", "");
+  if (kind != "disk") {
+    throw Failure(HAL_UNSUPPORTED, "vm_attach_device: kind '" + kind +
+                                       "' (the cloud-hypervisor backend hot-plugs disks)");
+  }
+  if (!device.contains("name") || !device["name"].is_string() || !device.contains("path") ||
+      !device["path"].is_string()) {
+    throw Failure(HAL_INVALID_ARGUMENT, "vm_attach_device: a disk needs name and path");
+  }
+  api().add_disk({{"id", device["name"]},
+                  {"path", device["path"]},
+                  {"readonly", device.value("readOnly", false)}});
+  std::lock_guard<std::mutex> lock(mutex_);
+  emit_locked(HAL_EVENT_DEVICE_CHANGED, {{"attached", device["name"]}});
+}
+
+void VmController::detach_device(std::string_view name) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
+      throw Failure(HAL_FAILED_PRECONDITION,
+                    "vm_detach_device: VM '" + spec_.name + "' is " + state_name(state_));
+    }
+  }
+  api().remove_device(std::string(name));
+  std::lock_guard<std::mutex> lock(mutex_);
+  emit_locked(HAL_EVENT_DEVICE_CHANGED, {{"detached", std::string(name)}});
+}
+
+// ---- re-adoption -----------------------------------------------------------------------------
+
+void VmController::restore_from_disk() {
+  const VmStateDir d = dir();
+  if (auto status = VmStateDir::read_file(d.status_file())) {
+    json doc = json::parse(*status, nullptr, false);
+    if (!doc.is_discarded() && doc.value("state", "") == "Migrated") {
+      std::lock_guard<std::mutex> lock(mutex_);
+      state_ = HAL_VM_STATE_MIGRATED;
+      return;
+    }
+  }
+  auto pid = d.read_pid();
+  if (!pid) return;  // STOPPED
+  if (!is_our_vmm(*pid, settings_->binary, d.api_socket().string())) {
+    std::error_code ec;
+    fs::remove(d.pidfile(), ec);
+    std::lock_guard<std::mutex> lock(mutex_);
+    state_ = HAL_VM_STATE_CRASHED;  // the VMM died while nobody watched
+    return;
+  }
+  hal_vm_state adopted = HAL_VM_STATE_STOPPED;
+  try {
+    std::string vm_state = api().info().value("state", "");
+    if (vm_state == "Running") adopted = HAL_VM_STATE_RUNNING;
+    if (vm_state == "Paused") adopted = HAL_VM_STATE_PAUSED;
+  } catch (const Failure &f) {
+    adopted = f.status == HAL_NOT_FOUND ? HAL_VM_STATE_STOPPED : HAL_VM_STATE_UNKNOWN;
+  }
+  std::error_code ec;
+  const uint64_t offset = fs::file_size(d.event_file(), ec);
+  std::lock_guard<std::mutex> lock(mutex_);
+  state_ = adopted;
+  try {
+    process_ = VmmProcess::adopt(*pid, [this](const ExitInfo &info) { on_exit(info); });
+  } catch (const std::exception &) {
+    state_ = HAL_VM_STATE_CRASHED;
+    return;
+  }
+  reader_ = std::make_unique<EventMonitorReader>(d.event_file(), ec ? 0 : offset,
+                                                 [this](const ChEvent &e) { on_event(e); });
+}
+
+// ---- migration -------------------------------------------------------------------------------
+
+void VmController::join_migration() {
+  if (migration_thread_.joinable() && migration_thread_.get_id() != std::this_thread::get_id()) {
+    migration_thread_.join();
+  }
+}
+
+void VmController::migration_send(std::string_view params_json) {
+  MigrationParams params = parse_migration_params(params_json, spec_.migration);
+  if (params.uri.empty()) throw Failure(HAL_INVALID_ARGUMENT, "params.uri: required");
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (spec_.launch_security.type == LaunchSecurityType::kTdx) {
+      throw Failure(HAL_UNSUPPORTED, "migration_send: VM '" + spec_.name +
+                                         "' is a TDX guest; TDX VMs cannot be live-migrated");
+    }
+    if ((state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) || migration_active_) {
+      throw Failure(HAL_FAILED_PRECONDITION, std::string("migration_send: VM '") + spec_.name +
+                                                 "' is " + state_name(state_) +
+                                                 (migration_active_ ? " and migrating" : ""));
+    }
+  }
+  join_migration();
+  std::shared_ptr<MigrationRelay> relay;
+  try {
+    relay = std::make_shared<MigrationRelay>("unix:" + dir().migration_out_socket().string(),
+                                             params.uri, params.bandwidth_mibps);
+  } catch (const std::exception &e) {
+    throw Failure(HAL_UNAVAILABLE, std::string("migration_send: ") + e.what());
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  role_ = Role::kSource;
+  migration_active_ = true;
+  relay_ = relay;
+  paused_at_ = {};
+  progress_ = {{"status", "setup"},
+               {"transferredBytes", 0},
+               {"totalBytes", memory_bytes()},
+               {"remainingBytes", memory_bytes()}};
+  migration_thread_ = std::thread([this, params] { run_send(params); });
+}
+
+void VmController::run_send(MigrationParams params) {
+  std::shared_ptr<MigrationRelay> relay;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    relay = relay_;
+  }
+  const json body = send_migration_body(params, "unix:" + dir().migration_out_socket().string());
+  const auto timeout = params.timeout_ms > 0 ? std::chrono::milliseconds(params.timeout_ms) + 30s
+                                             : std::chrono::milliseconds(24h);
+  ChApiClient client = api();
+  auto call = std::async(std::launch::async,
+                         [client, body, timeout] { client.send_migration(body, timeout); });
+  auto progress_now = [&](const char *status) {
+    const uint64_t sent = relay->forwarded(), total = memory_bytes();
+    progress_["status"] = status;
+    progress_["transferredBytes"] = sent;
+    progress_["totalBytes"] = std::max(total, sent);
+    progress_["remainingBytes"] = sent >= total ? 0 : total - sent;
+    progress_["expectedDowntimeMs"] = params.max_downtime_ms;
+  };
+  while (call.wait_for(50ms) != std::future_status::ready) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    progress_now("active");
+    emit_locked(HAL_EVENT_MIGRATION_PROGRESS, progress_);
+  }
+  std::string error;
+  try {
+    call.get();
+  } catch (const std::exception &e) {
+    error = e.what();
+  }
+  const auto done = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mutex_);
+  progress_now("active");
+  migration_active_ = false;
+  if (error.empty()) {
+    const auto downtime =
+        paused_at_ == std::chrono::steady_clock::time_point{}
+            ? 0ms
+            : std::chrono::duration_cast<std::chrono::milliseconds>(done - paused_at_);
+    progress_["status"] = "completed";
+    progress_["remainingBytes"] = 0;
+    progress_["downtimeMs"] = downtime.count();
+    expect_exit_ = true;  // the source VMM exits once its VM lives elsewhere
+    try {
+      VmStateDir::write_file(dir().status_file(), R"({"state":"Migrated"})");
+    } catch (const std::exception &) {
+    }
+    set_state_locked(HAL_VM_STATE_MIGRATED, "migrated");
+  } else {
+    const bool cancelled = relay->cancelled();
+    progress_["status"] = cancelled ? "cancelled" : "failed";
+    std::string why = relay->error().empty() ? error : relay->error() + "; " + error;
+    progress_["error"] = cancelled ? "cancelled by migration_cancel" : why;
+    // Cloud Hypervisor resumes the source on failure; check what it says.
+    lock.unlock();
+    hal_vm_state now = HAL_VM_STATE_UNKNOWN;
+    try {
+      std::string st = api().info().value("state", "");
+      now = st == "Paused" ? HAL_VM_STATE_PAUSED : HAL_VM_STATE_RUNNING;
+    } catch (const std::exception &) {
+    }
+    lock.lock();
+    if (now != HAL_VM_STATE_UNKNOWN) set_state_locked(now, "migration did not complete");
+  }
+  relay_.reset();
+  emit_locked(HAL_EVENT_MIGRATION_FINISHED, progress_);
+}
+
+std::string VmController::migration_progress() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_not_deleted_locked();
+  json p = progress_;
+  if (migration_active_ && relay_) {
+    const uint64_t sent = relay_->forwarded(), total = memory_bytes();
+    p["status"] = "active";
+    p["transferredBytes"] = sent;
+    p["totalBytes"] = std::max(total, sent);
+    p["remainingBytes"] = sent >= total ? 0 : total - sent;
+  }
+  return p.dump();
+}
+
+void VmController::migration_cancel() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_not_deleted_locked();
+  if (!migration_active_ || !relay_) {
+    throw Failure(HAL_FAILED_PRECONDITION,
+                  "migration_cancel: no migration of VM '" + spec_.name + "' is running");
+  }
+  relay_->cancel();
+  // The target VMM may still wait for a connection that will never come: end it.
+  if (role_ == Role::kTarget && process_) {
+    expect_exit_ = true;
+    process_->send_signal(SIGKILL);
+  }
+}
+
+std::string VmController::start_incoming(const MigrationParams &params) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (state_ != HAL_VM_STATE_STOPPED) {
+      throw Failure(HAL_FAILED_PRECONDITION,
+                    "migration target '" + spec_.name + "' is " + state_name(state_));
+    }
+    role_ = Role::kTarget;
+    migration_active_ = true;
+    progress_ = {{"status", "setup"}, {"transferredBytes", 0}};
+    set_state_locked(HAL_VM_STATE_INCOMING, "waiting for incoming migration");
+  }
+  std::shared_ptr<MigrationRelay> relay;
+  try {
+    launch();
+    relay =
+        std::make_shared<MigrationRelay>(params.uri.empty() ? "tcp:127.0.0.1:0" : params.uri,
+                                         "unix:" + dir().migration_in_socket().string(), 0, 30000);
+  } catch (const std::exception &e) {
+    kill_vmm(0ms);
+    release_run();
+    std::lock_guard<std::mutex> lock(mutex_);
+    migration_active_ = false;
+    set_state_locked(HAL_VM_STATE_STOPPED, "incoming migration failed");
+    if (dynamic_cast<const Failure *>(&e) != nullptr) throw;
+    throw Failure(HAL_UNAVAILABLE, std::string("migration_prepare_incoming: ") + e.what());
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  relay_ = relay;
+  migration_thread_ = std::thread([this] { run_receive(); });
+  return json({{"uri", relay->listen_url()}}).dump();
+}
+
+void VmController::run_receive() {
+  std::shared_ptr<MigrationRelay> relay;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    relay = relay_;
+  }
+  std::string error;
+  try {
+    api().receive_migration({{"receiver_url", "unix:" + dir().migration_in_socket().string()}},
+                            std::chrono::hours(24));
+  } catch (const std::exception &e) {
+    error = e.what();
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  migration_active_ = false;
+  progress_["transferredBytes"] = relay->forwarded();
+  progress_["totalBytes"] = relay->forwarded();
+  progress_["remainingBytes"] = 0;
+  if (error.empty()) {
+    std::string st;
+    lock.unlock();
+    try {
+      st = api().info().value("state", "");
+    } catch (const std::exception &) {
+    }
+    lock.lock();
+    progress_["status"] = "completed";
+    set_state_locked(st == "Paused" ? HAL_VM_STATE_PAUSED : HAL_VM_STATE_RUNNING,
+                     "incoming migration completed");
+  } else {
+    progress_["status"] = relay->cancelled() ? "cancelled" : "failed";
+    progress_["error"] = error;
+    expect_exit_ = true;
+    lock.unlock();
+    kill_vmm(0ms);
+    lock.lock();
+    set_state_locked(HAL_VM_STATE_STOPPED, "incoming migration failed");
+  }
+  relay_.reset();
+  emit_locked(HAL_EVENT_MIGRATION_FINISHED, progress_);
+}
+
+}  // namespace hal::cloud_hypervisor
