@@ -1,0 +1,142 @@
+// manifest_test.cc - parse_manifests and the YAML/JSON conversion.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "controller/api/kubevirt_api.h"
+#include "controller/api/yaml_json.h"
+#include "hal/host.hpp"
+
+namespace hal::controller {
+namespace {
+
+using nlohmann::json;
+
+std::string error_of(const std::string &text) {
+  try {
+    parse_manifests(text);
+  } catch (const Error &e) {
+    EXPECT_EQ(e.status(), HAL_INVALID_ARGUMENT);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error for: " << text;
+  return {};
+}
+
+TEST(ParseManifests, MultiDocumentYamlSkipsEmptyDocuments) {
+  auto objects = parse_manifests("---\nkind: A\n---\n---\n# only a comment\n---\nkind: B\n");
+  ASSERT_EQ(objects.size(), 2u);
+  EXPECT_EQ(objects[0]["kind"], "A");
+  EXPECT_EQ(objects[1]["kind"], "B");
+}
+
+TEST(ParseManifests, ScalarsFollowTheYaml12CoreSchema) {
+  auto o = parse_manifests(
+      "a: 1\nb: -2\nc: 1.5\nd: true\ne: ~\nf: \"1\"\ng: 64M\nh: yes\ni: 0x10\nj: 'true'\n"
+      "k: |\n  line\n")[0];
+  EXPECT_EQ(o["a"], 1);
+  EXPECT_EQ(o["b"], -2);
+  EXPECT_DOUBLE_EQ(o["c"].get<double>(), 1.5);
+  EXPECT_EQ(o["d"], true);
+  EXPECT_TRUE(o["e"].is_null());
+  EXPECT_EQ(o["f"], "1");
+  EXPECT_EQ(o["g"], "64M");
+  EXPECT_EQ(o["h"], "yes");
+  EXPECT_EQ(o["i"], 16);
+  EXPECT_EQ(o["j"], "true");
+  EXPECT_EQ(o["k"], "line\n");
+}
+
+TEST(ParseManifests, AnchorsAndAliasesExpand) {
+  auto o = parse_manifests("base: &b {x: 1}\ncopy: *b\n")[0];
+  EXPECT_EQ(o["copy"], json({{"x", 1}}));
+}
+
+TEST(ParseManifests, JsonObjectAndArray) {
+  auto a = parse_manifests(R"({"kind": "A", "n": 1})");
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0]["n"], 1);
+  auto b = parse_manifests(R"(  [{"kind": "A"}, {"kind": "B"}])");
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[1]["kind"], "B");
+}
+
+TEST(ParseManifests, ListsAreFlattened) {
+  auto objects = parse_manifests(
+      "apiVersion: v1\nkind: List\nitems:\n- kind: A\n- kind: VirtualMachineList\n  items:\n"
+      "  - kind: B\n---\nkind: C\n");
+  ASSERT_EQ(objects.size(), 3u);
+  EXPECT_EQ(objects[0]["kind"], "A");
+  EXPECT_EQ(objects[1]["kind"], "B");
+  EXPECT_EQ(objects[2]["kind"], "C");
+  EXPECT_NE(error_of("kind: List\n").find("items"), std::string::npos);
+}
+
+TEST(ParseManifests, YamlSyntaxErrorNamesDocumentAndLine) {
+  std::string msg = error_of("kind: A\n---\nkind: B\nmetadata:\n  name: [unclosed\n");
+  EXPECT_NE(msg.find("document 2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("line "), std::string::npos) << msg;
+  EXPECT_NE(msg.find("YAML syntax error"), std::string::npos) << msg;
+}
+
+TEST(ParseManifests, DuplicateKeysAreRejectedWithLine) {
+  std::string msg = error_of("kind: A\nspec:\n  x: 1\n  x: 2\n");
+  EXPECT_NE(msg.find("document 1 (line 4)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("duplicate key \"x\""), std::string::npos) << msg;
+}
+
+TEST(ParseManifests, NonObjectDocumentsAreRejected) {
+  EXPECT_NE(error_of("kind: A\n---\n- 1\n- 2\n").find("document 2"), std::string::npos);
+  EXPECT_NE(error_of("just text\n").find("must be an object"), std::string::npos);
+}
+
+TEST(ParseManifests, JsonSyntaxErrorNamesLine) {
+  std::string msg = error_of("{\n  \"kind\": \"A\",\n  oops\n}");
+  EXPECT_NE(msg.find("line 3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("JSON syntax error"), std::string::npos) << msg;
+}
+
+TEST(ParseManifests, AliasBombIsBounded) {
+  std::string text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  char prev = 'a';
+  for (char c = 'b'; c <= 'j'; ++c) {
+    text += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) text += std::string(i ? ", *" : "*") + prev;
+    text += "]\n";
+    prev = c;
+  }
+  EXPECT_NE(error_of(text).find("more than 1000000 nodes"), std::string::npos);
+}
+
+TEST(ParseManifests, MalformedInputThatStallsTheYamlParserIsAnError) {
+  // Found by hal_controller_api_fuzzer: yaml-cpp reported empty documents forever.
+  std::ifstream in(HAL_API_TESTDATA_DIR "/fuzz-endless-documents.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty());
+  std::string msg = error_of(text);
+  EXPECT_NE(msg.find("YAML syntax error"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(line "), std::string::npos) << msg;
+}
+
+TEST(JsonToYaml, RoundTripsTypesAndAmbiguousStrings) {
+  json value = {{"name", "t"},
+                {"n", 3},
+                {"f", 1.5},
+                {"b", false},
+                {"nul", nullptr},
+                {"s1", "true"},
+                {"s2", "1"},
+                {"s3", "yes"},
+                {"s4", "a: b"},
+                {"empty", json::object()},
+                {"list", json::array({1, "x"})},
+                {"nested", {{"k/v", "multi\nline\n"}}},
+                {"blank", ""}};
+  std::string yaml = json_to_yaml(value);
+  auto back = parse_manifests(yaml);
+  ASSERT_EQ(back.size(), 1u) << yaml;
+  EXPECT_EQ(back[0], value) << yaml;
+}
+
+}  // namespace
+}  // namespace hal::controller

@@ -1,0 +1,189 @@
+// cluster.cc - starting, restarting and stopping a single-machine HAL installation for tests.
+#include "controller/e2e/cluster.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace hal::e2e {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const fs::path &path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string tail(const std::string &text, size_t bytes) {
+  return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
+}
+
+}  // namespace
+
+Cluster::Cluster(Binaries binaries, ClusterOptions options)
+    : bin_(std::move(binaries)), options_(std::move(options)) {
+  become_subreaper();
+  char tmpl[] = "/tmp/hal-e2e-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  address_ = "127.0.0.1:" + std::to_string(free_port());
+  start_controller();
+  auto applied = halctl({"apply", "-f", options_.nodepools_file});
+  if (applied.exit_code != 0)
+    throw std::runtime_error("applying node pools failed: " + applied.out + applied.err);
+  for (const auto &node : options_.nodes) {
+    node_ports_[node.name] = free_port();
+    start_node(node.name);
+  }
+  if (!all_nodes_ready(std::chrono::seconds(30)))
+    throw std::runtime_error("nodes did not become Ready:\n" + logs_tail());
+}
+
+Cluster::~Cluster() {
+  for (auto &[name, node] : nodes_) node.reset();
+  controller_.reset();
+  // QEMU processes the agents started (ours, by their pidfiles), also those of killed agents.
+  stop_pidfiles_under(dir_, "qemu.pid", "qemu-system");
+  std::error_code ec;
+  if (!std::getenv("HAL_E2E_KEEP")) fs::remove_all(dir_, ec);
+}
+
+void Cluster::start_controller() {
+  std::vector<std::string> argv = {bin_.controller,
+                                   "--listen", address_,
+                                   "--store", "sqlite:" + dir_ + "/controller.db",
+                                   "--heartbeat-interval-ms", std::to_string(options_.heartbeat_ms),
+                                   "--node-grace-ms", std::to_string(options_.node_grace_ms)};
+  if (!options_.test_guest_dir.empty())
+    argv.insert(argv.end(), {"--image", "hal/test-guest=" + options_.test_guest_dir});
+  controller_ = std::make_unique<ChildProcess>(argv, dir_ + "/controller.log");
+  bool up = wait_until(
+      [&] {
+        return controller_->running() && halctl({"get", "nodes"}, std::chrono::seconds(5)).exit_code == 0;
+      },
+      std::chrono::seconds(20));
+  if (!up) throw std::runtime_error("hal-controller did not come up:\n" + logs_tail());
+}
+
+void Cluster::start_node(const std::string &name) {
+  const NodeSpec *spec = nullptr;
+  for (const auto &n : options_.nodes)
+    if (n.name == name) spec = &n;
+  if (!spec) throw std::runtime_error("unknown node " + name);
+  fs::create_directories(dir_ + "/nodes/" + name);
+  std::vector<std::string> argv = {
+      bin_.node,          "--name",       name,
+      "--pool",           spec->pool,     "--pool-file",
+      options_.nodepools_file,            "--listen",
+      "127.0.0.1:" + std::to_string(node_ports_.at(name)),
+      "--controller",     address_,       "--state-dir",
+      dir_ + "/nodes/" + name,            "--plugin-path",
+      bin_.plugin_path,   "--heartbeat-interval-ms",
+      std::to_string(options_.heartbeat_ms)};
+  nodes_[name].reset();
+  nodes_[name] = std::make_unique<ChildProcess>(argv, dir_ + "/node-" + name + ".log");
+}
+
+void Cluster::restart_controller(bool hard) {
+  if (hard)
+    controller_->kill_hard();
+  else
+    controller_->stop();
+  start_controller();
+  if (!all_nodes_ready(std::chrono::seconds(30)))
+    throw std::runtime_error("nodes did not re-register:\n" + logs_tail());
+}
+
+void Cluster::kill_node(const std::string &name) { nodes_.at(name)->kill_hard(); }
+
+bool Cluster::node_running(const std::string &name) {
+  auto it = nodes_.find(name);
+  return it != nodes_.end() && it->second && it->second->running();
+}
+
+bool Cluster::all_nodes_ready(std::chrono::milliseconds timeout) {
+  return wait_until(
+      [&] {
+        auto listed = halctl({"get", "nodes", "-o", "json"}, std::chrono::seconds(10));
+        auto doc = nlohmann::json::parse(listed.out, nullptr, false);
+        if (listed.exit_code != 0 || doc.is_discarded()) return false;
+        const auto &items = doc.is_array() ? doc : doc.value("items", nlohmann::json::array());
+        std::set<std::string> ready;
+        for (const auto &node : items)
+          for (const auto &c : node["status"].value("conditions", nlohmann::json::array()))
+            if (c.value("type", "") == "Ready" && c.value("status", "") == "True")
+              ready.insert(node["metadata"].value("name", ""));
+        for (const auto &n : options_.nodes)
+          if (node_running(n.name) && !ready.count(n.name)) return false;
+        return true;
+      },
+      timeout);
+}
+
+RunResult Cluster::halctl(const std::vector<std::string> &args, std::chrono::milliseconds timeout,
+                          const std::string &input) {
+  std::vector<std::string> argv = {bin_.halctl, "--server", address_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, timeout, input);
+}
+
+nlohmann::json Cluster::get(const std::string &kind, const std::string &name) {
+  auto result = halctl({"get", kind, name, "-o", "json"}, std::chrono::seconds(10));
+  if (result.exit_code != 0) return nullptr;
+  return nlohmann::json::parse(result.out, nullptr, false);
+}
+
+bool Cluster::wait_until(const std::function<bool()> &condition,
+                         std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+std::string Cluster::qemu_vm_dir(const std::string &node, const std::string &vm_id) const {
+  return dir_ + "/nodes/" + node + "/kvm-qemu/" + vm_id;
+}
+
+std::string Cluster::console_log(const std::string &node, const std::string &vm_id) const {
+  return read_file(qemu_vm_dir(node, vm_id) + "/console.log");
+}
+
+int Cluster::qemu_pid(const std::string &node, const std::string &vm_id) const {
+  std::ifstream in(qemu_vm_dir(node, vm_id) + "/qemu.pid");
+  int pid = -1;
+  in >> pid;
+  return pid;
+}
+
+std::string Cluster::logs_tail(size_t bytes) const {
+  std::string out;
+  std::error_code ec;
+  for (const auto &entry : fs::directory_iterator(dir_, ec)) {
+    if (entry.path().extension() != ".log") continue;
+    out += "---- " + entry.path().filename().string() + "\n" + tail(read_file(entry.path()), bytes) + "\n";
+  }
+  return out;
+}
+
+std::pair<long, std::string> last_heartbeat(const std::string &console) {
+  static const std::regex beat(R"(HAL-GUEST: heartbeat (\d+) boot_id=([0-9a-f]+))");
+  std::pair<long, std::string> last{-1, ""};
+  for (auto it = std::sregex_iterator(console.begin(), console.end(), beat);
+       it != std::sregex_iterator(); ++it)
+    last = {std::stol((*it)[1]), (*it)[2]};
+  return last;
+}
+
+}  // namespace hal::e2e

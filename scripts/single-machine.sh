@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Single-machine HAL: starts hal-controller on its embedded SQLite store and three hal-node agents
+# on loopback (qemu-a and qemu-b in the kvm-qemu pool, mock-a in the mock pool), applies the
+# test-guest VirtualMachine, shows it Running with a real booted guest, live-migrates it to the
+# other kvm-qemu node while its heartbeat keeps counting, then stops everything it started.
+# Usage: scripts/single-machine.sh BUILD_DIR GUEST_DIR [--keep]
+#   --keep   leave the installation running (prints how to reach it and how to stop it)
+# Env: HAL_PORT_BASE (default 7440: controller; +1..+3 the agents).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:?build dir}
+guest=${2:?test guest dir}
+keep=${3:-}
+base=${HAL_PORT_BASE:-7440}
+controller_addr=127.0.0.1:$base
+work=$(mktemp -d /tmp/hal-single-machine-XXXXXX)
+halctl() { "$build/controller/halctl/halctl" --server "$controller_addr" "$@"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+pids=()
+
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # QEMU processes our agents started, found by the pidfiles in our own state dirs.
+  for f in $(find "$work" -name qemu.pid 2>/dev/null); do
+    pid=$(cat "$f")
+    if grep -q qemu-system "/proc/$pid/cmdline" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  rm -rf "$work"
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in $base $((base + 1)) $((base + 2)) $((base + 3)); do
+  port_free "$p" || { echo "port $p is in use; set HAL_PORT_BASE" >&2; exit 1; }
+done
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local deadline=$((SECONDS + $1)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for $what" >&2; tail -n 20 "$work"/*.log >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+[ "$keep" = --keep ] || trap cleanup EXIT
+
+say "hal-controller on $controller_addr, store sqlite:$work/controller.db"
+"$build/controller/server/hal-controller" --listen "$controller_addr" \
+  --store "sqlite:$work/controller.db" --image "hal/test-guest=$guest" >"$work/controller.log" 2>&1 &
+pids+=($!)
+wait_for 20 "the controller" halctl get nodes
+halctl apply -f "$root/examples/manifests/nodepools.yaml"
+
+port=$((base + 1))
+for node in qemu-a:qemu qemu-b:qemu mock-a:mock; do
+  name=${node%%:*} pool=${node##*:}
+  mkdir -p "$work/$name"
+  "$build/controller/node/hal-node" --name "$name" --pool "$pool" \
+    --pool-file "$root/examples/manifests/nodepools.yaml" --listen "127.0.0.1:$port" \
+    --controller "$controller_addr" --state-dir "$work/$name" \
+    --plugin-path "$build/backends/kvm-qemu:$build/backends/mock" >"$work/node-$name.log" 2>&1 &
+  pids+=($!)
+  port=$((port + 1))
+done
+node_ready() { halctl get node "$1" -o json | grep -q '"type": *"Ready"' && halctl get node "$1" -o wide | grep -q Ready; }
+for n in qemu-a qemu-b mock-a; do wait_for 30 "node $n" node_ready "$n"; done
+say "nodes"
+halctl get nodes
+
+say "apply examples/manifests/testguest-vm.yaml and examples/manifests/mock-vm.yaml"
+halctl apply -f "$root/examples/manifests/testguest-vm.yaml"
+halctl apply -f "$root/examples/manifests/mock-vm.yaml"
+vmi_running() { halctl get vmi "$1" -o json | grep -q '"phase": *"Running"'; }
+wait_for 60 "testguest Running" vmi_running testguest
+wait_for 30 "mock-small Running" vmi_running mock-small
+node=$(halctl get vmi testguest -o json | sed -n 's/.*"nodeName": *"\([^"]*\)".*/\1/p' | head -n 1)
+console="$work/$node/kvm-qemu/default-testguest/console.log"
+guest_beats() { grep -q 'HAL-GUEST: heartbeat' "$console"; }
+wait_for 60 "the guest's heartbeat" guest_beats
+halctl get vms
+halctl get vmis -o wide
+
+say "the guest on $node says (its serial console)"
+grep -a -o 'HAL-GUEST: .*' "$console" | grep -v heartbeat | tr -d '\r'
+grep -a -o 'HAL-GUEST: heartbeat.*' "$console" | tail -n 1 | tr -d '\r'
+before=$(grep -a -o 'heartbeat [0-9]* boot_id=[0-9a-f]*' "$console" | tail -n 1)
+
+say "live migration of testguest away from $node"
+halctl migrate testguest --wait
+target=$(halctl get vmi testguest -o json | sed -n 's/.*"nodeName": *"\([^"]*\)".*/\1/p' | head -n 1)
+target_console="$work/$target/kvm-qemu/default-testguest/console.log"
+sleep 2
+after=$(grep -a -o 'heartbeat [0-9]* boot_id=[0-9a-f]*' "$target_console" | tail -n 1)
+echo "before on $node:   $before"
+echo "after on $target: $after   (same boot_id: the guest kept running)"
+halctl get vmis -o wide
+halctl get vmim
+
+if [ "$keep" = --keep ]; then
+  say "left running; state in $work"
+  echo "  export HALCTL_SERVER=$controller_addr; $build/controller/halctl/halctl get vms"
+  echo "  stop: kill ${pids[*]}"
+else
+  say "stopping everything"
+fi
