@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# HAL's main job on a fresh Debian 12 machine: installs missing packages, builds, and runs the
-# tour: load the mock backend through the real plugin loader, print what it is, and run a VM
-# through its whole life (define, start, pause, resume, migrate to a second backend instance,
-# shut down, delete), printing every event.
+# HAL's main job on a fresh Debian 12 machine: installs missing packages, builds, builds (or
+# reuses) the test guest, and runs a single-machine installation: hal-controller on its embedded
+# SQLite store, hal-node agents in a kvm-qemu pool (two nodes) and a mock pool, a real Linux guest
+# applied as a KubeVirt VirtualMachine, shown Running and live-migrated between the two nodes.
+# Arguments go to scripts/single-machine.sh (e.g. --keep).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" "$root/build" --target hal-tour --target hal-mock
-exec "$root/build/examples/tour/hal-tour" --plugin "$root/build/backends/mock/libhal-mock.so" "$@"
+"$root/scripts/build.sh" "$root/build" --target hal-controller --target hal-node --target halctl \
+  --target hal-kvm-qemu --target hal-mock
+guest=$("$root/scripts/test-guest/build.sh" | tail -n 1)
+exec "$root/scripts/single-machine.sh" "$root/build" "$guest" "$@"

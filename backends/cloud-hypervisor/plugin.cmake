@@ -25,8 +25,8 @@ set_target_properties(hal-cloud-hypervisor PROPERTIES PREFIX lib CXX_VISIBILITY_
 target_link_libraries(hal-cloud-hypervisor PRIVATE hal_ch_backend hal_warnings)
 target_link_options(hal-cloud-hypervisor PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL)
 add_dependencies(hal-cloud-hypervisor hal-ch-emulator)
-configure_file(${CMAKE_CURRENT_LIST_DIR}/hal-cloud-hypervisor.hal.json
-               ${CMAKE_CURRENT_BINARY_DIR}/hal-cloud-hypervisor.hal.json COPYONLY)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/cloud-hypervisor.hal.json
+               ${CMAKE_CURRENT_BINARY_DIR}/cloud-hypervisor.hal.json COPYONLY)
 
 # ---- tests
 hal_add_test(hal_ch_protocol_test

@@ -25,8 +25,8 @@ set_target_properties(hal-kvm-qemu PROPERTIES PREFIX lib CXX_VISIBILITY_PRESET h
 target_link_libraries(hal-kvm-qemu PRIVATE hal_kvm_qemu_backend hal_warnings)
 target_link_options(hal-kvm-qemu PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL)
 # The manifest next to the library lets hosts discover it on their plugin search path.
-configure_file(${CMAKE_CURRENT_LIST_DIR}/hal-kvm-qemu.hal.json
-               ${CMAKE_CURRENT_BINARY_DIR}/hal-kvm-qemu.hal.json COPYONLY)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/kvm-qemu.hal.json
+               ${CMAKE_CURRENT_BINARY_DIR}/kvm-qemu.hal.json COPYONLY)
 
 hal_add_test(hal_kvm_qemu_command_line_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/command_line_test.cc

@@ -66,8 +66,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path,
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
@@ -78,7 +78,9 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path,
   if (rc != 0) throw std::runtime_error("cannot spawn " + argv_[0] + ": " + std::strerror(rc));
 }
 
-ChildProcess::~ChildProcess() { stop(); }
+ChildProcess::~ChildProcess() {
+  stop();
+}
 
 bool ChildProcess::reap(bool block) {
   if (reaped_) return true;
@@ -88,7 +90,9 @@ bool ChildProcess::reap(bool block) {
   return reaped_;
 }
 
-bool ChildProcess::running() { return !reap(false); }
+bool ChildProcess::running() {
+  return !reap(false);
+}
 
 void ChildProcess::kill_hard() {
   if (reaped_) return;
@@ -201,7 +205,9 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-void become_subreaper() { ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+void become_subreaper() {
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
 
 int stop_pidfiles_under(const std::string &root, const std::string &pidfile_name,
                         const std::string &argv0_contains) {

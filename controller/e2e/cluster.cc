@@ -59,16 +59,21 @@ Cluster::~Cluster() {
 
 void Cluster::start_controller() {
   std::vector<std::string> argv = {bin_.controller,
-                                   "--listen", address_,
-                                   "--store", "sqlite:" + dir_ + "/controller.db",
-                                   "--heartbeat-interval-ms", std::to_string(options_.heartbeat_ms),
-                                   "--node-grace-ms", std::to_string(options_.node_grace_ms)};
+                                   "--listen",
+                                   address_,
+                                   "--store",
+                                   "sqlite:" + dir_ + "/controller.db",
+                                   "--heartbeat-interval-ms",
+                                   std::to_string(options_.heartbeat_ms),
+                                   "--node-grace-ms",
+                                   std::to_string(options_.node_grace_ms)};
   if (!options_.test_guest_dir.empty())
     argv.insert(argv.end(), {"--image", "hal/test-guest=" + options_.test_guest_dir});
   controller_ = std::make_unique<ChildProcess>(argv, dir_ + "/controller.log");
   bool up = wait_until(
       [&] {
-        return controller_->running() && halctl({"get", "nodes"}, std::chrono::seconds(5)).exit_code == 0;
+        return controller_->running() &&
+               halctl({"get", "nodes"}, std::chrono::seconds(5)).exit_code == 0;
       },
       std::chrono::seconds(20));
   if (!up) throw std::runtime_error("hal-controller did not come up:\n" + logs_tail());
@@ -80,15 +85,23 @@ void Cluster::start_node(const std::string &name) {
     if (n.name == name) spec = &n;
   if (!spec) throw std::runtime_error("unknown node " + name);
   fs::create_directories(dir_ + "/nodes/" + name);
-  std::vector<std::string> argv = {
-      bin_.node,          "--name",       name,
-      "--pool",           spec->pool,     "--pool-file",
-      options_.nodepools_file,            "--listen",
-      "127.0.0.1:" + std::to_string(node_ports_.at(name)),
-      "--controller",     address_,       "--state-dir",
-      dir_ + "/nodes/" + name,            "--plugin-path",
-      bin_.plugin_path,   "--heartbeat-interval-ms",
-      std::to_string(options_.heartbeat_ms)};
+  std::vector<std::string> argv = {bin_.node,
+                                   "--name",
+                                   name,
+                                   "--pool",
+                                   spec->pool,
+                                   "--pool-file",
+                                   options_.nodepools_file,
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(node_ports_.at(name)),
+                                   "--controller",
+                                   address_,
+                                   "--state-dir",
+                                   dir_ + "/nodes/" + name,
+                                   "--plugin-path",
+                                   bin_.plugin_path,
+                                   "--heartbeat-interval-ms",
+                                   std::to_string(options_.heartbeat_ms)};
   nodes_[name].reset();
   nodes_[name] = std::make_unique<ChildProcess>(argv, dir_ + "/node-" + name + ".log");
 }
@@ -103,7 +116,9 @@ void Cluster::restart_controller(bool hard) {
     throw std::runtime_error("nodes did not re-register:\n" + logs_tail());
 }
 
-void Cluster::kill_node(const std::string &name) { nodes_.at(name)->kill_hard(); }
+void Cluster::kill_node(const std::string &name) {
+  nodes_.at(name)->kill_hard();
+}
 
 bool Cluster::node_running(const std::string &name) {
   auto it = nodes_.find(name);
@@ -172,7 +187,8 @@ std::string Cluster::logs_tail(size_t bytes) const {
   std::error_code ec;
   for (const auto &entry : fs::directory_iterator(dir_, ec)) {
     if (entry.path().extension() != ".log") continue;
-    out += "---- " + entry.path().filename().string() + "\n" + tail(read_file(entry.path()), bytes) + "\n";
+    out += "---- " + entry.path().filename().string() + "\n" +
+           tail(read_file(entry.path()), bytes) + "\n";
   }
   return out;
 }

@@ -33,11 +33,11 @@ struct NodeSpec {
 
 /** What to start. */
 struct ClusterOptions {
-  std::vector<NodeSpec> nodes;       ///< Agents to start.
-  std::string nodepools_file;        ///< NodePool manifests (applied, and given to the agents).
-  std::string test_guest_dir;        ///< Image dir for "hal/test-guest" (may be empty).
-  int heartbeat_ms = 500;            ///< Node heartbeat interval.
-  int node_grace_ms = 3000;          ///< Missed-heartbeat grace before a node is NotReady.
+  std::vector<NodeSpec> nodes;  ///< Agents to start.
+  std::string nodepools_file;   ///< NodePool manifests (applied, and given to the agents).
+  std::string test_guest_dir;   ///< Image dir for "hal/test-guest" (may be empty).
+  int heartbeat_ms = 500;       ///< Node heartbeat interval.
+  int node_grace_ms = 3000;     ///< Missed-heartbeat grace before a node is NotReady.
 };
 
 /** A running installation. */

@@ -1,9 +1,8 @@
 // e2e_qemu_test.cc - end-to-end tests with real processes: hal-controller on its SQLite store,
 // hal-node agents in a kvm-qemu pool (two nodes) and a mock pool, halctl, and QEMU (TCG) booting
 // the project's test guest, whose console heartbeat proves what the guest itself experienced.
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <regex>
 #include <string>
@@ -41,7 +40,8 @@ class E2eQemuTest : public ::testing::Test {
 
   /** Applies the test-guest VM and waits until its VMI runs and the guest heartbeats. */
   std::string apply_and_wait_running() {
-    auto applied = cluster_->halctl({"apply", "-f", HAL_SOURCE_DIR "/examples/manifests/testguest-vm.yaml"});
+    auto applied =
+        cluster_->halctl({"apply", "-f", HAL_SOURCE_DIR "/examples/manifests/testguest-vm.yaml"});
     EXPECT_EQ(applied.exit_code, 0) << applied.out << applied.err;
     EXPECT_NE(applied.out.find("created"), std::string::npos) << applied.out;
     std::string node = wait_vmi_running(60s);
@@ -65,7 +65,8 @@ class E2eQemuTest : public ::testing::Test {
   }
 
   /** Waits until the guest on `node` printed a heartbeat with a counter above `after`. */
-  bool wait_heartbeat_after(const std::string &node, long after, std::chrono::milliseconds timeout) {
+  bool wait_heartbeat_after(const std::string &node, long after,
+                            std::chrono::milliseconds timeout) {
     return Cluster::wait_until(
         [&] { return last_heartbeat(cluster_->console_log(node, kVmId)).first > after; }, timeout);
   }
@@ -208,7 +209,8 @@ TEST_F(E2eQemuTest, DrainMovesTheVmByLiveMigration) {
 }
 
 TEST_F(E2eQemuTest, MockPoolRunsItsOwnVm) {
-  auto applied = cluster_->halctl({"apply", "-f", HAL_SOURCE_DIR "/examples/manifests/mock-vm.yaml"});
+  auto applied =
+      cluster_->halctl({"apply", "-f", HAL_SOURCE_DIR "/examples/manifests/mock-vm.yaml"});
   ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
   ASSERT_TRUE(Cluster::wait_until(
       [&] {

@@ -1,0 +1,223 @@
+// node_agent.cc - NodeAgent: backends + gRPC server + event hub + registrar (see node_agent.h).
+#include "controller/node/node_agent.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <random>
+
+#include "controller/node/backend_loader.h"
+#include "controller/node/event_hub.h"
+#include "controller/node/node_service.h"
+#include "controller/node/vm_directory.h"
+#include "controller/node/wire.h"
+#include "core/log/log.h"
+#include "hal/host.hpp"
+
+#ifndef HAL_NODE_AGENT_VERSION
+#define HAL_NODE_AGENT_VERSION "0.0.0"
+#endif
+
+namespace hal::node {
+namespace {
+
+int64_t random_boot_id() {
+  std::random_device device;
+  std::mt19937_64 engine((static_cast<uint64_t>(device()) << 32) ^ device() ^
+                         static_cast<uint64_t>(now_unix_ms()));
+  std::uniform_int_distribution<int64_t> dist(1, INT64_MAX);
+  return dist(engine);
+}
+
+// "host:port" with the bound port replacing whatever port `listen` named.
+std::string bound_address(const std::string &listen, int port) {
+  std::string host = listen;
+  if (auto colon = listen.rfind(':'); colon != std::string::npos) host = listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> node_labels(const NodeAgentOptions &options) {
+  std::map<std::string, std::string> labels = options.labels;
+  labels["hal.dev/pool"] = options.pool;
+  labels["kubernetes.io/hostname"] = options.node_name;
+  return labels;
+}
+
+// Everything that exists between start() and stop(). Members are destroyed in reverse order:
+// registrar, server, service, directory, hub, backends.
+struct NodeAgent::Running {
+  std::vector<LoadedBackend> backends;
+  std::vector<Backend::SubscriptionId> subscriptions;
+  std::unique_ptr<EventHub> events;
+  std::unique_ptr<VmDirectory> vms;
+  std::atomic<bool> stopping{false};
+  std::unique_ptr<NodeAgentService> service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<Registrar> registrar;
+  int port = 0;
+  std::string address;
+  int64_t boot_id = 0;
+  v1::NodeInfo info;  // static part, built once at start
+};
+
+NodeAgent::NodeAgent(NodeAgentOptions options) : options_(std::move(options)) {}
+
+NodeAgent::~NodeAgent() {
+  try {
+    stop();
+  } catch (const std::exception &e) {
+    hal::log("node")->error("node {}: stop failed: {}", options_.node_name, e.what());
+  }
+}
+
+void NodeAgent::start() {
+  std::lock_guard lock(mu_);
+  if (running_) return;
+  if (options_.node_name.empty()) throw Error(HAL_INVALID_ARGUMENT, "name: required");
+  if (options_.pool.empty()) throw Error(HAL_INVALID_ARGUMENT, "pool: required");
+  auto run = std::make_unique<Running>();
+  run->boot_id = random_boot_id();
+  run->backends = load_backends(options_);
+  run->events =
+      std::make_unique<EventHub>(options_.event_replay_capacity, options_.event_queue_capacity);
+  run->vms = std::make_unique<VmDirectory>(run->backends);
+
+  // Events: sequence them and fan them out; never block the backend's dispatcher.
+  for (LoadedBackend &backend : run->backends) {
+    EventHub *hub = run->events.get();
+    VmDirectory *vms = run->vms.get();
+    run->subscriptions.push_back(backend.backend->on_event([hub, vms](const Event &event) {
+      v1::NodeEvent out;
+      out.set_vm_id(event.vm_id);
+      out.set_type(event_type_name(event.type));
+      out.set_state(state_name(event.state));
+      if (!event.detail.is_null()) out.set_detail_json(event.detail.dump());
+      out.set_timestamp_unix_ns(static_cast<int64_t>(event.timestamp_ns));
+      if (event.type == HAL_EVENT_STATE_CHANGED)
+        vms->touch(event.vm_id, static_cast<int64_t>(event.timestamp_ns / 1000000));
+      hub->publish(std::move(out));
+    }));
+  }
+
+  // The static part of NodeInfo.
+  nlohmann::json capabilities = nlohmann::json::object();
+  for (LoadedBackend &backend : run->backends) {
+    run->info.add_backends(backend.name);
+    capabilities[backend.name] = backend.backend->capabilities();
+  }
+  nlohmann::json host = run->backends.front().backend->host_info();
+  run->info.set_name(options_.node_name);
+  run->info.set_pool(options_.pool);
+  run->info.set_capabilities_json(capabilities.dump());
+  run->info.set_host_info_json(host.dump());
+  run->info.set_labels_json(nlohmann::json(node_labels(options_)).dump());
+  run->info.set_agent_version(HAL_NODE_AGENT_VERSION);
+  run->info.set_boot_id(run->boot_id);
+  run->info.set_allocatable_cpus(host.value("cpus", 0u));
+  run->info.set_allocatable_memory_bytes(host.value("memory", uint64_t{0}));
+
+  Running *raw = run.get();
+  ServiceContext context;
+  context.vms = run->vms.get();
+  context.events = run->events.get();
+  context.node_info = [raw] { return raw->info; };
+  context.stopping = &run->stopping;
+  run->service = std::make_unique<NodeAgentService>(std::move(context));
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &run->port);
+  builder.RegisterService(run->service.get());
+  run->server = builder.BuildAndStart();
+  if (!run->server || run->port == 0) {
+    for (LoadedBackend &backend : run->backends) backend.backend->close(HAL_CLOSE_KEEP_VMS);
+    throw Error(HAL_UNAVAILABLE, "listen: cannot serve on '" + options_.listen + "'");
+  }
+  run->address = bound_address(options_.listen, run->port);
+  run->info.set_address(run->address);
+
+  if (!options_.controller.empty()) {
+    Registrar::Config config;
+    config.controller = options_.controller;
+    config.node_name = options_.node_name;
+    config.boot_id = run->boot_id;
+    config.heartbeat_interval = options_.heartbeat_interval;
+    config.max_backoff = options_.max_retry_backoff;
+    config.registration = [raw] {
+      v1::RegisterNodeRequest request;
+      *request.mutable_node() = raw->info;
+      for (v1::VmStatus &vm : raw->vms->list()) *request.add_vms() = std::move(vm);
+      return request;
+    };
+    config.last_event_sequence = [raw] { return raw->events->last_sequence(); };
+    run->registrar = std::make_unique<Registrar>(std::move(config));
+    run->registrar->start();
+  }
+  hal::log("node")->info("node {} (pool {}) serving NodeAgent on {}; {} VMs adopted, boot_id {}",
+                         options_.node_name, options_.pool, run->address, run->vms->size(),
+                         run->boot_id);
+  running_ = std::move(run);
+}
+
+void NodeAgent::stop() {
+  std::unique_ptr<Running> run;
+  {
+    std::lock_guard lock(mu_);
+    run = std::move(running_);
+  }
+  if (!run) return;
+  if (run->registrar) run->registrar->stop();
+  run->stopping = true;
+  run->events->close();
+  run->server->Shutdown(std::chrono::system_clock::now() + options_.stop_grace);
+  run->server->Wait();
+  for (std::size_t i = 0; i < run->backends.size(); ++i)
+    run->backends[i].backend->unsubscribe(run->subscriptions[i]);
+  for (LoadedBackend &backend : run->backends) {
+    try {
+      backend.backend->close(HAL_CLOSE_KEEP_VMS);
+    } catch (const std::exception &e) {
+      hal::log("node")->error("node {}: closing backend {}: {}", options_.node_name, backend.name,
+                              e.what());
+    }
+  }
+  hal::log("node")->info("node {} stopped; VMs left running", options_.node_name);
+}
+
+bool NodeAgent::running() const {
+  std::lock_guard lock(mu_);
+  return running_ != nullptr;
+}
+
+std::string NodeAgent::address() const {
+  std::lock_guard lock(mu_);
+  return running_ ? running_->address : std::string();
+}
+
+int NodeAgent::port() const {
+  std::lock_guard lock(mu_);
+  return running_ ? running_->port : 0;
+}
+
+int64_t NodeAgent::boot_id() const {
+  std::lock_guard lock(mu_);
+  return running_ ? running_->boot_id : 0;
+}
+
+v1::NodeInfo NodeAgent::node_info() const {
+  std::lock_guard lock(mu_);
+  return running_ ? running_->info : v1::NodeInfo();
+}
+
+RegistrarStats NodeAgent::registration() const {
+  std::lock_guard lock(mu_);
+  return running_ && running_->registrar ? running_->registrar->stats() : RegistrarStats{};
+}
+
+uint64_t NodeAgent::last_event_sequence() const {
+  std::lock_guard lock(mu_);
+  return running_ ? running_->events->last_sequence() : 0;
+}
+
+}  // namespace hal::node

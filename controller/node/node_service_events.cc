@@ -1,0 +1,53 @@
+// node_service_events.cc - NodeAgent.WatchEvents: replays buffered events after since_sequence,
+// then streams new ones. The stream handler pulls from its own bounded queue in the EventHub,
+// so a slow reader only ever blocks this handler; when it falls a full queue behind the hub
+// drops it and the stream ends with RESOURCE_EXHAUSTED (the reader re-lists and watches again).
+#include "controller/node/node_service.h"
+#include "controller/node/wire.h"
+#include "core/log/log.h"
+
+namespace hal::node {
+
+grpc::Status NodeAgentService::WatchEvents(grpc::ServerContext *context,
+                                           const v1::WatchEventsRequest *request,
+                                           grpc::ServerWriter<v1::NodeEvent> *writer) {
+  std::shared_ptr<EventHub::Reader> reader;
+  try {
+    reader = ctx_.events->subscribe(request->since_sequence());
+  } catch (...) {
+    return current_exception_status("WatchEvents");
+  }
+  grpc::Status result = grpc::Status::OK;
+  // Tell the client the stream is established before any event flows (so a watcher can rely
+  // on seeing every event published after its call returned its initial metadata).
+  writer->SendInitialMetadata();
+  while (true) {
+    if (context->IsCancelled()) {
+      result = grpc::Status(grpc::StatusCode::CANCELLED, "WatchEvents: cancelled by the client");
+      break;
+    }
+    std::optional<v1::NodeEvent> event = reader->next(std::chrono::milliseconds(100));
+    if (event) {
+      if (!writer->Write(*event)) {
+        result = grpc::Status(grpc::StatusCode::CANCELLED, "WatchEvents: stream closed");
+        break;
+      }
+      continue;
+    }
+    if (reader->dropped()) {
+      hal::log("node")->warn("WatchEvents: dropped a reader that fell behind");
+      result = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "WatchEvents: reader fell too far behind and was dropped; list the "
+                            "VMs again and watch from the last sequence seen");
+      break;
+    }
+    if (reader->closed() || ctx_.stopping->load()) {
+      result = grpc::Status(grpc::StatusCode::UNAVAILABLE, "WatchEvents: node agent stopping");
+      break;
+    }
+  }
+  ctx_.events->unsubscribe(reader);
+  return result;
+}
+
+}  // namespace hal::node

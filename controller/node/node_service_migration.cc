@@ -1,0 +1,66 @@
+// node_service_migration.cc - NodeAgent RPCs for live migration: PrepareIncoming (target),
+// SendMigration (source), GetMigrationProgress and CancelMigration (either side).
+#include "controller/node/node_service.h"
+#include "controller/node/wire.h"
+
+namespace hal::node {
+
+grpc::Status NodeAgentService::PrepareIncoming(grpc::ServerContext *,
+                                               const v1::PrepareIncomingRequest *request,
+                                               v1::PrepareIncomingResponse *response) {
+  return guarded("PrepareIncoming", [&] {
+    LoadedBackend &backend = ctx_.vms->backend("backend", request->backend());
+    nlohmann::json spec = parse_object_field("spec_json", request->spec_json());
+    nlohmann::json params = parse_object_field("params_json", request->params_json(), true);
+    if (!spec.contains("name") || !spec["name"].is_string() ||
+        spec["name"].get<std::string>().empty())
+      throw Error(HAL_INVALID_ARGUMENT, "spec_json.name: required non-empty string");
+    const std::string id = spec["name"].get<std::string>();
+    if (LoadedBackend *owner = ctx_.vms->owner(id); owner != nullptr && owner != &backend)
+      throw Error(HAL_ALREADY_EXISTS,
+                  "spec_json.name: VM '" + id + "' already exists on backend " + owner->name);
+    Backend::Incoming incoming = backend.backend->migration_prepare_incoming(spec, params);
+    ctx_.vms->remember(incoming.vm.id(), backend);
+    response->set_endpoint_json(incoming.endpoint.dump());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status NodeAgentService::SendMigration(grpc::ServerContext *,
+                                             const v1::SendMigrationRequest *request,
+                                             v1::VmStatus *response) {
+  return guarded("SendMigration", [&] {
+    require_field("vm_id", request->vm_id());
+    nlohmann::json params = parse_object_field("params_json", request->params_json());
+    if (!params.contains("uri") || !params["uri"].is_string() ||
+        params["uri"].get<std::string>().empty())
+      throw Error(HAL_INVALID_ARGUMENT,
+                  "params_json.uri: required (the endpoint PrepareIncoming answered)");
+    auto [backend, vm] = ctx_.vms->open(request->vm_id());
+    vm.migration_send(params);
+    *response = ctx_.vms->status(*backend, vm, false);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status NodeAgentService::GetMigrationProgress(grpc::ServerContext *, const v1::VmRef *request,
+                                                    v1::MigrationProgress *response) {
+  return guarded("GetMigrationProgress", [&] {
+    auto [backend, vm] = ctx_.vms->open(request->vm_id());
+    response->set_vm_id(vm.id());
+    response->set_progress_json(vm.migration_progress().dump());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status NodeAgentService::CancelMigration(grpc::ServerContext *,
+                                               const v1::CancelMigrationRequest *request,
+                                               v1::CancelMigrationResponse *) {
+  return guarded("CancelMigration", [&] {
+    auto [backend, vm] = ctx_.vms->open(request->vm_id());
+    vm.migration_cancel();
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace hal::node

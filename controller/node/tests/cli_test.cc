@@ -1,0 +1,73 @@
+// cli_test.cc - hal-node's command line: backend from --backend or from a NodePool file, labels,
+// state dir, and usage errors (exit code 2).
+#include "controller/node/cli.h"
+
+#include <gtest/gtest.h>
+
+namespace hal::node {
+namespace {
+
+TEST(CliTest, BackendFlags) {
+  CliResult result = parse_command_line({"hal-node",
+                                         "--name",
+                                         "n1",
+                                         "--backend",
+                                         "mock",
+                                         "--backend-config",
+                                         R"({"tdx":true})",
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--controller",
+                                         "127.0.0.1:7000",
+                                         "--state-dir",
+                                         "/tmp/s",
+                                         "--label",
+                                         "zone=a",
+                                         "--plugin-path",
+                                         "/p1",
+                                         "--plugin-path",
+                                         "/p2",
+                                         "--heartbeat-interval-ms",
+                                         "250"});
+  ASSERT_TRUE(result.options) << result.error;
+  const NodeAgentOptions &o = *result.options;
+  EXPECT_EQ(o.node_name, "n1");
+  EXPECT_EQ(o.pool, "mock");  // defaults to the backend name
+  ASSERT_EQ(o.backends.size(), 1u);
+  EXPECT_EQ(o.backends[0].plugin, "mock");
+  EXPECT_EQ(o.backends[0].config, (nlohmann::json{{"tdx", true}}));
+  EXPECT_EQ(o.controller, "127.0.0.1:7000");
+  EXPECT_EQ(o.state_dir, "/tmp/s");
+  EXPECT_EQ(o.labels.at("zone"), "a");
+  EXPECT_EQ(o.plugin_path.size(), 2u);
+  EXPECT_EQ(o.heartbeat_interval.count(), 250);
+}
+
+TEST(CliTest, PoolFile) {
+  CliResult result = parse_command_line(
+      {"hal-node", "--name", "n2", "--pool-file",
+       std::string(HAL_SOURCE_DIR) + "/examples/manifests/nodepools.yaml", "--pool", "qemu"});
+  ASSERT_TRUE(result.options) << result.error;
+  EXPECT_EQ(result.options->pool, "qemu");
+  EXPECT_EQ(result.options->backends.at(0).plugin, "kvm-qemu");
+  EXPECT_EQ(result.options->labels.at("hal.dev/pool"), "qemu");
+}
+
+TEST(CliTest, UsageErrorsExitTwo) {
+  for (const std::vector<std::string> &args :
+       {std::vector<std::string>{"hal-node", "--backend", "mock"},
+        std::vector<std::string>{"hal-node", "--name", "n"},
+        std::vector<std::string>{"hal-node", "--name", "n", "--backend", "mock", "--backend-config",
+                                 "[1]"},
+        std::vector<std::string>{"hal-node", "--name", "n", "--backend", "mock", "--label", "x"},
+        std::vector<std::string>{"hal-node", "--name", "n", "--pool-file", "/nonexistent", "--pool",
+                                 "p"}}) {
+    CliResult result = parse_command_line(args);
+    EXPECT_FALSE(result.options);
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_FALSE(result.error.empty());
+  }
+}
+
+}  // namespace
+}  // namespace hal::node

@@ -1,0 +1,77 @@
+// wire.cc - HAL <-> node.proto conversions (see wire.h).
+#include "controller/node/wire.h"
+
+#include <chrono>
+
+#include "hal/names.h"
+
+namespace hal::node {
+
+grpc::Status to_grpc(hal_status status, const std::string &message) {
+  if (status == HAL_OK) return grpc::Status::OK;
+  if (status < HAL_CANCELLED || status > HAL_UNAUTHENTICATED) status = HAL_UNKNOWN;
+  return grpc::Status(static_cast<grpc::StatusCode>(status), message);
+}
+
+grpc::Status current_exception_status(std::string_view rpc) {
+  try {
+    throw;
+  } catch (const Error &e) {
+    return to_grpc(e.status(), e.what());
+  } catch (const nlohmann::json::exception &e) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(rpc) + ": " + e.what());
+  } catch (const std::exception &e) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(rpc) + ": " + e.what());
+  } catch (...) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string(rpc) + ": unknown exception");
+  }
+}
+
+std::string state_name(hal_vm_state state) {
+  return hal_vm_state_name(state);
+}
+
+std::string event_type_name(hal_event_type type) {
+  switch (type) {
+    case HAL_EVENT_STATE_CHANGED:
+      return "state-changed";
+    case HAL_EVENT_MIGRATION_PROGRESS:
+      return "migration-progress";
+    case HAL_EVENT_MIGRATION_FINISHED:
+      return "migration-finished";
+    case HAL_EVENT_GUEST_CRASHED:
+      return "guest-crashed";
+    case HAL_EVENT_GUEST_REBOOTED:
+      return "guest-rebooted";
+    case HAL_EVENT_DEVICE_CHANGED:
+      return "device-changed";
+    default:
+      return "unknown";
+  }
+}
+
+void require_field(std::string_view field, const std::string &value) {
+  if (value.empty()) throw Error(HAL_INVALID_ARGUMENT, std::string(field) + ": required");
+}
+
+nlohmann::json parse_object_field(std::string_view field, const std::string &text, bool allow_empty,
+                                  const nlohmann::json &empty_value) {
+  if (text.empty()) {
+    if (allow_empty) return empty_value;
+    throw Error(HAL_INVALID_ARGUMENT, std::string(field) + ": required");
+  }
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded())
+    throw Error(HAL_INVALID_ARGUMENT, std::string(field) + ": not valid JSON");
+  if (!doc.is_object())
+    throw Error(HAL_INVALID_ARGUMENT, std::string(field) + ": must be a JSON object");
+  return doc;
+}
+
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace hal::node

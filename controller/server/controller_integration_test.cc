@@ -1,0 +1,777 @@
+// controller_integration_test.cc - a whole controller in-process with two in-process mock
+// NodeAgents over real gRPC on 127.0.0.1: apply → Running (and its store writes), stop/start,
+// pause/unpause, migrate, node loss → recreate per runStrategy, controller restart on the same
+// SQLite file, drain, unschedulable and invalid manifests.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "controller/node/node_agent.h"
+#include "controller/node/tests/test_support.h"
+#include "controller/server/controller_server.h"
+#include "controller/server/object_util.h"
+#include "hal/v1/controller.grpc.pb.h"
+
+namespace hal::controller {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using hal::node::NodeAgent;
+using hal::node::testing::TempDir;
+using hal::node::testing::wait_until;
+
+std::string vm_manifest(const std::string &name, const std::string &strategy,
+                        const std::string &extra_spec = "", const std::string &selector = "mock") {
+  return "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n  name: " + name +
+         "\nspec:\n  runStrategy: " + strategy +
+         "\n  template:\n    spec:\n      nodeSelector:\n        hal.dev/pool: " + selector + "\n" +
+         extra_spec +
+         "      domain:\n        cpu:\n          cores: 1\n        resources:\n          "
+         "requests:\n"
+         "            memory: 128Mi\n        devices: {}\n";
+}
+
+class Cluster : public ::testing::Test {
+ protected:
+  void SetUp() override { db_ = (dir_.path() / "controller.db").string(); }
+  void TearDown() override {
+    for (auto &agent : agents_) {
+      if (agent) agent->stop();
+    }
+    agents_.clear();
+    if (server_) server_->stop();
+    server_.reset();
+  }
+
+  void start_controller(const std::string &listen = "127.0.0.1:0") {
+    ControllerServerOptions options = options_;
+    options.listen = listen;
+    options.store = "sqlite:" + db_;
+    options.controller.nodes.heartbeat_interval = 100ms;
+    options.controller.nodes.grace_period = 1000ms;
+    options.controller.crash_backoff_base = 200ms;
+    options.controller.retry_base = 20ms;
+    options.controller.retry_max = 500ms;
+    options.controller.rpc_timeout = 10s;
+    options.controller.resync_interval = 200ms;
+    if (tweak_) tweak_(options);
+    server_ = std::make_unique<ControllerServer>(options);
+    server_->start();
+    stub_ = v1::Controller::NewStub(
+        grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  NodeAgent &start_node(const std::string &name, json config = json::object()) {
+    config["instance"] = name + "-" + std::to_string(reinterpret_cast<uintptr_t>(this));
+    auto options = hal::node::testing::mock_agent_options(name, dir_.path() / name, config);
+    options.controller = server_->address();
+    options.heartbeat_interval = 100ms;
+    agents_.push_back(std::make_unique<NodeAgent>(options));
+    agents_.back()->start();
+    EXPECT_TRUE(wait_until([&] { return ready(name); }, 10s)) << name << " never became Ready";
+    return *agents_.back();
+  }
+
+  NodeAgent *agent(const std::string &name) {
+    for (auto &a : agents_) {
+      if (a && a->options().node_name == name) return a.get();
+    }
+    return nullptr;
+  }
+
+  bool ready(const std::string &node) {
+    return server_->controller().registry().readiness(node) == NodeReadiness::kReady;
+  }
+
+  json get(const std::string &kind, const std::string &name) {
+    auto stored = server_->store().get(StoreKey{kind, cluster_scoped(kind) ? "" : "default", name});
+    return stored ? stored->object : json();
+  }
+  std::string vm_status(const std::string &name) {
+    return str_at(get(kVmKind, name), json::json_pointer("/status/printableStatus"));
+  }
+  std::string vmi_phase(const std::string &name) {
+    return str_at(get(kVmiKind, name), json::json_pointer("/status/phase"));
+  }
+  std::string vmi_node(const std::string &name) {
+    return str_at(get(kVmiKind, name), json::json_pointer("/status/nodeName"));
+  }
+
+  grpc::Status apply(const std::string &manifest, v1::ApplyResponse *response = nullptr) {
+    v1::ApplyRequest request;
+    request.set_manifest(manifest);
+    v1::ApplyResponse local;
+    grpc::ClientContext context;
+    return stub_->Apply(&context, request, response != nullptr ? response : &local);
+  }
+
+  grpc::Status action(grpc::Status (v1::Controller::Stub::*rpc)(grpc::ClientContext *,
+                                                                const v1::VmActionRequest &,
+                                                                v1::Object *),
+                      const std::string &name) {
+    v1::VmActionRequest request;
+    request.set_name(name);
+    v1::Object object;
+    grpc::ClientContext context;
+    return ((*stub_).*rpc)(&context, request, &object);
+  }
+
+  /** The VM state the node agent reports ("" when it does not have it). */
+  std::string node_state(const std::string &node, const std::string &vm_id, json *info = nullptr) {
+    NodeAgent *a = agent(node);
+    if (a == nullptr || !a->running()) return "";
+    auto stub = hal::node::testing::node_stub(a->address());
+    v1::VmRef ref;
+    ref.set_vm_id(vm_id);
+    v1::VmStatus status;
+    auto context = hal::node::testing::deadline_context(5s);
+    if (!stub->GetVm(context.get(), ref, &status).ok()) return "";
+    if (info != nullptr && !status.info_json().empty()) *info = json::parse(status.info_json());
+    return status.state();
+  }
+
+  bool wait_running(const std::string &name, std::chrono::milliseconds timeout = 10s) {
+    return wait_until([&] { return vm_status(name) == "Running" && vmi_phase(name) == "Running"; },
+                      timeout);
+  }
+
+  ControllerServerOptions options_;
+  std::function<void(ControllerServerOptions &)> tweak_;
+  TempDir dir_{"hal-ctl-it-"};
+  std::string db_;
+  std::unique_ptr<ControllerServer> server_;
+  std::unique_ptr<v1::Controller::Stub> stub_;
+  std::vector<std::unique_ptr<NodeAgent>> agents_;
+};
+
+TEST_F(Cluster, ApplyVmBecomesRunningWithFewStoreWrites) {
+  start_controller();
+  start_node("node-a");
+  start_node("node-b");
+  // Count writes touching this VM's objects (VM, VMI and their events) from apply to Running.
+  auto watch = server_->store().watch(WatchFilter{"", "default", ""}, server_->store().revision());
+  v1::ApplyResponse response;
+  ASSERT_TRUE(apply(vm_manifest("web", "Always"), &response).ok());
+  ASSERT_EQ(response.outcomes_size(), 1);
+  EXPECT_EQ(response.outcomes(0), "created");
+  ASSERT_TRUE(wait_running("web")) << get(kVmKind, "web").dump(2);
+  std::set<int64_t> transactions;
+  int object_writes = 0;
+  while (auto event = watch->next(50ms)) {
+    const auto &key = event->object.key;
+    bool about =
+        key.name == "web" || (key.kind == kEventKind &&
+                              event->object.object["involvedObject"].value("name", "") == "web");
+    if (!about) continue;
+    ++object_writes;
+    transactions.insert(event->revision);
+  }
+  RecordProperty("store_transactions_per_vm", static_cast<int>(transactions.size()));
+  RecordProperty("store_object_writes_per_vm", object_writes);
+  std::cout << "store writes apply->Running: " << transactions.size() << " transactions, "
+            << object_writes << " object writes" << std::endl;
+  EXPECT_LE(transactions.size(), 8u);
+  EXPECT_LE(object_writes, 8);
+
+  json vmi = get(kVmiKind, "web");
+  EXPECT_EQ(vmi["status"]["hal"]["vmId"], "default-web");
+  EXPECT_EQ(vmi["metadata"]["ownerReferences"][0]["kind"], "VirtualMachine");
+  EXPECT_EQ(node_state(vmi_node("web"), "default-web"), "Running");
+  json vm = get(kVmKind, "web");
+  EXPECT_EQ(vm["status"]["ready"], true);
+  // Events were recorded.
+  EXPECT_TRUE(
+      server_->store().get(StoreKey{kEventKind, "default", "web.virtualmachine.successfulcreate"}));
+  EXPECT_TRUE(
+      server_->store().get(StoreKey{kEventKind, "default", "web.virtualmachineinstance.started"}));
+  // Apply again: unchanged.
+  ASSERT_TRUE(apply(vm_manifest("web", "Always"), &response).ok());
+  EXPECT_EQ(response.outcomes(0), "unchanged");
+}
+
+TEST_F(Cluster, StopAndStart) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("s", "Always")).ok());
+  ASSERT_TRUE(wait_running("s"));
+  std::string node = vmi_node("s");
+  ASSERT_TRUE(action(&v1::Controller::Stub::Stop, "s").ok());
+  ASSERT_TRUE(wait_until([&] {
+    return vm_status("s") == "Stopped" && get(kVmiKind, "s").is_null();
+  })) << get(kVmKind, "s").dump(2);
+  EXPECT_EQ(run_strategy(get(kVmKind, "s")), "Halted");
+  EXPECT_EQ(node_state(node, "default-s"), "");
+  // Stopping a stopped VM is refused.
+  EXPECT_EQ(action(&v1::Controller::Stub::Stop, "s").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(action(&v1::Controller::Stub::Start, "s").ok());
+  ASSERT_TRUE(wait_running("s"));
+  EXPECT_EQ(run_strategy(get(kVmKind, "s")), "Always");
+  EXPECT_EQ(action(&v1::Controller::Stub::Start, "s").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(Cluster, ManualStartStopUseStateChangeRequests) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("m", "Manual")).ok());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(get(kVmiKind, "m").is_null());  // Manual: nothing starts by itself.
+  EXPECT_EQ(vm_status("m"), "Stopped");
+  ASSERT_TRUE(action(&v1::Controller::Stub::Start, "m").ok());
+  ASSERT_TRUE(wait_running("m"));
+  std::string uid = str_at(get(kVmiKind, "m"), json::json_pointer("/metadata/uid"));
+  ASSERT_TRUE(action(&v1::Controller::Stub::Restart, "m").ok());
+  ASSERT_TRUE(wait_until([&] {
+    return vmi_phase("m") == "Running" &&
+           str_at(get(kVmiKind, "m"), json::json_pointer("/metadata/uid")) != uid;
+  }));
+  ASSERT_TRUE(action(&v1::Controller::Stub::Stop, "m").ok());
+  ASSERT_TRUE(
+      wait_until([&] { return get(kVmiKind, "m").is_null() && vm_status("m") == "Stopped"; }));
+  EXPECT_EQ(run_strategy(get(kVmKind, "m")), "Manual");
+}
+
+TEST_F(Cluster, PauseAndUnpause) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("p", "Always")).ok());
+  ASSERT_TRUE(wait_running("p"));
+  ASSERT_TRUE(action(&v1::Controller::Stub::Pause, "p").ok());
+  ASSERT_TRUE(wait_until([&] { return vm_status("p") == "Paused"; })) << get(kVmiKind, "p").dump(2);
+  EXPECT_EQ(node_state("node-a", "default-p"), "Paused");
+  EXPECT_EQ(action(&v1::Controller::Stub::Pause, "p").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(action(&v1::Controller::Stub::Unpause, "p").ok());
+  ASSERT_TRUE(wait_until([&] { return vm_status("p") == "Running"; }));
+  EXPECT_EQ(node_state("node-a", "default-p"), "Running");
+}
+
+TEST_F(Cluster, MigrateBetweenTwoNodes) {
+  start_controller();
+  start_node("node-a");
+  start_node("node-b");
+  ASSERT_TRUE(apply(vm_manifest("mig", "Always", "      evictionStrategy: LiveMigrate\n")).ok());
+  ASSERT_TRUE(wait_running("mig"));
+  const std::string source = vmi_node("mig");
+  const std::string target = source == "node-a" ? "node-b" : "node-a";
+  json before;
+  node_state(source, "default-mig", &before);
+  v1::MigrateRequest request;
+  request.set_name("mig");
+  v1::Object migration;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Migrate(&context, request, &migration).ok());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return str_at(get(kVmimKind, migration.name()), json::json_pointer("/status/phase")) ==
+               "Succeeded";
+      },
+      15s))
+      << get(kVmimKind, migration.name()).dump(2);
+  EXPECT_EQ(vmi_node("mig"), target);
+  EXPECT_EQ(vm_status("mig"), "Running");
+  json vmim = get(kVmimKind, migration.name());
+  EXPECT_EQ(vmim["status"]["progress"]["percent"], 100);
+  EXPECT_EQ(vmim["status"]["migrationState"]["sourceNode"], source);
+  EXPECT_EQ(vmim["status"]["migrationState"]["targetNode"], target);
+  json after;
+  EXPECT_EQ(node_state(target, "default-mig", &after), "Running");
+  EXPECT_TRUE(wait_until([&] { return node_state(source, "default-mig").empty(); }));
+  // The guest kept running (no reboot).
+  ASSERT_TRUE(before.contains("guest")) << before.dump();
+  ASSERT_TRUE(after.contains("guest")) << after.dump();
+  EXPECT_EQ(after["guest"]["bootCount"], before["guest"]["bootCount"]);
+}
+
+TEST_F(Cluster, NodeLossRecreatesAlwaysVmsElsewhereAndFailsManualOnes) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("always", "Always")).ok());
+  ASSERT_TRUE(apply(vm_manifest("manual", "Manual")).ok());
+  ASSERT_TRUE(action(&v1::Controller::Stub::Start, "manual").ok());
+  ASSERT_TRUE(wait_running("always"));
+  ASSERT_TRUE(wait_running("manual"));
+  start_node("node-b");
+  agent("node-a")->stop();  // Heartbeats stop; the VMs would keep running on a real host.
+  ASSERT_TRUE(wait_until(
+      [&] { return vmi_node("always") == "node-b" && vmi_phase("always") == "Running"; }, 15s))
+      << get(kVmiKind, "always").dump(2);
+  EXPECT_EQ(node_state("node-b", "default-always"), "Running");
+  ASSERT_TRUE(wait_until([&] { return vmi_phase("manual") == "Failed"; }, 5s));
+  EXPECT_EQ(vm_status("manual"), "Stopped");
+  json node = get(kNodeKind, "node-a");
+  ASSERT_NE(find_condition(node["status"]["conditions"], "Ready"), nullptr);
+  EXPECT_EQ((*find_condition(node["status"]["conditions"], "Ready"))["status"], "False");
+  EXPECT_TRUE(server_->store().get(StoreKey{kEventKind, "default", "node-a.node.nodenotready"}));
+}
+
+TEST_F(Cluster, ControllerRestartLosesNothingAndDoesNotRestartVms) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("keep", "Always")).ok());
+  ASSERT_TRUE(wait_running("keep"));
+  const json vmi_before = get(kVmiKind, "keep");
+  const int64_t revision = server_->store().revision();
+  const std::string listen = server_->address();
+  json info_before;
+  node_state("node-a", "default-keep", &info_before);
+  server_->stop();
+  server_.reset();
+  std::this_thread::sleep_for(300ms);
+  start_controller(listen);
+  EXPECT_GE(server_->store().revision(), revision);
+  EXPECT_EQ(get(kVmiKind, "keep")["metadata"]["uid"], vmi_before["metadata"]["uid"]);
+  ASSERT_TRUE(wait_until([&] { return ready("node-a"); }, 10s));
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(wait_running("keep"));
+  json vmi_after = get(kVmiKind, "keep");
+  EXPECT_EQ(vmi_after["metadata"]["uid"], vmi_before["metadata"]["uid"]);
+  EXPECT_EQ(vmi_after["status"]["nodeName"], vmi_before["status"]["nodeName"]);
+  json info_after;
+  EXPECT_EQ(node_state("node-a", "default-keep", &info_after), "Running");
+  ASSERT_TRUE(info_before.contains("guest")) << info_before.dump();
+  EXPECT_EQ(info_after["guest"]["bootCount"], info_before["guest"]["bootCount"]);
+  EXPECT_GE(info_after["guest"]["uptimeMs"].get<int64_t>(),
+            info_before["guest"]["uptimeMs"].get<int64_t>());
+}
+
+TEST_F(Cluster, DrainMovesVms) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("d1", "Always", "      evictionStrategy: LiveMigrate\n")).ok());
+  ASSERT_TRUE(apply(vm_manifest("d2", "Always")).ok());  // evictionStrategy None: stopped.
+  ASSERT_TRUE(wait_running("d1"));
+  ASSERT_TRUE(wait_running("d2"));
+  start_node("node-b");
+  v1::DrainRequest request;
+  request.set_node("node-a");
+  v1::DrainResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Drain(&context, request, &response).ok());
+  EXPECT_EQ(response.migrations_size(), 1);
+  ASSERT_EQ(response.skipped_size(), 1);
+  EXPECT_NE(response.skipped(0).find("default/d2"), std::string::npos);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return vmi_node("d1") == "node-b" && vmi_node("d2") == "node-b" &&
+               vmi_phase("d1") == "Running" && vmi_phase("d2") == "Running";
+      },
+      15s))
+      << get(kVmiKind, "d1").dump(2) << get(kVmiKind, "d2").dump(2);
+  EXPECT_EQ(get(kNodeKind, "node-a")["spec"]["unschedulable"], true);
+}
+
+TEST_F(Cluster, UnschedulableVmReportsWhyPerNode) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("nowhere", "Always", "", "gpu")).ok());
+  ASSERT_TRUE(wait_until([&] { return vm_status("nowhere") == "ErrorUnschedulable"; }))
+      << get(kVmKind, "nowhere").dump(2);
+  const json vm = get(kVmKind, "nowhere");
+  const json *condition = find_condition(conditions_of(vm), "PodScheduled");
+  ASSERT_NE(condition, nullptr);
+  EXPECT_NE(
+      (*condition)["message"].get<std::string>().find("node-a: node selector hal.dev/pool=gpu"),
+      std::string::npos)
+      << condition->dump();
+}
+
+TEST_F(Cluster, InvalidManifestIsRejectedWithTheFieldPath) {
+  start_controller();
+  std::string bad = vm_manifest("bad", "Always");
+  bad.replace(bad.find("cores: 1"), 8, "cores: 1\n          bogusField: 3");
+  grpc::Status status = apply(bad);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("bogusField"), std::string::npos) << status.error_message();
+  EXPECT_TRUE(get(kVmKind, "bad").is_null());
+  // Dry run stores nothing.
+  v1::ApplyRequest request;
+  request.set_manifest(vm_manifest("dry", "Always"));
+  request.set_dry_run(true);
+  v1::ApplyResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Apply(&context, request, &response).ok());
+  EXPECT_TRUE(get(kVmKind, "dry").is_null());
+}
+
+TEST_F(Cluster, CrashedGuestIsRestartedWithBackoff) {
+  start_controller();
+  start_node("node-a", json{{"faults", {{"crashAfterMs", 150}}}});
+  ASSERT_TRUE(apply(vm_manifest("crashy", "Always")).ok());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        json vm = get(kVmKind, "crashy");
+        return vm.contains("status") && vm["status"].contains("startFailure") &&
+               vm["status"]["startFailure"].value("consecutiveFailCount", 0) >= 2;
+      },
+      15s))
+      << get(kVmKind, "crashy").dump(2);
+  EXPECT_TRUE(server_->store().get(
+      StoreKey{kEventKind, "default", "crashy.virtualmachine.crashloopbackoff"}));
+}
+
+TEST_F(Cluster, DeleteVmCascades) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("gone", "Always")).ok());
+  ASSERT_TRUE(wait_running("gone"));
+  v1::ObjectKey key;
+  key.set_kind("vm");
+  key.set_name("gone");
+  v1::DeleteResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Delete(&context, key, &response).ok());
+  ASSERT_TRUE(wait_until(
+      [&] { return get(kVmKind, "gone").is_null() && get(kVmiKind, "gone").is_null(); }));
+  EXPECT_EQ(node_state("node-a", "default-gone"), "");
+}
+
+v1::Object migrate(v1::Controller::Stub &stub, const std::string &name, grpc::Status *status) {
+  v1::MigrateRequest request;
+  request.set_name(name);
+  v1::Object migration;
+  grpc::ClientContext context;
+  *status = stub.Migrate(&context, request, &migration);
+  return migration;
+}
+
+TEST_F(Cluster, MigrationLimitOutboundPerNode) {
+  start_controller();
+  // 64 MiB/s: a 128 MiB guest takes about 2 s to move.
+  start_node("node-a", json{{"migration", {{"bandwidthMiBps", 64}}}});
+  for (const char *name : {"l1", "l2", "l3"}) {
+    ASSERT_TRUE(apply(vm_manifest(name, "Always", "      evictionStrategy: LiveMigrate\n")).ok());
+  }
+  for (const char *name : {"l1", "l2", "l3"}) ASSERT_TRUE(wait_running(name));
+  start_node("node-b");
+  std::vector<std::string> migrations;
+  for (const char *name : {"l1", "l2", "l3"}) {
+    grpc::Status status;
+    migrations.push_back(migrate(*stub_, name, &status).name());
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  size_t peak = 0;
+  bool queued_seen = false;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        size_t running = 0, done = 0;
+        for (const auto &m : migrations) {
+          json vmim = get(kVmimKind, m);
+          std::string phase = str_at(vmim, json::json_pointer("/status/phase"));
+          if (phase == "Running") ++running;
+          if (phase == "Succeeded") ++done;
+          const json *queued = find_condition(conditions_of(vmim), "Queued");
+          if (phase == "Pending" && queued != nullptr) queued_seen = true;
+        }
+        peak = std::max(peak, running);
+        return done == migrations.size();
+      },
+      30s));
+  EXPECT_LE(peak, 2u);  // parallelOutboundMigrationsPerNode.
+  EXPECT_TRUE(queued_seen);
+  for (const char *name : {"l1", "l2", "l3"}) EXPECT_EQ(vmi_node(name), "node-b");
+}
+
+TEST_F(Cluster, FailedMigrationKeepsTheSourceRunning) {
+  start_controller();
+  start_node("node-a",
+             json{{"faults", {{"migration", "fail"}}}, {"migration", {{"bandwidthMiBps", 256}}}});
+  ASSERT_TRUE(apply(vm_manifest("f", "Always", "      evictionStrategy: LiveMigrate\n")).ok());
+  ASSERT_TRUE(wait_running("f"));
+  start_node("node-b");
+  grpc::Status status;
+  auto migration = migrate(*stub_, "f", &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return str_at(get(kVmimKind, migration.name()), json::json_pointer("/status/phase")) ==
+               "Failed";
+      },
+      15s))
+      << get(kVmimKind, migration.name()).dump(2);
+  EXPECT_EQ(vmi_node("f"), "node-a");
+  EXPECT_EQ(node_state("node-a", "default-f"), "Running");
+  EXPECT_TRUE(wait_until([&] { return node_state("node-b", "default-f").empty(); }));
+  EXPECT_EQ(vm_status("f"), "Running");
+  EXPECT_EQ(get(kVmiKind, "f")["status"]["migrationState"]["failed"], true);
+}
+
+TEST_F(Cluster, StalledMigrationIsCancelledAfterProgressTimeout) {
+  tweak_ = [](ControllerServerOptions &options) {
+    options.controller.migration.progress_timeout = 600ms;
+  };
+  start_controller();
+  start_node("node-a",
+             json{{"faults", {{"migration", "stall"}}}, {"migration", {{"bandwidthMiBps", 256}}}});
+  ASSERT_TRUE(apply(vm_manifest("st", "Always", "      evictionStrategy: LiveMigrate\n")).ok());
+  ASSERT_TRUE(wait_running("st"));
+  start_node("node-b");
+  grpc::Status status;
+  auto migration = migrate(*stub_, "st", &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return str_at(get(kVmimKind, migration.name()), json::json_pointer("/status/phase")) ==
+               "Failed";
+      },
+      15s))
+      << get(kVmimKind, migration.name()).dump(2);
+  json vmim = get(kVmimKind, migration.name());
+  const json *failed = find_condition(conditions_of(vmim), "Failed");
+  ASSERT_NE(failed, nullptr);
+  EXPECT_NE((*failed)["message"].get<std::string>().find("progressTimeout"), std::string::npos);
+  EXPECT_EQ(vmi_node("st"), "node-a");
+  EXPECT_TRUE(wait_until([&] { return node_state("node-a", "default-st") == "Running"; }));
+}
+
+TEST_F(Cluster, TdxVmIsNotMigratable) {
+  start_controller();
+  start_node("node-a", json{{"tdx", true}});
+  start_node("node-b", json{{"tdx", true}});
+  std::string manifest = vm_manifest("secret", "Always");
+  manifest.replace(manifest.find("        devices: {}"), 19,
+                   "        devices: {}\n        launchSecurity:\n          tdx: {}");
+  grpc::Status applied = apply(manifest);
+  ASSERT_TRUE(applied.ok()) << applied.error_message();
+  ASSERT_TRUE(wait_running("secret")) << get(kVmiKind, "secret").dump(2);
+  json vmi = get(kVmiKind, "secret");
+  const json *migratable = find_condition(conditions_of(vmi), "LiveMigratable");
+  ASSERT_NE(migratable, nullptr);
+  EXPECT_EQ((*migratable)["status"], "False");
+  EXPECT_NE((*migratable)["message"].get<std::string>().find("TDX"), std::string::npos);
+  grpc::Status status;
+  migrate(*stub_, "secret", &status);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("TDX"), std::string::npos) << status.error_message();
+  // Drain reports it instead of moving it.
+  v1::DrainRequest request;
+  request.set_node(vmi_node("secret"));
+  v1::DrainResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Drain(&context, request, &response).ok());
+  EXPECT_EQ(response.migrations_size(), 0);
+  ASSERT_EQ(response.skipped_size(), 1);
+  EXPECT_NE(response.skipped(0).find("default/secret"), std::string::npos);
+}
+
+TEST_F(Cluster, VmRemovedBehindTheControllersBackIsRecreated) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("lost", "Always")).ok());
+  ASSERT_TRUE(wait_running("lost"));
+  std::string uid = str_at(get(kVmiKind, "lost"), json::json_pointer("/metadata/uid"));
+  auto stub = hal::node::testing::node_stub(agent("node-a")->address());
+  v1::DeleteVmRequest request;
+  request.set_vm_id("default-lost");
+  v1::DeleteVmResponse response;
+  auto context = hal::node::testing::deadline_context(5s);
+  ASSERT_TRUE(stub->DeleteVm(context.get(), request, &response).ok());
+  // Seen (event stream or the periodic ListVms resync) and handled per runStrategy Always.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return vmi_phase("lost") == "Running" &&
+               str_at(get(kVmiKind, "lost"), json::json_pointer("/metadata/uid")) != uid &&
+               node_state("node-a", "default-lost") == "Running";
+      },
+      10s))
+      << get(kVmiKind, "lost").dump(2);
+}
+
+TEST_F(Cluster, ManyVmsConvergeWithFewWritesEach) {
+  start_controller();
+  for (int n = 0; n < 4; ++n)
+    start_node("many-" + std::to_string(n), json{{"host", {{"cpus", 256}, {"memory", 1ll << 40}}}});
+  const int count = 200;
+  auto watch = server_->store().watch(WatchFilter{"", "default", ""}, server_->store().revision());
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(apply(vm_manifest("vm" + std::to_string(i), "Always")).ok());
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return server_->store().list(kVmiKind, "default").size() == static_cast<size_t>(count) &&
+               std::all_of(
+                   server_->store().list(kVmKind, "default").begin(),
+                   server_->store().list(kVmKind, "default").end(), [](const StoredObject &vm) {
+                     return str_at(vm.object, json::json_pointer("/status/printableStatus")) ==
+                            "Running";
+                   });
+      },
+      60s));
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  std::set<int64_t> transactions;
+  int object_writes = 0;
+  while (auto event = watch->next(50ms)) {
+    ++object_writes;
+    transactions.insert(event->revision);
+  }
+  double per_vm_tx = static_cast<double>(transactions.size()) / count;
+  double per_vm_objects = static_cast<double>(object_writes) / count;
+  std::cout << count << " VMs on 4 nodes Running in " << elapsed.count()
+            << " ms; per VM: " << per_vm_tx << " store transactions, " << per_vm_objects
+            << " object writes" << std::endl;
+  EXPECT_LE(per_vm_tx, 8.0);
+  EXPECT_LE(per_vm_objects, 8.0);
+  // Spread over the nodes.
+  std::map<std::string, int> per_node;
+  for (const auto &vmi : server_->store().list(kVmiKind, "default")) {
+    ++per_node[str_at(vmi.object, json::json_pointer("/status/nodeName"))];
+  }
+  EXPECT_EQ(per_node.size(), 4u);
+}
+
+TEST_F(Cluster, NodeAgentRestartKeepsVmsRunning) {
+  start_controller();
+  start_node("node-a");
+  ASSERT_TRUE(apply(vm_manifest("stay", "Always")).ok());
+  ASSERT_TRUE(wait_running("stay"));
+  const std::string uid = str_at(get(kVmiKind, "stay"), json::json_pointer("/metadata/uid"));
+  json before;
+  node_state("node-a", "default-stay", &before);
+  auto options = agent("node-a")->options();
+  agent("node-a")->stop();
+  agents_.clear();
+  agents_.push_back(std::make_unique<NodeAgent>(options));  // Same instance and state dir.
+  agents_.back()->start();
+  ASSERT_TRUE(wait_until([&] { return ready("node-a"); }, 10s));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(vmi_phase("stay"), "Running");
+  EXPECT_EQ(str_at(get(kVmiKind, "stay"), json::json_pointer("/metadata/uid")), uid);
+  json after;
+  EXPECT_EQ(node_state("node-a", "default-stay", &after), "Running");
+  ASSERT_TRUE(before.contains("guest"));
+  EXPECT_EQ(after["guest"]["bootCount"], before["guest"]["bootCount"]);
+}
+
+TEST_F(Cluster, StandaloneVmiRunsAndIsDeleted) {
+  start_controller();
+  start_node("node-a");
+  const std::string manifest =
+      "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata:\n  name: solo\nspec:\n"
+      "  domain:\n    cpu:\n      cores: 1\n    resources:\n      requests:\n        memory: 64Mi\n"
+      "    devices: {}\n";
+  grpc::Status status = apply(manifest);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(wait_until([&] { return vmi_phase("solo") == "Running"; }))
+      << get(kVmiKind, "solo").dump(2);
+  EXPECT_EQ(node_state("node-a", "default-solo"), "Running");
+  v1::ObjectKey key;
+  key.set_kind("vmi");
+  key.set_name("solo");
+  v1::DeleteResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Delete(&context, key, &response).ok());
+  ASSERT_TRUE(wait_until([&] { return get(kVmiKind, "solo").is_null(); }));
+  EXPECT_EQ(node_state("node-a", "default-solo"), "");
+}
+
+TEST_F(Cluster, PendingVmStartsWhenRoomIsFreedAndTemplateChangeNeedsRestart) {
+  start_controller();
+  // Room for one 3 GiB guest only.
+  start_node("small", json{{"host", {{"cpus", 4}, {"memory", 4ll << 30}}}});
+  auto big = [](const std::string &name) {
+    std::string m = vm_manifest(name, "Always");
+    m.replace(m.find("memory: 128Mi"), 13, "memory: 3Gi");
+    return m;
+  };
+  ASSERT_TRUE(apply(big("first")).ok());
+  ASSERT_TRUE(wait_running("first")) << get(kVmiKind, "first").dump(2);
+  ASSERT_TRUE(apply(big("second")).ok());
+  ASSERT_TRUE(wait_until([&] { return vm_status("second") == "ErrorUnschedulable"; }))
+      << get(kVmKind, "second").dump(2);
+  // Changing the running VM's template asks for a restart.
+  std::string changed = big("first");
+  changed.replace(changed.find("cores: 1"), 8, "cores: 2");
+  ASSERT_TRUE(apply(changed).ok());
+  ASSERT_TRUE(wait_until([&] {
+    json vm = get(kVmKind, "first");
+    const json *c = find_condition(conditions_of(vm), "RestartRequired");
+    return c != nullptr && (*c)["status"] == "True";
+  }));
+  ASSERT_TRUE(action(&v1::Controller::Stub::Stop, "first").ok());
+  ASSERT_TRUE(wait_running("second", 5s)) << get(kVmKind, "second").dump(2);
+}
+
+// Manual scale run (slow): HAL_SCALE_VMS / HAL_SCALE_NODES override 10000 / 100.
+TEST_F(Cluster, DISABLED_ScaleConverge) {
+  const int vms = std::getenv("HAL_SCALE_VMS") ? std::atoi(std::getenv("HAL_SCALE_VMS")) : 10000;
+  const int nodes =
+      std::getenv("HAL_SCALE_NODES") ? std::atoi(std::getenv("HAL_SCALE_NODES")) : 100;
+  tweak_ = [](ControllerServerOptions &options) {
+    options.controller.nodes.heartbeat_interval = 1000ms;
+    options.controller.nodes.grace_period = 30s;
+    options.controller.resync_interval = 10s;
+  };
+  start_controller();
+  for (int n = 0; n < nodes; ++n) {
+    start_node("scale-" + std::to_string(n),
+               json{{"host", {{"cpus", 512}, {"memory", 1ll << 42}}}});
+  }
+  const uint64_t tx0 = server_->store().write_transactions();
+  const uint64_t obj0 = server_->store().object_writes();
+  auto start = std::chrono::steady_clock::now();
+  for (int first = 0; first < vms; first += 500) {  // Chunks keep replies under 4 MiB.
+    std::string manifest;
+    for (int i = first; i < std::min(vms, first + 500); ++i) {
+      manifest += (i > first ? "---\n" : "") + vm_manifest("s" + std::to_string(i), "Always");
+    }
+    v1::ApplyRequest request;
+    request.set_manifest(manifest);
+    v1::ApplyResponse response;
+    grpc::ClientContext context;
+    grpc::Status status = stub_->Apply(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  auto applied = std::chrono::steady_clock::now();
+  auto all_running = [&] {
+    for (const auto &vm : server_->store().list(kVmKind, "default")) {
+      if (str_at(vm.object, json::json_pointer("/status/printableStatus")) != "Running")
+        return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 3000 && !all_running(); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(all_running());
+  auto done = std::chrono::steady_clock::now();
+  std::cout << vms << " VMs on " << nodes << " nodes: apply "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(applied - start).count()
+            << " ms, all Running after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(done - start).count()
+            << " ms; " << static_cast<double>(server_->store().write_transactions() - tx0) / vms
+            << " transactions/VM, "
+            << static_cast<double>(server_->store().object_writes() - obj0) / vms
+            << " object writes/VM (node writes included)" << std::endl;
+}
+
+TEST_F(Cluster, WatchStreamsChanges) {
+  start_controller();
+  start_node("node-a");
+  v1::ListRequest list;
+  list.set_kind("vm");
+  v1::ListResponse listed;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->List(&context, list, &listed).ok());
+  }
+  v1::WatchRequest request;
+  request.set_kind("vm");
+  request.set_since_resource_version(listed.resource_version());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto reader = stub_->Watch(&context, request);
+  ASSERT_TRUE(apply(vm_manifest("w", "Always")).ok());
+  v1::WatchEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.type(), "ADDED");
+  EXPECT_EQ(event.object().name(), "w");
+  EXPECT_EQ(event.object().kind(), "VirtualMachine");
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.type(), "MODIFIED");
+  context.TryCancel();
+}
+
+}  // namespace
+}  // namespace hal::controller

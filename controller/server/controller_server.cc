@@ -1,0 +1,56 @@
+// controller_server.cc - store + controller + gRPC server assembly.
+#include "controller/server/controller_server.h"
+
+#include <cstdlib>
+
+#include "core/log/log.h"
+
+namespace hal::controller {
+
+ControllerServer::ControllerServer(ControllerServerOptions options) : options_(std::move(options)) {
+  if (options_.test_guest_dir.empty()) {
+    if (const char *dir = std::getenv("HAL_TEST_GUEST_DIR")) options_.test_guest_dir = dir;
+  }
+  store_ = open_store(options_.store);
+  images_ = std::make_unique<ImageCatalog>(options_.images, options_.test_guest_dir);
+  controller_ = std::make_unique<Controller>(*store_, *images_, options_.controller);
+  service_ = std::make_unique<ControllerService>(*controller_);
+}
+
+ControllerServer::~ControllerServer() {
+  stop();
+}
+
+void ControllerServer::start() {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(service_.get());
+  builder.RegisterService(&controller_->registry());
+  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port_ == 0) {
+    server_.reset();
+    throw std::runtime_error("cannot listen on " + options_.listen);
+  }
+  controller_->start();
+  hal::log("controller")
+      ->info("hal-controller serving on {} (store {})", address(), options_.store);
+}
+
+void ControllerServer::stop() {
+  if (server_) {
+    service_->shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_.reset();
+  }
+  if (controller_) controller_->stop();
+}
+
+std::string ControllerServer::address() const {
+  auto colon = options_.listen.rfind(':');
+  std::string host =
+      colon == std::string::npos ? options_.listen : options_.listen.substr(0, colon);
+  return host + ":" + std::to_string(port_);
+}
+
+}  // namespace hal::controller

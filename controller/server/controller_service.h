@@ -1,0 +1,52 @@
+// controller_service.h - the Controller gRPC service (controller.proto) over a Controller:
+// apply (parse, validate, default, store; dry run), get, list, watch, delete, VM actions,
+// migrate, drain and console lookup.
+#ifndef HAL_CONTROLLER_SERVER_CONTROLLER_SERVICE_H
+#define HAL_CONTROLLER_SERVER_CONTROLLER_SERVICE_H
+
+#include <atomic>
+
+#include "controller/server/controller.h"
+#include "hal/v1/controller.grpc.pb.h"
+
+namespace hal::controller {
+
+/** The Controller service. */
+class ControllerService final : public v1::Controller::Service {
+ public:
+  /** Serves `controller` (which must outlive the service). */
+  explicit ControllerService(Controller &controller);
+
+  /** Ends open Watch streams (server shutdown). */
+  void shutdown() { stopping_ = true; }
+
+  grpc::Status Apply(grpc::ServerContext *, const v1::ApplyRequest *, v1::ApplyResponse *) override;
+  grpc::Status Get(grpc::ServerContext *, const v1::ObjectKey *, v1::Object *) override;
+  grpc::Status List(grpc::ServerContext *, const v1::ListRequest *, v1::ListResponse *) override;
+  grpc::Status Watch(grpc::ServerContext *, const v1::WatchRequest *,
+                     grpc::ServerWriter<v1::WatchEvent> *) override;
+  grpc::Status Delete(grpc::ServerContext *, const v1::ObjectKey *, v1::DeleteResponse *) override;
+  grpc::Status Start(grpc::ServerContext *, const v1::VmActionRequest *, v1::Object *) override;
+  grpc::Status Stop(grpc::ServerContext *, const v1::VmActionRequest *, v1::Object *) override;
+  grpc::Status Restart(grpc::ServerContext *, const v1::VmActionRequest *, v1::Object *) override;
+  grpc::Status Pause(grpc::ServerContext *, const v1::VmActionRequest *, v1::Object *) override;
+  grpc::Status Unpause(grpc::ServerContext *, const v1::VmActionRequest *, v1::Object *) override;
+  grpc::Status Migrate(grpc::ServerContext *, const v1::MigrateRequest *, v1::Object *) override;
+  grpc::Status Drain(grpc::ServerContext *, const v1::DrainRequest *, v1::DrainResponse *) override;
+  grpc::Status Console(grpc::ServerContext *, const v1::VmActionRequest *,
+                       v1::ConsoleLocation *) override;
+
+ private:
+  Controller &controller_;
+  std::atomic<bool> stopping_{false};
+};
+
+/** Fills a wire Object from a stored one. */
+void to_wire(const StoredObject &stored, v1::Object *object);
+
+/** Canonical kind for a kind/short/plural name (API kinds, "Event"), or nullopt. */
+std::optional<std::string> resolve_kind(const std::string &name);
+
+}  // namespace hal::controller
+
+#endif  // HAL_CONTROLLER_SERVER_CONTROLLER_SERVICE_H

@@ -1,0 +1,147 @@
+// node_registry.h - the NodeRegistry gRPC service and the controller's table of nodes: nodes
+// register with their capabilities, topology, labels and running VMs (stored as hal.dev/v1 Node
+// objects), heartbeat, and are declared NotReady when heartbeats stop for the grace period. The
+// registry keeps one NodeConnection per node and the VM states nodes report (register lists
+// and events), and tells a listener about everything that needs reconciling.
+#ifndef HAL_CONTROLLER_SERVER_NODE_REGISTRY_H
+#define HAL_CONTROLLER_SERVER_NODE_REGISTRY_H
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/server/node_connection.h"
+#include "controller/server/scheduler.h"
+#include "controller/store/store.h"
+#include "hal/v1/node.grpc.pb.h"
+
+namespace hal::controller {
+
+/** What the registry reports to the controller (called without registry locks held). */
+class NodeListener {
+ public:
+  virtual ~NodeListener() = default;
+  /** `node` registered (first time, after its restart, or after being NotReady) and reports
+   *  exactly the VMs `vm_ids`. */
+  virtual void node_registered(const std::string &node, const std::vector<std::string> &vm_ids) = 0;
+  /** `node` missed heartbeats for the grace period (or never re-registered after a controller
+   *  restart); it is now NotReady. */
+  virtual void node_not_ready(const std::string &node) = 0;
+  /** An event from `node`'s stream (observed state already updated). */
+  virtual void node_event(const std::string &node, const v1::NodeEvent &event) = 0;
+};
+
+/** Registry timing. */
+struct NodeRegistryOptions {
+  std::chrono::milliseconds heartbeat_interval{1000};  ///< Told to nodes at Register.
+  std::chrono::milliseconds grace_period{10000};       ///< Missed for this long → NotReady.
+  std::chrono::milliseconds status_flush{30000};       ///< Max age of stored heartbeat time.
+};
+
+/** Readiness as the controller sees it. */
+enum class NodeReadiness {
+  kWaiting,   ///< Known from the store; has not registered since the controller started.
+  kReady,     ///< Registered and heartbeating.
+  kNotReady,  ///< Heartbeats missed beyond the grace period.
+};
+
+/** A copy of what the registry knows about a node. */
+struct NodeSnapshot {
+  std::string name;                                   ///< Node name.
+  std::string pool;                                   ///< NodePool.
+  std::string address;                                ///< NodeAgent address.
+  NodeReadiness readiness = NodeReadiness::kWaiting;  ///< Current readiness.
+  bool unschedulable = false;                         ///< Cordoned.
+  std::map<std::string, std::string> labels;          ///< Node labels.
+  std::vector<std::string> backends;                  ///< Loaded backends (first = default).
+  nlohmann::json capabilities;                        ///< {"<backend>": capabilities}.
+  nlohmann::json host_info;                           ///< host-info document.
+  uint32_t allocatable_cpus = 0;                      ///< CPUs for VMs.
+  uint64_t allocatable_memory = 0;                    ///< Memory bytes for VMs.
+};
+
+/** The registry. Thread-safe. */
+class NodeRegistry final : public v1::NodeRegistry::Service {
+ public:
+  /** A registry writing Node objects to `store` and reporting to `listener`. */
+  NodeRegistry(Store &store, NodeRegistryOptions options, NodeListener *listener);
+  ~NodeRegistry() override;
+
+  /** Loads the Node objects of the store as kWaiting nodes (their grace starts now). */
+  void load_from_store();
+  /** Starts the heartbeat monitor. */
+  void start();
+  /** Stops the monitor and every event stream. */
+  void stop();
+
+  grpc::Status Register(grpc::ServerContext *context, const v1::RegisterNodeRequest *request,
+                        v1::RegisterNodeResponse *response) override;
+  grpc::Status Heartbeat(grpc::ServerContext *context, const v1::HeartbeatRequest *request,
+                         v1::HeartbeatResponse *response) override;
+
+  /** Snapshot of every node, by name. */
+  std::vector<NodeSnapshot> nodes() const;
+  /** Snapshot of one node. */
+  std::optional<NodeSnapshot> node(const std::string &name) const;
+  /** The connection to a registered node (nullptr when it has none). */
+  std::shared_ptr<NodeConnection> connection(const std::string &name) const;
+  /** Readiness of `name` (kNotReady for an unknown node). */
+  NodeReadiness readiness(const std::string &name) const;
+
+  /** The state `node` last reported for `vm_id`: nullopt when the node has not registered since
+   *  the controller started (unknown), "" when it registered and does not have the VM. */
+  std::optional<std::string> observed(const std::string &node, const std::string &vm_id) const;
+  /** Records a state learnt from an RPC answer ("" = the VM is gone). */
+  void set_observed(const std::string &node, const std::string &vm_id, const std::string &state);
+  /** Ready nodes that report `vm_id`, with its state. */
+  std::vector<std::pair<std::string, std::string>> find_vm(const std::string &vm_id) const;
+  /** Every (node, vm id) pair Ready nodes reported. */
+  std::vector<std::pair<std::string, std::string>> observed_vms() const;
+
+  /** Sets spec.unschedulable of the node (memory + store). Returns false for an unknown node. */
+  bool set_unschedulable(const std::string &name, bool unschedulable);
+  /** Forgets a node (its Node object was deleted). */
+  void forget(const std::string &name);
+
+  /** Scheduler view of every node: `allocated` gives (cpus, memory, vm count) per node. */
+  std::vector<SchedulerNode> scheduler_nodes(
+      const std::function<void(const std::string &, SchedulerNode &)> &fill_allocation) const;
+
+  /** The registry's options. */
+  const NodeRegistryOptions &options() const { return options_; }
+
+ private:
+  struct Node {
+    NodeSnapshot info;
+    int64_t boot_id = 0;
+    std::chrono::steady_clock::time_point last_heartbeat;
+    std::chrono::steady_clock::time_point last_flush;
+    bool registered = false;                 ///< Reported its VM list since the controller started.
+    std::map<std::string, std::string> vms;  ///< vm id → state.
+    std::shared_ptr<NodeConnection> connection;
+  };
+
+  void monitor();
+  void write_node(const std::string &name, bool heartbeat_only);
+  nlohmann::json node_object(const Node &node, const nlohmann::json &existing) const;
+
+  Store &store_;
+  NodeRegistryOptions options_;
+  NodeListener *listener_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Node> nodes_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread monitor_;
+};
+
+}  // namespace hal::controller
+
+#endif  // HAL_CONTROLLER_SERVER_NODE_REGISTRY_H

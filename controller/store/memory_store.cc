@@ -1,0 +1,274 @@
+// memory_store.cc - in-memory Store with revision history and queued watches.
+#include "controller/store/memory_store.h"
+
+#include <condition_variable>
+
+namespace hal::controller {
+
+std::string StoreKey::str() const {
+  return ns.empty() ? kind + "/" + name : kind + "/" + ns + "/" + name;
+}
+
+const char *watch_type_name(WatchType type) {
+  switch (type) {
+    case WatchType::kAdded:
+      return "ADDED";
+    case WatchType::kModified:
+      return "MODIFIED";
+    case WatchType::kDeleted:
+      return "DELETED";
+  }
+  return "MODIFIED";
+}
+
+bool WatchFilter::matches(const StoreKey &key) const {
+  return (kind.empty() || kind == key.kind) && (ns.empty() || ns == key.ns) &&
+         (name.empty() || name == key.name);
+}
+
+StoredObject Store::create(const StoreKey &key, const nlohmann::json &object) {
+  return commit({StoreWrite{StoreWrite::Op::kCreate, key, object, 0, false}}).at(0);
+}
+
+StoredObject Store::update(const StoreKey &key, const nlohmann::json &object,
+                           int64_t expected_version) {
+  return commit({StoreWrite{StoreWrite::Op::kUpdate, key, object, expected_version, false}}).at(0);
+}
+
+StoredObject Store::put(const StoreKey &key, const nlohmann::json &object) {
+  return commit({StoreWrite{StoreWrite::Op::kPut, key, object, 0, false}}).at(0);
+}
+
+std::optional<StoredObject> Store::remove(const StoreKey &key, int64_t expected_version) {
+  auto result =
+      commit({StoreWrite{StoreWrite::Op::kDelete, key, nlohmann::json(), expected_version, true}});
+  if (result.empty()) return std::nullopt;
+  return result.front();
+}
+
+/** A watch whose events are queued by the store and pulled by the consumer. */
+class QueueWatch : public Watch {
+ public:
+  QueueWatch(MemoryStore *store, WatchFilter filter) : store_(store), filter_(std::move(filter)) {}
+  ~QueueWatch() override { cancel(); }
+
+  std::optional<WatchEvent> next(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, timeout, [&] { return closed_ || !queue_.empty(); });
+    if (queue_.empty()) return std::nullopt;
+    WatchEvent event = std::move(queue_.front());
+    queue_.pop_front();
+    return event;
+  }
+
+  void cancel() override {
+    MemoryStore *store = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      store = store_;
+      store_ = nullptr;
+    }
+    if (store != nullptr) store->unregister(this);
+    close();
+  }
+
+  bool closed() const override {
+    std::lock_guard lock(mutex_);
+    return closed_ && queue_.empty();
+  }
+
+  /** Queues `event` if it matches; closes the watch when the consumer is too far behind. */
+  void offer(const WatchEvent &event) {
+    if (!filter_.matches(event.object.key)) return;
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    if (queue_.size() >= kMaxQueued) {
+      closed_ = true;  // Overflow: the consumer must re-list and watch again.
+    } else {
+      queue_.push_back(event);
+    }
+    cv_.notify_all();
+  }
+
+  /** Marks the watch closed (store shutdown). */
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+  /** Forgets the store (store shutdown). */
+  void detach() {
+    std::lock_guard lock(mutex_);
+    store_ = nullptr;
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 1000000;
+  MemoryStore *store_;
+  WatchFilter filter_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<WatchEvent> queue_;
+  bool closed_ = false;
+};
+
+MemoryStore::MemoryStore(size_t history_limit) : history_limit_(history_limit) {}
+
+MemoryStore::~MemoryStore() {
+  close_watches();
+}
+
+void MemoryStore::close_watches() {
+  std::set<QueueWatch *> watches;
+  {
+    std::lock_guard lock(mutex_);
+    watches.swap(watches_);
+  }
+  for (QueueWatch *watch : watches) {
+    watch->detach();
+    watch->close();
+  }
+}
+
+void MemoryStore::unregister(QueueWatch *watch) {
+  std::lock_guard lock(mutex_);
+  watches_.erase(watch);
+}
+
+std::optional<StoredObject> MemoryStore::get(const StoreKey &key) const {
+  std::lock_guard lock(mutex_);
+  auto it = objects_.find(key);
+  if (it == objects_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<StoredObject> MemoryStore::list(const std::string &kind, const std::string &ns,
+                                            int64_t *revision) const {
+  std::vector<StoredObject> result;
+  std::lock_guard lock(mutex_);
+  auto it = kind.empty() ? objects_.begin() : objects_.lower_bound(StoreKey{kind, ns, ""});
+  for (; it != objects_.end(); ++it) {
+    if (!kind.empty() && it->first.kind != kind) break;
+    if (!ns.empty() && it->first.ns != ns) {
+      if (!kind.empty()) break;  // Sorted by (kind, ns): past the namespace.
+      continue;
+    }
+    result.push_back(it->second);
+  }
+  if (revision != nullptr) *revision = revision_;
+  return result;
+}
+
+int64_t MemoryStore::revision() const {
+  std::lock_guard lock(mutex_);
+  return revision_;
+}
+
+void MemoryStore::persist(const std::vector<WatchEvent> &, int64_t) {}
+
+void MemoryStore::load(std::vector<StoredObject> objects, int64_t revision) {
+  std::lock_guard lock(mutex_);
+  objects_.clear();
+  for (auto &object : objects) objects_.emplace(object.key, std::move(object));
+  revision_ = revision;
+  history_start_ = revision;
+  history_.clear();
+}
+
+std::vector<StoredObject> MemoryStore::commit(const std::vector<StoreWrite> &writes) {
+  if (writes.empty()) return {};
+  std::lock_guard lock(mutex_);
+  const int64_t revision = revision_ + 1;
+  // Validate against the current content plus earlier writes of the same batch.
+  std::map<StoreKey, std::optional<StoredObject>> staged;
+  auto current = [&](const StoreKey &key) -> std::optional<StoredObject> {
+    if (auto it = staged.find(key); it != staged.end()) return it->second;
+    if (auto it = objects_.find(key); it != objects_.end()) return it->second;
+    return std::nullopt;
+  };
+  std::vector<WatchEvent> changes;
+  changes.reserve(writes.size());
+  for (const StoreWrite &write : writes) {
+    if (write.key.kind.empty() || write.key.name.empty()) {
+      throw StoreError(StoreErrorCode::kNotFound, "store key needs a kind and a name");
+    }
+    std::optional<StoredObject> existing = current(write.key);
+    if (write.expected_version != 0 && existing && existing->version != write.expected_version) {
+      throw StoreError(StoreErrorCode::kConflict, write.key.str() + ": resource version " +
+                                                      std::to_string(write.expected_version) +
+                                                      " is stale (current " +
+                                                      std::to_string(existing->version) + ")");
+    }
+    if (write.op == StoreWrite::Op::kDelete) {
+      if (!existing) {
+        if (write.ignore_missing) continue;
+        throw StoreError(StoreErrorCode::kNotFound, write.key.str() + " not found");
+      }
+      staged[write.key] = std::nullopt;
+      changes.push_back(WatchEvent{WatchType::kDeleted, *existing, revision});
+      continue;
+    }
+    if (write.op == StoreWrite::Op::kCreate && existing) {
+      throw StoreError(StoreErrorCode::kAlreadyExists, write.key.str() + " already exists");
+    }
+    if (write.op == StoreWrite::Op::kUpdate && !existing) {
+      throw StoreError(StoreErrorCode::kNotFound, write.key.str() + " not found");
+    }
+    if (write.expected_version != 0 && !existing) {
+      throw StoreError(StoreErrorCode::kNotFound, write.key.str() + " not found");
+    }
+    StoredObject stored{write.key, write.object, revision};
+    if (!stored.object.is_object()) stored.object = nlohmann::json::object();
+    stored.object["metadata"]["resourceVersion"] = std::to_string(revision);
+    changes.push_back(
+        WatchEvent{existing ? WatchType::kModified : WatchType::kAdded, stored, revision});
+    staged[write.key] = std::move(stored);
+  }
+  if (changes.empty()) return {};
+  persist(changes, revision);  // May throw: nothing changed yet.
+  revision_ = revision;
+  std::vector<StoredObject> result;
+  result.reserve(changes.size());
+  for (const WatchEvent &change : changes) {
+    if (change.type == WatchType::kDeleted) {
+      objects_.erase(change.object.key);
+    } else {
+      objects_.insert_or_assign(change.object.key, change.object);
+    }
+    result.push_back(change.object);
+    for (QueueWatch *watch : watches_) watch->offer(change);
+    history_.push_back(change);
+  }
+  while (history_.size() > history_limit_) {
+    history_start_ = history_.front().revision;
+    history_.pop_front();
+  }
+  transactions_.fetch_add(1);
+  object_writes_.fetch_add(changes.size());
+  return result;
+}
+
+std::unique_ptr<Watch> MemoryStore::watch(const WatchFilter &filter, int64_t since_revision) {
+  auto watch = std::make_unique<QueueWatch>(this, filter);
+  std::lock_guard lock(mutex_);
+  if (since_revision == 0) {
+    for (const auto &[key, object] : objects_) {
+      watch->offer(WatchEvent{WatchType::kAdded, object, object.version});
+    }
+  } else {
+    if (since_revision < history_start_) {
+      throw StoreError(StoreErrorCode::kCompacted,
+                       "revision " + std::to_string(since_revision) +
+                           " is older than the retained history (from " +
+                           std::to_string(history_start_) + "); list and watch again");
+    }
+    for (const WatchEvent &event : history_) {
+      if (event.revision > since_revision) watch->offer(event);
+    }
+  }
+  watches_.insert(watch.get());
+  return watch;
+}
+
+}  // namespace hal::controller
