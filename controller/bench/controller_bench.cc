@@ -7,7 +7,7 @@
 //     emulate 100 Linux boots at once, and "Running" is the VMI phase either way, as in
 //     KubeVirt's test);
 //  2. scale: 10,000 VMs on 100 mock nodes: time to converge (all VMIs Running), store writes per
-//     VM (store revisions consumed / VMs: every object write, Events included) and the
+//     VM (write transactions: store revisions consumed / VMs; each carries several objects) and the
 //     controller's resident memory.
 #include <sys/resource.h>
 #include <unistd.h>
