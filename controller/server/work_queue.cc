@@ -144,7 +144,9 @@ void WorkQueue::worker() {
       if (deadlines_.empty()) {
         cv_.wait(lock);
       } else {
-        cv_.wait_until(lock, deadlines_.begin()->first);
+        // A copy: the map node may be erased by another worker while this one waits.
+        const Clock::time_point due = deadlines_.begin()->first;
+        cv_.wait_until(lock, due);
       }
       continue;
     }
