@@ -22,17 +22,21 @@ grpc::Status NodeAgentService::WatchEvents(grpc::ServerContext *context,
   // on seeing every event published after its call returned its initial metadata).
   writer->SendInitialMetadata();
   while (true) {
-    if (context->IsCancelled()) {
-      result = grpc::Status(grpc::StatusCode::CANCELLED, "WatchEvents: cancelled by the client");
-      break;
-    }
     std::optional<v1::NodeEvent> event = reader->next(std::chrono::milliseconds(100));
     if (event) {
-      if (!writer->Write(*event)) {
+      // While more are queued, let gRPC buffer: one flush (and one wake-up of the controller)
+      // carries a burst of events.
+      grpc::WriteOptions options;
+      if (reader->pending()) options.set_buffer_hint();
+      if (!writer->Write(*event, options)) {
         result = grpc::Status(grpc::StatusCode::CANCELLED, "WatchEvents: stream closed");
         break;
       }
       continue;
+    }
+    if (context->IsCancelled()) {  // Checked when idle: a failed Write reports it while busy.
+      result = grpc::Status(grpc::StatusCode::CANCELLED, "WatchEvents: cancelled by the client");
+      break;
     }
     if (reader->dropped()) {
       hal::log("node")->warn("WatchEvents: dropped a reader that fell behind");

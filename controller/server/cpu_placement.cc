@@ -26,7 +26,7 @@ std::optional<CpuPlacement> Controller::pick_cpus(const std::string &node,
   }
   // Free CPUs per host NUMA node.
   std::vector<std::pair<uint32_t, std::vector<uint32_t>>> free;
-  const auto &info = snapshot->host_info;
+  const auto &info = *snapshot->host_info;
   if (info.is_object() && info.contains("numaNodes")) {
     for (const auto &numa : info["numaNodes"]) {
       std::vector<uint32_t> cpus;

@@ -205,7 +205,7 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
     }
     writes.push_back(std::move(w));
   }
-  store_.commit(writes);
+  store_.commit(std::move(writes));
 
   if (ctx.retry) return WorkResult::retry();
   if (ctx.requeue) return WorkResult::after(*ctx.requeue);

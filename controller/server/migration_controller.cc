@@ -378,8 +378,8 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
     // The source must be able to send.
     for (const auto &view : nodes) {
       if (view.name == source &&
-          !(view.capabilities.is_object() &&
-            view.capabilities.value("features", json::object()).value("liveMigration", false))) {
+          !(view.capabilities->is_object() &&
+            view.capabilities->value("features", json::object()).value("liveMigration", false))) {
         fail("NotMigratable",
              "backend " + view.backend + " on source node " + source + " lacks live migration");
         commit(false);

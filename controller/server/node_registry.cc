@@ -1,12 +1,22 @@
 // node_registry.cc - NodeRegistry service, node table, heartbeat monitor.
 #include "controller/server/node_registry.h"
 
+#include <algorithm>
+
 #include "controller/server/events.h"
 #include "controller/server/object_util.h"
 #include "core/log/log.h"
 
 namespace hal::controller {
 namespace {
+
+// The capabilities of the node's default backend (the first), shared by every scheduling view.
+SharedJson default_backend_capabilities(const NodeSnapshot &info) {
+  if (info.backends.empty() || !info.capabilities.is_object() ||
+      !info.capabilities.contains(info.backends.front()))
+    return share_json(nlohmann::json::object());
+  return share_json(info.capabilities[info.backends.front()]);
+}
 
 nlohmann::json parse_or_empty(const std::string &text) {
   if (text.empty()) return nlohmann::json::object();
@@ -41,7 +51,8 @@ void NodeRegistry::load_from_store() {
         node.info.backends = status["backends"].get<std::vector<std::string>>();
       }
       node.info.capabilities = status.value("capabilities", nlohmann::json::object());
-      node.info.host_info = status.value("hostInfo", nlohmann::json::object());
+      node.info.default_capabilities = default_backend_capabilities(node.info);
+      node.info.host_info = share_json(status.value("hostInfo", nlohmann::json::object()));
       if (status.contains("allocatable")) {
         node.info.allocatable_cpus = status["allocatable"].value("cpu", 0u);
         node.info.allocatable_memory = status["allocatable"].value("memory", uint64_t{0});
@@ -95,7 +106,7 @@ nlohmann::json NodeRegistry::node_object(const Node &node, const nlohmann::json 
   status["address"] = node.info.address;
   status["backends"] = node.info.backends;
   status["capabilities"] = node.info.capabilities;
-  status["hostInfo"] = node.info.host_info;
+  status["hostInfo"] = *node.info.host_info;
   status["allocatable"] = {{"cpu", node.info.allocatable_cpus},
                            {"memory", node.info.allocatable_memory}};
   if (!status.contains("allocated")) status["allocated"] = {{"cpu", "0m"}, {"memory", 0}};
@@ -161,7 +172,8 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     node.info.address = info.address();
     node.info.backends.assign(info.backends().begin(), info.backends().end());
     node.info.capabilities = parse_or_empty(info.capabilities_json());
-    node.info.host_info = parse_or_empty(info.host_info_json());
+    node.info.default_capabilities = default_backend_capabilities(node.info);
+    node.info.host_info = share_json(parse_or_empty(info.host_info_json()));
     nlohmann::json labels = parse_or_empty(info.labels_json());
     node.info.labels.clear();
     for (const auto &[key, value] : labels.items()) {
@@ -179,9 +191,10 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     node.boot_id = info.boot_id();
     node.last_heartbeat = std::chrono::steady_clock::now();
     node.registered = true;
+    for (const auto &[vm_id, state] : node.vms) index_remove(vm_id, name);
     node.vms.clear();
     for (const auto &vm : request->vms()) {
-      node.vms[vm.vm_id()] = vm.state();
+      if (node.vms.emplace(vm.vm_id(), vm.state()).second) index_add(vm.vm_id(), name);
       vm_ids.push_back(vm.vm_id());
     }
     if (!node.connection || node.connection->address() != info.address() || !was_ready) {
@@ -190,8 +203,11 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
           name, info.address(), [this, name](const v1::NodeEvent &event) {
             if ((event.type() == "state-changed" || event.type() == "guest-crashed") &&
                 !event.state().empty()) {
-              set_observed(name, event.vm_id(),
-                           event.type() == "guest-crashed" ? "Crashed" : event.state());
+              bool changed = set_observed(
+                  name, event.vm_id(), event.type() == "guest-crashed" ? "Crashed" : event.state());
+              // The echo of a state the controller already recorded (e.g. from CreateVm's
+              // answer) needs no reconcile.
+              if (!changed && event.type() == "state-changed") return;
             }
             if (listener_ != nullptr) listener_->node_event(name, event);
           });
@@ -316,27 +332,51 @@ std::optional<std::string> NodeRegistry::observed(const std::string &node,
   return vm == it->second.vms.end() ? std::string() : vm->second;
 }
 
-void NodeRegistry::set_observed(const std::string &node, const std::string &vm_id,
+bool NodeRegistry::set_observed(const std::string &node, const std::string &vm_id,
                                 const std::string &state) {
   std::lock_guard lock(mutex_);
   auto it = nodes_.find(node);
-  if (it == nodes_.end()) return;
+  if (it == nodes_.end()) return false;
   if (state.empty()) {
-    it->second.vms.erase(vm_id);
-  } else {
-    it->second.vms[vm_id] = state;
+    if (it->second.vms.erase(vm_id) == 0) return false;
+    index_remove(vm_id, node);
+    return true;
   }
+  auto [vm, added] = it->second.vms.try_emplace(vm_id, state);
+  if (added) {
+    index_add(vm_id, node);
+    return true;
+  }
+  if (vm->second == state) return false;
+  vm->second = state;
+  return true;
 }
 
 std::vector<std::pair<std::string, std::string>> NodeRegistry::find_vm(
     const std::string &vm_id) const {
   std::lock_guard lock(mutex_);
   std::vector<std::pair<std::string, std::string>> result;
-  for (const auto &[name, node] : nodes_) {
-    if (node.info.readiness != NodeReadiness::kReady) continue;
-    if (auto it = node.vms.find(vm_id); it != node.vms.end()) result.emplace_back(name, it->second);
+  auto where = vm_nodes_.find(vm_id);
+  if (where == vm_nodes_.end()) return result;
+  for (const std::string &name : where->second) {
+    auto node = nodes_.find(name);
+    if (node == nodes_.end() || node->second.info.readiness != NodeReadiness::kReady) continue;
+    if (auto it = node->second.vms.find(vm_id); it != node->second.vms.end())
+      result.emplace_back(name, it->second);
   }
+  std::sort(result.begin(), result.end());  // By node name, as a scan of the nodes gives them.
   return result;
+}
+
+void NodeRegistry::index_add(const std::string &vm_id, const std::string &node) {
+  vm_nodes_[vm_id].push_back(node);
+}
+
+void NodeRegistry::index_remove(const std::string &vm_id, const std::string &node) {
+  auto it = vm_nodes_.find(vm_id);
+  if (it == vm_nodes_.end()) return;
+  std::erase(it->second, node);
+  if (it->second.empty()) vm_nodes_.erase(it);
 }
 
 std::vector<std::pair<std::string, std::string>> NodeRegistry::observed_vms() const {
@@ -387,6 +427,7 @@ void NodeRegistry::forget(const std::string &name) {
     auto it = nodes_.find(name);
     if (it == nodes_.end()) return;
     connection = it->second.connection;
+    for (const auto &[vm_id, state] : it->second.vms) index_remove(vm_id, name);
     nodes_.erase(it);
   }
   if (connection) connection->stop_events();
@@ -397,16 +438,18 @@ std::vector<SchedulerNode> NodeRegistry::scheduler_nodes(
   std::vector<SchedulerNode> result;
   {
     std::lock_guard lock(mutex_);
+    result.reserve(nodes_.size());
     for (const auto &[name, node] : nodes_) {
       SchedulerNode view;
       view.name = name;
-      view.labels = node.info.labels;
+      if (!node.shared_labels || *node.shared_labels != node.info.labels)
+        node.shared_labels =
+            std::make_shared<const std::map<std::string, std::string>>(node.info.labels);
+      view.labels = node.shared_labels;
       view.ready = node.info.readiness == NodeReadiness::kReady;
       view.unschedulable = node.info.unschedulable;
       if (!node.info.backends.empty()) view.backend = node.info.backends.front();
-      if (node.info.capabilities.is_object() && node.info.capabilities.contains(view.backend)) {
-        view.capabilities = node.info.capabilities[view.backend];
-      }
+      view.capabilities = node.info.default_capabilities;
       view.host_info = node.info.host_info;
       view.allocatable_cpus = node.info.allocatable_cpus;
       view.allocatable_memory = node.info.allocatable_memory;

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "controller/server/node_connection.h"
@@ -54,17 +55,18 @@ enum class NodeReadiness {
 
 /** A copy of what the registry knows about a node. */
 struct NodeSnapshot {
-  std::string name;                                   ///< Node name.
-  std::string pool;                                   ///< NodePool.
-  std::string address;                                ///< NodeAgent address.
-  NodeReadiness readiness = NodeReadiness::kWaiting;  ///< Current readiness.
-  bool unschedulable = false;                         ///< Cordoned.
-  std::map<std::string, std::string> labels;          ///< Node labels.
-  std::vector<std::string> backends;                  ///< Loaded backends (first = default).
-  nlohmann::json capabilities;                        ///< {"<backend>": capabilities}.
-  nlohmann::json host_info;                           ///< host-info document.
-  uint32_t allocatable_cpus = 0;                      ///< CPUs for VMs.
-  uint64_t allocatable_memory = 0;                    ///< Memory bytes for VMs.
+  std::string name;                                       ///< Node name.
+  std::string pool;                                       ///< NodePool.
+  std::string address;                                    ///< NodeAgent address.
+  NodeReadiness readiness = NodeReadiness::kWaiting;      ///< Current readiness.
+  bool unschedulable = false;                             ///< Cordoned.
+  std::map<std::string, std::string> labels;              ///< Node labels.
+  std::vector<std::string> backends;                      ///< Loaded backends (first = default).
+  nlohmann::json capabilities;                            ///< {"<backend>": capabilities}.
+  SharedJson default_capabilities = empty_shared_json();  ///< capabilities of backends.front().
+  SharedJson host_info = empty_shared_json();             ///< host-info document.
+  uint32_t allocatable_cpus = 0;                          ///< CPUs for VMs.
+  uint64_t allocatable_memory = 0;                        ///< Memory bytes for VMs.
 };
 
 /** The registry. Thread-safe. */
@@ -98,8 +100,9 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   /** The state `node` last reported for `vm_id`: nullopt when the node has not registered since
    *  the controller started (unknown), "" when it registered and does not have the VM. */
   std::optional<std::string> observed(const std::string &node, const std::string &vm_id) const;
-  /** Records a state learnt from an RPC answer ("" = the VM is gone). */
-  void set_observed(const std::string &node, const std::string &vm_id, const std::string &state);
+  /** Records a state learnt from an RPC answer or event ("" = the VM is gone); false when it
+   *  was already the recorded state. */
+  bool set_observed(const std::string &node, const std::string &vm_id, const std::string &state);
   /** Ready nodes that report `vm_id`, with its state. */
   std::vector<std::pair<std::string, std::string>> find_vm(const std::string &vm_id) const;
   /** Every (node, vm id) pair Ready nodes reported. */
@@ -125,10 +128,14 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
     std::chrono::steady_clock::time_point last_flush;
     bool registered = false;                 ///< Reported its VM list since the controller started.
     std::map<std::string, std::string> vms;  ///< vm id → state.
+    mutable SharedLabels shared_labels;  ///< info.labels for scheduler views (rebuilt on change).
     std::shared_ptr<NodeConnection> connection;
   };
 
   void monitor();
+  // Index upkeep (mutex_ held): `node` reports / no longer reports `vm_id`.
+  void index_add(const std::string &vm_id, const std::string &node);
+  void index_remove(const std::string &vm_id, const std::string &node);
   void write_node(const std::string &name, bool heartbeat_only);
   nlohmann::json node_object(const Node &node, const nlohmann::json &existing) const;
 
@@ -137,6 +144,8 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   NodeListener *listener_;
   mutable std::mutex mutex_;
   std::map<std::string, Node> nodes_;
+  /** vm id → the nodes whose lists have it (find_vm without a scan of every node). */
+  std::unordered_map<std::string, std::vector<std::string>> vm_nodes_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread monitor_;

@@ -89,29 +89,29 @@ std::optional<std::string> filter_node(const SchedulingRequest &request,
   if (node.unschedulable) return "node is unschedulable (cordoned)";
   if (request.node_selector.is_object()) {
     for (const auto &[key, value] : request.node_selector.items()) {
-      auto it = node.labels.find(key);
+      auto it = node.labels->find(key);
       std::string wanted = value.is_string() ? value.get<std::string>() : value.dump();
-      if (it == node.labels.end() || it->second != wanted) {
+      if (it == node.labels->end() || it->second != wanted) {
         return "node selector " + key + "=" + wanted + " does not match";
       }
     }
   }
   if (node.backend.empty()) return "node has no backend";
   if (request.resources.needs_tdx) {
-    if (!feature(node.capabilities, "tdx")) return "backend " + node.backend + " lacks TDX";
-    if (node.host_info.is_object() && node.host_info.contains("tdx") &&
-        !node.host_info["tdx"].value("supported", false)) {
-      return "host does not support TDX: " + node.host_info["tdx"].value("reason", "");
+    const nlohmann::json &host = *node.host_info;
+    if (!feature(*node.capabilities, "tdx")) return "backend " + node.backend + " lacks TDX";
+    if (host.is_object() && host.contains("tdx") && !host["tdx"].value("supported", false)) {
+      return "host does not support TDX: " + host["tdx"].value("reason", "");
     }
   }
   if ((request.resources.needs_numa || !request.guest_numa.empty()) &&
-      !feature(node.capabilities, "numa")) {
+      !feature(*node.capabilities, "numa")) {
     return "backend " + node.backend + " lacks NUMA support";
   }
-  if (request.resources.dedicated_cpus && !feature(node.capabilities, "vcpuPinning")) {
+  if (request.resources.dedicated_cpus && !feature(*node.capabilities, "vcpuPinning")) {
     return "backend " + node.backend + " lacks vCPU pinning (dedicatedCpuPlacement)";
   }
-  if (request.migration && !feature(node.capabilities, "liveMigration")) {
+  if (request.migration && !feature(*node.capabilities, "liveMigration")) {
     return "backend " + node.backend + " lacks live migration";
   }
   const uint64_t capacity = uint64_t{node.allocatable_cpus} * 1000;
@@ -130,11 +130,25 @@ std::optional<std::string> filter_node(const SchedulingRequest &request,
     return "insufficient memory (requested " + gib(request.resources.memory_bytes) + ", free " +
            gib(free_memory) + " of " + gib(node.allocatable_memory) + ")";
   }
-  if (!numa_fits(request.guest_numa, node.host_info)) {
+  if (!numa_fits(request.guest_numa, *node.host_info)) {
     return "guest NUMA nodes (" + std::to_string(request.guest_numa.size()) +
            ") do not fit the host NUMA nodes";
   }
   return std::nullopt;
+}
+
+SharedJson share_json(nlohmann::json doc) {
+  return std::make_shared<const nlohmann::json>(std::move(doc));
+}
+
+const SharedJson &empty_shared_json() {
+  static const SharedJson empty = share_json(nlohmann::json::object());
+  return empty;
+}
+
+const SharedLabels &empty_shared_labels() {
+  static const SharedLabels empty = std::make_shared<const std::map<std::string, std::string>>();
+  return empty;
 }
 
 uint64_t cpu_request_millis(uint32_t vcpus, bool dedicated) {

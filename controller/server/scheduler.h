@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -16,20 +17,34 @@
 
 namespace hal::controller {
 
+/** An immutable JSON document shared by every snapshot of a node: scheduling copies node views
+ *  for each decision, and copying a pointer instead of the document keeps that cheap at scale. */
+using SharedJson = std::shared_ptr<const nlohmann::json>;
+
+/** A SharedJson holding `doc`. */
+SharedJson share_json(nlohmann::json doc);
+/** The one shared empty object (copying it allocates nothing). */
+const SharedJson &empty_shared_json();
+
+/** Node labels, shared by the node's views like SharedJson. */
+using SharedLabels = std::shared_ptr<const std::map<std::string, std::string>>;
+/** The one shared empty label set. */
+const SharedLabels &empty_shared_labels();
+
 /** What the scheduler knows about one node. */
 struct SchedulerNode {
-  std::string name;                           ///< Node name.
-  std::map<std::string, std::string> labels;  ///< Node labels.
-  bool ready = false;                         ///< Ready condition True.
-  bool unschedulable = false;                 ///< spec.unschedulable (cordoned).
-  std::string backend;                        ///< Backend new VMs use on this node.
-  nlohmann::json capabilities;                ///< That backend's capabilities document.
-  nlohmann::json host_info;                   ///< host-info document (numaNodes, tdx).
-  uint32_t allocatable_cpus = 0;              ///< CPUs VMs may use.
-  uint64_t allocatable_memory = 0;            ///< Memory bytes VMs may use.
-  uint64_t allocated_cpu_millis = 0;          ///< CPU requests (millicores) of VMIs placed here.
-  uint64_t allocated_memory = 0;              ///< Memory of VMIs placed here.
-  size_t vm_count = 0;                        ///< VMIs placed here (for spreading).
+  std::string name;                               ///< Node name.
+  SharedLabels labels = empty_shared_labels();    ///< Node labels.
+  bool ready = false;                             ///< Ready condition True.
+  bool unschedulable = false;                     ///< spec.unschedulable (cordoned).
+  std::string backend;                            ///< Backend new VMs use on this node.
+  SharedJson capabilities = empty_shared_json();  ///< That backend's capabilities document.
+  SharedJson host_info = empty_shared_json();     ///< host-info document (numaNodes, tdx).
+  uint32_t allocatable_cpus = 0;                  ///< CPUs VMs may use.
+  uint64_t allocatable_memory = 0;                ///< Memory bytes VMs may use.
+  uint64_t allocated_cpu_millis = 0;  ///< CPU requests (millicores) of VMIs placed here.
+  uint64_t allocated_memory = 0;      ///< Memory of VMIs placed here.
+  size_t vm_count = 0;                ///< VMIs placed here (for spreading).
 };
 
 /** KubeVirt's default cpuAllocationRatio: a shared (not dedicated) vCPU requests 1/10 of a

@@ -29,11 +29,12 @@ json host(int nodes, int cpus_per_node, uint64_t mem_per_node, bool tdx = false)
 SchedulerNode node(const std::string &name, const std::string &pool = "mock") {
   SchedulerNode n;
   n.name = name;
-  n.labels = {{"hal.dev/pool", pool}, {"kubernetes.io/hostname", name}};
+  n.labels = std::make_shared<const std::map<std::string, std::string>>(
+      std::map<std::string, std::string>{{"hal.dev/pool", pool}, {"kubernetes.io/hostname", name}});
   n.ready = true;
   n.backend = pool;
-  n.capabilities = caps(true, true, false);
-  n.host_info = host(2, 4, 16 * kGi);
+  n.capabilities = share_json(caps(true, true, false));
+  n.host_info = share_json(host(2, 4, 16 * kGi));
   n.allocatable_cpus = 8;
   n.allocatable_memory = 32 * kGi;
   return n;
@@ -101,12 +102,12 @@ TEST(Scheduler, SharedVcpusRequestATenthOfACpuDedicatedOnesAWholeOne) {
 
 TEST(Scheduler, BackendCapabilities) {
   auto plain = node("plain");
-  plain.capabilities = caps(false, false, false);
+  plain.capabilities = share_json(caps(false, false, false));
   auto tdx = node("tdx");
-  tdx.capabilities = caps(true, true, true);
-  tdx.host_info = host(2, 4, 16 * kGi, true);
+  tdx.capabilities = share_json(caps(true, true, true));
+  tdx.host_info = share_json(host(2, 4, 16 * kGi, true));
   auto tdx_caps_no_host = node("tdx-nohost");
-  tdx_caps_no_host.capabilities = caps(true, true, true);
+  tdx_caps_no_host.capabilities = share_json(caps(true, true, true));
 
   auto req = request(1, kGi);
   req.resources.needs_tdx = true;
@@ -131,9 +132,9 @@ TEST(Scheduler, BackendCapabilities) {
 
 TEST(Scheduler, NumaFit) {
   auto small = node("small");
-  small.host_info = host(2, 2, 4 * kGi);
+  small.host_info = share_json(host(2, 2, 4 * kGi));
   auto big = node("big");
-  big.host_info = host(2, 4, 16 * kGi);
+  big.host_info = share_json(host(2, 4, 16 * kGi));
   auto req = request(8, 16 * kGi);
   req.guest_numa = {{4, 8 * kGi}, {4, 8 * kGi}};
   auto decision = schedule(req, {small, big});

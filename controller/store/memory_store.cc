@@ -56,7 +56,7 @@ class QueueWatch : public Watch {
     std::unique_lock lock(mutex_);
     cv_.wait_for(lock, timeout, [&] { return closed_ || !queue_.empty(); });
     if (queue_.empty()) return std::nullopt;
-    WatchEvent event = std::move(queue_.front());
+    WatchEvent event = *queue_.front();
     queue_.pop_front();
     return event;
   }
@@ -78,8 +78,8 @@ class QueueWatch : public Watch {
   }
 
   /** Queues `event` if it matches; closes the watch when the consumer is too far behind. */
-  void offer(const WatchEvent &event) {
-    if (!filter_.matches(event.object.key)) return;
+  void offer(const std::shared_ptr<const WatchEvent> &event) {
+    if (!filter_.matches(event->object.key)) return;
     std::lock_guard lock(mutex_);
     if (closed_) return;
     if (queue_.size() >= kMaxQueued) {
@@ -109,7 +109,7 @@ class QueueWatch : public Watch {
   WatchFilter filter_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<WatchEvent> queue_;
+  std::deque<std::shared_ptr<const WatchEvent>> queue_;
   bool closed_ = false;
 };
 
@@ -140,7 +140,7 @@ std::optional<StoredObject> MemoryStore::get(const StoreKey &key) const {
   std::lock_guard lock(mutex_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return std::nullopt;
-  return it->second;
+  return *it->second;
 }
 
 std::vector<StoredObject> MemoryStore::list(const std::string &kind, const std::string &ns,
@@ -154,7 +154,7 @@ std::vector<StoredObject> MemoryStore::list(const std::string &kind, const std::
       if (!kind.empty()) break;  // Sorted by (kind, ns): past the namespace.
       continue;
     }
-    result.push_back(it->second);
+    result.push_back(*it->second);
   }
   if (revision != nullptr) *revision = revision_;
   return result;
@@ -170,30 +170,35 @@ void MemoryStore::persist(const std::vector<WatchEvent> &, int64_t) {}
 void MemoryStore::load(std::vector<StoredObject> objects, int64_t revision) {
   std::lock_guard lock(mutex_);
   objects_.clear();
-  for (auto &object : objects) objects_.emplace(object.key, std::move(object));
+  for (auto &object : objects) {
+    StoreKey key = object.key;
+    objects_.emplace(std::move(key), std::make_shared<const StoredObject>(std::move(object)));
+  }
   revision_ = revision;
   history_start_ = revision;
   history_.clear();
 }
 
-std::vector<StoredObject> MemoryStore::commit(const std::vector<StoreWrite> &writes) {
+std::vector<StoredObject> MemoryStore::commit(std::vector<StoreWrite> writes) {
   if (writes.empty()) return {};
   std::lock_guard lock(mutex_);
   const int64_t revision = revision_ + 1;
-  // Validate against the current content plus earlier writes of the same batch.
-  std::map<StoreKey, std::optional<StoredObject>> staged;
-  auto current = [&](const StoreKey &key) -> std::optional<StoredObject> {
-    if (auto it = staged.find(key); it != staged.end()) return it->second;
-    if (auto it = objects_.find(key); it != objects_.end()) return it->second;
-    return std::nullopt;
-  };
+  // Validate against the current content plus earlier writes of the same batch (staged: key →
+  // index of its change, or nullopt once deleted in this batch).
   std::vector<WatchEvent> changes;
   changes.reserve(writes.size());
-  for (const StoreWrite &write : writes) {
+  std::map<StoreKey, std::optional<size_t>> staged;
+  auto current = [&](const StoreKey &key) -> const StoredObject * {
+    if (auto it = staged.find(key); it != staged.end())
+      return it->second ? &changes[*it->second].object : nullptr;
+    if (auto it = objects_.find(key); it != objects_.end()) return it->second.get();
+    return nullptr;
+  };
+  for (StoreWrite &write : writes) {
     if (write.key.kind.empty() || write.key.name.empty()) {
       throw StoreError(StoreErrorCode::kNotFound, "store key needs a kind and a name");
     }
-    std::optional<StoredObject> existing = current(write.key);
+    const StoredObject *existing = current(write.key);
     if (write.expected_version != 0 && existing && existing->version != write.expected_version) {
       throw StoreError(StoreErrorCode::kConflict, write.key.str() + ": resource version " +
                                                       std::to_string(write.expected_version) +
@@ -205,8 +210,8 @@ std::vector<StoredObject> MemoryStore::commit(const std::vector<StoreWrite> &wri
         if (write.ignore_missing) continue;
         throw StoreError(StoreErrorCode::kNotFound, write.key.str() + " not found");
       }
-      staged[write.key] = std::nullopt;
       changes.push_back(WatchEvent{WatchType::kDeleted, *existing, revision});
+      staged[write.key] = std::nullopt;
       continue;
     }
     if (write.op == StoreWrite::Op::kCreate && existing) {
@@ -218,30 +223,33 @@ std::vector<StoredObject> MemoryStore::commit(const std::vector<StoreWrite> &wri
     if (write.expected_version != 0 && !existing) {
       throw StoreError(StoreErrorCode::kNotFound, write.key.str() + " not found");
     }
-    StoredObject stored{write.key, write.object, revision};
-    if (!stored.object.is_object()) stored.object = nlohmann::json::object();
-    stored.object["metadata"]["resourceVersion"] = std::to_string(revision);
+    WatchType type = existing ? WatchType::kModified : WatchType::kAdded;
     changes.push_back(
-        WatchEvent{existing ? WatchType::kModified : WatchType::kAdded, stored, revision});
-    staged[write.key] = std::move(stored);
+        WatchEvent{type, StoredObject{write.key, std::move(write.object), revision}, revision});
+    nlohmann::json &object = changes.back().object.object;
+    if (!object.is_object()) object = nlohmann::json::object();
+    object["metadata"]["resourceVersion"] = std::to_string(revision);
+    staged[write.key] = changes.size() - 1;
   }
   if (changes.empty()) return {};
   persist(changes, revision);  // May throw: nothing changed yet.
   revision_ = revision;
   std::vector<StoredObject> result;
   result.reserve(changes.size());
-  for (const WatchEvent &change : changes) {
-    if (change.type == WatchType::kDeleted) {
-      objects_.erase(change.object.key);
+  for (WatchEvent &change : changes) {
+    auto shared = std::make_shared<const WatchEvent>(std::move(change));
+    if (shared->type == WatchType::kDeleted) {
+      objects_.erase(shared->object.key);
     } else {
-      objects_.insert_or_assign(change.object.key, change.object);
+      objects_.insert_or_assign(shared->object.key,
+                                std::shared_ptr<const StoredObject>(shared, &shared->object));
     }
-    result.push_back(change.object);
-    for (QueueWatch *watch : watches_) watch->offer(change);
-    history_.push_back(change);
+    result.push_back(shared->object);
+    for (QueueWatch *watch : watches_) watch->offer(shared);
+    history_.push_back(std::move(shared));
   }
   while (history_.size() > history_limit_) {
-    history_start_ = history_.front().revision;
+    history_start_ = history_.front()->revision;
     history_.pop_front();
   }
   transactions_.fetch_add(1);
@@ -254,7 +262,9 @@ std::unique_ptr<Watch> MemoryStore::watch(const WatchFilter &filter, int64_t sin
   std::lock_guard lock(mutex_);
   if (since_revision == 0) {
     for (const auto &[key, object] : objects_) {
-      watch->offer(WatchEvent{WatchType::kAdded, object, object.version});
+      if (!filter.matches(key)) continue;
+      watch->offer(std::make_shared<const WatchEvent>(
+          WatchEvent{WatchType::kAdded, *object, object->version}));
     }
   } else {
     if (since_revision < history_start_) {
@@ -263,8 +273,8 @@ std::unique_ptr<Watch> MemoryStore::watch(const WatchFilter &filter, int64_t sin
                            " is older than the retained history (from " +
                            std::to_string(history_start_) + "); list and watch again");
     }
-    for (const WatchEvent &event : history_) {
-      if (event.revision > since_revision) watch->offer(event);
+    for (const auto &event : history_) {
+      if (event->revision > since_revision) watch->offer(event);
     }
   }
   watches_.insert(watch.get());

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 
@@ -26,7 +27,7 @@ class MemoryStore : public Store {
   std::optional<StoredObject> get(const StoreKey &key) const override;
   std::vector<StoredObject> list(const std::string &kind, const std::string &ns,
                                  int64_t *revision) const override;
-  std::vector<StoredObject> commit(const std::vector<StoreWrite> &writes) override;
+  std::vector<StoredObject> commit(std::vector<StoreWrite> writes) override;
   std::unique_ptr<Watch> watch(const WatchFilter &filter, int64_t since_revision) override;
   int64_t revision() const override;
   uint64_t write_transactions() const override { return transactions_.load(); }
@@ -47,11 +48,13 @@ class MemoryStore : public Store {
   friend class QueueWatch;
   void unregister(QueueWatch *watch);
 
+  // Each change is built once and then shared (immutable) by the object map, the history and
+  // every watch queue; callers get copies.
   mutable std::mutex mutex_;
-  std::map<StoreKey, StoredObject> objects_;
+  std::map<StoreKey, std::shared_ptr<const StoredObject>> objects_;
   int64_t revision_ = 0;
   int64_t history_start_ = 0;  ///< Changes after this revision are in history_.
-  std::deque<WatchEvent> history_;
+  std::deque<std::shared_ptr<const WatchEvent>> history_;
   size_t history_limit_;
   std::set<QueueWatch *> watches_;
   std::atomic<uint64_t> transactions_{0};

@@ -122,7 +122,7 @@ class Store {
   /** Applies `writes` atomically (all or none) as one write transaction at a new revision and
    *  returns the written objects in order (deleted ones as they were). Throws StoreError. An
    *  empty batch is a no-op that returns nothing. */
-  virtual std::vector<StoredObject> commit(const std::vector<StoreWrite> &writes) = 0;
+  virtual std::vector<StoredObject> commit(std::vector<StoreWrite> writes) = 0;
 
   /** Starts a watch. since_revision 0 = synthetic ADDED events for every current matching
    *  object, then live changes; otherwise the changes after since_revision (kCompacted if that

@@ -3,7 +3,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "hal/names.h"
@@ -20,7 +19,9 @@ int64_t now_ms() {
       .count();
 }
 
-const char *state_name(hal_vm_state state) { return hal_vm_state_name(state); }
+const char *state_name(hal_vm_state state) {
+  return hal_vm_state_name(state);
+}
 
 hal_vm_state state_from_name(const std::string &name) {
   return hal_vm_state_from_name(name.c_str());
@@ -75,19 +76,10 @@ std::shared_ptr<Store> Store::attach(const Config &config) {
 }
 
 void Store::load() {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec)
-    throw plugin::Failure(HAL_INVALID_ARGUMENT,
-                          "config.stateDir: cannot create '" + dir_ + "': " + ec.message());
-  for (const auto &entry : fs::directory_iterator(dir_, ec)) {
-    if (entry.path().extension() != ".json") continue;
-    std::ifstream in(entry.path());
-    json doc = json::parse(in, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("spec")) continue;  // not ours
+  journal_ = std::make_unique<StateJournal>(dir_);
+  for (const auto &[id, doc] : journal_->loaded()) {
     auto record = std::make_shared<VmRecord>();
-    record->id = doc["spec"].value("name", "");
-    if (record->id.empty()) continue;
+    record->id = id;
     record->spec = doc["spec"].dump();
     record->memory_bytes = doc.value("memoryBytes", uint64_t{0});
     record->tdx = doc.value("tdx", false);
@@ -126,10 +118,7 @@ void Store::erase(const std::string &id) {
     if (s.vms.erase(id) == 0) return;
     count_.fetch_sub(1);
   }
-  if (!dir_.empty()) {
-    std::error_code ec;
-    fs::remove(fs::path(dir_) / (id + ".json"), ec);
-  }
+  if (journal_) journal_->erase(id);
 }
 
 std::vector<std::shared_ptr<VmRecord>> Store::all() {
@@ -143,20 +132,15 @@ std::vector<std::shared_ptr<VmRecord>> Store::all() {
 }
 
 void Store::persist(const VmRecord &record) {
-  if (dir_.empty() || record.deleted) return;
-  json doc = {{"spec", json::parse(record.spec)},   {"state", state_name(record.state)},
-              {"memoryBytes", record.memory_bytes}, {"tdx", record.tdx},
-              {"bootCount", record.boot_count},     {"runAccumMs", record.run_accum_ms},
-              {"runSinceMs", record.run_since_ms},  {"bootAtRunMs", record.boot_at_run_ms}};
-  fs::path final_path = fs::path(dir_) / (record.id + ".json");
-  fs::path tmp = final_path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << doc.dump();
-    if (!out) throw plugin::Failure(HAL_INTERNAL, "cannot write " + tmp.string());
-  }
-  fs::rename(tmp, final_path);
+  if (!journal_ || record.deleted) return;
+  journal_->write(record.id, {{"spec", json::parse(record.spec)},
+                              {"state", state_name(record.state)},
+                              {"memoryBytes", record.memory_bytes},
+                              {"tdx", record.tdx},
+                              {"bootCount", record.boot_count},
+                              {"runAccumMs", record.run_accum_ms},
+                              {"runSinceMs", record.run_since_ms},
+                              {"bootAtRunMs", record.boot_at_run_ms}});
 }
 
 }  // namespace hal::mock

@@ -18,6 +18,7 @@
 
 #include "hal/hal.h"
 #include "mock_config.h"
+#include "state_journal.h"
 
 namespace hal::mock {
 
@@ -111,7 +112,9 @@ class Store {
   std::vector<std::shared_ptr<VmRecord>> all();
   /** How many VMs there are. */
   size_t size() const { return count_.load(); }
-  /** Writes the VM's file when persistent; the caller holds record.mu. */
+  /** Appends the VM's state to the state directory's journal when persistent; the caller holds
+   *  record.mu. (One journal rather than a file per VM: creating a file per write cost the node
+   *  agent most of its CPU with thousands of VMs.) */
   void persist(const VmRecord &record);
 
  private:
@@ -126,6 +129,7 @@ class Store {
   std::array<Shard, kShards> shards_;
   std::atomic<size_t> count_{0};
   std::string dir_;
+  std::unique_ptr<StateJournal> journal_;  ///< Set when dir_ is.
 };
 
 }  // namespace hal::mock

@@ -6,8 +6,11 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "core/spec/vm_spec_validation.h"
+#include "hal/names.h"
 #include "mock_harness.h"
 
 namespace hal::mock::test {
@@ -489,7 +492,7 @@ TEST(MockReadoption, StateDirPersistsVms) {
     Sleep(30);
     heartbeat = a.Info()["guest"]["heartbeat"];
   }
-  EXPECT_TRUE(std::filesystem::exists(dir / "alpha.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "vms.journal"));
   {
     Backend be(config);  // nothing else holds the directory: re-read from disk
     char *out = nullptr;
@@ -506,7 +509,49 @@ TEST(MockReadoption, StateDirPersistsVms) {
     ASSERT_EQ(Call(T().vm_force_stop, a).status, HAL_OK);
     ASSERT_EQ(Call(T().vm_delete, a).status, HAL_OK);
   }
-  EXPECT_FALSE(std::filesystem::exists(dir / "alpha.json"));
+  {
+    Backend be(config);  // the deletion was journalled too
+    Vm a;
+    hal_error error = Err();
+    EXPECT_EQ(T().vm_lookup(be.b, "alpha", 0, a.out(), &error), HAL_NOT_FOUND);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MockReadoption, TornLastJournalLineLosesOnlyThatWrite) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("hal-mock-torn-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  json config = {{"stateDir", dir.string()}};
+  {
+    Backend be(config);
+    ASSERT_EQ(be.status, HAL_OK) << be.message;
+    Vm a, b;
+    ASSERT_EQ(Create(be.b, Spec("alpha"), a).status, HAL_OK);
+    ASSERT_EQ(Create(be.b, Spec("beta"), b, HAL_CREATE_START).status, HAL_OK);
+    ASSERT_EQ(Call(T().vm_pause, b).status, HAL_OK);  // the last line: beta Paused
+  }
+  // Cut the last line short, as a crash in the middle of appending it would.
+  auto journal = dir / "vms.journal";
+  std::string text;
+  {
+    std::ifstream in(journal);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  size_t last = text.rfind('\n', text.size() - 2);
+  ASSERT_NE(last, std::string::npos);
+  ASSERT_NE(text.find("\"Paused\"", last), std::string::npos);
+  std::ofstream(journal, std::ios::trunc) << text.substr(0, last + 1 + (text.size() - last) / 2);
+  {
+    Backend be(config);
+    ASSERT_EQ(be.status, HAL_OK) << be.message;
+    Vm a, b;
+    hal_error error = Err();
+    ASSERT_EQ(T().vm_lookup(be.b, "alpha", 0, a.out(), &error), HAL_OK);
+    EXPECT_EQ(a.State(), HAL_VM_STATE_STOPPED);
+    ASSERT_EQ(T().vm_lookup(be.b, "beta", 0, b.out(), &error), HAL_OK);
+    EXPECT_EQ(b.State(), HAL_VM_STATE_RUNNING);  // the write before the torn one
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -51,7 +51,7 @@ TEST(ReadoptionTest, RestartedAgentReadoptsVmsWithoutDisruption) {
   std::this_thread::sleep_for(100ms);  // the running guest's heartbeat advances
   first->stop();
   first.reset();
-  EXPECT_TRUE(std::filesystem::exists(dir.path() / "mock" / "running.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "mock" / "vms.journal"));  // the mock's state
 
   NodeAgent second(options);
   second.start();
