@@ -23,7 +23,7 @@ add_library(hal-cloud-hypervisor MODULE ${CMAKE_CURRENT_LIST_DIR}/plugin_entry.c
 set_target_properties(hal-cloud-hypervisor PROPERTIES PREFIX lib CXX_VISIBILITY_PRESET hidden
                                                       VISIBILITY_INLINES_HIDDEN ON)
 target_link_libraries(hal-cloud-hypervisor PRIVATE hal_ch_backend hal_warnings)
-target_link_options(hal-cloud-hypervisor PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL)
+target_link_options(hal-cloud-hypervisor PRIVATE ${HAL_NO_UNDEFINED} -Wl,--exclude-libs,ALL)
 add_dependencies(hal-cloud-hypervisor hal-ch-emulator)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/cloud-hypervisor.hal.json
                ${CMAKE_CURRENT_BINARY_DIR}/cloud-hypervisor.hal.json COPYONLY)

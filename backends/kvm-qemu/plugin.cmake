@@ -23,7 +23,7 @@ add_library(hal-kvm-qemu MODULE ${CMAKE_CURRENT_LIST_DIR}/plugin_entry.cc)
 set_target_properties(hal-kvm-qemu PROPERTIES PREFIX lib CXX_VISIBILITY_PRESET hidden
                                               VISIBILITY_INLINES_HIDDEN ON)
 target_link_libraries(hal-kvm-qemu PRIVATE hal_kvm_qemu_backend hal_warnings)
-target_link_options(hal-kvm-qemu PRIVATE -Wl,--no-undefined -Wl,--exclude-libs,ALL)
+target_link_options(hal-kvm-qemu PRIVATE ${HAL_NO_UNDEFINED} -Wl,--exclude-libs,ALL)
 # The manifest next to the library lets hosts discover it on their plugin search path.
 configure_file(${CMAKE_CURRENT_LIST_DIR}/kvm-qemu.hal.json
                ${CMAKE_CURRENT_BINARY_DIR}/kvm-qemu.hal.json COPYONLY)

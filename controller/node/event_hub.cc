@@ -22,11 +22,6 @@ bool EventHub::Reader::dropped() const {
   return dropped_;
 }
 
-bool EventHub::Reader::pending() const {
-  std::lock_guard lock(mu_);
-  return !queue_.empty();
-}
-
 bool EventHub::Reader::closed() const {
   std::lock_guard lock(mu_);
   return closed_;

@@ -32,8 +32,6 @@ class EventHub {
     bool dropped() const;
     /** True once the hub was closed (agent stopping). */
     bool closed() const;
-    /** True when more events are queued (the stream then batches its writes). */
-    bool pending() const;
     /** Explicit constructor for the hub; use EventHub::subscribe(). */
     explicit Reader(std::size_t capacity) : capacity_(capacity) {}
 

@@ -24,11 +24,7 @@ grpc::Status NodeAgentService::WatchEvents(grpc::ServerContext *context,
   while (true) {
     std::optional<v1::NodeEvent> event = reader->next(std::chrono::milliseconds(100));
     if (event) {
-      // While more are queued, let gRPC buffer: one flush (and one wake-up of the controller)
-      // carries a burst of events.
-      grpc::WriteOptions options;
-      if (reader->pending()) options.set_buffer_hint();
-      if (!writer->Write(*event, options)) {
+      if (!writer->Write(*event)) {
         result = grpc::Status(grpc::StatusCode::CANCELLED, "WatchEvents: stream closed");
         break;
       }
