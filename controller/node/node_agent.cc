@@ -127,9 +127,6 @@ void NodeAgent::start() {
   run->service = std::make_unique<NodeAgentService>(std::move(context));
 
   grpc::ServerBuilder builder;
-  // One completion queue (gRPC's default is one per core): an agent serves one controller, and
-  // fewer polling threads waking for each request cost less CPU on a busy host.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &run->port);
   builder.RegisterService(run->service.get());
   run->server = builder.BuildAndStart();

@@ -152,7 +152,9 @@ TEST_F(EventStreamTest, ReplayBeyondTheBufferIsOutOfRange) {
 
 TEST_F(EventStreamTest, ABrokenReaderDoesNotBlockBackendsOrOtherWatchers) {
   NodeAgentOptions options = mock_agent_options("slow", dir_.path());
-  options.event_queue_capacity = 16;
+  // Small enough that the stuck reader overflows it many times over (1,800 events), big enough
+  // that the healthy watcher does not fall that far behind on a loaded machine.
+  options.event_queue_capacity = 256;
   start(options);
   rpc("create", "b1");
 
