@@ -30,8 +30,10 @@ echo "== build (RelWithDebInfo)"
 run_ctest all-tests "$root/build" || status=1
 
 echo "== build (ASan+UBSan, unit tests)"
+# GCC here: under clang's LeakSanitizer the conformance self-tests report indirect leaks from
+# reference plugins already dlclose()d (an unsymbolised "<unknown module>"), which GCC's does not.
 "$root/scripts/build.sh" "$root/build-asan" -DHAL_SANITIZE=ON -DHAL_BUILD_BENCHMARKS=OFF \
-  -DCMAKE_BUILD_TYPE=Debug --target hal_unit_tests
+  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ --target hal_unit_tests
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run_ctest asan-unit-tests "$root/build-asan" -L unit || status=1
 
