@@ -14,7 +14,7 @@ namespace {
 SharedJson default_backend_capabilities(const NodeSnapshot &info) {
   if (info.backends.empty() || !info.capabilities.is_object() ||
       !info.capabilities.contains(info.backends.front()))
-    return share_json(nlohmann::json::object());
+    return empty_shared_json();
   return share_json(info.capabilities[info.backends.front()]);
 }
 
@@ -61,6 +61,7 @@ void NodeRegistry::load_from_store() {
     if (object.contains("metadata") && object["metadata"].contains("labels")) {
       node.info.labels = object["metadata"]["labels"].get<std::map<std::string, std::string>>();
     }
+    node.shared_labels = share_labels(node.info.labels);
     node.info.unschedulable =
         object.contains("spec") && object["spec"].value("unschedulable", false);
     node.info.readiness = NodeReadiness::kWaiting;
@@ -185,6 +186,7 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     if (node.info.labels.count("kubernetes.io/hostname") == 0) {
       node.info.labels["kubernetes.io/hostname"] = name;
     }
+    node.shared_labels = share_labels(node.info.labels);
     node.info.allocatable_cpus = info.allocatable_cpus();
     node.info.allocatable_memory = info.allocatable_memory_bytes();
     node.info.readiness = NodeReadiness::kReady;
@@ -442,9 +444,6 @@ std::vector<SchedulerNode> NodeRegistry::scheduler_nodes(
     for (const auto &[name, node] : nodes_) {
       SchedulerNode view;
       view.name = name;
-      if (!node.shared_labels || *node.shared_labels != node.info.labels)
-        node.shared_labels =
-            std::make_shared<const std::map<std::string, std::string>>(node.info.labels);
       view.labels = node.shared_labels;
       view.ready = node.info.readiness == NodeReadiness::kReady;
       view.unschedulable = node.info.unschedulable;

@@ -128,7 +128,8 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
     std::chrono::steady_clock::time_point last_flush;
     bool registered = false;                 ///< Reported its VM list since the controller started.
     std::map<std::string, std::string> vms;  ///< vm id → state.
-    mutable SharedLabels shared_labels;  ///< info.labels for scheduler views (rebuilt on change).
+    SharedLabels shared_labels =
+        empty_shared_labels();  ///< info.labels, shared by scheduler views.
     std::shared_ptr<NodeConnection> connection;
   };
 

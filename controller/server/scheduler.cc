@@ -146,8 +146,12 @@ const SharedJson &empty_shared_json() {
   return empty;
 }
 
+SharedLabels share_labels(std::map<std::string, std::string> labels) {
+  return std::make_shared<const std::map<std::string, std::string>>(std::move(labels));
+}
+
 const SharedLabels &empty_shared_labels() {
-  static const SharedLabels empty = std::make_shared<const std::map<std::string, std::string>>();
+  static const SharedLabels empty = share_labels({});
   return empty;
 }
 

@@ -28,6 +28,8 @@ const SharedJson &empty_shared_json();
 
 /** Node labels, shared by the node's views like SharedJson. */
 using SharedLabels = std::shared_ptr<const std::map<std::string, std::string>>;
+/** A SharedLabels holding `labels`. */
+SharedLabels share_labels(std::map<std::string, std::string> labels);
 /** The one shared empty label set. */
 const SharedLabels &empty_shared_labels();
 

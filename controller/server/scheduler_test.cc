@@ -29,8 +29,7 @@ json host(int nodes, int cpus_per_node, uint64_t mem_per_node, bool tdx = false)
 SchedulerNode node(const std::string &name, const std::string &pool = "mock") {
   SchedulerNode n;
   n.name = name;
-  n.labels = std::make_shared<const std::map<std::string, std::string>>(
-      std::map<std::string, std::string>{{"hal.dev/pool", pool}, {"kubernetes.io/hostname", name}});
+  n.labels = share_labels({{"hal.dev/pool", pool}, {"kubernetes.io/hostname", name}});
   n.ready = true;
   n.backend = pool;
   n.capabilities = share_json(caps(true, true, false));

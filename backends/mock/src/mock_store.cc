@@ -77,7 +77,7 @@ std::shared_ptr<Store> Store::attach(const Config &config) {
 
 void Store::load() {
   journal_ = std::make_unique<StateJournal>(dir_);
-  for (const auto &[id, doc] : journal_->loaded()) {
+  for (auto &[id, doc] : journal_->take_loaded()) {
     auto record = std::make_shared<VmRecord>();
     record->id = id;
     record->spec = doc["spec"].dump();

@@ -51,20 +51,19 @@ StateJournal::StateJournal(const std::string &dir)
     if (entry.is_discarded() || !entry.is_object()) continue;  // torn or foreign line
     if (entry.contains("erased") && entry["erased"].is_string()) {
       loaded_.erase(entry["erased"].get<std::string>());
+      live_.erase(entry["erased"].get<std::string>());
       continue;
     }
     const json *spec = entry.contains("spec") ? &entry["spec"] : nullptr;
     if (spec == nullptr || !spec->is_object() || !spec->contains("name") ||
         !(*spec)["name"].is_string())
       continue;
-    loaded_[(*spec)["name"].get<std::string>()] = std::move(entry);
+    std::string id = (*spec)["name"].get<std::string>();
+    loaded_[id] = std::move(entry);
+    live_[id] = line + "\n";
   }
   std::lock_guard lock(mutex_);
-  for (const auto &[id, doc] : loaded_) {
-    std::string text = doc.dump() + "\n";
-    live_bytes_ += text.size();
-    live_.emplace(id, std::move(text));
-  }
+  for (const auto &[id, text] : live_) live_bytes_ += text.size();
   compact();  // Start from a file holding just the live documents.
 }
 
@@ -76,12 +75,16 @@ void StateJournal::write(const std::string &id, const json &doc) {
   std::string line = doc.dump() + "\n";
   std::lock_guard lock(mutex_);
   append(line);
-  auto [it, fresh] = live_.try_emplace(id);
-  live_bytes_ -= it->second.size();
-  live_bytes_ += line.size();
-  it->second = std::move(line);
-  (void)fresh;
+  std::string &live = live_[id];
+  live_bytes_ = live_bytes_ - live.size() + line.size();
+  live = std::move(line);
   if (file_bytes_ > kMinCompact && file_bytes_ > kCompactFactor * live_bytes_) compact();
+}
+
+std::map<std::string, json> StateJournal::take_loaded() {
+  std::map<std::string, json> loaded = std::move(loaded_);
+  loaded_.clear();
+  return loaded;
 }
 
 void StateJournal::erase(const std::string &id) {

@@ -24,14 +24,13 @@ class StateJournal {
   StateJournal(const StateJournal &) = delete;
   StateJournal &operator=(const StateJournal &) = delete;
 
-  /** The state document of every VM in the journal, by VM id, as loaded at open. */
-  const std::map<std::string, nlohmann::json> &loaded() const { return loaded_; }
+  /** The state document of every VM in the journal, by VM id, as loaded at open (handed over
+   *  once: later calls return nothing). */
+  std::map<std::string, nlohmann::json> take_loaded();
   /** Records `doc` as the state of VM `id`; throws plugin::Failure when the write fails. */
   void write(const std::string &id, const nlohmann::json &doc);
   /** Records that VM `id` is gone. */
   void erase(const std::string &id);
-  /** The journal's path. */
-  const std::string &path() const { return path_; }
 
  private:
   void append(const std::string &line);
@@ -43,7 +42,7 @@ class StateJournal {
   std::unordered_map<std::string, std::string> live_;  ///< id → its last line.
   size_t live_bytes_ = 0;                              ///< Sum of live_ line sizes.
   size_t file_bytes_ = 0;                              ///< Current journal size.
-  std::map<std::string, nlohmann::json> loaded_;
+  std::map<std::string, nlohmann::json> loaded_;       ///< Until take_loaded().
 };
 
 }  // namespace hal::mock
