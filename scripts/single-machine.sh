@@ -85,14 +85,17 @@ halctl get vmis -o wide
 say "the guest on $node says (its serial console)"
 grep -a -o 'HAL-GUEST: .*' "$console" | grep -v heartbeat | tr -d '\r'
 grep -a -o 'HAL-GUEST: heartbeat.*' "$console" | tail -n 1 | tr -d '\r'
-before=$(grep -a -o 'heartbeat [0-9]* boot_id=[0-9a-f]*' "$console" | tail -n 1)
+# last_beat FILE: the last complete heartbeat line's "heartbeat N boot_id=ID" (the file may end
+# in the middle of a line QEMU is still writing).
+last_beat() { grep -a -o $'heartbeat [0-9]* boot_id=[0-9a-f]*\r' "$1" | tail -n 1 | tr -d '\r'; }
+before=$(last_beat "$console")
 
 say "live migration of testguest away from $node"
 halctl migrate testguest --wait
 target=$(halctl get vmi testguest -o json | sed -n 's/.*"nodeName": *"\([^"]*\)".*/\1/p' | head -n 1)
 target_console="$work/$target/kvm-qemu/default-testguest/console.log"
 sleep 2
-after=$(grep -a -o 'heartbeat [0-9]* boot_id=[0-9a-f]*' "$target_console" | tail -n 1)
+after=$(last_beat "$target_console")
 echo "before on $node:   $before"
 echo "after on $target: $after   (same boot_id: the guest kept running)"
 halctl get vmis -o wide

@@ -101,9 +101,13 @@ std::string read_file(const std::filesystem::path &path) {
   return text.str();
 }
 
+// Console patterns match whole lines only: the serial console arrives a few bytes at a time on a
+// loaded machine, and a boot_id cut short by a chunk boundary must not be taken for the guest's.
+const std::string kLineEnd = "[\\r\\n]";
+
 // The highest "HAL-GUEST: heartbeat N boot_id=ID" counter in `text` for `boot_id` (0 if none).
 long last_heartbeat(const std::string &text, const std::string &boot_id) {
-  static const std::regex beat("HAL-GUEST: heartbeat ([0-9]+) boot_id=([0-9a-f]+)");
+  static const std::regex beat("HAL-GUEST: heartbeat ([0-9]+) boot_id=([0-9a-f]+)" + kLineEnd);
   long last = 0;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), beat); it != std::sregex_iterator();
        ++it)
@@ -190,10 +194,11 @@ TEST_F(KvmQemuNodeTest, KillNineOfHalNodeLeavesTheVmRunningAndARestartReadoptsIt
   std::string boot_id;
   {
     ConsoleSession console(*stub, vm);
-    auto ready = console.wait_for(std::regex("HAL-GUEST: ready boot_id=([0-9a-f]+)"), kBoot);
+    auto ready = console.wait_for(std::regex("HAL-GUEST: ready boot_id=([0-9a-f]+) "), kBoot);
     ASSERT_TRUE(ready) << console.text();
     boot_id = (*ready)[1];
-    ASSERT_TRUE(console.wait_for(std::regex("HAL-GUEST: heartbeat [0-9]+ boot_id=" + boot_id), 30s))
+    ASSERT_TRUE(console.wait_for(
+        std::regex("HAL-GUEST: heartbeat [0-9]+ boot_id=" + boot_id + kLineEnd), 30s))
         << console.text();
   }
 
@@ -226,8 +231,8 @@ TEST_F(KvmQemuNodeTest, KillNineOfHalNodeLeavesTheVmRunningAndARestartReadoptsIt
   EXPECT_EQ(nlohmann::json::parse(status.info_json()).value("pid", -1), qemu_pid_);
   {
     ConsoleSession console(*stub2, vm);
-    auto beat =
-        console.wait_for(std::regex("HAL-GUEST: heartbeat ([0-9]+) boot_id=([0-9a-f]+)"), 30s);
+    auto beat = console.wait_for(
+        std::regex("HAL-GUEST: heartbeat ([0-9]+) boot_id=([0-9a-f]+)" + kLineEnd), 30s);
     ASSERT_TRUE(beat) << console.text();
     EXPECT_EQ((*beat)[2], boot_id) << "the guest rebooted";
     EXPECT_GT(std::stol((*beat)[1]), before);
