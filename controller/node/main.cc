@@ -9,9 +9,11 @@
 
 #include "controller/node/cli.h"
 #include "controller/node/node_agent.h"
+#include "controller/proto/grpc_runtime.h"
 #include "core/log/log.h"
 
 int main(int argc, char **argv) {
+  hal::wire::tune_grpc_runtime();
   std::vector<std::string> args(argv, argv + argc);
   hal::node::CliResult cli = hal::node::parse_command_line(args);
   if (!cli.options) return cli.exit_code;

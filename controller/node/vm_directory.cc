@@ -34,12 +34,9 @@ LoadedBackend *VmDirectory::owner(const std::string &vm_id) {
     if (it != vms_.end()) return it->second.backend;
   }
   for (LoadedBackend &backend : backends_) {
-    try {
-      Vm vm = backend.backend->lookup(vm_id);
+    if (backend.backend->find(vm_id)) {
       remember(vm_id, backend);
       return &backend;
-    } catch (const Error &e) {
-      if (e.status() != HAL_NOT_FOUND) throw;
     }
   }
   return nullptr;

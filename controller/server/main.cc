@@ -4,10 +4,12 @@
 #include <csignal>
 #include <iostream>
 
+#include "controller/proto/grpc_runtime.h"
 #include "controller/server/controller_server.h"
 #include "core/log/log.h"
 
 int main(int argc, char **argv) {
+  hal::wire::tune_grpc_runtime();
   using namespace hal::controller;
   CLI::App app{"hal-controller: KubeVirt-style VM controller for HAL node pools"};
   ControllerServerOptions options;

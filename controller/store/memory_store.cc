@@ -2,6 +2,7 @@
 #include "controller/store/memory_store.h"
 
 #include <condition_variable>
+#include <exception>
 
 namespace hal::controller {
 
@@ -165,7 +166,7 @@ int64_t MemoryStore::revision() const {
   return revision_;
 }
 
-void MemoryStore::persist(const std::vector<WatchEvent> &, int64_t) {}
+void MemoryStore::persist(const std::vector<std::shared_ptr<const WatchEvent>> &, int64_t) {}
 
 void MemoryStore::load(std::vector<StoredObject> objects, int64_t revision) {
   std::lock_guard lock(mutex_);
@@ -174,25 +175,28 @@ void MemoryStore::load(std::vector<StoredObject> objects, int64_t revision) {
     StoreKey key = object.key;
     objects_.emplace(std::move(key), std::make_shared<const StoredObject>(std::move(object)));
   }
-  revision_ = revision;
+  revision_ = staged_revision_ = revision;
   history_start_ = revision;
   history_.clear();
 }
 
+const StoredObject *MemoryStore::latest(const StoreKey &key) const {
+  if (auto it = staged_.find(key); it != staged_.end()) return it->second.object.get();
+  if (auto it = objects_.find(key); it != objects_.end()) return it->second.get();
+  return nullptr;
+}
+
 std::vector<StoredObject> MemoryStore::commit(std::vector<StoreWrite> writes) {
   if (writes.empty()) return {};
-  std::lock_guard lock(mutex_);
-  const int64_t revision = revision_ + 1;
-  // Validate against the current content plus earlier writes of the same batch (staged: key →
-  // index of its change, or nullopt once deleted in this batch).
-  std::vector<WatchEvent> changes;
-  changes.reserve(writes.size());
-  std::map<StoreKey, std::optional<size_t>> staged;
+  std::unique_lock lock(mutex_);
+  PendingCommit pending;
+  pending.revision = staged_revision_ + 1;
+  // Validate against the latest content (published or staged by earlier commits) plus earlier
+  // writes of the same batch (key → its change, or nullptr once deleted in this batch).
+  std::map<StoreKey, const StoredObject *> batch;
   auto current = [&](const StoreKey &key) -> const StoredObject * {
-    if (auto it = staged.find(key); it != staged.end())
-      return it->second ? &changes[*it->second].object : nullptr;
-    if (auto it = objects_.find(key); it != objects_.end()) return it->second.get();
-    return nullptr;
+    if (auto it = batch.find(key); it != batch.end()) return it->second;
+    return latest(key);
   };
   for (StoreWrite &write : writes) {
     if (write.key.kind.empty() || write.key.name.empty()) {
@@ -210,8 +214,9 @@ std::vector<StoredObject> MemoryStore::commit(std::vector<StoreWrite> writes) {
         if (write.ignore_missing) continue;
         throw StoreError(StoreErrorCode::kNotFound, write.key.str() + " not found");
       }
-      changes.push_back(WatchEvent{WatchType::kDeleted, *existing, revision});
-      staged[write.key] = std::nullopt;
+      pending.changes.push_back(std::make_shared<const WatchEvent>(
+          WatchEvent{WatchType::kDeleted, *existing, pending.revision}));
+      batch[write.key] = nullptr;
       continue;
     }
     if (write.op == StoreWrite::Op::kCreate && existing) {
@@ -223,38 +228,93 @@ std::vector<StoredObject> MemoryStore::commit(std::vector<StoreWrite> writes) {
     if (write.expected_version != 0 && !existing) {
       throw StoreError(StoreErrorCode::kNotFound, write.key.str() + " not found");
     }
-    WatchType type = existing ? WatchType::kModified : WatchType::kAdded;
-    changes.push_back(
-        WatchEvent{type, StoredObject{write.key, std::move(write.object), revision}, revision});
-    nlohmann::json &object = changes.back().object.object;
+    WatchEvent change{existing ? WatchType::kModified : WatchType::kAdded,
+                      StoredObject{write.key, std::move(write.object), pending.revision},
+                      pending.revision};
+    nlohmann::json &object = change.object.object;
     if (!object.is_object()) object = nlohmann::json::object();
-    object["metadata"]["resourceVersion"] = std::to_string(revision);
-    staged[write.key] = changes.size() - 1;
+    object["metadata"]["resourceVersion"] = std::to_string(pending.revision);
+    pending.changes.push_back(std::make_shared<const WatchEvent>(std::move(change)));
+    batch[write.key] = &pending.changes.back()->object;
   }
-  if (changes.empty()) return {};
-  persist(changes, revision);  // May throw: nothing changed yet.
-  revision_ = revision;
-  std::vector<StoredObject> result;
-  result.reserve(changes.size());
-  for (WatchEvent &change : changes) {
-    auto shared = std::make_shared<const WatchEvent>(std::move(change));
-    if (shared->type == WatchType::kDeleted) {
-      objects_.erase(shared->object.key);
+  if (pending.changes.empty()) return {};
+  // Staged: later commits validate against it; readers see it once it is persisted.
+  staged_revision_ = pending.revision;
+  for (const auto &change : pending.changes) {
+    StagedWrite &staged = staged_[change->object.key];
+    staged.revision = pending.revision;
+    staged.object = change->type == WatchType::kDeleted
+                        ? nullptr
+                        : std::shared_ptr<const StoredObject>(change, &change->object);
+  }
+  waiting_.push_back(&pending);
+  while (!pending.done) {
+    if (persisting_) {
+      persisted_.wait(lock);
     } else {
-      objects_.insert_or_assign(shared->object.key,
-                                std::shared_ptr<const StoredObject>(shared, &shared->object));
+      persist_waiting(lock);
     }
-    result.push_back(shared->object);
-    for (QueueWatch *watch : watches_) watch->offer(shared);
-    history_.push_back(std::move(shared));
+  }
+  if (pending.error) std::rethrow_exception(pending.error);
+  std::vector<StoredObject> result;
+  result.reserve(pending.changes.size());
+  for (const auto &change : pending.changes) result.push_back(change->object);
+  return result;
+}
+
+void MemoryStore::persist_waiting(std::unique_lock<std::mutex> &lock) {
+  persisting_ = true;
+  std::vector<PendingCommit *> group;
+  group.swap(waiting_);
+  std::vector<std::shared_ptr<const WatchEvent>> changes;
+  for (const PendingCommit *commit : group)
+    changes.insert(changes.end(), commit->changes.begin(), commit->changes.end());
+  std::exception_ptr error;
+  lock.unlock();
+  try {
+    persist(changes, group.back()->revision);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  lock.lock();
+  if (error) {
+    // Nothing of the group is stored; commits staged since validated against it: fail them too.
+    group.insert(group.end(), waiting_.begin(), waiting_.end());
+    waiting_.clear();
+    staged_.clear();
+    staged_revision_ = revision_;
+    for (PendingCommit *commit : group) {
+      commit->error = error;
+      commit->done = true;
+    }
+  } else {
+    for (PendingCommit *commit : group) publish(*commit);
+  }
+  persisting_ = false;
+  persisted_.notify_all();
+}
+
+void MemoryStore::publish(PendingCommit &commit) {
+  revision_ = commit.revision;
+  for (const auto &change : commit.changes) {
+    const StoreKey &key = change->object.key;
+    if (change->type == WatchType::kDeleted) {
+      objects_.erase(key);
+    } else {
+      objects_.insert_or_assign(key, std::shared_ptr<const StoredObject>(change, &change->object));
+    }
+    if (auto it = staged_.find(key); it != staged_.end() && it->second.revision == commit.revision)
+      staged_.erase(it);
+    for (QueueWatch *watch : watches_) watch->offer(change);
+    history_.push_back(change);
   }
   while (history_.size() > history_limit_) {
     history_start_ = history_.front()->revision;
     history_.pop_front();
   }
   transactions_.fetch_add(1);
-  object_writes_.fetch_add(changes.size());
-  return result;
+  object_writes_.fetch_add(commit.changes.size());
+  commit.done = true;
 }
 
 std::unique_ptr<Watch> MemoryStore::watch(const WatchFilter &filter, int64_t since_revision) {

@@ -1,10 +1,14 @@
 // memory_store.h - the in-memory Store: an ordered map of objects, the global revision, a
 // bounded history of changes for watches from a revision, and per-watch event queues. The SQLite
-// store derives from it and persists every transaction before it becomes visible.
+// store derives from it and persists every transaction before it becomes visible. Concurrent
+// commits are persisted together (group commit): each is validated and given its revision at
+// once, then the first committer that finds no persist under way writes every commit waiting
+// so far in one go and publishes them in revision order.
 #ifndef HAL_CONTROLLER_STORE_MEMORY_STORE_H
 #define HAL_CONTROLLER_STORE_MEMORY_STORE_H
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
@@ -34,9 +38,12 @@ class MemoryStore : public Store {
   uint64_t object_writes() const override { return object_writes_.load(); }
 
  protected:
-  /** Called with the lock held, after validation and before the change is visible: persist the
-   *  changes (kDelete entries carry the removed object) at `revision`. Throwing aborts it. */
-  virtual void persist(const std::vector<WatchEvent> &changes, int64_t revision);
+  /** Persists the changes of one or more validated commits, in revision order, before they
+   *  become visible (kDeleted entries carry the removed object); `revision` is the last one.
+   *  Called by one committer at a time, without the store's lock. Throwing fails every commit
+   *  in the group, and every commit validated after them. */
+  virtual void persist(const std::vector<std::shared_ptr<const WatchEvent>> &changes,
+                       int64_t revision);
 
   /** Replaces the content (used by SqliteStore when it opens a file). */
   void load(std::vector<StoredObject> objects, int64_t revision);
@@ -46,7 +53,24 @@ class MemoryStore : public Store {
 
  private:
   friend class QueueWatch;
+  // A validated commit waiting to be persisted and published.
+  struct PendingCommit {
+    std::vector<std::shared_ptr<const WatchEvent>> changes;
+    int64_t revision = 0;
+    bool done = false;  ///< Published, or failed with `error`.
+    std::exception_ptr error;
+  };
+  // The latest staged (not yet published) write of a key.
+  struct StagedWrite {
+    int64_t revision = 0;                        ///< Its commit's revision.
+    std::shared_ptr<const StoredObject> object;  ///< nullptr: deleted.
+  };
   void unregister(QueueWatch *watch);
+  // The object `key` has once every staged commit is published (nullptr: absent).
+  const StoredObject *latest(const StoreKey &key) const;
+  // Persists the waiting commits as one group, then publishes them (or fails them).
+  void persist_waiting(std::unique_lock<std::mutex> &lock);
+  void publish(PendingCommit &commit);
 
   // Each change is built once and then shared (immutable) by the object map, the history and
   // every watch queue; callers get copies.
@@ -57,6 +81,12 @@ class MemoryStore : public Store {
   std::deque<std::shared_ptr<const WatchEvent>> history_;
   size_t history_limit_;
   std::set<QueueWatch *> watches_;
+  // Group commit: commits validated but not yet persisted, in revision order.
+  int64_t staged_revision_ = 0;             ///< Revision of the last validated commit.
+  std::map<StoreKey, StagedWrite> staged_;  ///< Latest staged write per key.
+  std::vector<PendingCommit *> waiting_;    ///< Not yet taken by a persisting committer.
+  bool persisting_ = false;                 ///< A committer is persisting a group.
+  std::condition_variable persisted_;       ///< Signalled after each group.
   std::atomic<uint64_t> transactions_{0};
   std::atomic<uint64_t> object_writes_{0};
 };

@@ -168,10 +168,12 @@ void SqliteStore::load_all() {
   load(std::move(objects), revision);
 }
 
-void SqliteStore::persist(const std::vector<WatchEvent> &changes, int64_t revision) {
+void SqliteStore::persist(const std::vector<std::shared_ptr<const WatchEvent>> &changes,
+                          int64_t revision) {
   exec("BEGIN IMMEDIATE");
   try {
-    for (const WatchEvent &change : changes) {
+    for (const auto &shared : changes) {
+      const WatchEvent &change = *shared;
       const StoreKey &key = change.object.key;
       sqlite3_stmt *statement = change.type == WatchType::kDeleted ? delete_ : upsert_;
       sqlite3_reset(statement);

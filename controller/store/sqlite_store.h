@@ -29,7 +29,8 @@ class SqliteStore : public MemoryStore {
   const std::string &path() const { return path_; }
 
  protected:
-  void persist(const std::vector<WatchEvent> &changes, int64_t revision) override;
+  void persist(const std::vector<std::shared_ptr<const WatchEvent>> &changes,
+               int64_t revision) override;
 
  private:
   void exec(const char *sql);

@@ -451,12 +451,32 @@ Vm Backend::create(const nlohmann::json &spec, uint32_t flags) {
 }
 
 Vm Backend::lookup(std::string_view id, uint32_t flags) {
+  std::string missing;
+  std::optional<Vm> vm = lookup_or_missing(id, flags, missing);
+  if (!vm)
+    throw Error(HAL_NOT_FOUND,
+                "vm_lookup " + std::string(id) + ": " +
+                    (missing.empty() ? std::string(status_name(HAL_NOT_FOUND)) : missing));
+  return std::move(*vm);
+}
+
+std::optional<Vm> Backend::find(std::string_view id, uint32_t flags) {
+  std::string missing;
+  return lookup_or_missing(id, flags, missing);
+}
+
+std::optional<Vm> Backend::lookup_or_missing(std::string_view id, uint32_t flags,
+                                             std::string &missing) {
   hal_backend *b = shared().need_open();
   const std::string vm_id(id);
   ErrorBuffer err;
   hal_vm *vm = nullptr;
   hal_status st =
       HAL_PLUGIN_CALL(*shared().plugin, vm_lookup, err.get(), b, vm_id.c_str(), flags, &vm);
+  if (st == HAL_NOT_FOUND && vm == nullptr) {
+    missing = std::string(err.message());
+    return std::nullopt;
+  }
   check(st, err, "vm_lookup " + vm_id);
   if (vm == nullptr) throw Error(HAL_INTERNAL, "vm_lookup " + vm_id + ": returned NULL");
   return Vm(state_, vm, vm_id);

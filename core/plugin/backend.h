@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -109,8 +110,10 @@ class Backend {
   /** Validates `spec` (HAL_INVALID_ARGUMENT naming the field) and calls vm_create. With
    *  HAL_CREATE_VALIDATE_ONLY the returned Vm is empty. */
   Vm create(const nlohmann::json &spec, uint32_t flags = 0);
-  /** vm_lookup by id. */
+  /** vm_lookup by id; throws hal::Error(HAL_NOT_FOUND) when there is no such VM. */
   Vm lookup(std::string_view id, uint32_t flags = 0);
+  /** vm_lookup by id; nullopt when there is no such VM (no exception: for probing). */
+  std::optional<Vm> find(std::string_view id, uint32_t flags = 0);
   /** vm_list: {"vms":[{"id","state"}...]}. */
   nlohmann::json list(uint32_t flags = 0) const;
 
@@ -139,6 +142,9 @@ class Backend {
  private:
   explicit Backend(std::shared_ptr<detail::BackendState> state);
   detail::BackendState &shared() const;  // throws on a moved-from Backend
+  // vm_lookup: the VM, or nullopt with the plugin's message in `missing` when it answers
+  // NOT_FOUND.
+  std::optional<Vm> lookup_or_missing(std::string_view id, uint32_t flags, std::string &missing);
   std::shared_ptr<detail::BackendState> state_;
 };
 

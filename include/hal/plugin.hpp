@@ -158,7 +158,8 @@ class Backend {
   virtual std::string host_info() = 0;
   /** vm_create; return nullptr with HAL_CREATE_VALIDATE_ONLY. */
   virtual std::unique_ptr<Vm> create_vm(std::string_view spec_json, uint32_t flags) = 0;
-  /** vm_lookup; throw Failure(HAL_NOT_FOUND) when absent. */
+  /** vm_lookup; return nullptr (cheapest: no exception) or throw Failure(HAL_NOT_FOUND) when
+   *  absent. */
   virtual std::unique_ptr<Vm> lookup_vm(std::string_view vm_id) = 0;
   /** vm_list: {"vms":[{"id","state"}...]}. */
   virtual std::string list_vms() = 0;
@@ -328,13 +329,21 @@ struct Thunks {
   static hal_status vm_lookup(hal_backend *b, const char *id, uint32_t flags, hal_vm **out_vm,
                               hal_error *e) {
     if (out_vm != nullptr) *out_vm = nullptr;
-    return guard("vm_lookup", e, [&] {
+    bool absent = false;
+    hal_status status = guard("vm_lookup", e, [&] {
       check_arg("vm_lookup", b, "backend");
       check_arg("vm_lookup", id, "vm_id");
       check_arg("vm_lookup", out_vm, "out_vm");
       check_flags("vm_lookup", flags, HAL_FLAGS_NONE);
-      *out_vm = to_handle(as_backend<B>(b)->lookup_vm(id));
+      std::unique_ptr<Vm> vm = as_backend<B>(b)->lookup_vm(id);
+      absent = vm == nullptr;
+      if (!absent) *out_vm = to_handle(std::move(vm));
     });
+    if (!absent) return status;
+    char buffer[HAL_ERROR_MESSAGE_SIZE];
+    std::snprintf(buffer, sizeof buffer, "vm_lookup: no VM '%s'", id);
+    set_error(e, buffer);
+    return HAL_NOT_FOUND;
   }
   static void vm_release(hal_vm *vm) { delete reinterpret_cast<Vm *>(vm); }
   template <class Fn>

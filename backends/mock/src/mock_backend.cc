@@ -275,7 +275,7 @@ std::unique_ptr<plugin::Vm> MockBackend::create_vm(std::string_view spec_json, u
 
 std::unique_ptr<plugin::Vm> MockBackend::lookup_vm(std::string_view vm_id) {
   auto record = store_->find(std::string(vm_id));
-  if (!record) throw Failure(HAL_NOT_FOUND, "vm_lookup: no VM '" + std::string(vm_id) + "'");
+  if (!record) return nullptr;  // vm_lookup answers NOT_FOUND
   return std::make_unique<MockVm>(*this, record);
 }
 
