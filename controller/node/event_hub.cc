@@ -17,6 +17,11 @@ std::optional<v1::NodeEvent> EventHub::Reader::next(std::chrono::milliseconds ti
   return event;
 }
 
+bool EventHub::Reader::pending() const {
+  std::lock_guard lock(mu_);
+  return !queue_.empty() && !dropped_;
+}
+
 bool EventHub::Reader::dropped() const {
   std::lock_guard lock(mu_);
   return dropped_;

@@ -28,6 +28,8 @@ class EventHub {
     /** The next event, waiting up to `timeout`; nullopt on timeout, or once the reader was
      *  dropped or the hub closed (check dropped()/closed()). */
     std::optional<v1::NodeEvent> next(std::chrono::milliseconds timeout);
+    /** True when next() would return an event at once. */
+    bool pending() const;
     /** True once the reader fell a full queue behind and was dropped. */
     bool dropped() const;
     /** True once the hub was closed (agent stopping). */

@@ -22,9 +22,15 @@ grpc::Status NodeAgentService::WatchEvents(grpc::ServerContext *context,
   // on seeing every event published after its call returned its initial metadata).
   writer->SendInitialMetadata();
   while (true) {
-    std::optional<v1::NodeEvent> event = reader->next(std::chrono::milliseconds(100));
+    // New events, a drop and the hub's close wake the reader at once; only a client's cancel
+    // is polled for, once a second (an idle agent then wakes rarely, which counts with 100).
+    std::optional<v1::NodeEvent> event = reader->next(std::chrono::seconds(1));
     if (event) {
-      if (!writer->Write(*event)) {
+      // Events queued together (a create and a start, say) leave in one write: each but the
+      // last is only buffered.
+      grpc::WriteOptions options;
+      if (reader->pending()) options.set_buffer_hint();
+      if (!writer->Write(*event, options)) {
         result = grpc::Status(grpc::StatusCode::CANCELLED, "WatchEvents: stream closed");
         break;
       }
