@@ -131,10 +131,25 @@ void Controller::load_placements() {
 
 void Controller::fill_allocation(const std::string &node, SchedulerNode &view) const {
   std::lock_guard lock(mutex_);
+  fill_allocation_locked(node, view);
+}
+
+void Controller::fill_allocation_locked(const std::string &node, SchedulerNode &view) const {
   auto it = allocations_.find(node);
   view.allocated_cpu_millis = it == allocations_.end() ? 0 : it->second.cpu_millis;
   view.allocated_memory = it == allocations_.end() ? 0 : it->second.memory;
   view.vm_count = it == allocations_.end() ? 0 : it->second.count;
+}
+
+const std::vector<SchedulerNode> &Controller::scheduler_nodes() {
+  auto views = registry_.scheduler_views();
+  if (views != scheduler_views_) {
+    scheduler_nodes_ = *views;
+    scheduler_views_ = std::move(views);
+  }
+  std::lock_guard lock(mutex_);
+  for (SchedulerNode &view : scheduler_nodes_) fill_allocation_locked(view.name, view);
+  return scheduler_nodes_;
 }
 
 void Controller::account(const Placement &placement, int sign) {

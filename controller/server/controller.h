@@ -192,6 +192,12 @@ class Controller : public NodeListener {
   void account(const Placement &placement, int sign);
 
   std::mutex schedule_mutex_;  ///< Serialises schedule + place.
+  // Every node's scheduler view with its allocation now; copied from the registry's shared
+  // views only when they change. Call under schedule_mutex_.
+  const std::vector<SchedulerNode> &scheduler_nodes();
+  void fill_allocation_locked(const std::string &node, SchedulerNode &view) const;  // mutex_ held
+  std::shared_ptr<const std::vector<SchedulerNode>> scheduler_views_;  ///< schedule_mutex_
+  std::vector<SchedulerNode> scheduler_nodes_;                         ///< schedule_mutex_
   mutable std::mutex mutex_;
   std::map<StoreKey, Placement> placements_;           ///< VMI → where it runs.
   std::map<StoreKey, Placement> target_placements_;    ///< VMIM → reserved target.

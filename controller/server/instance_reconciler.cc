@@ -379,8 +379,7 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
   std::string backend;
   {
     std::lock_guard lock(schedule_mutex_);
-    auto nodes = registry_.scheduler_nodes(
-        [this](const std::string &name, SchedulerNode &view) { fill_allocation(name, view); });
+    const std::vector<SchedulerNode> &nodes = scheduler_nodes();
     SchedulingDecision decision = schedule(scheduling, nodes);
     if (!decision.node) {
       std::string message = decision.message(nodes.size());

@@ -68,6 +68,7 @@ void NodeRegistry::load_from_store() {
     node.last_heartbeat = now;
     node.last_flush = now;
     nodes_[node.info.name] = std::move(node);
+    ++nodes_generation_;
   }
 }
 
@@ -190,6 +191,7 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     node.info.allocatable_cpus = info.allocatable_cpus();
     node.info.allocatable_memory = info.allocatable_memory_bytes();
     node.info.readiness = NodeReadiness::kReady;
+    ++nodes_generation_;
     node.boot_id = info.boot_id();
     node.last_heartbeat = std::chrono::steady_clock::now();
     node.registered = true;
@@ -222,6 +224,7 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     std::lock_guard lock(mutex_);
     nodes_[name].info.unschedulable =
         existing->object.contains("spec") && existing->object["spec"].value("unschedulable", false);
+    ++nodes_generation_;
   }
   write_node(name, false);
   if (connection) connection->start_events();
@@ -268,6 +271,7 @@ void NodeRegistry::monitor() {
       if (node.info.readiness == NodeReadiness::kNotReady) continue;
       if (now - node.last_heartbeat > options_.grace_period) {
         node.info.readiness = NodeReadiness::kNotReady;
+        ++nodes_generation_;
         lost.push_back(name);
         if (node.connection) connections.push_back(node.connection);
       }
@@ -285,7 +289,9 @@ void NodeRegistry::monitor() {
         nlohmann::json object;
         {
           std::lock_guard guard(mutex_);
-          object = node_object(nodes_[name], existing ? existing->object : nlohmann::json());
+          auto it = nodes_.find(name);
+          if (it == nodes_.end()) continue;  // forgotten meanwhile
+          object = node_object(it->second, existing ? existing->object : nlohmann::json());
         }
         store_.commit({StoreWrite{StoreWrite::Op::kPut, key, object, 0, false},
                        record_event(store_, key, EventType::kWarning, "NodeNotReady",
@@ -397,6 +403,7 @@ bool NodeRegistry::set_unschedulable(const std::string &name, bool unschedulable
     auto it = nodes_.find(name);
     if (it == nodes_.end()) return false;
     it->second.info.unschedulable = unschedulable;
+    ++nodes_generation_;
   }
   StoreKey key{kNodeKind, "", name};
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -431,32 +438,39 @@ void NodeRegistry::forget(const std::string &name) {
     connection = it->second.connection;
     for (const auto &[vm_id, state] : it->second.vms) index_remove(vm_id, name);
     nodes_.erase(it);
+    ++nodes_generation_;
   }
   if (connection) connection->stop_events();
 }
 
 std::vector<SchedulerNode> NodeRegistry::scheduler_nodes(
     const std::function<void(const std::string &, SchedulerNode &)> &fill_allocation) const {
-  std::vector<SchedulerNode> result;
-  {
-    std::lock_guard lock(mutex_);
-    result.reserve(nodes_.size());
-    for (const auto &[name, node] : nodes_) {
-      SchedulerNode view;
-      view.name = name;
-      view.labels = node.shared_labels;
-      view.ready = node.info.readiness == NodeReadiness::kReady;
-      view.unschedulable = node.info.unschedulable;
-      if (!node.info.backends.empty()) view.backend = node.info.backends.front();
-      view.capabilities = node.info.default_capabilities;
-      view.host_info = node.info.host_info;
-      view.allocatable_cpus = node.info.allocatable_cpus;
-      view.allocatable_memory = node.info.allocatable_memory;
-      result.push_back(std::move(view));
-    }
-  }
+  std::vector<SchedulerNode> result = *scheduler_views();
   for (auto &view : result) fill_allocation(view.name, view);
   return result;
+}
+
+std::shared_ptr<const std::vector<SchedulerNode>> NodeRegistry::scheduler_views() const {
+  std::lock_guard lock(mutex_);
+  if (views_ && views_generation_ == nodes_generation_) return views_;
+  auto views = std::make_shared<std::vector<SchedulerNode>>();
+  views->reserve(nodes_.size());
+  for (const auto &[name, node] : nodes_) {
+    SchedulerNode view;
+    view.name = name;
+    view.labels = node.shared_labels;
+    view.ready = node.info.readiness == NodeReadiness::kReady;
+    view.unschedulable = node.info.unschedulable;
+    if (!node.info.backends.empty()) view.backend = node.info.backends.front();
+    view.capabilities = node.info.default_capabilities;
+    view.host_info = node.info.host_info;
+    view.allocatable_cpus = node.info.allocatable_cpus;
+    view.allocatable_memory = node.info.allocatable_memory;
+    views->push_back(std::move(view));
+  }
+  views_ = std::move(views);
+  views_generation_ = nodes_generation_;
+  return views_;
 }
 
 }  // namespace hal::controller

@@ -116,6 +116,10 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   /** Scheduler view of every node: `allocated` gives (cpus, memory, vm count) per node. */
   std::vector<SchedulerNode> scheduler_nodes(
       const std::function<void(const std::string &, SchedulerNode &)> &fill_allocation) const;
+  /** Scheduler view of every node with allocations left at zero. Built once per change of a
+   *  node (registration, readiness, cordon, removal) and shared: a caller can keep a copy and
+   *  refresh it only when the pointer changes. */
+  std::shared_ptr<const std::vector<SchedulerNode>> scheduler_views() const;
 
   /** The registry's options. */
   const NodeRegistryOptions &options() const { return options_; }
@@ -145,6 +149,9 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   NodeListener *listener_;
   mutable std::mutex mutex_;
   std::map<std::string, Node> nodes_;
+  uint64_t nodes_generation_ = 0;  ///< Bumped whenever a scheduler view of a node changes.
+  mutable uint64_t views_generation_ = ~uint64_t{0};                 ///< Generation of views_.
+  mutable std::shared_ptr<const std::vector<SchedulerNode>> views_;  ///< scheduler_views().
   /** vm id → the nodes whose lists have it (find_vm without a scan of every node). */
   std::unordered_map<std::string, std::vector<std::string>> vm_nodes_;
   std::condition_variable cv_;
