@@ -22,9 +22,17 @@ grpc::Status NodeAgentService::on_vm(std::string_view rpc, const std::string &vm
   return guarded(rpc, [&] {
     auto [backend, vm] = ctx_.vms->open(vm_id);
     op(vm);
-    *response = ctx_.vms->status(*backend, vm, false);
+    *response = status_after_action(*backend, vm);
     return grpc::Status::OK;
   });
+}
+
+v1::VmStatus NodeAgentService::status_after_action(const LoadedBackend &backend, const Vm &vm) {
+  backend.backend->drain_events();
+  const uint64_t sequence = ctx_.events->last_sequence();
+  v1::VmStatus status = ctx_.vms->status(backend, vm, false);
+  status.set_event_sequence(sequence);
+  return status;
 }
 
 grpc::Status NodeAgentService::GetNodeInfo(grpc::ServerContext *, const v1::GetNodeInfoRequest *,
@@ -50,7 +58,7 @@ grpc::Status NodeAgentService::CreateVm(grpc::ServerContext *, const v1::CreateV
     Vm vm = backend.backend->create(spec);
     ctx_.vms->remember(vm.id(), backend);
     if (request->start()) vm.start();
-    *response = ctx_.vms->status(backend, vm, false);
+    *response = status_after_action(backend, vm);
     return grpc::Status::OK;
   });
 }

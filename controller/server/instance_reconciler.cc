@@ -459,7 +459,7 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
     ctx.retry = true;
     return;
   }
-  registry_.set_observed(node, vm_id, answer.state());
+  registry_.set_observed(node, vm_id, answer.state(), answer.event_sequence());
   index_vm_id(vm_id, ctx.vmi_key);
   status["nodeName"] = node;
   status["hal"]["backend"] = backend;

@@ -197,6 +197,7 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     node.registered = true;
     for (const auto &[vm_id, state] : node.vms) index_remove(vm_id, name);
     node.vms.clear();
+    node.reflected.clear();  // a new boot numbers its events afresh
     for (const auto &vm : request->vms()) {
       if (node.vms.emplace(vm.vm_id(), vm.state()).second) index_add(vm.vm_id(), name);
       vm_ids.push_back(vm.vm_id());
@@ -205,6 +206,10 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
       old_connection = node.connection;
       node.connection = std::make_shared<NodeConnection>(
           name, info.address(), [this, name](const v1::NodeEvent &event) {
+            // A state change from before an RPC answer the controller already recorded.
+            if (event.type() == "state-changed" &&
+                stale_event(name, event.vm_id(), event.sequence()))
+              return;
             if ((event.type() == "state-changed" || event.type() == "guest-crashed") &&
                 !event.state().empty()) {
               bool changed = set_observed(
@@ -340,12 +345,26 @@ std::optional<std::string> NodeRegistry::observed(const std::string &node,
   return vm == it->second.vms.end() ? std::string() : vm->second;
 }
 
-bool NodeRegistry::set_observed(const std::string &node, const std::string &vm_id,
-                                const std::string &state) {
+bool NodeRegistry::stale_event(const std::string &node, const std::string &vm_id,
+                               uint64_t sequence) const {
   std::lock_guard lock(mutex_);
   auto it = nodes_.find(node);
   if (it == nodes_.end()) return false;
+  auto reflected = it->second.reflected.find(vm_id);
+  return reflected != it->second.reflected.end() && sequence <= reflected->second;
+}
+
+bool NodeRegistry::set_observed(const std::string &node, const std::string &vm_id,
+                                const std::string &state, uint64_t event_sequence) {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return false;
+  if (event_sequence > 0) {
+    uint64_t &reflected = it->second.reflected[vm_id];
+    reflected = std::max(reflected, event_sequence);
+  }
   if (state.empty()) {
+    it->second.reflected.erase(vm_id);
     if (it->second.vms.erase(vm_id) == 0) return false;
     index_remove(vm_id, node);
     return true;

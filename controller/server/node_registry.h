@@ -101,8 +101,13 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
    *  the controller started (unknown), "" when it registered and does not have the VM. */
   std::optional<std::string> observed(const std::string &node, const std::string &vm_id) const;
   /** Records a state learnt from an RPC answer or event ("" = the VM is gone); false when it
-   *  was already the recorded state. */
-  bool set_observed(const std::string &node, const std::string &vm_id, const std::string &state);
+   *  was already the recorded state. An answer's `event_sequence` (VmStatus.event_sequence)
+   *  marks the node's events up to it as already reflected (see stale_event). */
+  bool set_observed(const std::string &node, const std::string &vm_id, const std::string &state,
+                    uint64_t event_sequence = 0);
+  /** True when `node`'s event `sequence` about `vm_id` is older than a state recorded from an
+   *  RPC answer (it would only step the recorded state back). */
+  bool stale_event(const std::string &node, const std::string &vm_id, uint64_t sequence) const;
   /** Ready nodes that report `vm_id`, with its state. */
   std::vector<std::pair<std::string, std::string>> find_vm(const std::string &vm_id) const;
   /** Every (node, vm id) pair Ready nodes reported. */
@@ -132,6 +137,8 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
     std::chrono::steady_clock::time_point last_flush;
     bool registered = false;                 ///< Reported its VM list since the controller started.
     std::map<std::string, std::string> vms;  ///< vm id → state.
+    /** vm id → the node's event sequence its state reflects (from RPC answers; this boot). */
+    std::unordered_map<std::string, uint64_t> reflected;
     SharedLabels shared_labels =
         empty_shared_labels();  ///< info.labels, shared by scheduler views.
     std::shared_ptr<NodeConnection> connection;

@@ -123,7 +123,7 @@ StoredObject Controller::stop_vm(const std::string &ns, const std::string &name,
       v1::VmStatus status;
       auto context = rpc_context(options_.rpc_timeout);
       if (connection->stub().StopVm(context.get(), request, &status).ok()) {
-        registry_.set_observed(node, vm_id, status.state());
+        registry_.set_observed(node, vm_id, status.state(), status.event_sequence());
       }
     }
   }
@@ -173,7 +173,7 @@ StoredObject Controller::pause_vm(const std::string &ns, const std::string &name
                            : connection->stub().ResumeVm(context.get(), ref, &status);
   if (!rpc.ok())
     throw ActionError(rpc.error_code(), (pause ? "pause: " : "unpause: ") + rpc.error_message());
-  registry_.set_observed(node, vm_id, status.state());
+  registry_.set_observed(node, vm_id, status.state(), status.event_sequence());
   store_.commit({record_event(
       store_, StoreKey{kVmiKind, ns, name}, EventType::kNormal, pause ? "Paused" : "Unpaused",
       pause ? "VirtualMachineInstance paused" : "VirtualMachineInstance unpaused")});

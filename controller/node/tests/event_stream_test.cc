@@ -1,6 +1,7 @@
 // event_stream_test.cc - NodeAgent.WatchEvents through a real channel: events arrive in order
-// with increasing sequence numbers, a new watcher replays since a sequence, and a reader that
-// never reads neither blocks the backends nor the other watchers (it is dropped instead).
+// with increasing sequence numbers, an action's answer carries the sequence its state reflects,
+// a new watcher replays since a sequence, and a reader that never reads neither blocks the
+// backends nor the other watchers (it is dropped instead).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -111,6 +112,34 @@ TEST_F(EventStreamTest, EventsArriveInOrderWithIncreasingSequences) {
   EXPECT_EQ(states,
             (std::vector<std::string>{"Starting", "Running", "Paused", "Running", "Stopped"}));
   EXPECT_EQ(previous, agent_->last_event_sequence());
+}
+
+TEST_F(EventStreamTest, AnActionsAnswerReflectsTheEventsTheActionPublished) {
+  start(mock_agent_options("ev", dir_.path()));
+  Watcher watcher(*stub_, 0);
+  v1::CreateVmRequest create;
+  create.set_backend("mock");
+  create.set_spec_json(mock_spec("e1").dump());
+  create.set_start(true);
+  v1::VmStatus created;
+  ASSERT_TRUE(stub_->CreateVm(deadline_context().get(), create, &created).ok());
+  EXPECT_EQ(created.state(), "Running");
+  // Starting and Running were published before the answer: its sequence covers both, so a
+  // watcher holding the answer can skip them as already reflected.
+  ASSERT_TRUE(wait_until([&] { return watcher.count() >= 2; })) << watcher.count();
+  EXPECT_EQ(created.event_sequence(), watcher.events().at(1).sequence());
+  EXPECT_EQ(created.event_sequence(), agent_->last_event_sequence());
+
+  v1::VmRef ref;
+  ref.set_vm_id("e1");
+  v1::VmStatus paused;
+  ASSERT_TRUE(stub_->PauseVm(deadline_context().get(), ref, &paused).ok());
+  EXPECT_EQ(paused.state(), "Paused");
+  EXPECT_EQ(paused.event_sequence(), created.event_sequence() + 1);
+  // A read is not an action: it carries no sequence.
+  v1::VmStatus got;
+  ASSERT_TRUE(stub_->GetVm(deadline_context().get(), ref, &got).ok());
+  EXPECT_EQ(got.event_sequence(), 0u);
 }
 
 TEST_F(EventStreamTest, ReplaySinceASequence) {
