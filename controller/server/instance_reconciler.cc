@@ -431,6 +431,20 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
   create.set_spec_json(hal_spec.dump());
   create.set_start(true);
   v1::VmStatus answer;
+  // The VM's events during the calls only echo what the answer tells (see end_action).
+  registry_.begin_action(node, vm_id);
+  struct ActionEnd {
+    NodeRegistry &registry;
+    const std::string &node, &vm_id;
+    bool ended = false;
+    bool end(uint64_t answered) {
+      ended = true;
+      return registry.end_action(node, vm_id, answered);
+    }
+    ~ActionEnd() {
+      if (!ended) registry.end_action(node, vm_id, 0);  // failed: the retry reconciles anyway
+    }
+  } action{registry_, node, vm_id};
   auto context = rpc_context(options_.rpc_timeout);
   grpc::Status rpc = connection->stub().CreateVm(context.get(), create, &answer);
   if (rpc.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
@@ -460,6 +474,8 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
     return;
   }
   registry_.set_observed(node, vm_id, answer.state(), answer.event_sequence());
+  if (action.end(answer.event_sequence()))  // the VM changed again after the answer
+    queue_.add(instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
   index_vm_id(vm_id, ctx.vmi_key);
   status["nodeName"] = node;
   status["hal"]["backend"] = backend;

@@ -218,6 +218,7 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
               // answer) needs no reconcile.
               if (!changed && event.type() == "state-changed") return;
             }
+            if (event.type() == "state-changed" && hold_event(name, event)) return;
             if (listener_ != nullptr) listener_->node_event(name, event);
           });
       connection = node.connection;
@@ -343,6 +344,34 @@ std::optional<std::string> NodeRegistry::observed(const std::string &node,
   if (it == nodes_.end() || !it->second.registered) return std::nullopt;
   auto vm = it->second.vms.find(vm_id);
   return vm == it->second.vms.end() ? std::string() : vm->second;
+}
+
+void NodeRegistry::begin_action(const std::string &node, const std::string &vm_id) {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(node);
+  if (it != nodes_.end()) ++it->second.actions[vm_id].calls;
+}
+
+bool NodeRegistry::end_action(const std::string &node, const std::string &vm_id,
+                              uint64_t answered_sequence) {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return false;
+  auto action = it->second.actions.find(vm_id);
+  if (action == it->second.actions.end()) return false;
+  const bool newer = action->second.held > answered_sequence;
+  if (--action->second.calls <= 0) it->second.actions.erase(action);
+  return newer;
+}
+
+bool NodeRegistry::hold_event(const std::string &node, const v1::NodeEvent &event) {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return false;
+  auto action = it->second.actions.find(event.vm_id());
+  if (action == it->second.actions.end()) return false;
+  action->second.held = std::max(action->second.held, event.sequence());
+  return true;
 }
 
 bool NodeRegistry::stale_event(const std::string &node, const std::string &vm_id,

@@ -108,6 +108,12 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   /** True when `node`'s event `sequence` about `vm_id` is older than a state recorded from an
    *  RPC answer (it would only step the recorded state back). */
   bool stale_event(const std::string &node, const std::string &vm_id, uint64_t sequence) const;
+  /** An action RPC on `vm_id` at `node` is in flight: until end_action, that VM's state-changed
+   *  events are recorded but held back from the listener (the caller acts on the answer). */
+  void begin_action(const std::string &node, const std::string &vm_id);
+  /** Ends begin_action. True when an event held back is newer than `answered_sequence` (the
+   *  answer's event_sequence; 0 without an answer): the caller must reconcile again. */
+  bool end_action(const std::string &node, const std::string &vm_id, uint64_t answered_sequence);
   /** Ready nodes that report `vm_id`, with its state. */
   std::vector<std::pair<std::string, std::string>> find_vm(const std::string &vm_id) const;
   /** Every (node, vm id) pair Ready nodes reported. */
@@ -139,12 +145,20 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
     std::map<std::string, std::string> vms;  ///< vm id → state.
     /** vm id → the node's event sequence its state reflects (from RPC answers; this boot). */
     std::unordered_map<std::string, uint64_t> reflected;
+    /** vm id → action RPCs in flight, and the newest event sequence held back meanwhile. */
+    struct Action {
+      int calls = 0;
+      uint64_t held = 0;
+    };
+    std::unordered_map<std::string, Action> actions;
     SharedLabels shared_labels =
         empty_shared_labels();  ///< info.labels, shared by scheduler views.
     std::shared_ptr<NodeConnection> connection;
   };
 
   void monitor();
+  // True (and the event noted) when an action on the event's VM is in flight.
+  bool hold_event(const std::string &node, const v1::NodeEvent &event);
   // Index upkeep (mutex_ held): `node` reports / no longer reports `vm_id`.
   void index_add(const std::string &vm_id, const std::string &node);
   void index_remove(const std::string &vm_id, const std::string &node);
