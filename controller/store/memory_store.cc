@@ -138,26 +138,35 @@ void MemoryStore::unregister(QueueWatch *watch) {
 }
 
 std::optional<StoredObject> MemoryStore::get(const StoreKey &key) const {
-  std::lock_guard lock(mutex_);
-  auto it = objects_.find(key);
-  if (it == objects_.end()) return std::nullopt;
-  return *it->second;
+  std::shared_ptr<const StoredObject> found;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = objects_.find(key);
+    if (it == objects_.end()) return std::nullopt;
+    found = it->second;
+  }
+  return *found;  // the (deep) copy is made outside the lock: objects are immutable once shared
 }
 
 std::vector<StoredObject> MemoryStore::list(const std::string &kind, const std::string &ns,
                                             int64_t *revision) const {
-  std::vector<StoredObject> result;
-  std::lock_guard lock(mutex_);
-  auto it = kind.empty() ? objects_.begin() : objects_.lower_bound(StoreKey{kind, ns, ""});
-  for (; it != objects_.end(); ++it) {
-    if (!kind.empty() && it->first.kind != kind) break;
-    if (!ns.empty() && it->first.ns != ns) {
-      if (!kind.empty()) break;  // Sorted by (kind, ns): past the namespace.
-      continue;
+  std::vector<std::shared_ptr<const StoredObject>> found;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = kind.empty() ? objects_.begin() : objects_.lower_bound(StoreKey{kind, ns, ""});
+    for (; it != objects_.end(); ++it) {
+      if (!kind.empty() && it->first.kind != kind) break;
+      if (!ns.empty() && it->first.ns != ns) {
+        if (!kind.empty()) break;  // Sorted by (kind, ns): past the namespace.
+        continue;
+      }
+      found.push_back(it->second);
     }
-    result.push_back(*it->second);
+    if (revision != nullptr) *revision = revision_;
   }
-  if (revision != nullptr) *revision = revision_;
+  std::vector<StoredObject> result;  // copies made outside the lock
+  result.reserve(found.size());
+  for (const auto &object : found) result.push_back(*object);
   return result;
 }
 
