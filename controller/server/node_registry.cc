@@ -206,20 +206,8 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
       old_connection = node.connection;
       node.connection = std::make_shared<NodeConnection>(
           name, info.address(), [this, name](const v1::NodeEvent &event) {
-            // A state change from before an RPC answer the controller already recorded.
-            if (event.type() == "state-changed" &&
-                stale_event(name, event.vm_id(), event.sequence()))
-              return;
-            if ((event.type() == "state-changed" || event.type() == "guest-crashed") &&
-                !event.state().empty()) {
-              bool changed = set_observed(
-                  name, event.vm_id(), event.type() == "guest-crashed" ? "Crashed" : event.state());
-              // The echo of a state the controller already recorded (e.g. from CreateVm's
-              // answer) needs no reconcile.
-              if (!changed && event.type() == "state-changed") return;
-            }
-            if (event.type() == "state-changed" && hold_event(name, event)) return;
-            if (listener_ != nullptr) listener_->node_event(name, event);
+            if (observe_event(name, event) && listener_ != nullptr)
+              listener_->node_event(name, event);
           });
       connection = node.connection;
     }
@@ -364,23 +352,32 @@ bool NodeRegistry::end_action(const std::string &node, const std::string &vm_id,
   return newer;
 }
 
-bool NodeRegistry::hold_event(const std::string &node, const v1::NodeEvent &event) {
+bool NodeRegistry::observe_event(const std::string &name, const v1::NodeEvent &event) {
+  const bool state_changed = event.type() == "state-changed";
+  const bool crashed = event.type() == "guest-crashed";
   std::lock_guard lock(mutex_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return false;
-  auto action = it->second.actions.find(event.vm_id());
-  if (action == it->second.actions.end()) return false;
-  action->second.held = std::max(action->second.held, event.sequence());
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) return !state_changed;
+  Node &node = it->second;
+  // A state change from before an RPC answer the controller already recorded.
+  if (state_changed) {
+    auto reflected = node.reflected.find(event.vm_id());
+    if (reflected != node.reflected.end() && event.sequence() <= reflected->second) return false;
+  }
+  if ((state_changed || crashed) && !event.state().empty()) {
+    bool changed = record_state(node, name, event.vm_id(), crashed ? "Crashed" : event.state());
+    // The echo of a state already recorded (e.g. from CreateVm's answer) needs no reconcile.
+    if (!changed && state_changed) return false;
+  }
+  // An action on the VM is in flight: its caller acts on the answer (see end_action).
+  if (state_changed) {
+    auto action = node.actions.find(event.vm_id());
+    if (action != node.actions.end()) {
+      action->second.held = std::max(action->second.held, event.sequence());
+      return false;
+    }
+  }
   return true;
-}
-
-bool NodeRegistry::stale_event(const std::string &node, const std::string &vm_id,
-                               uint64_t sequence) const {
-  std::lock_guard lock(mutex_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return false;
-  auto reflected = it->second.reflected.find(vm_id);
-  return reflected != it->second.reflected.end() && sequence <= reflected->second;
 }
 
 bool NodeRegistry::set_observed(const std::string &node, const std::string &vm_id,
@@ -392,15 +389,20 @@ bool NodeRegistry::set_observed(const std::string &node, const std::string &vm_i
     uint64_t &reflected = it->second.reflected[vm_id];
     reflected = std::max(reflected, event_sequence);
   }
+  return record_state(it->second, node, vm_id, state);
+}
+
+bool NodeRegistry::record_state(Node &node, const std::string &name, const std::string &vm_id,
+                                const std::string &state) {
   if (state.empty()) {
-    it->second.reflected.erase(vm_id);
-    if (it->second.vms.erase(vm_id) == 0) return false;
-    index_remove(vm_id, node);
+    node.reflected.erase(vm_id);
+    if (node.vms.erase(vm_id) == 0) return false;
+    index_remove(vm_id, name);
     return true;
   }
-  auto [vm, added] = it->second.vms.try_emplace(vm_id, state);
+  auto [vm, added] = node.vms.try_emplace(vm_id, state);
   if (added) {
-    index_add(vm_id, node);
+    index_add(vm_id, name);
     return true;
   }
   if (vm->second == state) return false;

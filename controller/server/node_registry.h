@@ -102,12 +102,9 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   std::optional<std::string> observed(const std::string &node, const std::string &vm_id) const;
   /** Records a state learnt from an RPC answer or event ("" = the VM is gone); false when it
    *  was already the recorded state. An answer's `event_sequence` (VmStatus.event_sequence)
-   *  marks the node's events up to it as already reflected (see stale_event). */
+   *  marks the node's state-changed events up to it as already reflected: they are skipped. */
   bool set_observed(const std::string &node, const std::string &vm_id, const std::string &state,
                     uint64_t event_sequence = 0);
-  /** True when `node`'s event `sequence` about `vm_id` is older than a state recorded from an
-   *  RPC answer (it would only step the recorded state back). */
-  bool stale_event(const std::string &node, const std::string &vm_id, uint64_t sequence) const;
   /** An action RPC on `vm_id` at `node` is in flight: until end_action, that VM's state-changed
    *  events are recorded but held back from the listener (the caller acts on the answer). */
   void begin_action(const std::string &node, const std::string &vm_id);
@@ -157,8 +154,12 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   };
 
   void monitor();
-  // True (and the event noted) when an action on the event's VM is in flight.
-  bool hold_event(const std::string &node, const v1::NodeEvent &event);
+  // Records what a node's event tells; true when the listener should hear of it (not a state
+  // change already reflected, echoed, or held back for an action in flight).
+  bool observe_event(const std::string &name, const v1::NodeEvent &event);
+  // set_observed's recording part; mutex_ held.
+  bool record_state(Node &node, const std::string &name, const std::string &vm_id,
+                    const std::string &state);
   // Index upkeep (mutex_ held): `node` reports / no longer reports `vm_id`.
   void index_add(const std::string &vm_id, const std::string &node);
   void index_remove(const std::string &vm_id, const std::string &node);
