@@ -431,20 +431,8 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
   create.set_spec_json(hal_spec.dump());
   create.set_start(true);
   v1::VmStatus answer;
-  // The VM's events during the calls only echo what the answer tells (see end_action).
-  registry_.begin_action(node, vm_id);
-  struct ActionEnd {
-    NodeRegistry &registry;
-    const std::string &node, &vm_id;
-    bool ended = false;
-    bool end(uint64_t answered) {
-      ended = true;
-      return registry.end_action(node, vm_id, answered);
-    }
-    ~ActionEnd() {
-      if (!ended) registry.end_action(node, vm_id, 0);  // failed: the retry reconciles anyway
-    }
-  } action{registry_, node, vm_id};
+  // The VM's events during the calls only echo what the answer tells.
+  NodeRegistry::Action action(registry_, node, vm_id);
   auto context = rpc_context(options_.rpc_timeout);
   grpc::Status rpc = connection->stub().CreateVm(context.get(), create, &answer);
   if (rpc.error_code() == grpc::StatusCode::ALREADY_EXISTS) {

@@ -352,6 +352,20 @@ bool NodeRegistry::end_action(const std::string &node, const std::string &vm_id,
   return newer;
 }
 
+NodeRegistry::Action::Action(NodeRegistry &registry, std::string node, std::string vm_id)
+    : registry_(registry), node_(std::move(node)), vm_id_(std::move(vm_id)) {
+  registry_.begin_action(node_, vm_id_);
+}
+
+NodeRegistry::Action::~Action() {
+  if (!ended_) registry_.end_action(node_, vm_id_, 0);
+}
+
+bool NodeRegistry::Action::end(uint64_t answered_sequence) {
+  ended_ = true;
+  return registry_.end_action(node_, vm_id_, answered_sequence);
+}
+
 bool NodeRegistry::observe_event(const std::string &name, const v1::NodeEvent &event) {
   const bool state_changed = event.type() == "state-changed";
   const bool crashed = event.type() == "guest-crashed";

@@ -111,6 +111,22 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   /** Ends begin_action. True when an event held back is newer than `answered_sequence` (the
    *  answer's event_sequence; 0 without an answer): the caller must reconcile again. */
   bool end_action(const std::string &node, const std::string &vm_id, uint64_t answered_sequence);
+  /** begin_action for the life of the object; ends with no answer unless end() was called. */
+  class Action {
+   public:
+    /** begin_action(node, vm_id). */
+    Action(NodeRegistry &registry, std::string node, std::string vm_id);
+    ~Action();
+    Action(const Action &) = delete;
+    Action &operator=(const Action &) = delete;
+    /** end_action with the answer's event sequence. */
+    bool end(uint64_t answered_sequence);
+
+   private:
+    NodeRegistry &registry_;
+    std::string node_, vm_id_;
+    bool ended_ = false;
+  };
   /** Ready nodes that report `vm_id`, with its state. */
   std::vector<std::pair<std::string, std::string>> find_vm(const std::string &vm_id) const;
   /** Every (node, vm id) pair Ready nodes reported. */
