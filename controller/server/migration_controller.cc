@@ -373,8 +373,7 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
       if (changed) commit(false);
       return WorkResult::after(std::chrono::milliseconds(200));
     }
-    auto nodes = registry_.scheduler_nodes(
-        [this](const std::string &node, SchedulerNode &view) { fill_allocation(node, view); });
+    const std::vector<SchedulerNode> &nodes = scheduler_nodes();
     // The source must be able to send.
     for (const auto &view : nodes) {
       if (view.name == source &&

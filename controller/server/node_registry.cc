@@ -10,7 +10,7 @@
 namespace hal::controller {
 namespace {
 
-// The capabilities of the node's default backend (the first), shared by every scheduling view.
+// The capabilities of the node's default backend (the first), shared by its scheduling views.
 SharedJson default_backend_capabilities(const NodeSnapshot &info) {
   if (info.backends.empty() || !info.capabilities.is_object() ||
       !info.capabilities.contains(info.backends.front()))
@@ -51,7 +51,6 @@ void NodeRegistry::load_from_store() {
         node.info.backends = status["backends"].get<std::vector<std::string>>();
       }
       node.info.capabilities = status.value("capabilities", nlohmann::json::object());
-      node.info.default_capabilities = default_backend_capabilities(node.info);
       node.info.host_info = share_json(status.value("hostInfo", nlohmann::json::object()));
       if (status.contains("allocatable")) {
         node.info.allocatable_cpus = status["allocatable"].value("cpu", 0u);
@@ -174,7 +173,6 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     node.info.address = info.address();
     node.info.backends.assign(info.backends().begin(), info.backends().end());
     node.info.capabilities = parse_or_empty(info.capabilities_json());
-    node.info.default_capabilities = default_backend_capabilities(node.info);
     node.info.host_info = share_json(parse_or_empty(info.host_info_json()));
     nlohmann::json labels = parse_or_empty(info.labels_json());
     node.info.labels.clear();
@@ -507,13 +505,6 @@ void NodeRegistry::forget(const std::string &name) {
   if (connection) connection->stop_events();
 }
 
-std::vector<SchedulerNode> NodeRegistry::scheduler_nodes(
-    const std::function<void(const std::string &, SchedulerNode &)> &fill_allocation) const {
-  std::vector<SchedulerNode> result = *scheduler_views();
-  for (auto &view : result) fill_allocation(view.name, view);
-  return result;
-}
-
 std::shared_ptr<const std::vector<SchedulerNode>> NodeRegistry::scheduler_views() const {
   std::lock_guard lock(mutex_);
   if (views_ && views_generation_ == nodes_generation_) return views_;
@@ -526,7 +517,7 @@ std::shared_ptr<const std::vector<SchedulerNode>> NodeRegistry::scheduler_views(
     view.ready = node.info.readiness == NodeReadiness::kReady;
     view.unschedulable = node.info.unschedulable;
     if (!node.info.backends.empty()) view.backend = node.info.backends.front();
-    view.capabilities = node.info.default_capabilities;
+    view.capabilities = default_backend_capabilities(node.info);
     view.host_info = node.info.host_info;
     view.allocatable_cpus = node.info.allocatable_cpus;
     view.allocatable_memory = node.info.allocatable_memory;

@@ -55,18 +55,17 @@ enum class NodeReadiness {
 
 /** A copy of what the registry knows about a node. */
 struct NodeSnapshot {
-  std::string name;                                       ///< Node name.
-  std::string pool;                                       ///< NodePool.
-  std::string address;                                    ///< NodeAgent address.
-  NodeReadiness readiness = NodeReadiness::kWaiting;      ///< Current readiness.
-  bool unschedulable = false;                             ///< Cordoned.
-  std::map<std::string, std::string> labels;              ///< Node labels.
-  std::vector<std::string> backends;                      ///< Loaded backends (first = default).
-  nlohmann::json capabilities;                            ///< {"<backend>": capabilities}.
-  SharedJson default_capabilities = empty_shared_json();  ///< capabilities of backends.front().
-  SharedJson host_info = empty_shared_json();             ///< host-info document.
-  uint32_t allocatable_cpus = 0;                          ///< CPUs for VMs.
-  uint64_t allocatable_memory = 0;                        ///< Memory bytes for VMs.
+  std::string name;                                   ///< Node name.
+  std::string pool;                                   ///< NodePool.
+  std::string address;                                ///< NodeAgent address.
+  NodeReadiness readiness = NodeReadiness::kWaiting;  ///< Current readiness.
+  bool unschedulable = false;                         ///< Cordoned.
+  std::map<std::string, std::string> labels;          ///< Node labels.
+  std::vector<std::string> backends;                  ///< Loaded backends (first = default).
+  nlohmann::json capabilities;                        ///< {"<backend>": capabilities}.
+  SharedJson host_info = empty_shared_json();         ///< host-info document.
+  uint32_t allocatable_cpus = 0;                      ///< CPUs for VMs.
+  uint64_t allocatable_memory = 0;                    ///< Memory bytes for VMs.
 };
 
 /** The registry. Thread-safe. */
@@ -105,21 +104,18 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
    *  marks the node's state-changed events up to it as already reflected: they are skipped. */
   bool set_observed(const std::string &node, const std::string &vm_id, const std::string &state,
                     uint64_t event_sequence = 0);
-  /** An action RPC on `vm_id` at `node` is in flight: until end_action, that VM's state-changed
+  /** An action RPC on a VM is in flight for the life of the object: that VM's state-changed
    *  events are recorded but held back from the listener (the caller acts on the answer). */
-  void begin_action(const std::string &node, const std::string &vm_id);
-  /** Ends begin_action. True when an event held back is newer than `answered_sequence` (the
-   *  answer's event_sequence; 0 without an answer): the caller must reconcile again. */
-  bool end_action(const std::string &node, const std::string &vm_id, uint64_t answered_sequence);
-  /** begin_action for the life of the object; ends with no answer unless end() was called. */
   class Action {
    public:
-    /** begin_action(node, vm_id). */
+    /** An action on `vm_id` at `node` starts. */
     Action(NodeRegistry &registry, std::string node, std::string vm_id);
     ~Action();
     Action(const Action &) = delete;
     Action &operator=(const Action &) = delete;
-    /** end_action with the answer's event sequence. */
+    /** The action ended with an answer carrying `answered_sequence` (its event_sequence; 0
+     *  without one). True when an event held back is newer: the caller must reconcile again.
+     *  Without a call to end(), the destructor ends it with no answer. */
     bool end(uint64_t answered_sequence);
 
    private:
@@ -137,9 +133,6 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   /** Forgets a node (its Node object was deleted). */
   void forget(const std::string &name);
 
-  /** Scheduler view of every node: `allocated` gives (cpus, memory, vm count) per node. */
-  std::vector<SchedulerNode> scheduler_nodes(
-      const std::function<void(const std::string &, SchedulerNode &)> &fill_allocation) const;
   /** Scheduler view of every node with allocations left at zero. Built once per change of a
    *  node (registration, readiness, cordon, removal) and shared: a caller can keep a copy and
    *  refresh it only when the pointer changes. */
@@ -159,17 +152,20 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
     /** vm id → the node's event sequence its state reflects (from RPC answers; this boot). */
     std::unordered_map<std::string, uint64_t> reflected;
     /** vm id → action RPCs in flight, and the newest event sequence held back meanwhile. */
-    struct Action {
+    struct InFlight {
       int calls = 0;
       uint64_t held = 0;
     };
-    std::unordered_map<std::string, Action> actions;
+    std::unordered_map<std::string, InFlight> actions;
     SharedLabels shared_labels =
         empty_shared_labels();  ///< info.labels, shared by scheduler views.
     std::shared_ptr<NodeConnection> connection;
   };
 
   void monitor();
+  // Action's bookkeeping.
+  void begin_action(const std::string &node, const std::string &vm_id);
+  bool end_action(const std::string &node, const std::string &vm_id, uint64_t answered_sequence);
   // Records what a node's event tells; true when the listener should hear of it (not a state
   // change already reflected, echoed, or held back for an action in flight).
   bool observe_event(const std::string &name, const v1::NodeEvent &event);
