@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ccache clang lld libclang-rt-14-dev
   libboost-dev libboost-filesystem-dev libboost-system-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev libyaml-cpp-dev libsqlite3-dev
+  libgoogle-perftools-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
   abigail-tools qemu-system-x86 qemu-utils busybox-static cpio dpkg-dev

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -99,6 +100,22 @@ struct Options {
   bool run_mock = true, run_qemu = true, run_scale = true;
 };
 
+/** CPU seconds (user + system) a process has used so far, or -1 when it is gone. */
+double process_cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (pid <= 0 || close == std::string::npos) return -1;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15 of proc(5)
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 /** KubeVirt's shape on one pool: returns false when the VMs did not all reach Running. */
 bool kubevirt_shape(const Options &options, const std::string &pool, const std::string &memory) {
   e2e::ClusterOptions cluster_options;
@@ -112,7 +129,8 @@ bool kubevirt_shape(const Options &options, const std::string &pool, const std::
   ControllerClient client(cluster.address());
   client.watch_phase("Running");
   std::map<std::string, Clock::time_point> applied;
-  auto tick = Clock::now();
+  const auto started = Clock::now();
+  auto tick = started;
   for (int i = 0; i < options.vms; ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "perf-%03d", i);
@@ -122,6 +140,18 @@ bool kubevirt_shape(const Options &options, const std::string &pool, const std::
     std::this_thread::sleep_until(tick);
   }
   bool all = client.wait_reached(static_cast<size_t>(options.vms), 120s);
+  const double run_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  // What the VMs' own QEMU processes cost the machine: under TCG this, not HAL, sets the pace.
+  double qemu_cpu = 0;
+  int qemu_count = 0;
+  for (const auto &[name, at] : applied) {
+    for (const auto &node : cluster_options.nodes) {
+      double cpu = process_cpu_seconds(cluster.qemu_pid(node.name, "default-" + name));
+      if (cpu < 0) continue;
+      qemu_cpu += cpu;
+      ++qemu_count;
+    }
+  }
   std::vector<double> ms;
   for (const auto &[name, at] : applied) {
     auto reached = client.reached_at(name);
@@ -135,6 +165,14 @@ bool kubevirt_shape(const Options &options, const std::string &pool, const std::
       pool.c_str(), ms.size(), options.vms, percentile(ms, 50), p95,
       ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end()), load_average(),
       p95 > 0 ? 38500.0 / p95 : 0.0);
+  if (qemu_count > 0) {
+    const double cores = static_cast<double>(std::thread::hardware_concurrency());
+    std::printf(
+        "         the %d QEMU processes used %.1f CPU-s (%.2f per VM) in %.1f s: %.0f%% of %.0f "
+        "cores\n",
+        qemu_count, qemu_cpu, qemu_cpu / qemu_count, run_seconds,
+        100.0 * qemu_cpu / (run_seconds * cores), cores);
+  }
   if (!all)
     std::printf("  NOT all VMs reached Running within 120 s\n%s\n",
                 cluster.logs_tail(1500).c_str());
@@ -157,6 +195,15 @@ bool scale(const Options &options) {
   long rss_before = rss_kib(cluster.controller_pid(), "VmRSS");
   int64_t revision_before = client.revision("NodePool");  // any small kind: one global revision
   client.watch_phase("Running");
+  // CPU seconds of the controller and of the agents: steadier than wall time on a busy machine.
+  auto agents_cpu = [&] {
+    double total = 0;
+    for (const auto &node : cluster_options.nodes)
+      total += std::max(0.0, process_cpu_seconds(cluster.node_pid(node.name)));
+    return total;
+  };
+  const double controller_cpu_before = process_cpu_seconds(cluster.controller_pid());
+  const double agents_cpu_before = agents_cpu();
   auto start = Clock::now();
   constexpr int kBatch = 100;  // VMs per Apply call (a multi-document manifest)
   for (int first = 0; first < options.scale_vms; first += kBatch) {
@@ -171,6 +218,18 @@ bool scale(const Options &options) {
   auto applied = Clock::now();
   bool all = client.wait_reached(static_cast<size_t>(options.scale_vms), 300s);
   auto converged = Clock::now();
+  const double controller_cpu =
+      process_cpu_seconds(cluster.controller_pid()) - controller_cpu_before;
+  const double agent_cpu = agents_cpu() - agents_cpu_before;
+  // When each share of the VMs was Running: a long tail shows up as a late last step.
+  std::vector<double> reached;
+  for (int i = 0; i < options.scale_vms; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "scale-%05d", i);
+    auto at = client.reached_at(name);
+    if (at != Clock::time_point{})
+      reached.push_back(std::chrono::duration<double>(at - start).count());
+  }
   std::this_thread::sleep_for(2s);  // writes still in flight after Running (status, events)
   int64_t revision_after = client.revision("NodePool");  // any small kind: one global revision
   double writes = static_cast<double>(revision_after - revision_before) / options.scale_vms;
@@ -181,10 +240,15 @@ bool scale(const Options &options) {
       std::chrono::duration<double>(applied - start).count(),
       std::chrono::duration<double>(converged - start).count(), load_average());
   std::printf(
-      "         store write transactions per VM (store revisions used): %.2f (target <= 8 writes)   controller RSS: %ld MiB "
-      "(before %ld MiB, peak %ld MiB)\n",
+      "         store write transactions per VM (store revisions used): %.2f (target <= 8 writes)"
+      "   controller RSS: %ld MiB (before %ld MiB, peak %ld MiB)\n",
       writes, rss_kib(cluster.controller_pid(), "VmRSS") / 1024, rss_before / 1024,
       rss_kib(cluster.controller_pid(), "VmHWM") / 1024);
+  std::printf("         CPU until converged: controller %.1f s, %d agents %.1f s\n", controller_cpu,
+              options.scale_nodes, agent_cpu);
+  std::printf("         Running by: 50%% %.2f s, 90%% %.2f s, 99%% %.2f s, 100%% %.2f s\n",
+              percentile(reached, 50), percentile(reached, 90), percentile(reached, 99),
+              percentile(reached, 100));
   if (!all)
     std::printf("  NOT all VMs reached Running within 300 s\n%s\n",
                 cluster.logs_tail(1500).c_str());

@@ -125,6 +125,11 @@ bool Cluster::node_running(const std::string &name) {
   return it != nodes_.end() && it->second && it->second->running();
 }
 
+int Cluster::node_pid(const std::string &name) const {
+  auto it = nodes_.find(name);
+  return it != nodes_.end() && it->second ? it->second->pid() : -1;
+}
+
 bool Cluster::all_nodes_ready(std::chrono::milliseconds timeout) {
   return wait_until(
       [&] {

@@ -67,6 +67,8 @@ class Cluster {
   void start_node(const std::string &name);
   /** True while the node's agent process runs. */
   bool node_running(const std::string &name);
+  /** The PID of the node's agent, or -1. */
+  int node_pid(const std::string &name) const;
 
   /** The kvm-qemu state dir of a VM on a node (holds qemu.pid and console.log). */
   std::string qemu_vm_dir(const std::string &node, const std::string &vm_id) const;

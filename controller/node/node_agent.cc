@@ -129,6 +129,7 @@ void NodeAgent::start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &run->port);
   builder.RegisterService(run->service.get());
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   run->server = builder.BuildAndStart();
   if (!run->server || run->port == 0) {
     for (LoadedBackend &backend : run->backends) backend.backend->close(HAL_CLOSE_KEEP_VMS);

@@ -27,6 +27,8 @@ void ControllerServer::start() {
   builder.RegisterService(service_.get());
   builder.RegisterService(&controller_->registry());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 4);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

@@ -260,7 +260,10 @@ grpc::Status ControllerService::Watch(grpc::ServerContext *context, const v1::Wa
       out.set_type(watch_type_name(event->type));
       to_wire(event->object, out.mutable_object());
       out.mutable_object()->set_resource_version(event->revision);
-      if (!writer->Write(out)) break;
+      // Events already queued leave together in one write.
+      grpc::WriteOptions options;
+      if (watch->pending() > 0) options.set_buffer_hint();
+      if (!writer->Write(out, options)) break;
     }
     return grpc::Status::OK;
   });

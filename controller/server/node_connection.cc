@@ -15,6 +15,7 @@ NodeConnection::NodeConnection(std::string node, std::string address, EventCallb
     : node_(std::move(node)), address_(std::move(address)), on_event_(std::move(on_event)) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt("grpc.initial_reconnect_backoff_ms", 100);
   args.SetInt("grpc.max_reconnect_backoff_ms", 1000);
   args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 * 1024 * 1024);

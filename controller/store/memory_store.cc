@@ -78,6 +78,11 @@ class QueueWatch : public Watch {
     return closed_ && queue_.empty();
   }
 
+  size_t pending() const override {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+  }
+
   /** Queues `event` if it matches; closes the watch when the consumer is too far behind. */
   void offer(const std::shared_ptr<const WatchEvent> &event) {
     if (!filter_.matches(event->object.key)) return;

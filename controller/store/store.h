@@ -102,6 +102,8 @@ class Watch {
   virtual std::optional<WatchEvent> next(std::chrono::milliseconds timeout) = 0;
   /** Stops the watch; a blocked next() returns nullopt. */
   virtual void cancel() = 0;
+  /** Events that next() would return without waiting. */
+  virtual size_t pending() const = 0;
   /** True after cancel(), store shutdown or an overflow (the consumer fell too far behind). */
   virtual bool closed() const = 0;
 };

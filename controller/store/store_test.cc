@@ -143,6 +143,20 @@ TEST(MemoryStore, WatchDeliversChangesInRevisionOrder) {
   EXPECT_FALSE(watch->next(20ms).has_value());
 }
 
+TEST(MemoryStore, WatchCountsTheEventsItHolds) {
+  MemoryStore store;
+  auto watch = store.watch(WatchFilter{"VirtualMachine", "", ""}, store.revision());
+  EXPECT_EQ(watch->pending(), 0u);
+  store.put(vm("a"), json::object());
+  store.put(StoreKey{"Node", "", "ignored"}, json::object());
+  store.put(vm("b"), json::object());
+  EXPECT_EQ(watch->pending(), 2u);
+  ASSERT_TRUE(watch->next(1s).has_value());
+  EXPECT_EQ(watch->pending(), 1u);
+  ASSERT_TRUE(watch->next(1s).has_value());
+  EXPECT_EQ(watch->pending(), 0u);
+}
+
 TEST(MemoryStore, WatchFromRevisionReplaysHistory) {
   MemoryStore store;
   store.put(vm("a"), json{{"n", 1}});

@@ -68,8 +68,8 @@ long double as_long_double(const json &n) {
 
 class Walker {
  public:
-  Walker(const JsonSchemaValidator::Resolver &resolver, size_t max_errors)
-      : resolver_(resolver), max_errors_(max_errors) {}
+  Walker(const JsonSchemaValidator &validator, size_t max_errors)
+      : validator_(validator), max_errors_(max_errors) {}
 
   std::vector<FieldError> errors;
 
@@ -83,7 +83,7 @@ class Walker {
     if (!schema.is_object()) return;
 
     if (auto it = schema.find("$ref"); it != schema.end() && it->is_string()) {
-      follow_ref(it->get<std::string>(), document, instance, path, depth);
+      follow_ref(*it, document, instance, path, depth);
     }
     if (auto it = schema.find("type"); it != schema.end() && !check_type(*it, instance, path)) {
       return;  // further keywords would only repeat the same problem
@@ -106,29 +106,19 @@ class Walker {
     if (errors.size() < max_errors_) errors.push_back({path, std::move(message)});
   }
 
-  void follow_ref(const std::string &ref, const json &document, const json &instance,
+  void follow_ref(const json &ref, const json &document, const json &instance,
                   const std::string &path, int depth) {
+    const std::string &text = ref.get_ref<const std::string &>();
     if (depth >= kMaxRefDepth) {
-      add(path, "schema reference nesting too deep at " + ref);
+      add(path, "schema reference nesting too deep at " + text);
       return;
     }
-    const size_t hash = ref.find('#');
-    const std::string doc_name = ref.substr(0, hash);
-    const std::string pointer = hash == std::string::npos ? "" : ref.substr(hash + 1);
-    const json *target_doc = &document;
-    if (!doc_name.empty()) {
-      target_doc = resolver_ ? resolver_(doc_name) : nullptr;
-      if (target_doc == nullptr) {
-        add(path, "schema reference " + ref + " cannot be resolved");
-        return;
-      }
+    JsonSchemaValidator::RefTarget target = validator_.resolve_ref(ref, document);
+    if (target.schema == nullptr) {
+      add(path, "schema reference " + text + " cannot be resolved");
+      return;
     }
-    try {
-      const json &target = target_doc->at(json::json_pointer(pointer));
-      validate(target, *target_doc, instance, path, depth + 1);
-    } catch (const json::exception &) {
-      add(path, "schema reference " + ref + " cannot be resolved");
-    }
+    validate(*target.schema, *target.document, instance, path, depth + 1);
   }
 
   bool check_type(const json &type, const json &instance, const std::string &path) {
@@ -272,7 +262,7 @@ class Walker {
   // Runs `schema` on its own error list so a failing branch does not leak errors.
   std::vector<FieldError> trial(const json &schema, const json &document, const json &instance,
                                 const std::string &path, int depth) {
-    Walker sub(resolver_, max_errors_);
+    Walker sub(validator_, max_errors_);
     sub.validate(schema, document, instance, path, depth + 1);
     return std::move(sub.errors);
   }
@@ -312,7 +302,7 @@ class Walker {
     }
   }
 
-  const JsonSchemaValidator::Resolver &resolver_;
+  const JsonSchemaValidator &validator_;
   size_t max_errors_;
 };
 
@@ -350,9 +340,32 @@ JsonSchemaValidator::JsonSchemaValidator(const nlohmann::json &schema, Resolver 
 std::vector<FieldError> JsonSchemaValidator::validate(const nlohmann::json &instance,
                                                       std::string_view root,
                                                       size_t max_errors) const {
-  Walker walker(resolver_, max_errors);
+  Walker walker(*this, max_errors);
   walker.validate(schema_, schema_, instance, std::string(root), 0);
   return std::move(walker.errors);
+}
+
+JsonSchemaValidator::RefTarget JsonSchemaValidator::resolve_ref(
+    const nlohmann::json &ref, const nlohmann::json &document) const {
+  {
+    std::shared_lock lock(refs_mutex_);
+    if (auto it = refs_.find(&ref); it != refs_.end()) return it->second;
+  }
+  const std::string &text = ref.get_ref<const std::string &>();
+  const size_t hash = text.find('#');
+  const std::string doc_name = text.substr(0, hash);
+  const std::string pointer = hash == std::string::npos ? "" : text.substr(hash + 1);
+  RefTarget target{nullptr, &document};
+  if (!doc_name.empty()) target.document = resolver_ ? resolver_(doc_name) : nullptr;
+  if (target.document == nullptr) return {};
+  try {
+    target.schema = &target.document->at(json::json_pointer(pointer));
+  } catch (const json::exception &) {
+    return {};  // not remembered: an error path, and rare
+  }
+  std::unique_lock lock(refs_mutex_);
+  refs_.emplace(&ref, target);
+  return target;
 }
 
 }  // namespace hal

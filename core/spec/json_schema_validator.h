@@ -12,8 +12,10 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace hal {
@@ -44,9 +46,20 @@ class JsonSchemaValidator {
   std::vector<FieldError> validate(const nlohmann::json &instance, std::string_view root,
                                    size_t max_errors = 100) const;
 
+  /** Where a "$ref" points: the target schema and the document holding it. */
+  struct RefTarget {
+    const nlohmann::json *schema = nullptr;    ///< nullptr when the reference cannot be resolved.
+    const nlohmann::json *document = nullptr;  ///< For "#/..." references inside the target.
+  };
+  /** Resolves the "$ref" string `ref` of `document`. Schemas do not change under a validator, so
+   *  each reference is looked up once and remembered by the address of its string. */
+  RefTarget resolve_ref(const nlohmann::json &ref, const nlohmann::json &document) const;
+
  private:
   const nlohmann::json &schema_;
   Resolver resolver_;
+  mutable std::shared_mutex refs_mutex_;
+  mutable std::unordered_map<const nlohmann::json *, RefTarget> refs_;
 };
 
 /** Appends a member name to a path: `.name`, or `["odd key"]` when not identifier-like. */

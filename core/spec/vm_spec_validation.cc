@@ -2,6 +2,7 @@
 #include "core/spec/vm_spec_validation.h"
 
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <set>
 
@@ -18,13 +19,21 @@ const json *resolve_embedded(std::string_view document) {
   return embedded_schema(document);
 }
 
+// One validator per embedded schema, kept for the process: each keeps its resolved references.
+const JsonSchemaValidator &validator_for(const json &schema) {
+  static std::mutex mutex;
+  static auto *validators = new std::map<const json *, JsonSchemaValidator>();
+  std::lock_guard lock(mutex);
+  return validators->try_emplace(&schema, schema, resolve_embedded).first->second;
+}
+
 std::vector<FieldError> schema_errors(std::string_view schema_name, const json &doc,
                                       std::string_view root) {
   const json *schema = embedded_schema(schema_name);
   if (schema == nullptr) {
     return {{std::string(root), "unknown schema \"" + std::string(schema_name) + "\""}};
   }
-  return JsonSchemaValidator(*schema, resolve_embedded).validate(doc, root);
+  return validator_for(*schema).validate(doc, root);
 }
 
 std::string join_ids(const std::vector<uint64_t> &ids) {

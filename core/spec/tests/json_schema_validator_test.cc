@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 namespace hal {
 namespace {
 
@@ -97,6 +100,41 @@ TEST(JsonSchemaValidator, RefsAndCombinators) {
               ElementsAre(FieldError{"doc.d", "matches more than one allowed form"}));
   EXPECT_THAT(v.validate({{"o", 1}}, "doc"),
               ElementsAre(FieldError{"doc.o", "must be boolean, got integer"}));
+}
+
+TEST(JsonSchemaValidator, ReferencesAreResolvedOnceAndSharedByThreads) {
+  const json schema = json::parse(R"({"properties":{"o":{"$ref":"other.json#/$defs/x"},
+      "p":{"$ref":"other.json#/$defs/x"},"m":{"$ref":"other.json#/$defs/missing"}}})");
+  const json other = json::parse(R"({"$defs":{"x":{"type":"boolean"}}})");
+  std::atomic<int> lookups{0};
+  JsonSchemaValidator v(schema, [&](std::string_view name) -> const json * {
+    ++lookups;
+    return name == "other.json" ? &other : nullptr;
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        if (!v.validate({{"o", true}, {"p", false}}, "doc").empty()) ++wrong;
+        if (v.validate({{"o", 1}}, "doc") !=
+            std::vector<FieldError>{{"doc.o", "must be boolean, got integer"}})
+          ++wrong;
+      }
+    });
+  }
+  for (auto &thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  // Two references, each resolved at most once per racing thread, never once per validation.
+  EXPECT_GE(lookups.load(), 2);
+  EXPECT_LE(lookups.load(), 8);
+  // An unresolvable reference is reported every time.
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_THAT(v.validate({{"m", 1}}, "doc"),
+                ElementsAre(FieldError{"doc.m",
+                                       "schema reference other.json#/$defs/missing cannot be "
+                                       "resolved"}));
+  }
 }
 
 TEST(JsonSchemaValidator, SelfReferenceIsBounded) {
