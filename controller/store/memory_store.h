@@ -24,8 +24,10 @@ class QueueWatch;
 /** In-memory Store (also the cache under SqliteStore). */
 class MemoryStore : public Store {
  public:
-  /** An empty store; `history_limit` changes are kept for watches from a revision. */
-  explicit MemoryStore(size_t history_limit = 100000);
+  /** An empty store; the last `history_limit` changes are kept for watches from a revision
+   *  (older ones answer kCompacted: list again). Each keeps a whole object version alive, so the
+   *  bound is memory: 10,000 changes is minutes of a steady cluster, seconds of a mass create. */
+  explicit MemoryStore(size_t history_limit = 10000);
   ~MemoryStore() override;
 
   std::optional<StoredObject> get(const StoreKey &key) const override;
