@@ -290,7 +290,8 @@ TEST_F(Cluster, NodeLossRecreatesAlwaysVmsElsewhereAndFailsManualOnes) {
   start_node("node-a");
   ASSERT_TRUE(apply(vm_manifest("always", "Always")).ok());
   ASSERT_TRUE(apply(vm_manifest("manual", "Manual")).ok());
-  ASSERT_TRUE(action(&v1::Controller::Stub::Start, "manual").ok());
+  grpc::Status started = action(&v1::Controller::Stub::Start, "manual");
+  ASSERT_TRUE(started.ok()) << started.error_message();
   ASSERT_TRUE(wait_running("always"));
   ASSERT_TRUE(wait_running("manual"));
   start_node("node-b");
