@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <thread>
 
 #include "controller/server/object_util.h"
 #include "core/log/log.h"
@@ -131,8 +130,7 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequ
   return guarded([&] {
     Store &store = controller_.store();
     for (int attempt = 0; attempt < 10; ++attempt) {
-      // A conflict can come from a commit still being persisted (not yet readable): wait for it.
-      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
+      pause_before_retry(attempt);
       std::vector<StoreWrite> writes;
       std::vector<std::string> outcomes;
       std::vector<StoredObject> results;

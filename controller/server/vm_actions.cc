@@ -4,8 +4,6 @@
 // restart); the reconciler then does the work.
 #include <grpcpp/grpcpp.h>
 
-#include <thread>
-
 #include "controller/server/controller.h"
 #include "controller/server/events.h"
 #include "controller/server/object_util.h"
@@ -47,8 +45,7 @@ StoredObject Controller::modify_vm(const std::string &ns, const std::string &nam
                                    const std::function<void(json &vm, const json *vmi)> &change) {
   const StoreKey key{kVmKind, ns, name};
   for (int attempt = 0; attempt < 10; ++attempt) {
-    // A conflict can come from a commit still being persisted (not yet readable): wait for it.
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
+    pause_before_retry(attempt);
     auto stored = store_.get(key);
     if (!stored)
       refuse(grpc::StatusCode::NOT_FOUND, "VirtualMachine " + ns + "/" + name + " not found");
@@ -303,8 +300,7 @@ std::pair<NodeSnapshot, std::string> Controller::console(const std::string &ns,
 
 StoredObject Controller::delete_object(const StoreKey &key) {
   for (int attempt = 0; attempt < 10; ++attempt) {
-    // A conflict can come from a commit still being persisted (not yet readable): wait for it.
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
+    pause_before_retry(attempt);
     auto stored = store_.get(key);
     if (!stored) refuse(grpc::StatusCode::NOT_FOUND, key.str() + " not found");
     bool graceful = false;
