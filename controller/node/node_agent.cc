@@ -129,6 +129,7 @@ void NodeAgent::start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &run->port);
   builder.RegisterService(run->service.get());
+  // Small messages on a near link: bandwidth-probe pings only add writes and wake-ups.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   run->server = builder.BuildAndStart();
   if (!run->server || run->port == 0) {

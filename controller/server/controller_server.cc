@@ -27,6 +27,7 @@ void ControllerServer::start() {
   builder.RegisterService(service_.get());
   builder.RegisterService(&controller_->registry());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  // gRPC's default (1–2 pollers) starts and ends a thread for most concurrent calls.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 4);
   server_ = builder.BuildAndStart();
