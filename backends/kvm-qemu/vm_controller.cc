@@ -45,7 +45,9 @@ Failure qmp_failure(const std::string &what, const std::exception &e) {
 
 }  // namespace
 
-const char *state_name(hal_vm_state state) { return hal_vm_state_name(state); }
+const char *state_name(hal_vm_state state) {
+  return hal_vm_state_name(state);
+}
 
 VmController::VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec,
                            nlohmann::json spec_json)
@@ -515,8 +517,11 @@ void VmController::on_event(const QmpEvent &event) {
       set_state_locked(HAL_VM_STATE_PAUSED, "stopped");
     }
   } else if (event.name == "RESUME") {
-    if (state_ == HAL_VM_STATE_PAUSED || state_ == HAL_VM_STATE_STARTING ||
-        state_ == HAL_VM_STATE_UNKNOWN || state_ == HAL_VM_STATE_INCOMING) {
+    // A migration target resumes just before QEMU reports the migration completed; it turns
+    // RUNNING in on_target_completed(), so its progress already says "completed" by then.
+    const bool incoming_target = state_ == HAL_VM_STATE_INCOMING && role_ == Role::kTarget;
+    if (!incoming_target && (state_ == HAL_VM_STATE_PAUSED || state_ == HAL_VM_STATE_STARTING ||
+                             state_ == HAL_VM_STATE_UNKNOWN || state_ == HAL_VM_STATE_INCOMING)) {
       set_state_locked(HAL_VM_STATE_RUNNING, "resumed");
     }
   } else if (event.name == "SHUTDOWN") {
