@@ -517,11 +517,10 @@ void VmController::on_event(const QmpEvent &event) {
       set_state_locked(HAL_VM_STATE_PAUSED, "stopped");
     }
   } else if (event.name == "RESUME") {
-    // A migration target resumes just before QEMU reports the migration completed; it turns
-    // RUNNING in on_target_completed(), so its progress already says "completed" by then.
-    const bool incoming_target = state_ == HAL_VM_STATE_INCOMING && role_ == Role::kTarget;
-    if (!incoming_target && (state_ == HAL_VM_STATE_PAUSED || state_ == HAL_VM_STATE_STARTING ||
-                             state_ == HAL_VM_STATE_UNKNOWN || state_ == HAL_VM_STATE_INCOMING)) {
+    // Not INCOMING: a migration target resumes just before QEMU reports the migration
+    // completed, and turns RUNNING in on_target_completed(), with its progress "completed".
+    if (state_ == HAL_VM_STATE_PAUSED || state_ == HAL_VM_STATE_STARTING ||
+        state_ == HAL_VM_STATE_UNKNOWN) {
       set_state_locked(HAL_VM_STATE_RUNNING, "resumed");
     }
   } else if (event.name == "SHUTDOWN") {
