@@ -169,8 +169,8 @@ bool host_has_node(const HostTopology &host, uint32_t id) {
 void check_host_node(const HostTopology &host, uint32_t id, const std::string &where) {
   if (!host_has_node(host, id)) {
     throw Failure(HAL_INVALID_ARGUMENT, where + ": host NUMA node " + std::to_string(id) +
-                                            " does not exist (host has nodes " +
-                                            node_list(host) + ")");
+                                            " does not exist (host has nodes " + node_list(host) +
+                                            ")");
   }
 }
 
@@ -193,10 +193,10 @@ void validate_host_references(const VmSpec &spec, const HostTopology &host) {
     for (uint32_t cpu : spec.cpu.pinning[i].host_cpus) {
       if (std::find(host.online_cpus.begin(), host.online_cpus.end(), cpu) ==
           host.online_cpus.end()) {
-        throw Failure(HAL_INVALID_ARGUMENT,
-                      "spec.cpu.pinning[" + std::to_string(i) + "].hostCpus: host CPU " +
-                          std::to_string(cpu) + " does not exist (host has CPUs " +
-                          format_cpulist(host.online_cpus) + ")");
+        throw Failure(HAL_INVALID_ARGUMENT, "spec.cpu.pinning[" + std::to_string(i) +
+                                                "].hostCpus: host CPU " + std::to_string(cpu) +
+                                                " does not exist (host has CPUs " +
+                                                format_cpulist(host.online_cpus) + ")");
       }
     }
   }

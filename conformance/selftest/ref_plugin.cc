@@ -23,8 +23,8 @@
 
 #include "core/spec/quantity.h"
 #include "core/spec/vm_spec_validation.h"
-#include "hal/plugin.hpp"
 #include "hal/names.h"
+#include "hal/plugin.hpp"
 
 namespace ref {
 
@@ -299,7 +299,8 @@ class RefVm : public hal::plugin::Vm {
         return;
       }
       if (r.state != HAL_VM_STATE_PAUSED) {
-        fail(HAL_FAILED_PRECONDITION, "vm_shutdown " + r.id + ": VM is " + hal_vm_state_name(r.state));
+        fail(HAL_FAILED_PRECONDITION,
+             "vm_shutdown " + r.id + ": VM is " + hal_vm_state_name(r.state));
       }
     }
     // A paused guest cannot see the ACPI request.
@@ -501,7 +502,8 @@ void RefVm::migration_send(std::string_view params_json) {
   std::lock_guard lock(g_mu);
   Rec &r = alive();
   if (r.state != HAL_VM_STATE_RUNNING && r.state != HAL_VM_STATE_PAUSED) {
-    fail(HAL_FAILED_PRECONDITION, "migration_send " + r.id + ": VM is " + hal_vm_state_name(r.state));
+    fail(HAL_FAILED_PRECONDITION,
+         "migration_send " + r.id + ": VM is " + hal_vm_state_name(r.state));
   }
   if (r.job && (r.job->status == "active" || r.job->status == "setup")) {
     fail(HAL_FAILED_PRECONDITION, "migration_send " + r.id + ": a migration already runs");

@@ -157,7 +157,9 @@ Outcome outcome_of(const std::function<void()> &fn) {
   }
 }
 
-std::string state_name(hal_vm_state state) { return hal_vm_state_name(state); }
+std::string state_name(hal_vm_state state) {
+  return hal_vm_state_name(state);
+}
 
 hal_vm_state wait_state(const Vm &vm, hal_vm_state want, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

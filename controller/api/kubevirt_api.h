@@ -79,12 +79,12 @@ nlohmann::json to_hal_spec(const nlohmann::json &vmi_spec, const TranslationCont
 
 /** Resource requests of a VMI spec for scheduling. */
 struct ResourceRequest {
-  uint32_t vcpus = 0;             ///< Guest vCPUs (sockets × cores × threads).
-  uint64_t memory_bytes = 0;      ///< Guest memory.
-  bool dedicated_cpus = false;    ///< cpu.dedicatedCpuPlacement.
-  bool needs_numa = false;        ///< cpu.numa.guestMappingPassthrough or guest NUMA nodes.
-  bool needs_tdx = false;         ///< launchSecurity.tdx.
-  bool live_migratable = true;    ///< False for TDX, host devices, or evictionStrategy None.
+  uint32_t vcpus = 0;           ///< Guest vCPUs (sockets × cores × threads).
+  uint64_t memory_bytes = 0;    ///< Guest memory.
+  bool dedicated_cpus = false;  ///< cpu.dedicatedCpuPlacement.
+  bool needs_numa = false;      ///< cpu.numa.guestMappingPassthrough or guest NUMA nodes.
+  bool needs_tdx = false;       ///< launchSecurity.tdx.
+  bool live_migratable = true;  ///< False for TDX, host devices, or evictionStrategy None.
 };
 
 /** Computes the scheduling requirements of a (defaulted) VMI spec. */

@@ -46,13 +46,20 @@ void say(const std::string &line) {
 
 const char *event_name(hal_event_type type) {
   switch (type) {
-    case HAL_EVENT_STATE_CHANGED: return "state";
-    case HAL_EVENT_MIGRATION_PROGRESS: return "migration-progress";
-    case HAL_EVENT_MIGRATION_FINISHED: return "migration-finished";
-    case HAL_EVENT_GUEST_CRASHED: return "guest-crashed";
-    case HAL_EVENT_GUEST_REBOOTED: return "guest-rebooted";
-    case HAL_EVENT_DEVICE_CHANGED: return "device";
-    default: return "unknown";
+    case HAL_EVENT_STATE_CHANGED:
+      return "state";
+    case HAL_EVENT_MIGRATION_PROGRESS:
+      return "migration-progress";
+    case HAL_EVENT_MIGRATION_FINISHED:
+      return "migration-finished";
+    case HAL_EVENT_GUEST_CRASHED:
+      return "guest-crashed";
+    case HAL_EVENT_GUEST_REBOOTED:
+      return "guest-rebooted";
+    case HAL_EVENT_DEVICE_CHANGED:
+      return "device";
+    default:
+      return "unknown";
   }
 }
 
@@ -62,8 +69,8 @@ void print_events(hal::Backend &backend, const std::string &tag) {
     std::string line = "  event[" + tag + "] " + event_name(event.type) + " vm=" + event.vm_id +
                        " state=" + hal_vm_state_name(event.state);
     if (event.type == HAL_EVENT_MIGRATION_PROGRESS && event.detail.is_object()) {
-      line += " transferred=" + std::to_string(event.detail.value("transferredBytes", 0ull)) +
-              "/" + std::to_string(event.detail.value("totalBytes", 0ull));
+      line += " transferred=" + std::to_string(event.detail.value("transferredBytes", 0ull)) + "/" +
+              std::to_string(event.detail.value("totalBytes", 0ull));
     } else if (!event.detail.is_null()) {
       line += " " + event.detail.dump();
     }
@@ -81,8 +88,8 @@ void wait_for(const hal::Vm &vm, hal_vm_state state, std::chrono::milliseconds t
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (vm.state() != state) {
     if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error(std::string("VM did not become ") + hal_vm_state_name(state) + ", it is " +
-                               hal_vm_state_name(vm.state()));
+      throw std::runtime_error(std::string("VM did not become ") + hal_vm_state_name(state) +
+                               ", it is " + hal_vm_state_name(vm.state()));
     }
     std::this_thread::sleep_for(10ms);
   }
@@ -119,7 +126,8 @@ int run(const std::string &plugin_path, const json &config, const json &spec) {
   auto host = source.host_info();
   say("== host: " + std::to_string(host.value("cpus", 0)) + " CPUs, " +
       std::to_string(host.value("numaNodes", json::array()).size()) + " NUMA nodes, TDX " +
-      (host["tdx"].value("supported", false) ? "yes" : "no (" + host["tdx"].value("reason", "") + ")"));
+      (host["tdx"].value("supported", false) ? "yes"
+                                             : "no (" + host["tdx"].value("reason", "") + ")"));
 
   section("a bad spec is refused before the plugin sees it");
   json bad = spec;
@@ -177,7 +185,8 @@ int main(int argc, char **argv) {
   CLI::App app{"HAL tour: run a VM through its whole life on a backend plugin"};
   std::string plugin_path, config_file, spec_file;
   app.add_option("--plugin", plugin_path, "backend plugin (.so)")->required();
-  app.add_option("--config", config_file, "backend configuration (JSON file)")->check(CLI::ExistingFile);
+  app.add_option("--config", config_file, "backend configuration (JSON file)")
+      ->check(CLI::ExistingFile);
   app.add_option("--spec", spec_file, "VM spec (JSON file); default: an embedded 2-node NUMA VM")
       ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);

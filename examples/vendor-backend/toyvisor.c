@@ -103,7 +103,9 @@ static hal_status toy_get_identity(uint32_t flags, char **out_json, hal_error *e
   return *out_json != NULL ? HAL_OK : fail(error, HAL_RESOURCE_EXHAUSTED, "out of memory");
 }
 
-static void toy_free_string(char *string) { free(string); }
+static void toy_free_string(char *string) {
+  free(string);
+}
 
 static hal_status toy_open(const char *config_json, hal_event_fn on_event, void *user_data,
                            uint32_t flags, hal_backend **out_backend, hal_error *error) {
@@ -125,8 +127,7 @@ static hal_status toy_close(hal_backend *backend, uint32_t flags, hal_error *err
   if (backend == NULL) return fail(error, HAL_INVALID_ARGUMENT, "backend is NULL");
   if (flags & ~HAL_CLOSE_FLAGS_ALL) return fail(error, HAL_INVALID_ARGUMENT, "unknown flags");
   if (backend->open_handles > 0)
-    return fail(error, HAL_FAILED_PRECONDITION, "%d VM handles still open",
-                backend->open_handles);
+    return fail(error, HAL_FAILED_PRECONDITION, "%d VM handles still open", backend->open_handles);
   pthread_mutex_destroy(&backend->lock);
   free(backend);
   return HAL_OK;
@@ -134,7 +135,8 @@ static hal_status toy_close(hal_backend *backend, uint32_t flags, hal_error *err
 
 static hal_status toy_get_capabilities(hal_backend *backend, uint32_t flags, char **out_json,
                                        hal_error *error) {
-  if (backend == NULL || out_json == NULL) return fail(error, HAL_INVALID_ARGUMENT, "NULL argument");
+  if (backend == NULL || out_json == NULL)
+    return fail(error, HAL_INVALID_ARGUMENT, "NULL argument");
   *out_json = NULL;
   if (flags != 0) return fail(error, HAL_INVALID_ARGUMENT, "unknown flags 0x%x", flags);
   *out_json = dup_string(
@@ -148,7 +150,8 @@ static hal_status toy_get_capabilities(hal_backend *backend, uint32_t flags, cha
 
 static hal_status toy_get_host_info(hal_backend *backend, uint32_t flags, char **out_json,
                                     hal_error *error) {
-  if (backend == NULL || out_json == NULL) return fail(error, HAL_INVALID_ARGUMENT, "NULL argument");
+  if (backend == NULL || out_json == NULL)
+    return fail(error, HAL_INVALID_ARGUMENT, "NULL argument");
   *out_json = NULL;
   if (flags != 0) return fail(error, HAL_INVALID_ARGUMENT, "unknown flags 0x%x", flags);
   *out_json = dup_string(
@@ -239,7 +242,8 @@ static hal_status toy_vm_list(hal_backend *backend, uint32_t flags, char **out_j
   char buffer[TOY_MAX_VMS * (TOY_NAME_SIZE + 40) + 16];
   size_t used;
   int i, first = 1;
-  if (backend == NULL || out_json == NULL) return fail(error, HAL_INVALID_ARGUMENT, "NULL argument");
+  if (backend == NULL || out_json == NULL)
+    return fail(error, HAL_INVALID_ARGUMENT, "NULL argument");
   *out_json = NULL;
   if (flags != 0) return fail(error, HAL_INVALID_ARGUMENT, "unknown flags 0x%x", flags);
   used = (size_t)snprintf(buffer, sizeof buffer, "{\"vms\":[");
@@ -258,9 +262,8 @@ static hal_status toy_vm_list(hal_backend *backend, uint32_t flags, char **out_j
 }
 
 /* Moves a VM from one of `allowed` states (bit mask) to `target`; same state is a no-op. */
-static hal_status transition(hal_vm *vm, uint32_t flags, uint32_t allowed_flags,
-                             unsigned allowed, hal_vm_state target, const char *operation,
-                             hal_error *error) {
+static hal_status transition(hal_vm *vm, uint32_t flags, uint32_t allowed_flags, unsigned allowed,
+                             hal_vm_state target, const char *operation, hal_error *error) {
   toy_vm_record *record;
   hal_vm_state from;
   char name[TOY_NAME_SIZE];
@@ -397,7 +400,10 @@ static const hal_backend_table toy_table = {
     NULL, /* migration_send */
     NULL, /* migration_get_progress */
     NULL, /* migration_cancel */
-    NULL, NULL, NULL, NULL /* 1.1 members: not part of this plugin's table size */
+    NULL,
+    NULL,
+    NULL,
+    NULL /* 1.1 members: not part of this plugin's table size */
 };
 
 /* The single exported entry: speaks ABI 1.0 to any host of major 1. */
@@ -408,7 +414,8 @@ HAL_PLUGIN_EXPORT hal_status hal_plugin_negotiate(uint32_t host_abi_version, uin
   *out_table = NULL;
   if (flags != 0) return fail(error, HAL_INVALID_ARGUMENT, "unknown flags 0x%x", flags);
   if (HAL_VERSION_MAJOR(host_abi_version) != 1)
-    return fail(error, HAL_FAILED_PRECONDITION, "toyvisor speaks HAL ABI 1.x only, host offered %u.%u",
+    return fail(error, HAL_FAILED_PRECONDITION,
+                "toyvisor speaks HAL ABI 1.x only, host offered %u.%u",
                 HAL_VERSION_MAJOR(host_abi_version), HAL_VERSION_MINOR(host_abi_version));
   *out_table = &toy_table;
   return HAL_OK;

@@ -350,8 +350,8 @@ typedef struct hal_backend_table {
    * REQUIRED. Gets a handle on an existing VM by id. Flags: none.
    * Errors: NOT_FOUND.
    */
-  hal_status (*vm_lookup)(hal_backend *backend, const char *vm_id, uint32_t flags,
-                          hal_vm **out_vm, hal_error *error);
+  hal_status (*vm_lookup)(hal_backend *backend, const char *vm_id, uint32_t flags, hal_vm **out_vm,
+                          hal_error *error);
 
   /** REQUIRED. Releases a VM handle; the VM is unaffected. NULL is a no-op. */
   void (*vm_release)(hal_vm *vm);
@@ -392,8 +392,7 @@ typedef struct hal_backend_table {
   /**
    * REQUIRED. Current state, cheaply. Flags: none. Errors: NOT_FOUND (deleted meanwhile).
    */
-  hal_status (*vm_get_state)(hal_vm *vm, uint32_t flags, hal_vm_state *out_state,
-                             hal_error *error);
+  hal_status (*vm_get_state)(hal_vm *vm, uint32_t flags, hal_vm_state *out_state, hal_error *error);
 
   /**
    * REQUIRED. VM details as JSON (schema/vm-info.schema.json): id, state, the effective spec,
@@ -454,9 +453,8 @@ typedef struct hal_backend_table {
    * Errors: as vm_create, plus UNSUPPORTED (TDX VMs cannot migrate; message says so).
    */
   hal_status (*migration_prepare_incoming)(hal_backend *backend, const char *spec_json,
-                                           const char *params_json, uint32_t flags,
-                                           hal_vm **out_vm, char **out_endpoint_json,
-                                           hal_error *error);
+                                           const char *params_json, uint32_t flags, hal_vm **out_vm,
+                                           char **out_endpoint_json, hal_error *error);
 
   /**
    * Optional. Source side: starts migrating a RUNNING or PAUSED VM to the endpoint in
@@ -494,8 +492,7 @@ typedef struct hal_backend_table {
    * Optional. Writes a snapshot of a PAUSED VM to {"destination": "dir path"} in `params_json`.
    * Flags: none. Errors: FAILED_PRECONDITION (not PAUSED), UNSUPPORTED.
    */
-  hal_status (*vm_snapshot)(hal_vm *vm, const char *params_json, uint32_t flags,
-                            hal_error *error);
+  hal_status (*vm_snapshot)(hal_vm *vm, const char *params_json, uint32_t flags, hal_error *error);
 
   /**
    * Optional. Restores a VM from {"source": "dir path"}; it ends PAUSED. The VM keeps the id
@@ -557,8 +554,7 @@ HAL_STATIC_ASSERT(offsetof(hal_event, detail_json) == 24 + sizeof(void *), "hal_
 HAL_STATIC_ASSERT(offsetof(hal_backend_table, get_identity) == 8, "table header layout");
 HAL_STATIC_ASSERT(offsetof(hal_backend_table, vm_snapshot) == 8 + 25 * sizeof(void (*)(void)),
                   "table v1.0 layout: 25 entries after the 8-byte header");
-HAL_STATIC_ASSERT(offsetof(hal_backend_table, vm_detach_device) ==
-                      8 + 28 * sizeof(void (*)(void)),
+HAL_STATIC_ASSERT(offsetof(hal_backend_table, vm_detach_device) == 8 + 28 * sizeof(void (*)(void)),
                   "table v1.1 layout: 4 entries appended");
 
 #ifdef __cplusplus

@@ -2,7 +2,6 @@
 #include "backends/kvm-qemu/command_line.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <algorithm>

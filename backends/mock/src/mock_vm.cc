@@ -79,10 +79,10 @@ json vm_info(const VmRecord &record, const Config &config) {
                        {"hostNumaNode", host_node}});
   }
   json launch = spec.value("launchSecurity", json{{"type", "none"}});
-  return {{"id", record.id},          {"state", state_name(record.state)},
-          {"spec", spec},             {"guest", record.guest()},
-          {"hostDevices", devices},   {"numaPlacement", placement},
-          {"vcpuThreads", threads},   {"launchSecurity", launch}};
+  return {{"id", record.id},        {"state", state_name(record.state)},
+          {"spec", spec},           {"guest", record.guest()},
+          {"hostDevices", devices}, {"numaPlacement", placement},
+          {"vcpuThreads", threads}, {"launchSecurity", launch}};
 }
 
 MockVm::MockVm(MockBackend &backend, std::shared_ptr<VmRecord> record)

@@ -78,7 +78,9 @@ static hal_status get_identity(uint32_t flags, char **out_json, hal_error *error
   return HAL_OK;
 }
 
-static void free_string(char *s) { free(s); }
+static void free_string(char *s) {
+  free(s);
+}
 
 static hal_status open_backend(const char *config_json, hal_event_fn on_event, void *user_data,
                                uint32_t flags, hal_backend **out_backend, hal_error *error) {
@@ -116,8 +118,7 @@ static hal_status get_capabilities(hal_backend *b, uint32_t flags, char **out_js
   return HAL_OK;
 }
 
-static hal_status get_host_info(hal_backend *b, uint32_t flags, char **out_json,
-                                hal_error *error) {
+static hal_status get_host_info(hal_backend *b, uint32_t flags, char **out_json, hal_error *error) {
   (void)b;
   (void)flags;
   (void)error;
@@ -142,8 +143,8 @@ static int find_locked(hal_backend *b, const char *id) {
   return -1;
 }
 
-static hal_status vm_create(hal_backend *b, const char *spec_json, uint32_t flags,
-                            hal_vm **out_vm, hal_error *error) {
+static hal_status vm_create(hal_backend *b, const char *spec_json, uint32_t flags, hal_vm **out_vm,
+                            hal_error *error) {
   const char *p;
   char id[64];
   size_t n = 0;
@@ -210,7 +211,9 @@ static hal_status vm_lookup(hal_backend *b, const char *vm_id, uint32_t flags, h
   return HAL_OK;
 }
 
-static void vm_release(hal_vm *vm) { free(vm); }
+static void vm_release(hal_vm *vm) {
+  free(vm);
+}
 
 static hal_status vm_list(hal_backend *b, uint32_t flags, char **out_json, hal_error *error) {
   char buf[4096];
@@ -258,7 +261,8 @@ static hal_status transition(hal_vm *vm, unsigned from_mask, hal_vm_state to, ha
 #if defined(TEST_NULL_REQUIRED)
 __attribute__((unused))
 #endif
-static hal_status vm_start(hal_vm *vm, uint32_t flags, hal_error *error) {
+static hal_status
+vm_start(hal_vm *vm, uint32_t flags, hal_error *error) {
   if (vm == NULL || (flags & ~HAL_START_FLAGS_ALL)) {
     set_error(error, "unknown flag");
     return HAL_INVALID_ARGUMENT;
@@ -318,12 +322,19 @@ static hal_status vm_resume(hal_vm *vm, uint32_t flags, hal_error *error) {
 #if defined(TEST_OLDER_MINOR)
 /* A 1.0 host-facing table never exposes these; reaching one is a host bug. */
 static hal_status never_snapshot(hal_vm *vm, const char *p, uint32_t f, hal_error *e) {
-  (void)vm; (void)p; (void)f; (void)e;
+  (void)vm;
+  (void)p;
+  (void)f;
+  (void)e;
   abort();
 }
 static hal_status never_restore(hal_backend *b, const char *p, uint32_t f, hal_vm **o,
                                 hal_error *e) {
-  (void)b; (void)p; (void)f; (void)o; (void)e;
+  (void)b;
+  (void)p;
+  (void)f;
+  (void)o;
+  (void)e;
   abort();
 }
 #else
@@ -397,7 +408,9 @@ static const hal_backend_table kTable = {
 
 #if defined(TEST_CUSTOM_NEGOTIATE)
 HAL_PLUGIN_EXPORT const hal_backend_table *test_plugin_base_table(void);
-const hal_backend_table *test_plugin_base_table(void) { return &kTable; }
+const hal_backend_table *test_plugin_base_table(void) {
+  return &kTable;
+}
 #else
 
 #if defined(TEST_NO_ENTRY)
