@@ -130,7 +130,6 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequ
   return guarded([&] {
     Store &store = controller_.store();
     for (int attempt = 0; attempt < 10; ++attempt) {
-      pause_before_retry(attempt);
       std::vector<StoreWrite> writes;
       std::vector<std::string> outcomes;
       std::vector<StoredObject> results;

@@ -5,7 +5,6 @@
 
 #include <ctime>
 #include <random>
-#include <thread>
 
 namespace hal::controller {
 
@@ -22,10 +21,6 @@ std::chrono::system_clock::time_point parse_rfc3339(const std::string &text) {
   std::tm tm{};
   if (strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return {};
   return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
-void pause_before_retry(int attempt) {
-  if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << attempt));
 }
 
 std::string new_uid() {

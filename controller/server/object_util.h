@@ -25,9 +25,6 @@ std::string now_rfc3339();
 std::chrono::system_clock::time_point parse_rfc3339(const std::string &text);
 /** A random RFC 4122 version 4 UUID. */
 std::string new_uid();
-/** Before attempt `attempt` (> 0) of an optimistic read-modify-write that met a conflict: waits
- *  2^attempt ms, since the write it conflicted with may still be persisting and unreadable. */
-void pause_before_retry(int attempt);
 
 /** True for kinds stored without a namespace (Node, NodePool). */
 bool cluster_scoped(const std::string &kind);

@@ -45,7 +45,6 @@ StoredObject Controller::modify_vm(const std::string &ns, const std::string &nam
                                    const std::function<void(json &vm, const json *vmi)> &change) {
   const StoreKey key{kVmKind, ns, name};
   for (int attempt = 0; attempt < 10; ++attempt) {
-    pause_before_retry(attempt);
     auto stored = store_.get(key);
     if (!stored)
       refuse(grpc::StatusCode::NOT_FOUND, "VirtualMachine " + ns + "/" + name + " not found");
@@ -300,7 +299,6 @@ std::pair<NodeSnapshot, std::string> Controller::console(const std::string &ns,
 
 StoredObject Controller::delete_object(const StoreKey &key) {
   for (int attempt = 0; attempt < 10; ++attempt) {
-    pause_before_retry(attempt);
     auto stored = store_.get(key);
     if (!stored) refuse(grpc::StatusCode::NOT_FOUND, key.str() + " not found");
     bool graceful = false;

@@ -1,7 +1,8 @@
 // group_commit_test.cc - group commit in MemoryStore (and so SqliteStore): commits that arrive
 // while another is being persisted are validated at once (a later commit sees them), stay
 // invisible to readers until persisted, are persisted together in revision order, and all fail
-// together (with those validated after them) when persisting fails. Also: many threads
+// together (with those validated after them) when persisting fails; a write expecting a version
+// that a staged write supersedes waits for it instead of being refused early. Also: many threads
 // committing at once to a SQLite file lose nothing across a reopen.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -76,17 +77,17 @@ class GatedStore : public MemoryStore {
   std::vector<std::pair<std::vector<std::string>, int64_t>> groups_;
 };
 
-// True once `name` is staged: validation already sees it. The probe itself never stages: its
-// second write (an update of a missing object) fails validation whenever its first one passes.
+// True once `name` is staged: validation already sees it. The probe, a delete expecting a
+// version nothing has, never stages and never waits: it is refused as stale once `name` exists
+// in validation's view, and as not found before.
 bool staged(Store &store, const std::string &name) {
   for (int i = 0; i < 1000; ++i) {
     try {
-      store.commit({StoreWrite{StoreWrite::Op::kCreate, vm(name), json::object(), 0, false},
-                    StoreWrite{StoreWrite::Op::kUpdate, vm("never"), json::object(), 0, false}});
+      store.commit({StoreWrite{StoreWrite::Op::kDelete, vm(name), json(), 999, false}});
       ADD_FAILURE() << "the probe committed";
       return false;
     } catch (const StoreError &e) {
-      if (e.code() == StoreErrorCode::kAlreadyExists) return true;
+      if (e.code() == StoreErrorCode::kConflict) return true;
     }
     std::this_thread::sleep_for(10ms);
   }
@@ -155,6 +156,75 @@ TEST(GroupCommit, AFailedPersistFailsTheGroupAndWhatWasValidatedAfterIt) {
   // The store goes on from the last stored revision.
   EXPECT_EQ(store.create(vm("a"), json::object()).version, 2);
   EXPECT_EQ(store.revision(), 2);
+}
+
+// A write that expects the published version while a newer write of the key is staged waits for
+// it, then is refused as stale: its writer's next read is current (no busy retry loop).
+TEST(GroupCommit, AWriteExpectingASupersededVersionWaitsForTheStagedWriteThenIsRefused) {
+  GatedStore store;
+  store.create(vm("x"), json::object());
+  store.hold();
+  auto first = std::async(std::launch::async, [&] {
+    return store.update(vm("x"), json{{"by", "first"}}, 1);
+  });
+  ASSERT_TRUE(store.wait_blocked());
+  auto second = std::async(std::launch::async, [&] {
+    return store.update(vm("x"), json{{"by", "second"}}, 1);
+  });
+  // Refused at once, the second would be ready now.
+  EXPECT_EQ(second.wait_for(200ms), std::future_status::timeout);
+  EXPECT_EQ(store.get(vm("x"))->version, 1);
+  store.release();
+  EXPECT_EQ(first.get().version, 2);
+  try {
+    second.get();
+    ADD_FAILURE() << "a write expecting a superseded version succeeded";
+  } catch (const StoreError &e) {
+    EXPECT_EQ(e.code(), StoreErrorCode::kConflict);
+    EXPECT_NE(std::string(e.what()).find("current 2"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(store.get(vm("x"))->object["by"], "first");
+}
+
+// The same for a create of a key whose create is staged: it waits, then already exists.
+TEST(GroupCommit, ACreateOfAKeyWithAStagedCreateWaitsForItThenAlreadyExists) {
+  GatedStore store;
+  store.hold();
+  auto first =
+      std::async(std::launch::async, [&] { return store.create(vm("x"), json::object()); });
+  ASSERT_TRUE(store.wait_blocked());
+  auto second =
+      std::async(std::launch::async, [&] { return store.create(vm("x"), json::object()); });
+  EXPECT_EQ(second.wait_for(200ms), std::future_status::timeout);
+  store.release();
+  EXPECT_EQ(first.get().version, 1);
+  try {
+    second.get();
+    ADD_FAILURE() << "a second create succeeded";
+  } catch (const StoreError &e) {
+    EXPECT_EQ(e.code(), StoreErrorCode::kAlreadyExists);
+  }
+}
+
+// When the staged write it waited for fails to persist, the waiting write is validated against
+// what is stored, which it expected: it succeeds.
+TEST(GroupCommit, AWriteWaitingForAStagedWriteThatFailsSucceeds) {
+  GatedStore store;
+  store.create(vm("x"), json::object());
+  store.hold();
+  store.fail_next();
+  auto first = std::async(std::launch::async, [&] {
+    return store.update(vm("x"), json{{"by", "first"}}, 1);
+  });
+  ASSERT_TRUE(store.wait_blocked());
+  auto second = std::async(std::launch::async, [&] {
+    return store.update(vm("x"), json{{"by", "second"}}, 1);
+  });
+  EXPECT_EQ(second.wait_for(200ms), std::future_status::timeout);
+  store.release();
+  EXPECT_THROW(first.get(), StoreError);
+  EXPECT_EQ(second.get().version, 2);
+  EXPECT_EQ(store.get(vm("x"))->object["by"], "second");
 }
 
 TEST(GroupCommit, ManyThreadsCommittingToSqliteLoseNothingAcrossAReopen) {

@@ -1,6 +1,7 @@
 // memory_store.cc - in-memory Store with revision history and queued watches.
 #include "controller/store/memory_store.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 
@@ -200,9 +201,37 @@ const StoredObject *MemoryStore::latest(const StoreKey &key) const {
   return nullptr;
 }
 
+void MemoryStore::wait_for_staged_writes(std::unique_lock<std::mutex> &lock,
+                                         const std::vector<StoreWrite> &writes) {
+  for (;;) {
+    int64_t awaited = 0;  // the newest staged commit that supersedes what a write expects
+    for (const StoreWrite &write : writes) {
+      auto staged = staged_.find(write.key);
+      if (staged == staged_.end()) continue;
+      auto published = objects_.find(write.key);
+      const bool expects_published = published == objects_.end()
+                                         ? write.op == StoreWrite::Op::kCreate
+                                         : write.expected_version == published->second->version;
+      if (expects_published) awaited = std::max(awaited, staged->second.revision);
+    }
+    if (awaited == 0) return;
+    // Published, or failed (then staged_revision_ falls back to revision_).
+    while (revision_ < awaited && staged_revision_ >= awaited) {
+      if (persisting_) {
+        persisted_.wait(lock);
+      } else if (!waiting_.empty()) {
+        persist_waiting(lock);
+      } else {
+        return;  // nothing left to wait for (cannot happen: a staged commit waits or persists)
+      }
+    }
+  }
+}
+
 std::vector<StoredObject> MemoryStore::commit(std::vector<StoreWrite> writes) {
   if (writes.empty()) return {};
   std::unique_lock lock(mutex_);
+  wait_for_staged_writes(lock, writes);
   PendingCommit pending;
   pending.revision = staged_revision_ + 1;
   // Validate against the latest content (published or staged by earlier commits) plus earlier

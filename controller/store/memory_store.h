@@ -3,7 +3,8 @@
 // store derives from it and persists every transaction before it becomes visible. Concurrent
 // commits are persisted together (group commit): each is validated and given its revision at
 // once, then the first committer that finds no persist under way writes every commit waiting
-// so far in one go and publishes them in revision order.
+// so far in one go and publishes them in revision order. A write that expects a version a
+// staged commit supersedes waits until that commit is published instead of being refused early.
 #ifndef HAL_CONTROLLER_STORE_MEMORY_STORE_H
 #define HAL_CONTROLLER_STORE_MEMORY_STORE_H
 
@@ -70,6 +71,14 @@ class MemoryStore : public Store {
   void unregister(QueueWatch *watch);
   // The object `key` has once every staged commit is published (nullptr: absent).
   const StoredObject *latest(const StoreKey &key) const;
+  // Readers see only published objects, so a writer that read one while a newer write of it
+  // is staged would be refused, read the same object again and be refused again until that
+  // write is published: a busy loop. Commits whose writes expect what is published of a key
+  // with a staged write (its version, or for a create its absence) wait here until that write
+  // is published (then they are refused as stale, and the writer's next read is current) or
+  // fails (then they may succeed).
+  void wait_for_staged_writes(std::unique_lock<std::mutex> &lock,
+                              const std::vector<StoreWrite> &writes);
   // Persists the waiting commits as one group, then publishes them (or fails them).
   void persist_waiting(std::unique_lock<std::mutex> &lock);
   void publish(PendingCommit &commit);
