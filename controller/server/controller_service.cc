@@ -164,20 +164,21 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequ
             }
           }
           stored["metadata"]["generation"] = stored["metadata"].value("generation", 1) + 1;
-          writes.push_back(
-              StoreWrite{StoreWrite::Op::kUpdate, key, stored, existing->version, false});
           outcomes.push_back("configured");
         } else {
-          stored = object;
+          stored = std::move(object);
           stored["metadata"]["uid"] = new_uid();
           stored["metadata"]["generation"] = 1;
           stored["metadata"]["creationTimestamp"] = now_rfc3339();
           stored["metadata"].erase("resourceVersion");
           if (!stored.contains("status")) stored["status"] = json::object();
-          writes.push_back(StoreWrite{StoreWrite::Op::kCreate, key, stored, 0, false});
           outcomes.push_back("created");
         }
-        results.push_back(StoredObject{key, stored, existing ? existing->version : 0});
+        const int64_t version = existing ? existing->version : 0;
+        // A dry run answers with what would be stored; otherwise the answer is what was.
+        results.push_back(StoredObject{key, request->dry_run() ? stored : json(), version});
+        writes.push_back(StoreWrite{existing ? StoreWrite::Op::kUpdate : StoreWrite::Op::kCreate,
+                                    key, std::move(stored), version, false});
       }
       if (request->dry_run()) {
         for (size_t i = 0; i < results.size(); ++i) {
@@ -186,9 +187,9 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequ
         }
         return grpc::Status::OK;
       }
-      std::vector<StoredObject> written;
+      std::vector<std::shared_ptr<const StoredObject>> written;
       try {
-        written = store.commit(writes);
+        written = store.commit(std::move(writes));
       } catch (const StoreError &e) {
         if (e.code() == StoreErrorCode::kConflict || e.code() == StoreErrorCode::kAlreadyExists)
           continue;
@@ -196,10 +197,11 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequ
       }
       size_t next = 0;
       for (size_t i = 0; i < results.size(); ++i) {
-        if (outcomes[i] != "unchanged") results[i] = written.at(next++);
-        to_wire(results[i], response->add_objects());
+        const bool unchanged = outcomes[i] == "unchanged";
+        const StoredObject &result = unchanged ? results[i] : *written.at(next++);
+        to_wire(result, response->add_objects());
         response->add_outcomes(outcomes[i]);
-        if (outcomes[i] != "unchanged") controller_.enqueue(results[i].key);
+        if (!unchanged) controller_.enqueue(result.key);
       }
       return grpc::Status::OK;
     }

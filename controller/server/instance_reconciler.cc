@@ -161,8 +161,8 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
         // KubeVirt: a template changed under a running VMI takes effect on the next restart.
         bool restart_required =
             vmi != nullptr && !vmi_final(*vmi) &&
-            ctx.vm["spec"].value("template", json::object()).value("spec", json::object()) !=
-                vmi->value("spec", json::object());
+            member_or_empty(member_or_empty(member_or_empty(ctx.vm, "spec"), "template"), "spec") !=
+                member_or_empty(*vmi, "spec");
         if (restart_required) {
           ctx.vm_dirty |=
               set_condition(ctx.vm["status"]["conditions"], "RestartRequired", true,
@@ -174,7 +174,7 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
     }
   }
 
-  // 3. One transaction.
+  // 3. One transaction (the context ends here: its objects move into the writes).
   std::vector<StoreWrite> writes;
   if (ctx.vmi_removed && ctx.vmi_stored) {
     writes.push_back(
@@ -182,18 +182,19 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
     for (auto &w : delete_events(store_, ctx.vmi_key)) writes.push_back(std::move(w));
   }
   if (ctx.vmi_created) {
-    writes.push_back(StoreWrite{StoreWrite::Op::kCreate, ctx.vmi_key, ctx.vmi, 0, false});
-  } else if (ctx.vmi_dirty && !ctx.vmi_removed) {
     writes.push_back(
-        StoreWrite{StoreWrite::Op::kUpdate, ctx.vmi_key, ctx.vmi, ctx.vmi_stored->version, false});
+        StoreWrite{StoreWrite::Op::kCreate, ctx.vmi_key, std::move(ctx.vmi), 0, false});
+  } else if (ctx.vmi_dirty && !ctx.vmi_removed) {
+    writes.push_back(StoreWrite{StoreWrite::Op::kUpdate, ctx.vmi_key, std::move(ctx.vmi),
+                                ctx.vmi_stored->version, false});
   }
   if (ctx.vm_removed) {
     writes.push_back(
         StoreWrite{StoreWrite::Op::kDelete, ctx.vm_key, json(), ctx.vm_stored->version, true});
     for (auto &w : delete_events(store_, ctx.vm_key)) writes.push_back(std::move(w));
   } else if (ctx.vm_dirty) {
-    writes.push_back(
-        StoreWrite{StoreWrite::Op::kUpdate, ctx.vm_key, ctx.vm, ctx.vm_stored->version, false});
+    writes.push_back(StoreWrite{StoreWrite::Op::kUpdate, ctx.vm_key, std::move(ctx.vm),
+                                ctx.vm_stored->version, false});
   }
   // Events about deleted objects are not kept.
   for (auto &w : ctx.extra) {

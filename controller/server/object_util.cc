@@ -59,6 +59,13 @@ const nlohmann::json *find_condition(const nlohmann::json &conditions, const std
   return nullptr;
 }
 
+const nlohmann::json &member_or_empty(const nlohmann::json &object, const char *key) {
+  static const nlohmann::json empty = nlohmann::json::object();
+  if (!object.is_object()) return empty;
+  auto member = object.find(key);
+  return member == object.end() ? empty : *member;
+}
+
 const nlohmann::json &conditions_of(const nlohmann::json &object) {
   static const nlohmann::json empty = nlohmann::json::array();
   if (!object.is_object()) return empty;

@@ -29,23 +29,23 @@ bool WatchFilter::matches(const StoreKey &key) const {
 }
 
 StoredObject Store::create(const StoreKey &key, const nlohmann::json &object) {
-  return commit({StoreWrite{StoreWrite::Op::kCreate, key, object, 0, false}}).at(0);
+  return *commit({StoreWrite{StoreWrite::Op::kCreate, key, object, 0, false}}).at(0);
 }
 
 StoredObject Store::update(const StoreKey &key, const nlohmann::json &object,
                            int64_t expected_version) {
-  return commit({StoreWrite{StoreWrite::Op::kUpdate, key, object, expected_version, false}}).at(0);
+  return *commit({StoreWrite{StoreWrite::Op::kUpdate, key, object, expected_version, false}}).at(0);
 }
 
 StoredObject Store::put(const StoreKey &key, const nlohmann::json &object) {
-  return commit({StoreWrite{StoreWrite::Op::kPut, key, object, 0, false}}).at(0);
+  return *commit({StoreWrite{StoreWrite::Op::kPut, key, object, 0, false}}).at(0);
 }
 
 std::optional<StoredObject> Store::remove(const StoreKey &key, int64_t expected_version) {
   auto result =
       commit({StoreWrite{StoreWrite::Op::kDelete, key, nlohmann::json(), expected_version, true}});
   if (result.empty()) return std::nullopt;
-  return result.front();
+  return *result.front();
 }
 
 /** A watch whose events are queued by the store and pulled by the consumer. */
@@ -228,7 +228,8 @@ void MemoryStore::wait_for_staged_writes(std::unique_lock<std::mutex> &lock,
   }
 }
 
-std::vector<StoredObject> MemoryStore::commit(std::vector<StoreWrite> writes) {
+std::vector<std::shared_ptr<const StoredObject>> MemoryStore::commit(
+    std::vector<StoreWrite> writes) {
   if (writes.empty()) return {};
   std::unique_lock lock(mutex_);
   wait_for_staged_writes(lock, writes);
@@ -299,9 +300,9 @@ std::vector<StoredObject> MemoryStore::commit(std::vector<StoreWrite> writes) {
     }
   }
   if (pending.error) std::rethrow_exception(pending.error);
-  std::vector<StoredObject> result;
+  std::vector<std::shared_ptr<const StoredObject>> result;
   result.reserve(pending.changes.size());
-  for (const auto &change : pending.changes) result.push_back(change->object);
+  for (const auto &change : pending.changes) result.emplace_back(change, &change->object);
   return result;
 }
 

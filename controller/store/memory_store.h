@@ -34,7 +34,7 @@ class MemoryStore : public Store {
   std::optional<StoredObject> get(const StoreKey &key) const override;
   std::vector<StoredObject> list(const std::string &kind, const std::string &ns,
                                  int64_t *revision) const override;
-  std::vector<StoredObject> commit(std::vector<StoreWrite> writes) override;
+  std::vector<std::shared_ptr<const StoredObject>> commit(std::vector<StoreWrite> writes) override;
   std::unique_ptr<Watch> watch(const WatchFilter &filter, int64_t since_revision) override;
   int64_t revision() const override;
   uint64_t write_transactions() const override { return transactions_.load(); }

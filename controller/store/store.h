@@ -122,9 +122,11 @@ class Store {
                                          int64_t *revision = nullptr) const = 0;
 
   /** Applies `writes` atomically (all or none) as one write transaction at a new revision and
-   *  returns the written objects in order (deleted ones as they were). Throws StoreError. An
-   *  empty batch is a no-op that returns nothing. */
-  virtual std::vector<StoredObject> commit(std::vector<StoreWrite> writes) = 0;
+   *  returns the written objects in order (deleted ones as they were), shared and immutable:
+   *  most callers ignore them, so none is copied. Throws StoreError. An empty batch is a no-op
+   *  that returns nothing. */
+  virtual std::vector<std::shared_ptr<const StoredObject>> commit(
+      std::vector<StoreWrite> writes) = 0;
 
   /** Starts a watch. since_revision 0 = synthetic ADDED events for every current matching
    *  object, then live changes; otherwise the changes after since_revision (kCompacted if that

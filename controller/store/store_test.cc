@@ -92,7 +92,7 @@ TEST(MemoryStore, TransactionIsAllOrNothing) {
   writes[1] = {StoreWrite::Op::kPut, vm("exists"), json{{"v", 2}}, 0, false};
   auto written = store.commit(writes);
   ASSERT_EQ(written.size(), 2u);
-  EXPECT_EQ(written[0].version, written[1].version);  // One revision per transaction.
+  EXPECT_EQ(written[0]->version, written[1]->version);  // One revision per transaction.
   EXPECT_EQ(store.write_transactions(), transactions + 1);
   EXPECT_EQ(store.object_writes(), 3u);
 }
