@@ -17,6 +17,7 @@ using Pointer = json::json_pointer;
 struct Controller::InstanceContext {
   std::string ns, name;
   StoreKey vm_key, vmi_key;
+  /// Key and version as read (their objects are moved into `vm` and `vmi`).
   std::optional<StoredObject> vm_stored, vmi_stored;
   json vm;   ///< Null when there is no VM.
   json vmi;  ///< Null when there is no VMI (or it was removed this pass).
@@ -65,8 +66,8 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
   ctx.vm_stored = store_.get(ctx.vm_key);
   ctx.vmi_stored = store_.get(ctx.vmi_key);
   ctx.now_ms = unix_ms_now();
-  if (ctx.vm_stored) ctx.vm = ctx.vm_stored->object;
-  if (ctx.vmi_stored) ctx.vmi = ctx.vmi_stored->object;
+  if (ctx.vm_stored) ctx.vm = std::move(ctx.vm_stored->object);
+  if (ctx.vmi_stored) ctx.vmi = std::move(ctx.vmi_stored->object);
 
   // 1. The VMI on its own: deletion, ownership, observed state, scheduling.
   if (!ctx.vmi.is_null()) {
