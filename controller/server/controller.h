@@ -37,8 +37,11 @@ struct MigrationLimits {
 
 /** Controller options. */
 struct ControllerOptions {
-  NodeRegistryOptions nodes;                  ///< Heartbeat timing.
-  unsigned workers = 8;                       ///< Concurrent reconciles.
+  NodeRegistryOptions nodes;  ///< Heartbeat timing.
+  /// Concurrent reconciles. Most of a reconcile waits (on a node's reply, on the store's group
+  /// commit), so 16 beat 8 on 2 cores: 10,000 mock VMs converged in 11.0 s vs 13.2 s and used
+  /// less CPU (means of 5 alternating pairs); 32 gained nothing more.
+  unsigned workers = 16;
   std::chrono::milliseconds retry_base{100};  ///< Work queue retry back-off base.
   std::chrono::milliseconds retry_max{std::chrono::seconds(30)};           ///< Retry back-off cap.
   std::chrono::milliseconds crash_backoff_base{std::chrono::seconds(10)};  ///< CrashLoopBackOff.

@@ -14,7 +14,6 @@ int main(int argc, char **argv) {
   CLI::App app{"hal-controller: KubeVirt-style VM controller for HAL node pools"};
   ControllerServerOptions options;
   int heartbeat_ms = 1000, grace_ms = 10000, backoff_ms = 10000, retry_ms = 100;
-  unsigned workers = 8;
   app.add_option("--listen", options.listen,
                  "host:port to serve Controller and NodeRegistry (0 = pick)")
       ->capture_default_str();
@@ -28,13 +27,14 @@ int main(int argc, char **argv) {
       ->capture_default_str();
   app.add_option("--retry-base-ms", retry_ms, "work queue retry back-off base")
       ->capture_default_str();
-  app.add_option("--workers", workers, "concurrent reconciles")->capture_default_str();
+  app.add_option("--workers", options.controller.workers, "concurrent reconciles")
+      ->check(CLI::Range(1u, 1024u))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   options.controller.nodes.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.controller.nodes.grace_period = std::chrono::milliseconds(grace_ms);
   options.controller.crash_backoff_base = std::chrono::milliseconds(backoff_ms);
   options.controller.retry_base = std::chrono::milliseconds(retry_ms);
-  options.controller.workers = workers;
 
   sigset_t signals;
   sigemptyset(&signals);

@@ -1,5 +1,6 @@
 // main_test.cc - the hal-controller program: serves on a picked port, stops cleanly (exit 0)
-// on SIGTERM, and refuses a corrupted store file with a clear message (exit 1).
+// on SIGTERM, and refuses a corrupted store file, an unknown store and zero workers with a clear
+// message.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -89,6 +90,15 @@ TEST_F(ControllerMain, UnknownStoreSchemeIsRefused) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_EQ(WEXITSTATUS(status), 1);
   EXPECT_NE(read_all(log).find("unknown store"), std::string::npos) << read_all(log);
+}
+
+TEST_F(ControllerMain, ZeroWorkersIsRefusedByName) {
+  fs::path log = dir_ / "out.log";
+  pid_t pid = spawn({"--workers", "0"}, log);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(read_all(log).find("--workers"), std::string::npos) << read_all(log);
 }
 
 }  // namespace
