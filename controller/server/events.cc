@@ -30,7 +30,7 @@ StoreWrite record_event(const Store &store, const StoreKey &involved, EventType 
   const std::string now = now_rfc3339();
   nlohmann::json event;
   if (auto existing = store.get(key)) {
-    event = existing->object;
+    event = std::move(existing->object);
     event["count"] = event.value("count", 1) + 1;
   } else {
     event = {{"apiVersion", "v1"},
@@ -46,7 +46,7 @@ StoreWrite record_event(const Store &store, const StoreKey &involved, EventType 
   event["reason"] = reason;
   event["message"] = message;
   event["lastTimestamp"] = now;
-  return StoreWrite{StoreWrite::Op::kPut, key, event, 0, false};
+  return StoreWrite{StoreWrite::Op::kPut, std::move(key), std::move(event), 0, false};
 }
 
 std::vector<StoredObject> events_for(const Store &store, const StoreKey &involved) {
