@@ -3,8 +3,9 @@
 // store derives from it and persists every transaction before it becomes visible. Concurrent
 // commits are persisted together (group commit): each is validated and given its revision at
 // once, then the first committer that finds no persist under way writes every commit waiting
-// so far in one go and publishes them in revision order. A write that expects a version a
-// staged commit supersedes waits until that commit is published instead of being refused early.
+// so far in one go and publishes them in revision order. A write based on a read of a key that
+// a staged commit has since changed waits until that commit is published, so that its writer,
+// refused, reads the change (instead of reading the same object again and again).
 #ifndef HAL_CONTROLLER_STORE_MEMORY_STORE_H
 #define HAL_CONTROLLER_STORE_MEMORY_STORE_H
 
