@@ -64,9 +64,7 @@ WorkResult Controller::handle(const std::string &key) {
     if (type == "resync") return resync_node(rest);
     if (type == "orphans") {
       std::vector<std::string> vm_ids;
-      for (const auto &[node, vm_id] : registry_.observed_vms()) {
-        if (node == rest) vm_ids.push_back(vm_id);
-      }
+      for (const auto &[vm_id, state] : registry_.observed_vms(rest)) vm_ids.push_back(vm_id);
       handle_orphans(rest, vm_ids);
       return WorkResult::done();
     }
@@ -302,10 +300,7 @@ WorkResult Controller::resync_node(const std::string &name) {
   if (!connection) return WorkResult::done();
   // What we believed before the call; only entries nothing changed meanwhile are corrected
   // (an event or RPC answer during the call is newer than the list).
-  std::map<std::string, std::string> before;
-  for (const auto &[node, vm_id] : registry_.observed_vms()) {
-    if (node == name) before[vm_id] = registry_.observed(name, vm_id).value_or("");
-  }
+  const std::map<std::string, std::string> before = registry_.observed_vms(name);
   v1::ListVmsRequest request;
   v1::ListVmsResponse response;
   auto context = rpc_context(options_.rpc_timeout);

@@ -449,14 +449,11 @@ void NodeRegistry::index_remove(const std::string &vm_id, const std::string &nod
   if (it->second.empty()) vm_nodes_.erase(it);
 }
 
-std::vector<std::pair<std::string, std::string>> NodeRegistry::observed_vms() const {
+std::map<std::string, std::string> NodeRegistry::observed_vms(const std::string &node) const {
   std::lock_guard lock(mutex_);
-  std::vector<std::pair<std::string, std::string>> result;
-  for (const auto &[name, node] : nodes_) {
-    if (node.info.readiness != NodeReadiness::kReady) continue;  // Stale lists.
-    for (const auto &[vm_id, state] : node.vms) result.emplace_back(name, vm_id);
-  }
-  return result;
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || it->second.info.readiness != NodeReadiness::kReady) return {};
+  return it->second.vms;
 }
 
 bool NodeRegistry::set_unschedulable(const std::string &name, bool unschedulable) {

@@ -125,8 +125,9 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   };
   /** Ready nodes that report `vm_id`, with its state. */
   std::vector<std::pair<std::string, std::string>> find_vm(const std::string &vm_id) const;
-  /** Every (node, vm id) pair Ready nodes reported. */
-  std::vector<std::pair<std::string, std::string>> observed_vms() const;
+  /** vm id → state of every VM `node` reported; empty when the node is not Ready (its list
+   *  is stale) or unknown. */
+  std::map<std::string, std::string> observed_vms(const std::string &node) const;
 
   /** Sets spec.unschedulable of the node (memory + store). Returns false for an unknown node. */
   bool set_unschedulable(const std::string &name, bool unschedulable);
