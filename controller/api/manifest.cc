@@ -31,20 +31,20 @@ bool is_list_kind(const json &doc) {
                                         std::to_string(line) + "): " + message);
 }
 
-// Appends `doc` (an object, a List, or null) to `out`; `depth` bounds nested Lists.
-void flatten(const json &doc, size_t index, size_t line, std::vector<json> &out, int depth = 0) {
+// Moves `doc` (an object, a List, or null) into `out`; `depth` bounds nested Lists.
+void flatten(json &&doc, size_t index, size_t line, std::vector<json> &out, int depth = 0) {
   if (doc.is_null()) return;
   if (!doc.is_object())
     fail(index, line, "a manifest must be an object, not " + std::string(doc.type_name()));
   if (!is_list_kind(doc)) {
-    out.push_back(doc);
+    out.push_back(std::move(doc));
     return;
   }
   if (depth > 4) fail(index, line, "Lists nested too deeply");
   if (!doc.contains("items") || !doc["items"].is_array()) {
     fail(index, line, "items: a " + doc["kind"].get<std::string>() + " needs an items array");
   }
-  for (const auto &item : doc["items"]) flatten(item, index, line, out, depth + 1);
+  for (auto &item : doc["items"]) flatten(std::move(item), index, line, out, depth + 1);
 }
 
 }  // namespace
@@ -62,15 +62,15 @@ std::vector<json> parse_manifests(std::string_view text) {
            std::string("JSON syntax error: ") + e.what());
     }
     if (doc.is_array()) {
-      for (const auto &item : doc) flatten(item, 1, line_of(text, start), out);
+      for (auto &item : doc) flatten(std::move(item), 1, line_of(text, start), out);
     } else {
-      flatten(doc, 1, line_of(text, start), out);
+      flatten(std::move(doc), 1, line_of(text, start), out);
     }
     return out;
   }
   auto documents = yaml_to_json_documents(text);
   for (size_t i = 0; i < documents.size(); ++i) {
-    flatten(documents[i].value, i + 1, documents[i].line, out);
+    flatten(std::move(documents[i].value), i + 1, documents[i].line, out);
   }
   return out;
 }

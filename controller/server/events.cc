@@ -52,8 +52,7 @@ StoreWrite record_event(const Store &store, const StoreKey &involved, EventType 
 std::vector<StoredObject> events_for(const Store &store, const StoreKey &involved) {
   std::vector<StoredObject> result;
   for (auto &event : store.list(kEventKind, event_namespace(involved))) {
-    const auto &object =
-        event.object.contains("involvedObject") ? event.object["involvedObject"] : nlohmann::json();
+    const auto &object = member_or_empty(event.object, "involvedObject");
     if (object.is_object() && object.value("kind", "") == involved.kind &&
         object.value("name", "") == involved.name && object.value("namespace", "") == involved.ns) {
       result.push_back(std::move(event));

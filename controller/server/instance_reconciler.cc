@@ -216,7 +216,7 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
 
 void Controller::create_vmi(InstanceContext &ctx) {
   const json &vm = ctx.vm;
-  const json &templ = vm["spec"].value("template", json::object());
+  const json &templ = member_or_empty(member_or_empty(vm, "spec"), "template");
   json metadata{{"name", ctx.name},
                 {"namespace", ctx.ns},
                 {"uid", new_uid()},
@@ -238,8 +238,8 @@ void Controller::create_vmi(InstanceContext &ctx) {
   ctx.vmi =
       json{{"apiVersion", "kubevirt.io/v1"},
            {"kind", kVmiKind},
-           {"metadata", metadata},
-           {"spec", templ.value("spec", json::object())},
+           {"metadata", std::move(metadata)},
+           {"spec", member_or_empty(templ, "spec")},
            {"status", {{"phase", "Pending"}, {"hal", {{"vmId", vm_id_for(ctx.ns, ctx.name)}}}}}};
   ctx.vmi_created = true;  // A VMI removed earlier in this pass is deleted in the same commit.
   ctx.vm["status"]["hal"]["started"] = true;
@@ -325,7 +325,7 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
   auto mark = [&] {
     if (!ctx.vmi_created) ctx.vmi_dirty = true;
   };
-  const json spec = vmi.value("spec", json::object());
+  const json &spec = member_or_empty(vmi, "spec");  // Stays valid: only status changes below.
 
   // A node may already run it (controller restarted between CreateVm and its write): adopt.
   for (const auto &[node, state] : registry_.find_vm(vm_id)) {

@@ -42,7 +42,7 @@ bool cluster_scoped(const std::string &kind) {
 StoreKey key_of(const nlohmann::json &object) {
   StoreKey key;
   key.kind = object.value("kind", "");
-  const auto &metadata = object.contains("metadata") ? object["metadata"] : nlohmann::json();
+  const auto &metadata = member_or_empty(object, "metadata");
   key.name = metadata.is_object() ? metadata.value("name", "") : "";
   if (!cluster_scoped(key.kind)) {
     key.ns = metadata.is_object() ? metadata.value("namespace", "default") : "default";
@@ -121,7 +121,7 @@ std::string vm_id_for(const std::string &ns, const std::string &name) {
 }
 
 std::string run_strategy(const nlohmann::json &vm) {
-  const auto &spec = vm.contains("spec") ? vm["spec"] : nlohmann::json();
+  const auto &spec = member_or_empty(vm, "spec");
   if (spec.is_object()) {
     if (spec.contains("runStrategy") && spec["runStrategy"].is_string()) {
       return spec["runStrategy"].get<std::string>();
