@@ -71,8 +71,9 @@ StateJournal::~StateJournal() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void StateJournal::write(const std::string &id, const json &doc) {
-  std::string line = doc.dump() + "\n";
+void StateJournal::write(const std::string &id, std::string document) {
+  std::string line = std::move(document);
+  line += '\n';
   std::lock_guard lock(mutex_);
   append(line);
   std::string &live = live_[id];

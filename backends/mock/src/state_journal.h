@@ -27,8 +27,9 @@ class StateJournal {
   /** The state document of every VM in the journal, by VM id, as loaded at open (handed over
    *  once: later calls return nothing). */
   std::map<std::string, nlohmann::json> take_loaded();
-  /** Records `doc` as the state of VM `id`; throws plugin::Failure when the write fails. */
-  void write(const std::string &id, const nlohmann::json &doc);
+  /** Records `document` (one JSON object, compact, no newline) as the state of VM `id`;
+   *  throws plugin::Failure when the write fails. */
+  void write(const std::string &id, std::string document);
   /** Records that VM `id` is gone. */
   void erase(const std::string &id);
 
