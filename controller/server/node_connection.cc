@@ -1,9 +1,16 @@
-// node_connection.cc - channel, stub and event stream consumer for one node.
+// node_connection.cc - channel, stub and the asynchronous event stream for one node.
 #include "controller/server/node_connection.h"
 
 #include "core/log/log.h"
 
 namespace hal::controller {
+
+namespace {
+
+// The pause before a broken event stream is opened again.
+constexpr std::chrono::milliseconds kReopenPause{200};
+
+}  // namespace
 
 std::unique_ptr<grpc::ClientContext> rpc_context(std::chrono::milliseconds timeout) {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -11,8 +18,27 @@ std::unique_ptr<grpc::ClientContext> rpc_context(std::chrono::milliseconds timeo
   return context;
 }
 
-NodeConnection::NodeConnection(std::string node, std::string address, EventCallback on_event)
-    : node_(std::move(node)), address_(std::move(address)), on_event_(std::move(on_event)) {
+/** One WatchEvents call. Its operations run one at a time (each starts the next), so its
+ *  members are only touched by the poller's thread, and by open_stream()/stop_events() under
+ *  the connection's mutex before or around them. */
+struct NodeConnection::EventStream {
+  grpc::ClientContext context;
+  v1::WatchEventsRequest request;
+  v1::NodeEvent event;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncReader<v1::NodeEvent>> reader;
+};
+
+NodeConnection::NodeConnection(std::string node, std::string address, EventCallback on_event,
+                               std::shared_ptr<EventPoller> poller)
+    : node_(std::move(node)),
+      address_(std::move(address)),
+      on_event_(std::move(on_event)),
+      poller_(poller ? std::move(poller) : std::make_shared<EventPoller>()),
+      started_tag_{[this](bool ok) { started(ok); }},
+      read_tag_{[this](bool ok) { read(ok); }},
+      finished_tag_{[this](bool) { finished(); }},
+      pause_tag_{[this](bool) { pause_ended(); }} {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
@@ -28,47 +54,81 @@ NodeConnection::~NodeConnection() {
 }
 
 void NodeConnection::start_events() {
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { run_events(); });
+  std::lock_guard lock(mutex_);
+  if (running_) return;
+  running_ = true;
+  if (!stream_ && !pausing_) open_stream();  // Else the end of the last one reopens.
 }
 
 void NodeConnection::stop_events() {
-  stopping_ = true;
-  {
-    std::lock_guard lock(mutex_);
-    if (context_ != nullptr) context_->TryCancel();
-  }
-  if (thread_.joinable()) thread_.join();
+  std::unique_lock lock(mutex_);
+  running_ = false;
+  if (stream_) stream_->context.TryCancel();  // Its Finish completes soon after.
+  if (pausing_) pause_->Cancel();             // Completes at once, not fired.
+  idle_.wait(lock, [&] { return !stream_ && !pausing_; });
 }
 
-void NodeConnection::run_events() {
-  auto log = hal::log("controller");
-  while (!stopping_) {
-    grpc::ClientContext context;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) break;
-      context_ = &context;
+void NodeConnection::open_stream() {
+  stream_ = std::make_unique<EventStream>();
+  stream_->request.set_since_sequence(last_sequence_.load());
+  stream_->reader =
+      stub_->PrepareAsyncWatchEvents(&stream_->context, stream_->request, poller_->queue());
+  stream_->reader->StartCall(&started_tag_);
+}
+
+void NodeConnection::started(bool ok) {
+  std::lock_guard lock(mutex_);
+  if (ok) {
+    stream_->reader->Read(&stream_->event, &read_tag_);
+  } else {
+    stream_->reader->Finish(&stream_->status, &finished_tag_);
+  }
+}
+
+void NodeConnection::read(bool ok) {
+  EventStream *stream;
+  {
+    std::lock_guard lock(mutex_);
+    stream = stream_.get();
+    if (!ok) {  // The stream is over.
+      stream->reader->Finish(&stream->status, &finished_tag_);
+      return;
     }
-    v1::WatchEventsRequest request;
-    request.set_since_sequence(last_sequence_.load());
-    auto reader = stub_->WatchEvents(&context, request);
-    v1::NodeEvent event;
-    while (reader->Read(&event)) {
-      last_sequence_ = event.sequence();
-      on_event_(event);
-    }
-    grpc::Status status = reader->Finish();
-    {
-      std::lock_guard lock(mutex_);
-      context_ = nullptr;
-    }
-    if (stopping_) break;
-    log->debug("node {}: event stream ended ({}); reconnecting", node_, status.error_message());
-    for (int i = 0; i < 20 && !stopping_; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+  }
+  // Not under the mutex: the callback may take other locks. Only this thread touches `event`.
+  last_sequence_ = stream->event.sequence();
+  try {
+    on_event_(stream->event);
+  } catch (const std::exception &e) {
+    hal::log("controller")
+        ->error("node {}: handling event {} failed: {}", node_, stream->event.sequence(), e.what());
+  }
+  std::lock_guard lock(mutex_);
+  stream->reader->Read(&stream->event, &read_tag_);
+}
+
+void NodeConnection::finished() {
+  std::lock_guard lock(mutex_);
+  const grpc::Status status = stream_->status;
+  stream_.reset();
+  if (!running_) {
+    idle_.notify_all();
+    return;
+  }
+  hal::log("controller")
+      ->debug("node {}: event stream ended ({}); reopening", node_, status.error_message());
+  pause_ = std::make_unique<grpc::Alarm>();
+  pausing_ = true;
+  pause_->Set(poller_->queue(), std::chrono::system_clock::now() + kReopenPause, &pause_tag_);
+}
+
+void NodeConnection::pause_ended() {
+  std::lock_guard lock(mutex_);
+  pausing_ = false;
+  if (running_) {
+    open_stream();  // Also after a stop and a new start during the pause.
+  } else {
+    idle_.notify_all();
   }
 }
 

@@ -1,18 +1,21 @@
 // node_connection.h - the controller's link to one hal-node: a gRPC channel and NodeAgent stub,
-// plus a thread consuming the node's WatchEvents stream (resuming from the last sequence after
-// a broken stream) that hands every event to a callback.
+// plus the node's WatchEvents stream, read asynchronously on an EventPoller that the streams of
+// all nodes share (instead of one blocked thread per node). A broken stream is opened again
+// after a short pause, from the last sequence received.
 #ifndef HAL_CONTROLLER_SERVER_NODE_CONNECTION_H
 #define HAL_CONTROLLER_SERVER_NODE_CONNECTION_H
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
+#include "controller/server/event_poller.h"
 #include "hal/v1/node.grpc.pb.h"
 
 namespace hal::controller {
@@ -20,11 +23,14 @@ namespace hal::controller {
 /** One node's channel, stub and event stream. */
 class NodeConnection {
  public:
-  /** Receives each event of the node's stream (on the stream thread). */
+  /** Receives each event of the node's stream, in order, on the poller's thread: keep it short,
+   *  and do not stop a connection from it. */
   using EventCallback = std::function<void(const v1::NodeEvent &event)>;
 
-  /** Connects (lazily) to `address`; events go to `on_event` once start_events() is called. */
-  NodeConnection(std::string node, std::string address, EventCallback on_event);
+  /** Connects (lazily) to `address`; events go to `on_event` once start_events() is called.
+   *  The stream runs on `poller` (a poller of its own when null). */
+  NodeConnection(std::string node, std::string address, EventCallback on_event,
+                 std::shared_ptr<EventPoller> poller = nullptr);
   /** Stops the event stream. */
   ~NodeConnection();
   NodeConnection(const NodeConnection &) = delete;
@@ -32,7 +38,7 @@ class NodeConnection {
 
   /** Starts consuming WatchEvents (from now). */
   void start_events();
-  /** Cancels the event stream and joins its thread. */
+  /** Cancels the event stream (or its pending reopening) and waits until it has ended. */
   void stop_events();
 
   /** The NodeAgent stub (thread-safe). */
@@ -43,18 +49,31 @@ class NodeConnection {
   uint64_t last_sequence() const { return last_sequence_.load(); }
 
  private:
-  void run_events();
+  struct EventStream;
+
+  // Opens a stream from last_sequence_ (mutex_ held).
+  void open_stream();
+  // The poller's handlers for the stream's operations and for the pause.
+  void started(bool ok);
+  void read(bool ok);
+  void finished();
+  void pause_ended();
 
   std::string node_;
   std::string address_;
   EventCallback on_event_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::NodeAgent::Stub> stub_;
-  std::mutex mutex_;
-  grpc::ClientContext *context_ = nullptr;  ///< The stream's context while it is open.
-  std::atomic<bool> stopping_{false};
+  std::shared_ptr<EventPoller> poller_;
   std::atomic<uint64_t> last_sequence_{0};
-  std::thread thread_;
+
+  std::mutex mutex_;
+  std::condition_variable idle_;         ///< Signalled when the stream or pause ends.
+  bool running_ = false;                 ///< Between start_events() and stop_events().
+  std::unique_ptr<EventStream> stream_;  ///< The open stream, until its Finish completes.
+  std::unique_ptr<grpc::Alarm> pause_;   ///< The pause before reopening a broken stream.
+  bool pausing_ = false;                 ///< pause_ is set and has not completed.
+  EventPoller::Tag started_tag_, read_tag_, finished_tag_, pause_tag_;
 };
 
 /** A client context with a deadline `timeout` from now. */

@@ -203,10 +203,12 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     if (!node.connection || node.connection->address() != info.address() || !was_ready) {
       old_connection = node.connection;
       node.connection = std::make_shared<NodeConnection>(
-          name, info.address(), [this, name](const v1::NodeEvent &event) {
+          name, info.address(),
+          [this, name](const v1::NodeEvent &event) {
             if (observe_event(name, event) && listener_ != nullptr)
               listener_->node_event(name, event);
-          });
+          },
+          event_poller_);
       connection = node.connection;
     }
   }

@@ -183,6 +183,9 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   NodeRegistryOptions options_;
   NodeListener *listener_;
   mutable std::mutex mutex_;
+  /** Runs the event streams of every node's connection (declared before nodes_, so it outlives
+   *  the connections there). */
+  std::shared_ptr<EventPoller> event_poller_ = std::make_shared<EventPoller>();
   std::map<std::string, Node> nodes_;
   uint64_t nodes_generation_ = 0;  ///< Bumped whenever a scheduler view of a node changes.
   mutable uint64_t views_generation_ = ~uint64_t{0};                 ///< Generation of views_.

@@ -1,0 +1,180 @@
+// node_connection_test.cc - NodeConnection's event stream against an in-process fake NodeAgent:
+// events in order, a broken stream resumed from the last sequence after a pause, a throwing
+// callback, and stop_events() while a stream is open or while it pauses.
+#include "controller/server/node_connection.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hal::controller {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A NodeAgent whose WatchEvents runs `script` for each call (its index, the request, a writer)
+// and records each call's since_sequence.
+class FakeAgent : public v1::NodeAgent::Service {
+ public:
+  using Script = std::function<grpc::Status(int call, grpc::ServerContext *context,
+                                            grpc::ServerWriter<v1::NodeEvent> *writer)>;
+  explicit FakeAgent(Script script) : script_(std::move(script)) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeAgent() override { server_->Shutdown(std::chrono::system_clock::now() + 2s); }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::vector<uint64_t> sinces() {
+    std::lock_guard lock(mutex_);
+    return sinces_;
+  }
+
+  grpc::Status WatchEvents(grpc::ServerContext *context, const v1::WatchEventsRequest *request,
+                           grpc::ServerWriter<v1::NodeEvent> *writer) override {
+    int call;
+    {
+      std::lock_guard lock(mutex_);
+      call = static_cast<int>(sinces_.size());
+      sinces_.push_back(request->since_sequence());
+    }
+    return script_(call, context, writer);
+  }
+
+ private:
+  Script script_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::mutex mutex_;
+  std::vector<uint64_t> sinces_;
+};
+
+v1::NodeEvent event(uint64_t sequence) {
+  v1::NodeEvent e;
+  e.set_sequence(sequence);
+  e.set_vm_id("vm-" + std::to_string(sequence));
+  e.set_type("state-changed");
+  return e;
+}
+
+// Holds the call open until the client cancels it.
+grpc::Status wait_for_cancel(grpc::ServerContext *context) {
+  while (!context->IsCancelled()) std::this_thread::sleep_for(5ms);
+  return grpc::Status::CANCELLED;
+}
+
+// Sequences received by a NodeConnection's callback.
+class Received {
+ public:
+  void add(uint64_t sequence) {
+    std::lock_guard lock(mutex_);
+    sequences_.push_back(sequence);
+    cv_.notify_all();
+  }
+  bool wait_for(size_t count, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] { return sequences_.size() >= count; });
+  }
+  std::vector<uint64_t> get() {
+    std::lock_guard lock(mutex_);
+    return sequences_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<uint64_t> sequences_;
+};
+
+TEST(NodeConnectionTest, ABrokenStreamIsReopenedFromTheLastSequenceReceived) {
+  FakeAgent agent(
+      [](int call, grpc::ServerContext *context, grpc::ServerWriter<v1::NodeEvent> *writer) {
+        if (call == 0) {
+          writer->Write(event(1));
+          writer->Write(event(2));
+          return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "reader fell behind");
+        }
+        writer->Write(event(3));
+        return wait_for_cancel(context);
+      });
+  Received received;
+  NodeConnection connection("node-a", agent.address(),
+                            [&](const v1::NodeEvent &e) { received.add(e.sequence()); });
+  connection.start_events();
+  ASSERT_TRUE(received.wait_for(3));
+  EXPECT_EQ(received.get(), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(agent.sinces(), (std::vector<uint64_t>{0, 2}));
+  EXPECT_EQ(connection.last_sequence(), 3u);
+  connection.stop_events();  // Returns: the open call is cancelled.
+  EXPECT_EQ(agent.sinces().size(), 2u);
+}
+
+TEST(NodeConnectionTest, AThrowingCallbackDoesNotEndTheStream) {
+  FakeAgent agent([](int, grpc::ServerContext *context, grpc::ServerWriter<v1::NodeEvent> *writer) {
+    writer->Write(event(1));
+    writer->Write(event(2));
+    return wait_for_cancel(context);
+  });
+  Received received;
+  NodeConnection connection("node-a", agent.address(), [&](const v1::NodeEvent &e) {
+    received.add(e.sequence());
+    if (e.sequence() == 1) throw std::runtime_error("handler failed");
+  });
+  connection.start_events();
+  ASSERT_TRUE(received.wait_for(2));
+  EXPECT_EQ(received.get(), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(agent.sinces().size(), 1u);  // The same call delivered both.
+}
+
+TEST(NodeConnectionTest, StopDuringThePauseOpensNoNewStream) {
+  FakeAgent agent([](int, grpc::ServerContext *, grpc::ServerWriter<v1::NodeEvent> *) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "node agent stopping");
+  });
+  NodeConnection connection("node-a", agent.address(), [](const v1::NodeEvent &) {});
+  connection.start_events();
+  for (int i = 0; i < 500 && agent.sinces().empty(); ++i) std::this_thread::sleep_for(2ms);
+  ASSERT_EQ(agent.sinces().size(), 1u);
+  connection.stop_events();
+  const size_t calls = agent.sinces().size();
+  std::this_thread::sleep_for(500ms);  // More than the pause before a reopening.
+  EXPECT_EQ(agent.sinces().size(), calls);
+}
+
+TEST(NodeConnectionTest, StartAfterStopResumesFromTheLastSequence) {
+  FakeAgent agent(
+      [](int call, grpc::ServerContext *context, grpc::ServerWriter<v1::NodeEvent> *writer) {
+        writer->Write(event(static_cast<uint64_t>(call) + 5));
+        return wait_for_cancel(context);
+      });
+  Received received;
+  NodeConnection connection("node-a", agent.address(),
+                            [&](const v1::NodeEvent &e) { received.add(e.sequence()); });
+  connection.start_events();
+  ASSERT_TRUE(received.wait_for(1));
+  connection.stop_events();
+  connection.start_events();
+  ASSERT_TRUE(received.wait_for(2));
+  EXPECT_EQ(agent.sinces(), (std::vector<uint64_t>{0, 5}));
+  EXPECT_EQ(received.get(), (std::vector<uint64_t>{5, 6}));
+}
+
+TEST(NodeConnectionTest, AnUnreachableNodeIsRetriedAndStopReturns) {
+  // Nothing listens on this port: every call fails, and each failure pauses before the next.
+  NodeConnection connection("node-a", "127.0.0.1:1", [](const v1::NodeEvent &) {});
+  connection.start_events();
+  std::this_thread::sleep_for(450ms);
+  const auto before = std::chrono::steady_clock::now();
+  connection.stop_events();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 2s);  // No hang on a failing node.
+}
+
+}  // namespace
+}  // namespace hal::controller
