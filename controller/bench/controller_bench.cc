@@ -30,15 +30,22 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string vm_manifest(const std::string &name, const std::string &pool,
-                        const std::string &memory) {
-  return "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n  name: " + name +
-         "\nspec:\n  runStrategy: Always\n  template:\n    spec:\n      nodeSelector:\n"
-         "        hal.dev/pool: " +
-         pool +
-         "\n      domain:\n        cpu:\n          cores: 1\n"
-         "        memory:\n          guest: " +
-         memory + "\n        devices:\n          autoattachPodInterface: false\n";
+/** A VirtualMachine for the benchmarks. Sent as JSON, as kubectl and client-go send objects to
+ *  an API server (the controller accepts YAML too; halctl sends the user's file as it is). */
+nlohmann::json vm_object(const std::string &name, const std::string &pool,
+                         const std::string &memory) {
+  return {{"apiVersion", "kubevirt.io/v1"},
+          {"kind", "VirtualMachine"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"runStrategy", "Always"},
+            {"template",
+             {{"spec",
+               {{"nodeSelector", {{"hal.dev/pool", pool}}},
+                {"domain",
+                 {{"cpu", {{"cores", 1}}},
+                  {"memory", {{"guest", memory}}},
+                  {"devices", {{"autoattachPodInterface", false}}}}}}}}}}}};
 }
 
 /** Node pools for the benchmarks: kvm-qemu with TCG, and a mock whose fake host is big enough
@@ -135,7 +142,7 @@ bool kubevirt_shape(const Options &options, const std::string &pool, const std::
     char name[32];
     std::snprintf(name, sizeof name, "perf-%03d", i);
     applied[name] = Clock::now();
-    client.apply(vm_manifest(name, pool, memory));
+    client.apply(vm_object(name, pool, memory).dump());
     tick += std::chrono::milliseconds(options.interval_ms);
     std::this_thread::sleep_until(tick);
   }
@@ -205,15 +212,16 @@ bool scale(const Options &options) {
   const double controller_cpu_before = process_cpu_seconds(cluster.controller_pid());
   const double agents_cpu_before = agents_cpu();
   auto start = Clock::now();
-  constexpr int kBatch = 100;  // VMs per Apply call (a multi-document manifest)
+  constexpr int kBatch = 100;  // VMs per Apply call (a List)
   for (int first = 0; first < options.scale_vms; first += kBatch) {
-    std::string manifest;
+    nlohmann::json list = {
+        {"apiVersion", "v1"}, {"kind", "List"}, {"items", nlohmann::json::array()}};
     for (int i = first; i < std::min(first + kBatch, options.scale_vms); ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "scale-%05d", i);
-      manifest += "---\n" + vm_manifest(name, "mock", "64Mi");
+      list["items"].push_back(vm_object(name, "mock", "64Mi"));
     }
-    client.apply(manifest);
+    client.apply(list.dump());
   }
   auto applied = Clock::now();
   bool all = client.wait_reached(static_cast<size_t>(options.scale_vms), 300s);
