@@ -54,11 +54,11 @@ class QueueWatch : public Watch {
   QueueWatch(MemoryStore *store, WatchFilter filter) : store_(store), filter_(std::move(filter)) {}
   ~QueueWatch() override { cancel(); }
 
-  std::optional<WatchEvent> next(std::chrono::milliseconds timeout) override {
+  std::shared_ptr<const WatchEvent> next(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(mutex_);
     cv_.wait_for(lock, timeout, [&] { return closed_ || !queue_.empty(); });
-    if (queue_.empty()) return std::nullopt;
-    WatchEvent event = *queue_.front();
+    if (queue_.empty()) return nullptr;
+    std::shared_ptr<const WatchEvent> event = std::move(queue_.front());
     queue_.pop_front();
     return event;
   }

@@ -98,9 +98,10 @@ struct WatchFilter {
 class Watch {
  public:
   virtual ~Watch() = default;
-  /** Waits up to `timeout` for the next event; nullopt on timeout or once cancelled/closed. */
-  virtual std::optional<WatchEvent> next(std::chrono::milliseconds timeout) = 0;
-  /** Stops the watch; a blocked next() returns nullopt. */
+  /** Waits up to `timeout` for the next event; null on timeout or once cancelled/closed. The
+   *  event is shared with the store's history and the other watches, not copied. */
+  virtual std::shared_ptr<const WatchEvent> next(std::chrono::milliseconds timeout) = 0;
+  /** Stops the watch; a blocked next() returns null. */
   virtual void cancel() = 0;
   /** Events that next() would return without waiting. */
   virtual size_t pending() const = 0;
