@@ -44,6 +44,20 @@ class ControllerMain : public ::testing::Test {
     dir_ = mkdtemp(pattern);
   }
   void TearDown() override { fs::remove_all(dir_); }
+  /** Runs hal-controller with `args` until it exits and leaves its output in `output`; returns
+   *  its exit code, -1 when a signal ended it. */
+  int run_until_exit(const std::vector<std::string> &args, std::string &output) {
+    fs::path log = dir_ / "out.log";
+    pid_t pid = spawn(args, log);
+    int status = 0;
+    const bool waited = waitpid(pid, &status, 0) == pid;
+    output = read_all(log);
+    if (!waited) {
+      ADD_FAILURE() << "waitpid failed for hal-controller " << pid;
+      return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
   fs::path dir_;
 };
 
@@ -71,34 +85,26 @@ TEST_F(ControllerMain, CorruptedStoreIsAClearError) {
     std::ofstream out(dir_ / "bad.db");
     out << std::string(8192, 'x');
   }
-  fs::path log = dir_ / "out.log";
-  pid_t pid =
-      spawn({"--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "bad.db").string()}, log);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 1);
-  std::string output = read_all(log);
+  std::string output;
+  EXPECT_EQ(
+      run_until_exit({"--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "bad.db").string()},
+                     output),
+      1)
+      << output;
   EXPECT_NE(output.find("bad.db"), std::string::npos) << output;
   EXPECT_NE(output.find("not a HAL controller store"), std::string::npos) << output;
 }
 
 TEST_F(ControllerMain, UnknownStoreSchemeIsRefused) {
-  fs::path log = dir_ / "out.log";
-  pid_t pid = spawn({"--store", "etcd://localhost:2379"}, log);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_EQ(WEXITSTATUS(status), 1);
-  EXPECT_NE(read_all(log).find("unknown store"), std::string::npos) << read_all(log);
+  std::string output;
+  EXPECT_EQ(run_until_exit({"--store", "etcd://localhost:2379"}, output), 1) << output;
+  EXPECT_NE(output.find("unknown store"), std::string::npos) << output;
 }
 
 TEST_F(ControllerMain, ZeroWorkersIsRefusedByName) {
-  fs::path log = dir_ / "out.log";
-  pid_t pid = spawn({"--workers", "0"}, log);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_NE(WEXITSTATUS(status), 0);
-  EXPECT_NE(read_all(log).find("--workers"), std::string::npos) << read_all(log);
+  std::string output;
+  EXPECT_GT(run_until_exit({"--workers", "0"}, output), 0) << output;  // Exited, with an error.
+  EXPECT_NE(output.find("--workers"), std::string::npos) << output;
 }
 
 }  // namespace

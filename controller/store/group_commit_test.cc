@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -158,26 +159,43 @@ TEST(GroupCommit, AFailedPersistFailsTheGroupAndWhatWasValidatedAfterIt) {
   EXPECT_EQ(store.revision(), 2);
 }
 
+// Two writes of one key: `first` is held in persist, then `second` starts behind it.
+struct HeldPair {
+  std::future<StoredObject> first, second;
+};
+
+// Starts `first` and waits until its commit is held in persist, then starts `second` and checks
+// that it is still waiting 200 ms later (refused at once, it would be ready by then). Call it
+// under ASSERT_NO_FATAL_FAILURE.
+void start_behind_held_commit(GatedStore &store, std::function<StoredObject()> first,
+                              std::function<StoredObject()> second, HeldPair &pair) {
+  pair.first = std::async(std::launch::async, std::move(first));
+  ASSERT_TRUE(store.wait_blocked());
+  pair.second = std::async(std::launch::async, std::move(second));
+  EXPECT_EQ(pair.second.wait_for(200ms), std::future_status::timeout);
+}
+
 // A write that expects the published version while a newer write of the key is staged waits for
 // it, then is refused as stale: its writer's next read is current (no busy retry loop).
 TEST(GroupCommit, AWriteExpectingASupersededVersionWaitsForTheStagedWriteThenIsRefused) {
   GatedStore store;
   store.create(vm("x"), json::object());
   store.hold();
-  auto first = std::async(std::launch::async, [&] {
-    return store.update(vm("x"), json{{"by", "first"}}, 1);
-  });
-  ASSERT_TRUE(store.wait_blocked());
-  auto second = std::async(std::launch::async, [&] {
-    return store.update(vm("x"), json{{"by", "second"}}, 1);
-  });
-  // Refused at once, the second would be ready now.
-  EXPECT_EQ(second.wait_for(200ms), std::future_status::timeout);
+  HeldPair pair;
+  ASSERT_NO_FATAL_FAILURE(start_behind_held_commit(
+      store,
+      [&] {
+        return store.update(vm("x"), json{{"by", "first"}}, 1);
+      },
+      [&] {
+        return store.update(vm("x"), json{{"by", "second"}}, 1);
+      },
+      pair));
   EXPECT_EQ(store.get(vm("x"))->version, 1);
   store.release();
-  EXPECT_EQ(first.get().version, 2);
+  EXPECT_EQ(pair.first.get().version, 2);
   try {
-    second.get();
+    pair.second.get();
     ADD_FAILURE() << "a write expecting a superseded version succeeded";
   } catch (const StoreError &e) {
     EXPECT_EQ(e.code(), StoreErrorCode::kConflict);
@@ -190,16 +208,13 @@ TEST(GroupCommit, AWriteExpectingASupersededVersionWaitsForTheStagedWriteThenIsR
 TEST(GroupCommit, ACreateOfAKeyWithAStagedCreateWaitsForItThenAlreadyExists) {
   GatedStore store;
   store.hold();
-  auto first =
-      std::async(std::launch::async, [&] { return store.create(vm("x"), json::object()); });
-  ASSERT_TRUE(store.wait_blocked());
-  auto second =
-      std::async(std::launch::async, [&] { return store.create(vm("x"), json::object()); });
-  EXPECT_EQ(second.wait_for(200ms), std::future_status::timeout);
+  HeldPair pair;
+  auto create = [&] { return store.create(vm("x"), json::object()); };
+  ASSERT_NO_FATAL_FAILURE(start_behind_held_commit(store, create, create, pair));
   store.release();
-  EXPECT_EQ(first.get().version, 1);
+  EXPECT_EQ(pair.first.get().version, 1);
   try {
-    second.get();
+    pair.second.get();
     ADD_FAILURE() << "a second create succeeded";
   } catch (const StoreError &e) {
     EXPECT_EQ(e.code(), StoreErrorCode::kAlreadyExists);
@@ -213,17 +228,19 @@ TEST(GroupCommit, AWriteWaitingForAStagedWriteThatFailsSucceeds) {
   store.create(vm("x"), json::object());
   store.hold();
   store.fail_next();
-  auto first = std::async(std::launch::async, [&] {
-    return store.update(vm("x"), json{{"by", "first"}}, 1);
-  });
-  ASSERT_TRUE(store.wait_blocked());
-  auto second = std::async(std::launch::async, [&] {
-    return store.update(vm("x"), json{{"by", "second"}}, 1);
-  });
-  EXPECT_EQ(second.wait_for(200ms), std::future_status::timeout);
+  HeldPair pair;
+  ASSERT_NO_FATAL_FAILURE(start_behind_held_commit(
+      store,
+      [&] {
+        return store.update(vm("x"), json{{"by", "first"}}, 1);
+      },
+      [&] {
+        return store.update(vm("x"), json{{"by", "second"}}, 1);
+      },
+      pair));
   store.release();
-  EXPECT_THROW(first.get(), StoreError);
-  EXPECT_EQ(second.get().version, 2);
+  EXPECT_THROW(pair.first.get(), StoreError);
+  EXPECT_EQ(pair.second.get().version, 2);
   EXPECT_EQ(store.get(vm("x"))->object["by"], "second");
 }
 
