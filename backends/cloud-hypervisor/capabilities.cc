@@ -3,8 +3,6 @@
 
 #include <signal.h>
 
-#include <thread>
-
 #include "backends/cloud-hypervisor/process_supervisor.h"
 #include "backends/cloud-hypervisor/rest_client.h"
 #include "core/host/host_topology.h"
@@ -22,21 +20,14 @@ BinaryProbe probe_binary(const std::string &binary, const fs::path &scratch_dir)
         VmmProcess::spawn(vmm_argv(binary, dir, false), dir.stderr_log(), dir.pidfile(), nullptr);
     ChApiClient api(dir.api_socket().string());
     const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (!process->exited() && std::chrono::steady_clock::now() < deadline) {
-      if (fs::exists(dir.api_socket())) {
-        try {
-          nlohmann::json ping = api.ping(1s);
-          probe.ok = true;
-          probe.version = ping.value("version", "");
-          probe.emulated = ping.value("build_version", "") == "hal-ch-emulator";
-          for (const auto &f : ping.value("features", nlohmann::json::array())) {
-            if (f.is_string()) probe.features.insert(f.get<std::string>());
-          }
-          break;
-        } catch (const std::exception &) {
-        }
+    if (auto ping = api.ping_until_served(
+            [&] { return process->exited() || std::chrono::steady_clock::now() >= deadline; })) {
+      probe.ok = true;
+      probe.version = ping->value("version", "");
+      probe.emulated = ping->value("build_version", "") == "hal-ch-emulator";
+      for (const auto &f : ping->value("features", nlohmann::json::array())) {
+        if (f.is_string()) probe.features.insert(f.get<std::string>());
       }
-      std::this_thread::sleep_for(5ms);
     }
     if (!probe.ok) {
       probe.error =

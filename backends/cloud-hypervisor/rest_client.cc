@@ -6,6 +6,8 @@
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <filesystem>
+#include <thread>
 
 #include "hal/plugin.hpp"
 
@@ -90,6 +92,20 @@ nlohmann::json parse_object(const std::string &text, const char *endpoint) {
 
 nlohmann::json ChApiClient::ping(std::chrono::milliseconds timeout) const {
   return parse_object(request("GET", "vmm.ping", nullptr, timeout), "vmm.ping");
+}
+std::optional<nlohmann::json> ChApiClient::ping_until_served(
+    const std::function<bool()> &give_up) const {
+  while (!give_up()) {
+    if (std::filesystem::exists(socket_path_)) {
+      try {
+        return ping(std::chrono::seconds(1));
+      } catch (const std::exception &) {
+        // Bound but not accepting yet, or not answering yet: try again.
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return std::nullopt;
 }
 void ChApiClient::create(const nlohmann::json &vm_config) const {
   request("PUT", "vm.create", vm_config);

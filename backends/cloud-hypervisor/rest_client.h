@@ -6,7 +6,9 @@
 #define HAL_BACKENDS_CLOUD_HYPERVISOR_REST_CLIENT_H
 
 #include <chrono>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +36,11 @@ class ChApiClient {
 
   /** GET vmm.ping: {"version", "build_version", "pid", "features"}. */
   nlohmann::json ping(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  /** Pings a starting VMM until it answers, and returns the answer; nullopt as soon as
+   *  `give_up()` (asked before each try: the VMM exited, a deadline passed) is true. A VMM
+   *  creates its socket file when it binds, before it accepts connections, so the file alone
+   *  does not mean the API is served. */
+  std::optional<nlohmann::json> ping_until_served(const std::function<bool()> &give_up) const;
   /** PUT vm.create with a VmConfig. */
   void create(const nlohmann::json &vm_config) const;
   /** PUT vm.boot. */

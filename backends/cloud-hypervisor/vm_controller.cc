@@ -124,24 +124,15 @@ void VmController::launch() {
     process_ = std::move(process);
   }
   const auto deadline = std::chrono::steady_clock::now() + 30s;
-  for (;;) {
-    if (raw->exited()) {
-      throw Failure(HAL_UNAVAILABLE, "cloud-hypervisor " + raw->exit_info().describe() +
-                                         " during startup: " + read_tail(d.stderr_log(), kLogTail));
-    }
-    if (fs::exists(d.api_socket())) {
-      try {
-        api().ping(1s);
-        return;
-      } catch (const Failure &) {
-      }
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      throw Failure(HAL_UNAVAILABLE, "cloud-hypervisor did not serve its API within 30 s: " +
-                                         read_tail(d.stderr_log(), kLogTail));
-    }
-    std::this_thread::sleep_for(2ms);
+  if (api().ping_until_served(
+          [&] { return raw->exited() || std::chrono::steady_clock::now() > deadline; }))
+    return;
+  if (raw->exited()) {
+    throw Failure(HAL_UNAVAILABLE, "cloud-hypervisor " + raw->exit_info().describe() +
+                                       " during startup: " + read_tail(d.stderr_log(), kLogTail));
   }
+  throw Failure(HAL_UNAVAILABLE, "cloud-hypervisor did not serve its API within 30 s: " +
+                                     read_tail(d.stderr_log(), kLogTail));
 }
 
 void VmController::kill_vmm(std::chrono::milliseconds grace) {

@@ -36,8 +36,11 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
     process_ = VmmProcess::spawn(vmm_argv(binary_, *dir_, false), dir_->stderr_log(),
                                  dir_->pidfile(), nullptr);
     api_ = std::make_unique<ChApiClient>(dir_->api_socket().string());
-    for (int i = 0; i < 2000 && !fs::exists(dir_->api_socket()); ++i)
-      std::this_thread::sleep_for(1ms);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    ASSERT_TRUE(api_->ping_until_served([&] {
+      return process_->exited() || std::chrono::steady_clock::now() > deadline;
+    })) << "the VMM did not serve its API: "
+        << read_tail(dir_->stderr_log(), 2000);
   }
   void TearDown() override {
     if (process_) {
