@@ -152,6 +152,10 @@ class Controller : public NodeListener {
   // Instance reconciler steps (instance_reconciler.cc, instance_lifecycle.cc).
   struct InstanceContext;
   bool terminate_vmi(InstanceContext &ctx);
+  // Sends a VM's graceful stop once, without waiting for it; answers whether the delete may go
+  // on: once the node has answered, or the grace period and an RPC timeout have passed.
+  bool graceful_stop_over(InstanceContext &ctx, NodeConnection &connection,
+                          const std::string &vm_id, std::chrono::milliseconds grace);
   void create_vmi(InstanceContext &ctx);
   void schedule_and_start(InstanceContext &ctx);
   void observe_vmi(InstanceContext &ctx);
@@ -210,6 +214,13 @@ class Controller : public NodeListener {
   std::map<std::string, StoreKey> migrating_;      ///< HAL vm id → active VMIM key.
   std::set<std::string> flush_pending_;            ///< Nodes with a queued status flush.
   std::set<StoreKey> unschedulable_;  ///< VMIs waiting for room (re-queued when room frees).
+  /** A graceful stop sent to a node and not yet followed by the VM's delete. */
+  struct GracefulStop {
+    std::string vmi_uid;                               ///< The VMI it stops.
+    std::chrono::steady_clock::time_point give_up_at;  ///< Then delete (forced) anyway.
+    bool answered = false;                             ///< The node's StopVm has returned.
+  };
+  std::map<std::string, GracefulStop> graceful_stops_;  ///< HAL vm id → its stop.
   std::chrono::steady_clock::time_point started_at_;
 };
 

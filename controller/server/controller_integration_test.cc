@@ -1,7 +1,8 @@
 // controller_integration_test.cc - a whole controller in-process with two in-process mock
 // NodeAgents over real gRPC on 127.0.0.1: apply → Running (and its store writes), stop/start,
-// pause/unpause, migrate, node loss → recreate per runStrategy, controller restart on the same
-// SQLite file, drain, unschedulable and invalid manifests.
+// graceful stops that leave the workers free, pause/unpause, migrate, node loss → recreate per
+// runStrategy, controller restart on the same SQLite file, drain, unschedulable and invalid
+// manifests.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -210,6 +211,53 @@ TEST_F(Cluster, StopAndStart) {
   EXPECT_EQ(run_strategy(get(kVmKind, "s")), "Always");
   EXPECT_EQ(action(&v1::Controller::Stub::Start, "s").error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(Cluster, SlowGuestShutdownsDoNotHoldTheWorkers) {
+  // Two workers and four guests that each take 2.5 s to power off: a worker that waited for
+  // each stop would leave none for the new VM below for at least 2.5 s.
+  tweak_ = [](ControllerServerOptions &options) { options.controller.workers = 2; };
+  start_controller();
+  start_node("node-a", {{"acpiShutdownMs", 2500}});
+  const std::vector<std::string> slow = {"slow-0", "slow-1", "slow-2", "slow-3"};
+  for (const auto &name : slow) ASSERT_TRUE(apply(vm_manifest(name, "Always")).ok());
+  for (const auto &name : slow) ASSERT_TRUE(wait_running(name)) << name;
+  const auto stopped_at = std::chrono::steady_clock::now();
+  for (const auto &name : slow) ASSERT_TRUE(action(&v1::Controller::Stub::Stop, name).ok());
+  ASSERT_TRUE(apply(vm_manifest("fresh", "Always")).ok());
+  ASSERT_TRUE(wait_running("fresh", 1500ms)) << "a new VM waited behind graceful stops";
+  // The guests are shutting down, not killed: their VMIs stay until they have powered off.
+  for (const auto &name : slow) {
+    EXPECT_FALSE(get(kVmiKind, name).is_null()) << name;
+    EXPECT_EQ(node_state("node-a", "default-" + name), "ShuttingDown") << name;
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto &name : slow) {
+          if (!get(kVmiKind, name).is_null() || vm_status(name) != "Stopped") return false;
+        }
+        return true;
+      },
+      10s));
+  EXPECT_GE(std::chrono::steady_clock::now() - stopped_at, 2s);
+  for (const auto &name : slow) EXPECT_EQ(node_state("node-a", "default-" + name), "") << name;
+  EXPECT_EQ(vmi_phase("fresh"), "Running");
+}
+
+TEST_F(Cluster, GuestIgnoringAcpiIsForcedOffAfterItsGracePeriod) {
+  start_controller();
+  start_node("node-a", {{"faults", {{"ignoreAcpi", true}}}});
+  ASSERT_TRUE(
+      apply(vm_manifest("deaf", "Always", "      terminationGracePeriodSeconds: 1\n")).ok());
+  ASSERT_TRUE(wait_running("deaf"));
+  const auto stopped_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(action(&v1::Controller::Stub::Stop, "deaf").ok());
+  std::this_thread::sleep_for(500ms);
+  EXPECT_FALSE(get(kVmiKind, "deaf").is_null()) << "deleted before its grace period ended";
+  ASSERT_TRUE(wait_until([&] { return get(kVmiKind, "deaf").is_null(); }, 5s));
+  EXPECT_GE(std::chrono::steady_clock::now() - stopped_at, 1s);
+  EXPECT_EQ(node_state("node-a", "default-deaf"), "");
+  EXPECT_EQ(vm_status("deaf"), "Stopped");
 }
 
 TEST_F(Cluster, ManualStartStopUseStateChangeRequests) {

@@ -15,7 +15,9 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
-size_t round_up(size_t value, size_t to) { return (value + to - 1) / to * to; }
+size_t round_up(size_t value, size_t to) {
+  return (value + to - 1) / to * to;
+}
 
 // tcmalloc's system allocator (called with its page heap locked, so it must not allocate):
 // maps whole, aligned huge pages and advises them; falls back to tcmalloc's own allocator.
@@ -26,8 +28,8 @@ class HugePageAllocator final : public SysAllocator {
   void *Alloc(size_t size, size_t *actual_size, size_t alignment) override {
     const size_t align = std::max(alignment, kHugePage);
     const size_t length = round_up(size, kHugePage);
-    void *mapped = mmap(nullptr, length + align, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mapped =
+        mmap(nullptr, length + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mapped == MAP_FAILED) return fallback_->Alloc(size, actual_size, alignment);
     const auto base = reinterpret_cast<uintptr_t>(mapped);
     const uintptr_t start = round_up(base, align);

@@ -58,8 +58,8 @@ TEST(HugePageHeap, LargeHeapGrowthIsAdvisedAndBackedByHugePages) {
   EXPECT_NE(mapping.vm_flags.find(" hg"), std::string::npos)
       << "the heap's mapping is not advised for huge pages; VmFlags:" << mapping.vm_flags;
   if (modes.find("[never]") == std::string::npos) {
-    EXPECT_GT(mapping.anon_huge_kib, 0) << "THP is on (" << modes
-                                        << ") but no huge page backs 32 MiB of touched heap";
+    EXPECT_GT(mapping.anon_huge_kib, 0)
+        << "THP is on (" << modes << ") but no huge page backs 32 MiB of touched heap";
   }
 }
 

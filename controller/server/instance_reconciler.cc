@@ -273,14 +273,20 @@ bool Controller::terminate_vmi(InstanceContext &ctx) {
     if (!connection) continue;
     int64_t grace_s = vmi["spec"].value("terminationGracePeriodSeconds", int64_t{30});
     grace_s = std::clamp<int64_t>(grace_s, 0, 30);
-    if (observed && (state_is(*observed, "Running") || state_is(*observed, "Paused"))) {
-      v1::StopVmRequest stop;
-      stop.set_vm_id(vm_id);
-      stop.set_force(grace_s == 0);
-      stop.set_timeout_ms(static_cast<uint32_t>(grace_s * 1000));
-      v1::VmStatus status;
-      auto context = rpc_context(std::chrono::milliseconds(grace_s * 1000) + options_.rpc_timeout);
-      connection->stub().StopVm(context.get(), stop, &status);  // Delete forces anyway.
+    if (observed && (state_is(*observed, "Running") || state_is(*observed, "Paused") ||
+                     state_is(*observed, "ShuttingDown"))) {
+      if (grace_s > 0) {
+        // A guest may take its whole grace period: no worker waits for it.
+        if (!graceful_stop_over(ctx, *connection, vm_id, std::chrono::seconds(grace_s)))
+          return false;
+      } else {
+        v1::StopVmRequest stop;
+        stop.set_vm_id(vm_id);
+        stop.set_force(true);
+        v1::VmStatus status;
+        auto context = rpc_context(options_.rpc_timeout);
+        connection->stub().StopVm(context.get(), stop, &status);  // Delete forces anyway.
+      }
     }
     v1::DeleteVmRequest request;
     request.set_vm_id(vm_id);
@@ -301,6 +307,7 @@ bool Controller::terminate_vmi(InstanceContext &ctx) {
     std::lock_guard lock(mutex_);
     migrating_.erase(vm_id);
     unschedulable_.erase(ctx.vmi_key);
+    graceful_stops_.erase(vm_id);
   }
   if (!ctx.vm.is_null()) {
     ctx.event(ctx.vm_key, EventType::kNormal, "SuccessfulDelete",
@@ -315,6 +322,52 @@ bool Controller::terminate_vmi(InstanceContext &ctx) {
   }
   ctx.vmi = json();
   return true;
+}
+
+bool Controller::graceful_stop_over(InstanceContext &ctx, NodeConnection &connection,
+                                    const std::string &vm_id, std::chrono::milliseconds grace) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::string uid = str_at(ctx.vmi, Pointer("/metadata/uid"));
+  std::chrono::steady_clock::time_point give_up_at;
+  bool send = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto [stop, added] = graceful_stops_.try_emplace(vm_id);
+    if (added || stop->second.vmi_uid != uid) {  // Not sent yet for this VMI.
+      stop->second = GracefulStop{uid, now + grace + options_.rpc_timeout, false};
+      send = true;
+    }
+    if (stop->second.answered || now >= stop->second.give_up_at) return true;
+    give_up_at = stop->second.give_up_at;
+  }
+  if (send) {
+    ctx.event(ctx.vmi_key, EventType::kNormal, "ShuttingDown",
+              "Signaled graceful shutdown of VM " + vm_id + " (grace period " +
+                  std::to_string(grace.count() / 1000) + " s)",
+              store_);
+    connection.stop_vm_async(
+        vm_id, grace, options_.rpc_timeout,
+        [this, vm_id, uid, key = instance_queue_key(ctx.ns, ctx.name)](const grpc::Status &status) {
+          {
+            std::lock_guard lock(mutex_);
+            auto stop = graceful_stops_.find(vm_id);
+            if (stop != graceful_stops_.end() && stop->second.vmi_uid == uid) {
+              if (status.error_code() == grpc::StatusCode::CANCELLED) {
+                graceful_stops_.erase(stop);  // Connection replaced or closing: send it again.
+              } else {
+                stop->second.answered = true;  // Stopped, or failed: the delete forces it.
+              }
+            }
+          }
+          if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED)
+            hal::log("controller")
+                ->warn("graceful stop of VM {} failed ({}); deleting it by force", vm_id,
+                       status.error_message());
+          queue_.add(key);
+        });
+  }
+  ctx.requeue_after(std::chrono::ceil<std::chrono::milliseconds>(give_up_at - now));
+  return false;
 }
 
 void Controller::schedule_and_start(InstanceContext &ctx) {

@@ -29,6 +29,18 @@ struct NodeConnection::EventStream {
   std::unique_ptr<grpc::ClientAsyncReader<v1::NodeEvent>> reader;
 };
 
+/** One stop_vm_async call; it stays in stops_ (a list, so its address is stable) until its
+ *  answer has been handed to `done`. */
+struct NodeConnection::PendingStop {
+  grpc::ClientContext context;
+  v1::StopVmRequest request;
+  v1::VmStatus answer;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::VmStatus>> reader;
+  StopCallback done;
+  EventPoller::Tag finished;
+};
+
 NodeConnection::NodeConnection(std::string node, std::string address, EventCallback on_event,
                                std::shared_ptr<EventPoller> poller)
     : node_(std::move(node)),
@@ -51,6 +63,7 @@ NodeConnection::NodeConnection(std::string node, std::string address, EventCallb
 
 NodeConnection::~NodeConnection() {
   stop_events();
+  cancel_stops();
 }
 
 void NodeConnection::start_events() {
@@ -66,6 +79,39 @@ void NodeConnection::stop_events() {
   if (stream_) stream_->context.TryCancel();  // Its Finish completes soon after.
   if (pausing_) pause_->Cancel();             // Completes at once, not fired.
   idle_.wait(lock, [&] { return !stream_ && !pausing_; });
+}
+
+void NodeConnection::stop_vm_async(const std::string &vm_id, std::chrono::milliseconds grace,
+                                   std::chrono::milliseconds rpc_timeout, StopCallback done) {
+  std::lock_guard lock(mutex_);
+  PendingStop &stop = stops_.emplace_back();
+  auto where = std::prev(stops_.end());
+  stop.context.set_deadline(std::chrono::system_clock::now() + grace + rpc_timeout);
+  stop.request.set_vm_id(vm_id);
+  stop.request.set_timeout_ms(static_cast<uint32_t>(grace.count()));
+  stop.done = std::move(done);
+  stop.finished.handler = [this, where](bool) {
+    try {
+      where->done(where->status);
+    } catch (const std::exception &e) {
+      hal::log("controller")
+          ->error("node {}: handling the answer to StopVm failed: {}", node_, e.what());
+    }
+    // Erasing the entry destroys this closure too: nothing of it may be used after that.
+    NodeConnection *connection = this;
+    std::lock_guard lock(connection->mutex_);
+    connection->stops_.erase(where);
+    connection->idle_.notify_all();
+  };
+  stop.reader = stub_->PrepareAsyncStopVm(&stop.context, stop.request, poller_->queue());
+  stop.reader->StartCall();
+  stop.reader->Finish(&stop.answer, &stop.status, &stop.finished);
+}
+
+void NodeConnection::cancel_stops() {
+  std::unique_lock lock(mutex_);
+  for (PendingStop &stop : stops_) stop.context.TryCancel();
+  idle_.wait(lock, [&] { return stops_.empty(); });
 }
 
 void NodeConnection::open_stream() {

@@ -1,7 +1,8 @@
 // node_connection.h - the controller's link to one hal-node: a gRPC channel and NodeAgent stub,
 // plus the node's WatchEvents stream, read asynchronously on an EventPoller that the streams of
 // all nodes share (instead of one blocked thread per node). A broken stream is opened again
-// after a short pause, from the last sequence received.
+// after a short pause, from the last sequence received. Graceful stops, which may take a guest's
+// whole grace period, are also sent on the poller rather than holding a caller's thread.
 #ifndef HAL_CONTROLLER_SERVER_NODE_CONNECTION_H
 #define HAL_CONTROLLER_SERVER_NODE_CONNECTION_H
 
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,7 +33,7 @@ class NodeConnection {
    *  The stream runs on `poller` (a poller of its own when null). */
   NodeConnection(std::string node, std::string address, EventCallback on_event,
                  std::shared_ptr<EventPoller> poller = nullptr);
-  /** Stops the event stream. */
+  /** Stops the event stream and cancels the pending graceful stops. */
   ~NodeConnection();
   NodeConnection(const NodeConnection &) = delete;
   NodeConnection &operator=(const NodeConnection &) = delete;
@@ -40,6 +42,16 @@ class NodeConnection {
   void start_events();
   /** Cancels the event stream (or its pending reopening) and waits until it has ended. */
   void stop_events();
+
+  /** Called once with the node's answer to stop_vm_async (CANCELLED if the connection was
+   *  stopped first), on the poller's thread: keep it short. */
+  using StopCallback = std::function<void(const grpc::Status &status)>;
+  /** Sends StopVm for `vm_id` (ACPI power-off, forced by the node after `grace`) and returns at
+   *  once; `done` gets the answer. The call's deadline is `grace` plus `rpc_timeout`. */
+  void stop_vm_async(const std::string &vm_id, std::chrono::milliseconds grace,
+                     std::chrono::milliseconds rpc_timeout, StopCallback done);
+  /** Cancels every pending stop_vm_async call and waits until their callbacks have run. */
+  void cancel_stops();
 
   /** The NodeAgent stub (thread-safe). */
   v1::NodeAgent::Stub &stub() { return *stub_; }
@@ -50,6 +62,7 @@ class NodeConnection {
 
  private:
   struct EventStream;
+  struct PendingStop;
 
   // Opens a stream from last_sequence_ (mutex_ held).
   void open_stream();
@@ -74,6 +87,7 @@ class NodeConnection {
   std::unique_ptr<grpc::Alarm> pause_;   ///< The pause before reopening a broken stream.
   bool pausing_ = false;                 ///< pause_ is set and has not completed.
   EventPoller::Tag started_tag_, read_tag_, finished_tag_, pause_tag_;
+  std::list<PendingStop> stops_;  ///< stop_vm_async calls not yet answered.
 };
 
 /** A client context with a deadline `timeout` from now. */

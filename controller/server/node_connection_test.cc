@@ -1,14 +1,17 @@
 // node_connection_test.cc - NodeConnection's event stream against an in-process fake NodeAgent:
 // events in order, a broken stream resumed from the last sequence after a pause, a throwing
-// callback, and stop_events() while a stream is open or while it pauses.
+// callback, and stop_events() while a stream is open or while it pauses; graceful stops sent
+// without waiting, answered or cancelled.
 #include "controller/server/node_connection.h"
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -19,12 +22,15 @@ namespace {
 using namespace std::chrono_literals;
 
 // A NodeAgent whose WatchEvents runs `script` for each call (its index, the request, a writer)
-// and records each call's since_sequence.
+// and records each call's since_sequence; its StopVm runs `stop`.
 class FakeAgent : public v1::NodeAgent::Service {
  public:
   using Script = std::function<grpc::Status(int call, grpc::ServerContext *context,
                                             grpc::ServerWriter<v1::NodeEvent> *writer)>;
-  explicit FakeAgent(Script script) : script_(std::move(script)) {
+  using StopScript =
+      std::function<grpc::Status(grpc::ServerContext *context, const v1::StopVmRequest *request)>;
+  explicit FakeAgent(Script script, StopScript stop = nullptr)
+      : script_(std::move(script)), stop_(std::move(stop)) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(this);
@@ -49,8 +55,14 @@ class FakeAgent : public v1::NodeAgent::Service {
     return script_(call, context, writer);
   }
 
+  grpc::Status StopVm(grpc::ServerContext *context, const v1::StopVmRequest *request,
+                      v1::VmStatus *) override {
+    return stop_ ? stop_(context, request) : grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "");
+  }
+
  private:
   Script script_;
+  StopScript stop_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::mutex mutex_;
@@ -174,6 +186,59 @@ TEST(NodeConnectionTest, AnUnreachableNodeIsRetriedAndStopReturns) {
   const auto before = std::chrono::steady_clock::now();
   connection.stop_events();
   EXPECT_LT(std::chrono::steady_clock::now() - before, 2s);  // No hang on a failing node.
+}
+
+// A stream script that only waits for the client to cancel.
+grpc::Status idle_stream(int, grpc::ServerContext *context, grpc::ServerWriter<v1::NodeEvent> *) {
+  return wait_for_cancel(context);
+}
+
+TEST(NodeConnectionTest, AGracefulStopReturnsAtOnceAndItsAnswerArrivesLater) {
+  std::promise<std::string> request_seen;
+  FakeAgent agent(idle_stream, [&](grpc::ServerContext *, const v1::StopVmRequest *request) {
+    request_seen.set_value(request->vm_id() + "/" + std::to_string(request->timeout_ms()) + "/" +
+                           (request->force() ? "force" : "graceful"));
+    std::this_thread::sleep_for(300ms);  // The guest takes its time.
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "guest refused");
+  });
+  NodeConnection connection("node-a", agent.address(), [](const v1::NodeEvent &) {});
+  std::promise<grpc::Status> answered;
+  const auto before = std::chrono::steady_clock::now();
+  connection.stop_vm_async("vm-1", 7s, 5s,
+                           [&](const grpc::Status &status) { answered.set_value(status); });
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 200ms);  // Did not wait for the node.
+  auto seen = request_seen.get_future();
+  ASSERT_EQ(seen.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(seen.get(), "vm-1/7000/graceful");
+  auto answer = answered.get_future();
+  ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
+  const grpc::Status status = answer.get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "guest refused");
+}
+
+TEST(NodeConnectionTest, CancelStopsEndsPendingStopsAndRunsTheirCallbacks) {
+  std::atomic<int> started{0};
+  FakeAgent agent(idle_stream, [&](grpc::ServerContext *context, const v1::StopVmRequest *) {
+    ++started;
+    return wait_for_cancel(context);  // A guest that never powers off within the test.
+  });
+  NodeConnection connection("node-a", agent.address(), [](const v1::NodeEvent &) {});
+  std::mutex mutex;
+  std::vector<grpc::StatusCode> codes;
+  for (const char *vm : {"vm-1", "vm-2", "vm-3"}) {
+    connection.stop_vm_async(vm, 30s, 5s, [&](const grpc::Status &status) {
+      std::lock_guard lock(mutex);
+      codes.push_back(status.error_code());
+    });
+  }
+  for (int i = 0; i < 1000 && started < 3; ++i) std::this_thread::sleep_for(2ms);
+  ASSERT_EQ(started.load(), 3);
+  const auto before = std::chrono::steady_clock::now();
+  connection.cancel_stops();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 2s);
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(codes, std::vector<grpc::StatusCode>(3, grpc::StatusCode::CANCELLED));
 }
 
 }  // namespace

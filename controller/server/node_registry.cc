@@ -89,7 +89,10 @@ void NodeRegistry::stop() {
   }
   cv_.notify_all();
   if (monitor_.joinable()) monitor_.join();
-  for (auto &connection : connections) connection->stop_events();
+  for (auto &connection : connections) {
+    connection->stop_events();
+    connection->cancel_stops();
+  }
 }
 
 nlohmann::json NodeRegistry::node_object(const Node &node, const nlohmann::json &existing) const {
@@ -212,7 +215,10 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
       connection = node.connection;
     }
   }
-  if (old_connection) old_connection->stop_events();
+  if (old_connection) {  // The agent restarted: its pending stops are re-sent on the new one.
+    old_connection->stop_events();
+    old_connection->cancel_stops();
+  }
   // Keep the stored spec (cordon) when the node object exists.
   if (auto existing = store_.get(StoreKey{kNodeKind, "", name})) {
     std::lock_guard lock(mutex_);
@@ -501,7 +507,10 @@ void NodeRegistry::forget(const std::string &name) {
     nodes_.erase(it);
     ++nodes_generation_;
   }
-  if (connection) connection->stop_events();
+  if (connection) {
+    connection->stop_events();
+    connection->cancel_stops();
+  }
 }
 
 std::shared_ptr<const std::vector<SchedulerNode>> NodeRegistry::scheduler_views() const {
