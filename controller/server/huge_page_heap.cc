@@ -48,8 +48,7 @@ class HugePageAllocator final : public SysAllocator {
 // Installed before main(); never destroyed (tcmalloc may grow the heap during exit).
 const bool installed = [] {
   MallocExtension *extension = MallocExtension::instance();
-  static HugePageAllocator *allocator = new HugePageAllocator(extension->GetSystemAllocator());
-  extension->SetSystemAllocator(allocator);
+  extension->SetSystemAllocator(new HugePageAllocator(extension->GetSystemAllocator()));
   return true;
 }();
 
