@@ -126,7 +126,9 @@ int run_console(const std::string &server, const std::string &ns, const std::str
     }
     if (detached) break;
   }
-  context.TryCancel();
+  // Detaching (escape, --timeout, a failed write) ends the call here. A call the node ended
+  // keeps the node's status, which a cancel now would overwrite.
+  if (!ended) context.TryCancel();
   reader.join();
   grpc::Status status = stream->Finish();
   if (raw.active()) io.err << "\r\n";

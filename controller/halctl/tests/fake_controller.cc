@@ -298,13 +298,47 @@ grpc::Status FakeController::Drain(grpc::ServerContext *, const hal::v1::DrainRe
   return grpc::Status::OK;
 }
 
+grpc::Status FakeController::Console(grpc::ServerContext *, const hal::v1::VmActionRequest *request,
+                                     hal::v1::ConsoleLocation *response) {
+  const std::string ns = request->namespace_().empty() ? "default" : request->namespace_();
+  std::lock_guard lock(mutex_);
+  if (!objects_.count(Key{"VirtualMachineInstance", ns, request->name()}))
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "VirtualMachineInstance " + ns + "/" + request->name() + " is not running");
+  response->set_node("node-a");
+  response->set_node_address(node_address_);
+  response->set_vm_id(ns + "-" + request->name());
+  return grpc::Status::OK;
+}
+
+grpc::Status FakeConsoleNode::Console(
+    grpc::ServerContext *,
+    grpc::ServerReaderWriter<hal::v1::ConsoleChunk, hal::v1::ConsoleChunk> *stream) {
+  hal::v1::ConsoleChunk chunk;
+  if (!stream->Read(&chunk))
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no first chunk");
+  const std::string vm_id = chunk.vm_id();
+  if (vm_id == "default-gone")
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "VM '" + vm_id + "' is not on this node");
+  hal::v1::ConsoleChunk reply;
+  reply.set_data("console of " + vm_id + "\n");
+  stream->Write(reply);
+  while (stream->Read(&chunk)) {
+    reply.set_data("echo: " + chunk.data());
+    if (!stream->Write(reply)) break;
+  }
+  return grpc::Status::OK;
+}
+
 FakeServer::FakeServer() {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service_);
+  builder.RegisterService(&node_);
   server_ = builder.BuildAndStart();
   address_ = "127.0.0.1:" + std::to_string(port);
+  service_.set_node_address(address_);
 }
 
 FakeServer::~FakeServer() {

@@ -1,12 +1,14 @@
 // halctl_test.cc - halctl end to end against an in-process fake Controller service: apply, get
 // (table, -o json/yaml), describe, delete, VM actions, migrate with progress (plain and TTY) and
-// failure, drain, local validate exit codes, argument errors (exit 2) and server errors. A few
-// cases run the real halctl binary.
+// failure, drain, console through the VM's node (piped, not a TTY), local validate exit codes,
+// argument errors (exit 2) and server errors. A few cases run the real halctl binary.
 #include "controller/halctl/halctl.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -222,6 +224,81 @@ TEST_F(HalctlTest, NodesPoolsAndDrain) {
   r = call({"drain", "node-z"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "Error from server (NOT_FOUND): Node node-z not found\n");
+}
+
+// `halctl console` with stdin and stdout on pipes, as a script would run it.
+struct ConsoleRun {
+  int code;
+  std::string out;  ///< What reached the console output pipe.
+  std::string err;
+};
+
+// With `timeout` set, the input stays open and halctl detaches after that many seconds.
+ConsoleRun console(const std::string &server, const std::string &name, const std::string &typed,
+                   const std::string &timeout = "") {
+  int in[2], out[2];
+  if (pipe(in) != 0 || pipe(out) != 0) return {-1, "", "pipe failed"};
+  if (::write(in[1], typed.data(), typed.size()) != static_cast<ssize_t>(typed.size()))
+    return {-1, "", "write failed"};
+  if (timeout.empty()) close(in[1]);  // End of input: halctl ends its half of the stream.
+  std::istringstream unused;
+  std::ostringstream ignored, err;
+  Io io{unused, ignored, err, false, in[0], out[1]};
+  int code =
+      run({"--server", server, "console", name, "--timeout", timeout.empty() ? "10" : timeout}, io);
+  if (!timeout.empty()) close(in[1]);
+  close(in[0]);
+  close(out[1]);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+  close(out[0]);
+  return {code, text, err.str()};
+}
+
+json running_vmi(const std::string &name) {
+  return {{"apiVersion", "kubevirt.io/v1"},
+          {"kind", "VirtualMachineInstance"},
+          {"metadata", {{"name", name}, {"namespace", "default"}}},
+          {"status", {{"phase", "Running"}, {"nodeName", "node-a"}}}};
+}
+
+TEST_F(HalctlTest, ConsoleCarriesInputToTheNodeAndItsOutputBack) {
+  server_.service().put(running_vmi("testguest"));
+  const auto before = std::chrono::steady_clock::now();
+  ConsoleRun r = console(server_.address(), "testguest", "uname -a\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "console of default-testguest\necho: uname -a\n");
+  EXPECT_EQ(r.err, "");  // No TTY: no banner, nothing to restore.
+  // It ended when the input did, not at --timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(5));
+}
+
+TEST_F(HalctlTest, ConsoleDetachesAtItsTimeoutWhileInputIsStillOpen) {
+  server_.service().put(running_vmi("testguest"));
+  const auto before = std::chrono::steady_clock::now();
+  ConsoleRun r = console(server_.address(), "testguest", "ls\n", "1");
+  const auto took = std::chrono::steady_clock::now() - before;
+  EXPECT_EQ(r.code, 0) << r.err;  // Detaching is how a timed session ends: not an error.
+  EXPECT_EQ(r.out, "console of default-testguest\necho: ls\n");
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST_F(HalctlTest, ConsoleErrorsNameTheirCause) {
+  ConsoleRun r = console(server_.address(), "absent", "");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("Error from server (NOT_FOUND): VirtualMachineInstance default/absent is "
+                       "not running"),
+            std::string::npos)
+      << r.err;
+  server_.service().put(running_vmi("gone"));  // The controller places it; its node has not.
+  r = console(server_.address(), "gone", "");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("Error from server (NOT_FOUND): VM 'default-gone' is not on this node"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "");
 }
 
 TEST(Halctl, ValidateIsLocalWithFieldNamedErrors) {
