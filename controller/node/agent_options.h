@@ -41,6 +41,9 @@ struct NodeAgentOptions {
   std::vector<std::filesystem::path> plugin_path;
   /** host:port to serve NodeAgent on; port 0 picks a free one (see NodeAgent::address()). */
   std::string listen = "127.0.0.1:0";
+  /** host[:port] the controller dials to reach this agent (see advertised_address.h); empty:
+   *  the listen address. Needed when `listen` is a wildcard and the controller is elsewhere. */
+  std::string advertise;
   /** host:port of hal-controller's NodeRegistry; empty: do not register (standalone). */
   std::string controller;
   /** Heartbeat interval until the controller's Register answer says otherwise. */

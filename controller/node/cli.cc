@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "controller/node/advertised_address.h"
 #include "controller/node/node_pool_file.h"
 #include "hal/host.hpp"
 
@@ -35,6 +36,9 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
   app.add_option("--backend-config", backend_config, "Backend configuration JSON object");
   app.add_option("--listen", options.listen, "host:port to serve NodeAgent on (port 0 = pick)")
       ->capture_default_str();
+  app.add_option("--advertise", options.advertise,
+                 "host[:port] the controller dials to reach this agent (default: the listen "
+                 "address; needed with a wildcard --listen)");
   app.add_option("--controller", options.controller, "host:port of hal-controller (NodeRegistry)");
   app.add_option("--state-dir", state_dir,
                  "State root; each backend's stateDir is DIR/<backend> unless its config sets it");
@@ -88,6 +92,11 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
     if (eq == std::string::npos || eq == 0)
       return usage_error("--label: expected KEY=VALUE, got '" + label + "'");
     options.labels[label.substr(0, eq)] = label.substr(eq + 1);
+  }
+  try {
+    advertised_address(options.listen, options.advertise, 1);  // Checks its form now.
+  } catch (const Error &e) {
+    return usage_error(e.what());
   }
   options.state_dir = state_dir;
   for (const std::string &dir : plugin_path) options.plugin_path.emplace_back(dir);

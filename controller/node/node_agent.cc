@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "controller/node/advertised_address.h"
 #include "controller/node/backend_loader.h"
 #include "controller/node/event_hub.h"
 #include "controller/node/node_service.h"
@@ -26,14 +27,6 @@ int64_t random_boot_id() {
                          static_cast<uint64_t>(now_unix_ms()));
   std::uniform_int_distribution<int64_t> dist(1, INT64_MAX);
   return dist(engine);
-}
-
-// "host:port" with the bound port replacing whatever port `listen` named.
-std::string bound_address(const std::string &listen, int port) {
-  std::string host = listen;
-  if (auto colon = listen.rfind(':'); colon != std::string::npos) host = listen.substr(0, colon);
-  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
-  return host + ":" + std::to_string(port);
 }
 
 }  // namespace
@@ -136,7 +129,19 @@ void NodeAgent::start() {
     for (LoadedBackend &backend : run->backends) backend.backend->close(HAL_CLOSE_KEEP_VMS);
     throw Error(HAL_UNAVAILABLE, "listen: cannot serve on '" + options_.listen + "'");
   }
-  run->address = bound_address(options_.listen, run->port);
+  try {
+    run->address = advertised_address(options_.listen, options_.advertise, run->port);
+  } catch (const Error &) {
+    run->server->Shutdown();
+    for (LoadedBackend &backend : run->backends) backend.backend->close(HAL_CLOSE_KEEP_VMS);
+    throw;
+  }
+  if (options_.advertise.empty() && is_wildcard_listen(options_.listen) &&
+      !options_.controller.empty())
+    hal::log("node")->warn(
+        "listening on {} but registering {}: only a controller on this host can reach it; "
+        "pass --advertise HOST[:PORT]",
+        options_.listen, run->address);
   run->info.set_address(run->address);
 
   if (!options_.controller.empty()) {

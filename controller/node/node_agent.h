@@ -39,7 +39,8 @@ class NodeAgent {
 
   /** True between start() and stop(). */
   bool running() const;
-  /** The address NodeAgent is served on, "host:port" with the port actually bound. */
+  /** The address NodeAgent is reached at and registered with: "host:port", the advertised one
+   *  or the listen host with the port actually bound (advertised_address.h). */
   std::string address() const;
   /** The port actually bound. */
   int port() const;

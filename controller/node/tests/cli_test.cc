@@ -1,8 +1,11 @@
 // cli_test.cc - hal-node's command line: backend from --backend or from a NodePool file, labels,
-// state dir, and usage errors (exit code 2).
+// state dir, --advertise and the address it registers, and usage errors (exit code 2).
 #include "controller/node/cli.h"
 
 #include <gtest/gtest.h>
+
+#include "controller/node/advertised_address.h"
+#include "hal/host.hpp"
 
 namespace hal::node {
 namespace {
@@ -67,6 +70,37 @@ TEST(CliTest, UsageErrorsExitTwo) {
     EXPECT_EQ(result.exit_code, 2);
     EXPECT_FALSE(result.error.empty());
   }
+}
+
+TEST(CliTest, AdvertiseIsCheckedAndKept) {
+  CliResult result = parse_command_line({"hal-node", "--name", "n", "--backend", "mock", "--listen",
+                                         "0.0.0.0:7450", "--advertise", "node-a.example:7450"});
+  ASSERT_TRUE(result.options) << result.error;
+  EXPECT_EQ(result.options->advertise, "node-a.example:7450");
+  for (const char *bad : {"0.0.0.0:7450", "[::]", ":7450", "fe80::1", "node-a:0", "node-a:http",
+                          "node-a:70000", "[::1"}) {
+    result =
+        parse_command_line({"hal-node", "--name", "n", "--backend", "mock", "--advertise", bad});
+    EXPECT_EQ(result.exit_code, 2) << bad;
+    EXPECT_NE(result.error.find("--advertise"), std::string::npos) << bad << ": " << result.error;
+  }
+}
+
+TEST(AdvertisedAddress, DefaultsToTheListenHostWithTheBoundPort) {
+  EXPECT_EQ(advertised_address("127.0.0.1:0", "", 41000), "127.0.0.1:41000");
+  EXPECT_EQ(advertised_address("10.0.0.5:7450", "", 7450), "10.0.0.5:7450");
+  EXPECT_EQ(advertised_address("0.0.0.0:7450", "", 7450), "127.0.0.1:7450");  // this host only
+  EXPECT_TRUE(is_wildcard_listen("0.0.0.0:7450"));
+  EXPECT_TRUE(is_wildcard_listen("[::]:7450"));
+  EXPECT_FALSE(is_wildcard_listen("10.0.0.5:7450"));
+}
+
+TEST(AdvertisedAddress, AdvertiseWinsAndTakesTheBoundPortWhenItNamesNone) {
+  EXPECT_EQ(advertised_address("0.0.0.0:0", "node-a.example", 41000), "node-a.example:41000");
+  EXPECT_EQ(advertised_address("0.0.0.0:7450", "10.0.0.5:17450", 7450), "10.0.0.5:17450");
+  EXPECT_EQ(advertised_address("[::]:7450", "[fd00::5]", 7450), "[fd00::5]:7450");
+  EXPECT_EQ(advertised_address("[::]:7450", "[fd00::5]:80", 7450), "[fd00::5]:80");
+  EXPECT_THROW(advertised_address("0.0.0.0:0", "0.0.0.0", 41000), Error);
 }
 
 }  // namespace

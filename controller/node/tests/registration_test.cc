@@ -1,7 +1,7 @@
 // registration_test.cc - NodeRegistry registration and heartbeats against a fake registry:
 // what Register carries, heartbeats at the answered interval, re-registering on
 // reregister=true, and a controller that is down (at start, or later) then comes back; the agent
-// serves VMs all along.
+// serves VMs all along; an --advertise address is what it registers, and dialling it works.
 #include <gtest/gtest.h>
 
 #include "controller/node/node_agent.h"
@@ -79,6 +79,22 @@ TEST(RegistrationTest, RegistersNodeInfoAndVmsThenHeartbeats) {
   EXPECT_EQ(registry.registrations().size(), 1u);
   EXPECT_EQ(agent.registration().interval, 50ms);
   EXPECT_TRUE(agent.registration().registered);
+}
+
+TEST(RegistrationTest, RegistersTheAdvertisedAddress) {
+  TempDir dir;
+  FakeRegistry registry(0, 50);
+  NodeAgentOptions options = mock_agent_options("reg-adv", dir.path());
+  options.controller = registry.address();
+  options.advertise = "localhost";  // No port: the one bound.
+  NodeAgent agent(options);
+  agent.start();
+  ASSERT_TRUE(wait_until([&] { return !registry.registrations().empty(); }));
+  const std::string registered = registry.registrations().front().node().address();
+  EXPECT_EQ(registered, "localhost:" + std::to_string(agent.port()));
+  EXPECT_EQ(agent.address(), registered);
+  auto stub = node_stub(registered);  // What the controller will dial.
+  create_vm(*stub, "via-advertised", true);
 }
 
 TEST(RegistrationTest, ReregistersWhenTheControllerAsks) {
