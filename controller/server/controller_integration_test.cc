@@ -640,13 +640,13 @@ TEST_F(Cluster, ManyVmsConvergeWithFewWritesEach) {
   }
   ASSERT_TRUE(wait_until(
       [&] {
+        // One list: begin() and end() of two lists (two temporaries) would walk off the first.
+        const auto vms = server_->store().list(kVmKind, "default");
         return server_->store().list(kVmiKind, "default").size() == static_cast<size_t>(count) &&
-               std::all_of(
-                   server_->store().list(kVmKind, "default").begin(),
-                   server_->store().list(kVmKind, "default").end(), [](const StoredObject &vm) {
-                     return str_at(vm.object, json::json_pointer("/status/printableStatus")) ==
-                            "Running";
-                   });
+               std::all_of(vms.begin(), vms.end(), [](const StoredObject &vm) {
+                 return str_at(vm.object, json::json_pointer("/status/printableStatus")) ==
+                        "Running";
+               });
       },
       60s));
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
