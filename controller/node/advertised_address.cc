@@ -56,16 +56,17 @@ bool is_wildcard_listen(const std::string &listen) {
   return is_wildcard_host(listen_host(listen));
 }
 
-std::string advertised_address(const std::string &listen, const std::string &advertise,
-                               int port) {
+std::string advertised_address(const std::string &listen, const std::string &advertise, int port) {
   if (advertise.empty()) {
     const std::string host = listen_host(listen);
     return (is_wildcard_host(host) ? std::string("127.0.0.1") : host) + ":" + std::to_string(port);
   }
   auto parts = split(advertise);
   if (!parts || parts->host.empty())
-    throw Error(HAL_INVALID_ARGUMENT, "--advertise: expected HOST or HOST:PORT (IPv6 in "
-                                      "brackets), got '" + advertise + "'");
+    throw Error(HAL_INVALID_ARGUMENT,
+                "--advertise: expected HOST or HOST:PORT (IPv6 in "
+                "brackets), got '" +
+                    advertise + "'");
   if (is_wildcard_host(parts->host))
     throw Error(HAL_INVALID_ARGUMENT, "--advertise: '" + advertise +
                                           "' is a wildcard address; give one the controller "
