@@ -70,6 +70,7 @@ void NodeAgent::start() {
   if (running_) return;
   if (options_.node_name.empty()) throw Error(HAL_INVALID_ARGUMENT, "name: required");
   if (options_.pool.empty()) throw Error(HAL_INVALID_ARGUMENT, "pool: required");
+  advertised_address(options_.listen, options_.advertise, 1);  // Refuses a malformed one now.
   auto run = std::make_unique<Running>();
   run->boot_id = random_boot_id();
   run->backends = load_backends(options_);
@@ -129,13 +130,7 @@ void NodeAgent::start() {
     for (LoadedBackend &backend : run->backends) backend.backend->close(HAL_CLOSE_KEEP_VMS);
     throw Error(HAL_UNAVAILABLE, "listen: cannot serve on '" + options_.listen + "'");
   }
-  try {
-    run->address = advertised_address(options_.listen, options_.advertise, run->port);
-  } catch (const Error &) {
-    run->server->Shutdown();
-    for (LoadedBackend &backend : run->backends) backend.backend->close(HAL_CLOSE_KEEP_VMS);
-    throw;
-  }
+  run->address = advertised_address(options_.listen, options_.advertise, run->port);
   if (options_.advertise.empty() && is_wildcard_listen(options_.listen) &&
       !options_.controller.empty())
     hal::log("node")->warn(
