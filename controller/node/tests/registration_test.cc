@@ -1,7 +1,7 @@
 // registration_test.cc - NodeRegistry registration and heartbeats against a fake registry:
 // what Register carries, heartbeats at the answered interval, re-registering on
 // reregister=true, and a controller that is down (at start, or later) then comes back; the agent
-// serves VMs all along; an --advertise address is what it registers, and dialling it works.
+// serves VMs all along; an --advertise address is what it registers.
 #include <gtest/gtest.h>
 
 #include "controller/node/node_agent.h"
@@ -86,15 +86,14 @@ TEST(RegistrationTest, RegistersTheAdvertisedAddress) {
   FakeRegistry registry(0, 50);
   NodeAgentOptions options = mock_agent_options("reg-adv", dir.path());
   options.controller = registry.address();
-  options.advertise = "localhost";  // No port: the one bound.
+  // No port: the bound one. Nothing here dials it (no name lookup in a test).
+  options.advertise = "node-7.example";
   NodeAgent agent(options);
   agent.start();
   ASSERT_TRUE(wait_until([&] { return !registry.registrations().empty(); }));
   const std::string registered = registry.registrations().front().node().address();
-  EXPECT_EQ(registered, "localhost:" + std::to_string(agent.port()));
+  EXPECT_EQ(registered, "node-7.example:" + std::to_string(agent.port()));
   EXPECT_EQ(agent.address(), registered);
-  auto stub = node_stub(registered);  // What the controller will dial.
-  create_vm(*stub, "via-advertised", true);
 }
 
 TEST(RegistrationTest, ReregistersWhenTheControllerAsks) {
