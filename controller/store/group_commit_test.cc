@@ -175,6 +175,15 @@ void start_behind_held_commit(GatedStore &store, std::function<StoredObject()> f
   EXPECT_EQ(pair.second.wait_for(200ms), std::future_status::timeout);
 }
 
+// The same for two updates of "x" that both expect version 1, {"by": "first"} then
+// {"by": "second"}.
+void start_two_updates_behind_held_commit(GatedStore &store, HeldPair &pair) {
+  auto update_by = [&store](const char *who) {
+    return [&store, who] { return store.update(vm("x"), json{{"by", who}}, 1); };
+  };
+  start_behind_held_commit(store, update_by("first"), update_by("second"), pair);
+}
+
 // A write that expects the published version while a newer write of the key is staged waits for
 // it, then is refused as stale: its writer's next read is current (no busy retry loop).
 TEST(GroupCommit, AWriteExpectingASupersededVersionWaitsForTheStagedWriteThenIsRefused) {
@@ -182,15 +191,7 @@ TEST(GroupCommit, AWriteExpectingASupersededVersionWaitsForTheStagedWriteThenIsR
   store.create(vm("x"), json::object());
   store.hold();
   HeldPair pair;
-  ASSERT_NO_FATAL_FAILURE(start_behind_held_commit(
-      store,
-      [&] {
-        return store.update(vm("x"), json{{"by", "first"}}, 1);
-      },
-      [&] {
-        return store.update(vm("x"), json{{"by", "second"}}, 1);
-      },
-      pair));
+  ASSERT_NO_FATAL_FAILURE(start_two_updates_behind_held_commit(store, pair));
   EXPECT_EQ(store.get(vm("x"))->version, 1);
   store.release();
   EXPECT_EQ(pair.first.get().version, 2);
@@ -229,15 +230,7 @@ TEST(GroupCommit, AWriteWaitingForAStagedWriteThatFailsSucceeds) {
   store.hold();
   store.fail_next();
   HeldPair pair;
-  ASSERT_NO_FATAL_FAILURE(start_behind_held_commit(
-      store,
-      [&] {
-        return store.update(vm("x"), json{{"by", "first"}}, 1);
-      },
-      [&] {
-        return store.update(vm("x"), json{{"by", "second"}}, 1);
-      },
-      pair));
+  ASSERT_NO_FATAL_FAILURE(start_two_updates_behind_held_commit(store, pair));
   store.release();
   EXPECT_THROW(pair.first.get(), StoreError);
   EXPECT_EQ(pair.second.get().version, 2);
