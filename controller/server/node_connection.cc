@@ -62,6 +62,10 @@ NodeConnection::NodeConnection(std::string node, std::string address, EventCallb
 }
 
 NodeConnection::~NodeConnection() {
+  close();
+}
+
+void NodeConnection::close() {
   stop_events();
   cancel_stops();
 }

@@ -52,6 +52,8 @@ class NodeConnection {
                      std::chrono::milliseconds rpc_timeout, StopCallback done);
   /** Cancels every pending stop_vm_async call and waits until their callbacks have run. */
   void cancel_stops();
+  /** Both: ends the event stream and the pending stops (the connection is done with). */
+  void close();
 
   /** The NodeAgent stub (thread-safe). */
   v1::NodeAgent::Stub &stub() { return *stub_; }

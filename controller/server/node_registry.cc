@@ -89,10 +89,7 @@ void NodeRegistry::stop() {
   }
   cv_.notify_all();
   if (monitor_.joinable()) monitor_.join();
-  for (auto &connection : connections) {
-    connection->stop_events();
-    connection->cancel_stops();
-  }
+  for (auto &connection : connections) connection->close();
 }
 
 nlohmann::json NodeRegistry::node_object(const Node &node, const nlohmann::json &existing) const {
@@ -215,10 +212,8 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
       connection = node.connection;
     }
   }
-  if (old_connection) {  // The agent restarted: its pending stops are re-sent on the new one.
-    old_connection->stop_events();
-    old_connection->cancel_stops();
-  }
+  // The agent restarted: its pending stops are sent again on the new connection.
+  if (old_connection) old_connection->close();
   // Keep the stored spec (cordon) when the node object exists.
   if (auto existing = store_.get(StoreKey{kNodeKind, "", name})) {
     std::lock_guard lock(mutex_);
@@ -507,10 +502,7 @@ void NodeRegistry::forget(const std::string &name) {
     nodes_.erase(it);
     ++nodes_generation_;
   }
-  if (connection) {
-    connection->stop_events();
-    connection->cancel_stops();
-  }
+  if (connection) connection->close();
 }
 
 std::shared_ptr<const std::vector<SchedulerNode>> NodeRegistry::scheduler_views() const {
