@@ -34,7 +34,7 @@ std::optional<HostPort> split(const std::string &address) {
 }
 
 bool is_wildcard_host(const std::string &host) {
-  return host.empty() || host == "0.0.0.0" || host == "[::]";
+  return host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::";
 }
 
 bool valid_port(const std::string &port) {
@@ -76,6 +76,22 @@ std::string advertised_address(const std::string &listen, const std::string &adv
     throw Error(HAL_INVALID_ARGUMENT,
                 "--advertise: port '" + parts->port + "' is not a number from 1 to 65535");
   return parts->host + ":" + parts->port;
+}
+
+std::string migration_listen_uri(const std::string &listen) {
+  const std::string host = listen_host(listen);
+  return "tcp:" + (host.empty() ? std::string("0.0.0.0") : host) + ":0";
+}
+
+std::string dialable_migration_endpoint(const std::string &endpoint,
+                                        const std::string &advertised) {
+  if (endpoint.rfind("tcp:", 0) != 0) return endpoint;
+  const std::string address = endpoint.substr(4);
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || !is_wildcard_host(address.substr(0, colon))) return endpoint;
+  auto registered = split(advertised);
+  if (!registered || registered->host.empty()) return endpoint;
+  return "tcp:" + registered->host + address.substr(colon);
 }
 
 }  // namespace hal::node

@@ -118,6 +118,7 @@ void NodeAgent::start() {
   context.events = run->events.get();
   context.node_info = [raw] { return raw->info; };
   context.stopping = &run->stopping;
+  context.migration_listen_uri = migration_listen_uri(options_.listen);
   run->service = std::make_unique<NodeAgentService>(std::move(context));
 
   grpc::ServerBuilder builder;

@@ -25,6 +25,7 @@ struct ServiceContext {
   EventHub *events = nullptr;                   ///< The node's event fan-out.
   std::function<v1::NodeInfo()> node_info;      ///< Builds GetNodeInfo's answer.
   const std::atomic<bool> *stopping = nullptr;  ///< Set when the agent stops (ends streams).
+  std::string migration_listen_uri;  ///< Where incoming migrations listen unless told otherwise.
 };
 
 /** The NodeAgent service implementation (synchronous gRPC API). */

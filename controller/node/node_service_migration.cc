@@ -1,5 +1,8 @@
 // node_service_migration.cc - NodeAgent RPCs for live migration: PrepareIncoming (target),
-// SendMigration (source), GetMigrationProgress and CancelMigration (either side).
+// SendMigration (source), GetMigrationProgress and CancelMigration (either side). Unless the
+// caller names a listen uri, the target listens on the agent's own listen host and answers an
+// endpoint at its registered host, which a source on another machine can dial.
+#include "controller/node/advertised_address.h"
 #include "controller/node/node_service.h"
 #include "controller/node/wire.h"
 
@@ -19,8 +22,13 @@ grpc::Status NodeAgentService::PrepareIncoming(grpc::ServerContext *,
     if (LoadedBackend *owner = ctx_.vms->owner(id); owner != nullptr && owner != &backend)
       throw Error(HAL_ALREADY_EXISTS,
                   "spec_json.name: VM '" + id + "' already exists on backend " + owner->name);
+    if (params.is_null()) params = nlohmann::json::object();
+    if (!params.contains("uri")) params["uri"] = ctx_.migration_listen_uri;
     Backend::Incoming incoming = backend.backend->migration_prepare_incoming(spec, params);
     ctx_.vms->remember(incoming.vm.id(), backend);
+    if (incoming.endpoint.contains("uri") && incoming.endpoint["uri"].is_string())
+      incoming.endpoint["uri"] = dialable_migration_endpoint(
+          incoming.endpoint["uri"].get<std::string>(), ctx_.node_info().address());
     response->set_endpoint_json(incoming.endpoint.dump());
     return grpc::Status::OK;
   });

@@ -182,6 +182,41 @@ void run_incoming(MockBackend &backend, std::shared_ptr<VmRecord> record,
   }
 }
 
+/** The TCP endpoint of "tcp:HOST:PORT" (HOST an address, "[v6]" or a name to resolve; a
+ *  `passive` (listen) uri may leave out the port: any). Throws std::runtime_error naming what is
+ *  wrong. */
+tcp::endpoint resolve_tcp_uri(asio::io_context &io, const std::string &uri, bool passive) {
+  if (!uri.starts_with("tcp:")) throw std::runtime_error("must be \"tcp:HOST:PORT\"");
+  const std::string rest = uri.substr(4);
+  std::string host = rest, port = passive ? "0" : "";
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos) throw std::runtime_error("'" + uri + "' lacks ']'");
+    host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') throw std::runtime_error("must be \"tcp:[HOST]:PORT\"");
+      port = rest.substr(close + 2);
+    }
+  } else if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  if (host.empty() || port.empty()) throw std::runtime_error("must be \"tcp:HOST:PORT\"");
+  boost::system::error_code ec;
+  tcp::resolver resolver(io);
+  auto flags = tcp::resolver::numeric_service | (passive ? tcp::resolver::passive : 0);
+  auto results = resolver.resolve(host, port, static_cast<tcp::resolver::flags>(flags), ec);
+  if (ec || results.empty())
+    throw std::runtime_error("cannot resolve '" + uri + "': " + ec.message());
+  return results.begin()->endpoint();
+}
+
+/** "tcp:HOST:PORT", with an IPv6 HOST in brackets. */
+std::string tcp_uri(const asio::ip::address &host, unsigned short port) {
+  const std::string text = host.to_string();
+  return "tcp:" + (host.is_v6() ? "[" + text + "]" : text) + ":" + std::to_string(port);
+}
+
 /** Parses migration_send's params; throws INVALID_ARGUMENT / UNSUPPORTED naming the key. */
 json check_send_params(std::string_view params_json) {
   json params = json::parse(params_json, nullptr, false);
@@ -227,8 +262,7 @@ std::unique_ptr<plugin::Vm> MockBackend::prepare_incoming(std::string_view spec_
                                        ": TDX VMs cannot migrate (spec "
                                        "launchSecurity.type is tdx)");
   int64_t timeout_ms = 0;  // 0 = wait for the source as long as the backend is open
-  std::string address = "127.0.0.1";
-  unsigned short listen_port = 0;
+  std::string listen_uri = "tcp:127.0.0.1:0";
   if (!params_json.empty()) {
     json params = json::parse(params_json, nullptr, false);
     auto bad = [&](const std::string &key, const std::string &why) {
@@ -242,20 +276,8 @@ std::unique_ptr<plugin::Vm> MockBackend::prepare_incoming(std::string_view spec_
         timeout_ms = value.get<int64_t>();
       } else if (key == "uri") {
         // tcp:HOST or tcp:HOST:PORT to listen on.
-        std::string uri = value.is_string() ? value.get<std::string>() : "";
-        if (!uri.starts_with("tcp:")) bad(".uri", "must be \"tcp:HOST[:PORT]\"");
-        std::string rest = uri.substr(4);
-        auto colon = rest.rfind(':');
-        address = colon == std::string::npos ? rest : rest.substr(0, colon);
-        if (colon != std::string::npos) {
-          try {
-            int port = std::stoi(rest.substr(colon + 1));
-            if (port < 0 || port > 65535) throw std::out_of_range("port");
-            listen_port = static_cast<unsigned short>(port);
-          } catch (const std::exception &) {
-            bad(".uri", "bad port");
-          }
-        }
+        listen_uri = value.is_string() ? value.get<std::string>() : "";
+        if (!listen_uri.starts_with("tcp:")) bad(".uri", "must be \"tcp:HOST[:PORT]\"");
       } else if (key != "maxDowntimeMs" && key != "bandwidthMiBps" && key != "autoConverge" &&
                  key != "postCopy" && key != "multifdChannels") {
         bad("." + key, "unknown parameter");
@@ -265,9 +287,12 @@ std::unique_ptr<plugin::Vm> MockBackend::prepare_incoming(std::string_view spec_
   auto io = std::make_shared<asio::io_context>();
   auto acceptor = std::make_shared<tcp::acceptor>(*io);
   boost::system::error_code ec;
-  auto ip = asio::ip::make_address(address, ec);
-  if (ec) throw Failure(HAL_INVALID_ARGUMENT, std::string(op) + ": params.uri: " + ec.message());
-  tcp::endpoint endpoint(ip, listen_port);
+  tcp::endpoint endpoint;
+  try {
+    endpoint = resolve_tcp_uri(*io, listen_uri, true);
+  } catch (const std::exception &e) {
+    throw Failure(HAL_INVALID_ARGUMENT, std::string(op) + ": params.uri: " + e.what());
+  }
   acceptor->open(endpoint.protocol(), ec);
   if (!ec) acceptor->bind(endpoint, ec);
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
@@ -297,7 +322,7 @@ std::unique_ptr<plugin::Vm> MockBackend::prepare_incoming(std::string_view spec_
   spawn([this, record, job, io, acceptor, timeout_ms] {
     run_incoming(*this, record, job, io, acceptor, timeout_ms);
   });
-  out_endpoint_json = json{{"uri", "tcp:" + address + ":" + std::to_string(port)}}.dump();
+  out_endpoint_json = json{{"uri", tcp_uri(endpoint.address(), port)}}.dump();
   return vm;
 }
 
@@ -406,12 +431,8 @@ void run_outgoing(MockBackend &backend, std::shared_ptr<VmRecord> record,
   bool was_running = false;
   try {
     std::string uri = params["uri"];
-    auto colon = uri.rfind(':');
     boost::system::error_code ec;
-    auto ip = asio::ip::make_address(uri.substr(4, colon - 4), ec);
-    if (ec) throw std::runtime_error("bad address in uri: " + ec.message());
-    socket.connect(tcp::endpoint(ip, static_cast<unsigned short>(std::stoi(uri.substr(colon + 1)))),
-                   ec);
+    socket.connect(resolve_tcp_uri(io, uri, false), ec);
     if (ec) throw std::runtime_error("connect " + uri + ": " + ec.message());
     socket.non_blocking(true);
     Wire wire(socket.native_handle(), job->cancel);

@@ -103,5 +103,20 @@ TEST(AdvertisedAddress, AdvertiseWinsAndTakesTheBoundPortWhenItNamesNone) {
   EXPECT_THROW(advertised_address("0.0.0.0:0", "0.0.0.0", 41000), Error);
 }
 
+TEST(AdvertisedAddress, MigrationsListenOnTheServedHostAndAreDialledAtTheAdvertisedOne) {
+  EXPECT_EQ(migration_listen_uri("127.0.0.1:0"), "tcp:127.0.0.1:0");
+  EXPECT_EQ(migration_listen_uri("0.0.0.0:7450"), "tcp:0.0.0.0:0");
+  EXPECT_EQ(migration_listen_uri("[::]:7450"), "tcp:[::]:0");
+  EXPECT_EQ(migration_listen_uri(":7450"), "tcp:0.0.0.0:0");
+  // A wildcard answer becomes the registered host; a concrete one is kept.
+  EXPECT_EQ(dialable_migration_endpoint("tcp:0.0.0.0:4444", "node-7.example:7450"),
+            "tcp:node-7.example:4444");
+  EXPECT_EQ(dialable_migration_endpoint("tcp:[::]:4444", "[fd00::5]:7450"), "tcp:[fd00::5]:4444");
+  EXPECT_EQ(dialable_migration_endpoint("tcp:10.0.0.5:4444", "node-7.example:7450"),
+            "tcp:10.0.0.5:4444");
+  EXPECT_EQ(dialable_migration_endpoint("unix:/run/m.sock", "node-7.example:7450"),
+            "unix:/run/m.sock");
+}
+
 }  // namespace
 }  // namespace hal::node

@@ -3,15 +3,21 @@
 // over NodeAgent.Console, kill -9 of hal-node leaves QEMU (in its own process group) running
 // with its heartbeat continuing, and a new hal-node on the same state dir re-adopts the VM:
 // ListVms shows it Running and the console shows the same guest boot_id. Then SIGTERM of
-// hal-node also leaves the VM running, and DeleteVm through a third hal-node stops QEMU.
+// hal-node also leaves the VM running, and DeleteVm through a third hal-node stops QEMU. A node
+// serving on every interface has QEMU listen for incoming migrations there too.
 // Skips (with the reason) without qemu-system-x86_64 or the test guest.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -132,15 +138,17 @@ class KvmQemuNodeTest : public ::testing::Test {
     dir_.reset();
   }
 
-  // Starts hal-node on the test's state dir.
-  NodeProcess &start_node() {
+  // Starts hal-node on the test's state dir, serving on `listen` (and `advertise` when given).
+  NodeProcess &start_node(const std::string &listen = "127.0.0.1:0",
+                          const std::string &advertise = "") {
     std::vector<std::string> args = {"--name",           "kq-node",
                                      "--pool",           "qemu",
                                      "--backend",        "kvm-qemu",
                                      "--backend-config", R"({"accelerator":"tcg"})",
-                                     "--listen",         "127.0.0.1:0",
+                                     "--listen",         listen,
                                      "--state-dir",      (dir_->path() / "state").string(),
                                      "--plugin-path",    HAL_NODE_KVM_QEMU_PLUGIN_DIR};
+    if (!advertise.empty()) args.insert(args.end(), {"--advertise", advertise});
     nodes_.push_back(
         std::make_unique<NodeProcess>(HAL_NODE_BINARY, args, dir_->path() / "hal-node.log"));
     return *nodes_.back();
@@ -259,6 +267,44 @@ TEST_F(KvmQemuNodeTest, KillNineOfHalNodeLeavesTheVmRunningAndARestartReadoptsIt
   auto stopped = third.signal_and_wait(SIGTERM, 30s);
   ASSERT_TRUE(stopped);
   EXPECT_TRUE(WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == 0);
+}
+
+// A node serving on every interface has QEMU listen for an incoming migration on every interface
+// too, and answers the endpoint at its advertised host (127.0.0.2 stands for this machine's
+// address on a network other nodes share), which a source node dials.
+TEST_F(KvmQemuNodeTest, IncomingMigrationListensWhereTheNodeServesAndAnswersItsAdvertisedHost) {
+  NodeProcess &node = start_node("0.0.0.0:0", "127.0.0.2");
+  ASSERT_TRUE(node.address().starts_with("127.0.0.2:")) << node.address();
+  auto stub = node_stub(node.address());
+  v1::PrepareIncomingRequest prepare;
+  prepare.set_backend("kvm-qemu");
+  prepare.set_spec_json(spec("arriving").dump());
+  v1::PrepareIncomingResponse endpoint;
+  grpc::Status rpc = stub->PrepareIncoming(deadline_context(60s).get(), prepare, &endpoint);
+  ASSERT_TRUE(rpc.ok()) << rpc.error_message() << "\n" << node_log();
+  const std::string uri = nlohmann::json::parse(endpoint.endpoint_json()).value("uri", "");
+  ASSERT_TRUE(uri.starts_with("tcp:127.0.0.2:")) << uri;
+
+  // QEMU accepts a connection at the answered endpoint (it listened on 127.0.0.1 alone before).
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(std::stoi(uri.substr(uri.rfind(':') + 1))));
+  ASSERT_EQ(::inet_pton(AF_INET, "127.0.0.2", &address.sin_addr), 1);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  const int connected = ::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address);
+  const int error = errno;
+  ::close(fd);
+  EXPECT_EQ(connected, 0) << "connect to " << uri << ": " << std::strerror(error);
+
+  v1::DeleteVmRequest del;
+  del.set_vm_id("arriving");
+  v1::DeleteVmResponse deleted;
+  rpc = stub->DeleteVm(deadline_context(60s).get(), del, &deleted);
+  EXPECT_TRUE(rpc.ok()) << rpc.error_message();
+  auto stopped = node.signal_and_wait(SIGTERM, 30s);
+  ASSERT_TRUE(stopped);
+  EXPECT_TRUE(WIFEXITED(*stopped) && WEXITSTATUS(*stopped) == 0) << node_log();
 }
 
 }  // namespace

@@ -309,6 +309,50 @@ TEST_F(NodeServiceTest, MigrationBetweenTwoAgents) {
   EXPECT_EQ(get("mig").state(), "Migrated");
 }
 
+// A target agent on a wildcard address listens for the migration on every interface and answers
+// its advertised host (127.0.0.2 stands for another machine's address), which the source dials.
+TEST_F(NodeServiceTest, MigrationEndpointIsTheTargetsAdvertisedHost) {
+  NodeAgentOptions options = mock_agent_options("node-w", dir_.path() / "w");
+  options.listen = "0.0.0.0:0";
+  options.advertise = "127.0.0.2";
+  NodeAgent target(options);
+  target.start();
+  auto target_stub = node_stub("127.0.0.1:" + std::to_string(target.port()));
+  create("far", true);
+  v1::PrepareIncomingRequest prepare;
+  prepare.set_backend("mock");
+  prepare.set_spec_json(mock_spec("far").dump());
+  v1::PrepareIncomingResponse endpoint;
+  grpc::Status status = target_stub->PrepareIncoming(deadline_context().get(), prepare, &endpoint);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string uri = nlohmann::json::parse(endpoint.endpoint_json()).value("uri", "");
+  EXPECT_TRUE(uri.starts_with("tcp:127.0.0.2:")) << uri;
+  v1::SendMigrationRequest send;
+  send.set_vm_id("far");
+  send.set_params_json(endpoint.endpoint_json());
+  v1::VmStatus out;
+  status = stub_->SendMigration(deadline_context().get(), send, &out);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(wait_until([&] { return get("far", target_stub.get()).state() == "Running"; }, 10s));
+  EXPECT_EQ(get("far").state(), "Migrated");
+}
+
+// A listen uri the caller names is the backend's to use: the endpoint keeps its host.
+TEST_F(NodeServiceTest, PrepareIncomingKeepsAListenUriTheCallerNames) {
+  create("named", false);
+  v1::PrepareIncomingRequest prepare;
+  prepare.set_backend("mock");
+  prepare.set_spec_json(mock_spec("elsewhere").dump());
+  prepare.set_params_json(R"({"uri":"tcp:127.0.0.3"})");
+  v1::PrepareIncomingResponse endpoint;
+  grpc::Status status = stub_->PrepareIncoming(deadline_context().get(), prepare, &endpoint);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(nlohmann::json::parse(endpoint.endpoint_json())
+                  .value("uri", "")
+                  .starts_with("tcp:127.0.0.3:"))
+      << endpoint.endpoint_json();
+}
+
 TEST_F(NodeServiceTest, CancelMigration) {
   NodeAgent source(
       mock_agent_options("node-s", dir_.path() / "s", {{"faults", {{"migration", "stall"}}}}));
