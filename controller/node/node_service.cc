@@ -21,6 +21,7 @@ grpc::Status NodeAgentService::on_vm(std::string_view rpc, const std::string &vm
                                      v1::VmStatus *response, Op &&op) {
   return guarded(rpc, [&] {
     auto [backend, vm] = ctx_.vms->open(vm_id);
+    Backend::DeliveryHere events_here(*backend->backend);
     op(vm);
     *response = status_after_action(*backend, vm);
     return grpc::Status::OK;
@@ -55,6 +56,7 @@ grpc::Status NodeAgentService::CreateVm(grpc::ServerContext *, const v1::CreateV
     if (LoadedBackend *owner = ctx_.vms->owner(id); owner != nullptr && owner != &backend)
       throw Error(HAL_ALREADY_EXISTS,
                   "spec_json.name: VM '" + id + "' already exists on backend " + owner->name);
+    Backend::DeliveryHere events_here(*backend.backend);
     Vm vm = backend.backend->create(spec);
     ctx_.vms->remember(vm.id(), backend);
     if (request->start()) vm.start();

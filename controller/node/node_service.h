@@ -74,7 +74,8 @@ class NodeAgentService final : public v1::NodeAgent::Service {
   grpc::Status on_vm(std::string_view rpc, const std::string &vm_id, v1::VmStatus *response,
                      Op &&op);
   // The VM's status after an action on it: the backend's events queued by the action are
-  // published first, so event_sequence (read before the state) covers them.
+  // published first, so event_sequence (read before the state) covers them. The action's
+  // handler delivers them itself (Backend::DeliveryHere), without the dispatcher's round trip.
   v1::VmStatus status_after_action(const LoadedBackend &backend, const Vm &vm);
 
   ServiceContext ctx_;

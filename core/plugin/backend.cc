@@ -23,6 +23,11 @@ struct RawEvent {
   bool has_detail = false;
 };
 
+class BackendState;
+
+// The backend whose events this thread delivers itself (inside a Backend::DeliveryHere).
+thread_local BackendState *t_delivering_here = nullptr;
+
 // Shared by a Backend and every Vm obtained from it; closes the plugin's backend when the last
 // of them goes.
 class BackendState {
@@ -62,7 +67,8 @@ class BackendState {
       if (self->stopping) return;
       self->queue.push_back(std::move(raw));
       ++self->enqueued;
-      self->cv.notify_all();
+      // A thread that delivers its own events (Backend::DeliveryHere) leaves the dispatcher be.
+      if (t_delivering_here != self) self->cv.notify_one();
     } catch (...) {  // out of memory: drop the event rather than unwind into the plugin
     }
   }
@@ -87,48 +93,71 @@ class BackendState {
     }
   }
 
+  // The dispatcher thread: delivers queued events while no other thread is delivering.
   void run() {
+    std::unique_lock lock(mu);
     for (;;) {
-      RawEvent raw;
-      {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return stopping || !queue.empty(); });
-        if (queue.empty()) return;
-        raw = std::move(queue.front());
-        queue.pop_front();
+      cv.wait(lock, [&] { return stopping || (!queue.empty() && !delivering); });
+      if (!queue.empty() && !delivering) {
+        deliver_front(lock);
+      } else if (queue.empty()) {
+        return;  // stopping, and nothing is left to deliver
       }
-      if (raw.has_detail) {
-        raw.event.detail = nlohmann::json::parse(raw.detail, nullptr, /*allow_exceptions=*/false);
-        if (raw.event.detail.is_discarded()) {
-          hal::log("plugin")->warn("backend {}: event detail is not JSON: {}", plugin->name(),
-                                   raw.detail);
-          raw.event.detail = nullptr;
-        }
-      }
-      std::vector<Backend::Subscriber> subs;
-      {
-        std::lock_guard lock(sub_mu);
-        for (auto &[id, s] : subscribers) subs.push_back(s);
-      }
-      for (auto &s : subs) {
-        try {
-          s(raw.event);
-        } catch (const std::exception &e) {
-          hal::log("plugin")->error("event subscriber threw: {}", e.what());
-        } catch (...) {
-          hal::log("plugin")->error("event subscriber threw");
-        }
-      }
-      std::lock_guard lock(mu);
-      ++delivered;
-      idle_cv.notify_all();
     }
   }
 
+  // Blocks until every event queued so far has been delivered, delivering each on this thread
+  // whenever no other thread is delivering.
   void drain() {
     std::unique_lock lock(mu);
     const uint64_t target = enqueued;
-    idle_cv.wait(lock, [&] { return delivered >= target || (stopping && queue.empty()); });
+    while (delivered < target && !(stopping && queue.empty() && !delivering)) {
+      if (!queue.empty() && !delivering) {
+        deliver_front(lock);
+      } else {
+        idle_cv.wait(lock);
+      }
+    }
+    if (!queue.empty() || stopping) cv.notify_one();  // what came meanwhile: the dispatcher's
+  }
+
+  // Delivers the oldest queued event to every subscriber with `lock` (on `mu`) released; one
+  // thread at a time delivers, so subscribers see events one by one and in order.
+  void deliver_front(std::unique_lock<std::mutex> &lock) {
+    RawEvent raw = std::move(queue.front());
+    queue.pop_front();
+    delivering = true;
+    lock.unlock();
+    deliver(raw);
+    lock.lock();
+    delivering = false;
+    ++delivered;
+    idle_cv.notify_all();
+  }
+
+  void deliver(RawEvent &raw) {
+    if (raw.has_detail) {
+      raw.event.detail = nlohmann::json::parse(raw.detail, nullptr, /*allow_exceptions=*/false);
+      if (raw.event.detail.is_discarded()) {
+        hal::log("plugin")->warn("backend {}: event detail is not JSON: {}", plugin->name(),
+                                 raw.detail);
+        raw.event.detail = nullptr;
+      }
+    }
+    std::vector<Backend::Subscriber> subs;
+    {
+      std::lock_guard lock(sub_mu);
+      for (auto &[id, s] : subscribers) subs.push_back(s);
+    }
+    for (auto &s : subs) {
+      try {
+        s(raw.event);
+      } catch (const std::exception &e) {
+        hal::log("plugin")->error("event subscriber threw: {}", e.what());
+      } catch (...) {
+        hal::log("plugin")->error("event subscriber threw");
+      }
+    }
   }
 
   // The per-VM lock shared by every handle on VM `id`.
@@ -163,6 +192,7 @@ class BackendState {
   std::condition_variable cv, idle_cv;
   std::deque<RawEvent> queue;
   uint64_t enqueued = 0, delivered = 0;
+  bool delivering = false;  // a thread (the dispatcher or a drainer) is delivering an event
   bool stopping = false;
   std::thread dispatcher;
 
@@ -541,6 +571,16 @@ void Backend::unsubscribe(SubscriptionId id) {
 
 void Backend::drain_events() {
   shared().drain();
+}
+
+Backend::DeliveryHere::DeliveryHere(Backend &backend)
+    : state_(backend.state_), outer_(detail::t_delivering_here) {
+  detail::t_delivering_here = state_.get();
+}
+
+Backend::DeliveryHere::~DeliveryHere() {
+  detail::t_delivering_here = outer_;
+  if (state_) state_->drain();
 }
 
 void Backend::close(uint32_t flags) {

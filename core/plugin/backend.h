@@ -83,8 +83,9 @@ class Vm {
   std::string id_;
 };
 
-/** An open backend instance of a plugin. Move-only. Its event dispatcher thread delivers events
- *  to subscribers in order; subscribers may call back into the backend. The plugin's close()
+/** An open backend instance of a plugin. Move-only. Events reach subscribers in order, one at a
+ *  time, from its dispatcher thread or a thread draining them; subscribers may call back into
+ *  the backend. The plugin's close()
  *  runs once the Backend and every Vm obtained from it are gone (or on close()). */
 class Backend {
  public:
@@ -128,12 +129,34 @@ class Backend {
   /** vm_restore from {"source": dir}. */
   Vm restore(const nlohmann::json &params, uint32_t flags = 0);
 
-  /** Adds a subscriber; it runs on the dispatcher thread and may call into the backend. */
+  /** Adds a subscriber; it may call into the backend. Subscribers see events one at a time, in
+   *  the order the plugin emitted them, on the dispatcher thread or on a thread that waits for
+   *  them (drain_events(), the end of a DeliveryHere). */
   SubscriptionId on_event(Subscriber subscriber);
   /** Removes a subscriber (it may still receive an event being delivered right now). */
   void unsubscribe(SubscriptionId id);
-  /** Blocks until every event queued so far has been delivered. Not from a subscriber. */
+  /** Blocks until every event queued so far has been delivered, delivering them on this thread
+   *  while the dispatcher is not busy. Not from a subscriber. */
   void drain_events();
+
+  /** For a caller that acts on the backend and then waits for the events of its actions: while
+   *  alive, events the plugin emits on this thread (inside this thread's calls) are queued
+   *  without waking the dispatcher, and its end delivers every queued event on this thread, as
+   *  drain_events() does. That saves the two thread hand-offs of a dispatcher round trip. Not
+   *  from a subscriber; one thread, one scope at a time per backend. */
+  class DeliveryHere {
+   public:
+    /** Starts deferring the events `backend`'s plugin emits on this thread. */
+    explicit DeliveryHere(Backend &backend);
+    /** Delivers every queued event on this thread. */
+    ~DeliveryHere();
+    DeliveryHere(const DeliveryHere &) = delete;
+    DeliveryHere &operator=(const DeliveryHere &) = delete;
+
+   private:
+    std::shared_ptr<detail::BackendState> state_;
+    detail::BackendState *outer_;
+  };
 
   /** Closes the instance now (close(flags)); throws HAL_FAILED_PRECONDITION while Vm handles
    *  obtained from it are alive. Pending events are delivered first. */

@@ -1,6 +1,7 @@
 // backend_test.cc - the C++ host API over the good test plugin: lifecycle, spec validation
 // before the plugin, HAL_UNSUPPORTED for NULL entries, and event dispatch (subscribers may call
-// back into the backend: the plugin fires events while holding its own lock).
+// back into the backend: the plugin fires events while holding its own lock), and delivery on
+// the caller's thread (Backend::DeliveryHere) keeping events in order and one at a time.
 #include "core/plugin/backend.h"
 
 #include <gmock/gmock.h>
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -213,6 +215,96 @@ TEST_F(PluginBackend, ConcurrentCallsOnManyVms) {
   }
   for (auto &th : threads) th.join();
   EXPECT_EQ(ok.load(), 4);
+}
+
+TEST_F(PluginBackend, DeliveryHereDeliversTheCallersEventsOnItsOwnThreadInOrder) {
+  auto backend = hal::Backend::open(plugin_);
+  std::mutex mu;
+  std::vector<hal_vm_state> seen;
+  std::vector<std::thread::id> threads;
+  std::vector<hal_vm_state> looked_up;
+  backend.on_event([&](const hal::Event &ev) {
+    auto state = backend.lookup(ev.vm_id).state();  // calling back is fine on this thread too
+    std::lock_guard lock(mu);
+    seen.push_back(ev.state);
+    threads.push_back(std::this_thread::get_id());
+    looked_up.push_back(state);
+  });
+  {
+    hal::Backend::DeliveryHere here(backend);
+    auto vm = backend.create(spec("here"));
+    vm.start();
+    vm.pause();
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(seen.empty()) << "delivered before the scope ended";
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen, (std::vector<hal_vm_state>{HAL_VM_STATE_STOPPED, HAL_VM_STATE_RUNNING,
+                                             HAL_VM_STATE_PAUSED}));
+  for (std::thread::id id : threads) EXPECT_EQ(id, std::this_thread::get_id());
+  EXPECT_EQ(looked_up.size(), 3u);
+}
+
+TEST_F(PluginBackend, EventsOutsideADeliveryHereStillReachTheDispatcher) {
+  auto backend = hal::Backend::open(plugin_);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::thread::id> threads;
+  backend.on_event([&](const hal::Event &) {
+    std::lock_guard lock(mu);
+    threads.push_back(std::this_thread::get_id());
+    cv.notify_all();
+  });
+  { hal::Backend::DeliveryHere here(backend); }  // an empty scope leaves nothing behind
+  auto vm = backend.create(spec("there"));       // no scope and no drain: the dispatcher's
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return threads.size() == 1; }));
+  EXPECT_NE(threads[0], std::this_thread::get_id());
+}
+
+// Threads delivering their own events and the dispatcher delivering everybody else's never run
+// subscribers at the same time, and each VM's events arrive in the order they happened.
+TEST_F(PluginBackend, CallerAndDispatcherDeliveriesNeverOverlapAndKeepOrder) {
+  auto backend = hal::Backend::open(plugin_);
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  std::mutex mu;
+  std::map<std::string, std::vector<hal_vm_state>> per_vm;
+  backend.on_event([&](const hal::Event &ev) {
+    if (inside.fetch_add(1) != 0) overlapped = true;
+    std::this_thread::yield();
+    {
+      std::lock_guard lock(mu);
+      per_vm[ev.vm_id].push_back(ev.state);
+    }
+    inside.fetch_sub(1);
+  });
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      auto vm = backend.create(spec("o" + std::to_string(t)));
+      for (int i = 0; i < 50; ++i) {
+        if (t % 2 == 0) {  // half deliver their own events, half leave them to the dispatcher
+          hal::Backend::DeliveryHere here(backend);
+          vm.start();
+          vm.force_stop();
+        } else {
+          vm.start();
+          vm.force_stop();
+        }
+      }
+    });
+  }
+  for (auto &worker : workers) worker.join();
+  backend.drain_events();
+  EXPECT_FALSE(overlapped.load());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(per_vm.size(), 4u);
+  for (const auto &[id, states] : per_vm) {
+    ASSERT_EQ(states.size(), 101u) << id;  // created (stopped), then 50 x (running, stopped)
+    for (size_t i = 1; i < states.size(); ++i)
+      EXPECT_EQ(states[i], i % 2 == 1 ? HAL_VM_STATE_RUNNING : HAL_VM_STATE_STOPPED) << id << i;
+  }
 }
 
 }  // namespace
