@@ -18,7 +18,10 @@ Controller::Controller(Store &store, const ImageCatalog &images, ControllerOptio
       options_(options),
       registry_(store, options.nodes, this),
       queue_(WorkQueueOptions{options.workers, options.retry_base, options.retry_max},
-             [this](const std::string &key) { return handle(key); }) {}
+             [this](const std::string &key) { return handle(key); }),
+      call_slots_(std::min<std::size_t>(options.calls_per_node,
+                                        options.workers > 1 ? options.workers - 1 : 1),
+                  [this](const std::string &key) { queue_.add(key); }) {}
 
 Controller::~Controller() {
   stop();

@@ -19,6 +19,7 @@
 
 #include "controller/api/kubevirt_api.h"
 #include "controller/server/image_catalog.h"
+#include "controller/server/node_call_slots.h"
 #include "controller/server/node_registry.h"
 #include "controller/server/work_queue.h"
 #include "controller/store/store.h"
@@ -48,6 +49,9 @@ struct ControllerOptions {
   std::chrono::milliseconds crash_backoff_max{std::chrono::minutes(5)};    ///< Its cap.
   std::chrono::milliseconds stable_run{std::chrono::minutes(1)};    ///< Run this long → reset.
   std::chrono::milliseconds rpc_timeout{std::chrono::seconds(30)};  ///< Node RPC deadline.
+  /// Blocking calls (so reconcile workers) one node may hold at once, at most workers - 1: the
+  /// work of a node whose calls hang waits for a free slot without a worker (node_call_slots.h).
+  std::size_t calls_per_node = 4;
   std::chrono::milliseconds resync_interval{std::chrono::seconds(10)};  ///< ListVms per node.
   MigrationLimits migration;                                            ///< Migration limits.
 };
@@ -188,6 +192,7 @@ class Controller : public NodeListener {
   ControllerOptions options_;
   NodeRegistry registry_;
   WorkQueue queue_;
+  NodeCallSlots call_slots_;  ///< Bounds the workers one node can hold.
 
   /** Totals of the placements on one node. */
   struct Allocation {

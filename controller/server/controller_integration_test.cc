@@ -1,8 +1,8 @@
 // controller_integration_test.cc - a whole controller in-process with two in-process mock
 // NodeAgents over real gRPC on 127.0.0.1: apply → Running (and its store writes), stop/start,
-// graceful stops that leave the workers free, pause/unpause, migrate, node loss → recreate per
-// runStrategy, controller restart on the same SQLite file, drain, unschedulable and invalid
-// manifests.
+// graceful stops and a hung node that leave the workers free, pause/unpause, migrate, node loss →
+// recreate per runStrategy, controller restart on the same SQLite file, drain, unschedulable and
+// invalid manifests.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -242,6 +242,30 @@ TEST_F(Cluster, SlowGuestShutdownsDoNotHoldTheWorkers) {
   EXPECT_GE(std::chrono::steady_clock::now() - stopped_at, 2s);
   for (const auto &name : slow) EXPECT_EQ(node_state("node-a", "default-" + name), "") << name;
   EXPECT_EQ(vmi_phase("fresh"), "Running");
+}
+
+TEST_F(Cluster, ANodeHungOnVmCallsDoesNotHoldTheOtherNodesWork) {
+  // Two workers, and a node that still heartbeats but takes 3 s over every VM call (a stuck
+  // hypervisor). Before node call slots, its two VMs took both workers and the healthy node's VM
+  // waited 3 s; now the hung node holds one worker and its second VM waits without one.
+  tweak_ = [](ControllerServerOptions &options) { options.controller.workers = 2; };
+  start_controller();
+  start_node("node-hung", {{"faults", {{"slowCallsMs", 3000}}}});
+  start_node("node-a");
+  const std::string on = "        kubernetes.io/hostname: ";  // one more nodeSelector label
+  for (const std::string name : {"stuck-0", "stuck-1"})
+    ASSERT_TRUE(apply(vm_manifest(name, "Always", on + "node-hung\n")).ok());
+  std::this_thread::sleep_for(200ms);  // the workers have taken the hung node's VMs
+  const auto applied_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(apply(vm_manifest("healthy", "Always", on + "node-a\n")).ok());
+  EXPECT_TRUE(wait_running("healthy", 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - applied_at, 1500ms)
+      << "a VM on a healthy node waited behind a hung node's calls";
+  // The VM that waited for a slot is not forgotten: both reach Running on the slow node.
+  for (const std::string name : {"stuck-0", "stuck-1"}) {
+    EXPECT_TRUE(wait_running(name, 15s)) << name;
+    EXPECT_EQ(vmi_node(name), "node-hung") << name;
+  }
 }
 
 TEST_F(Cluster, GuestIgnoringAcpiIsForcedOffAfterItsGracePeriod) {

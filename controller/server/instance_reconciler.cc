@@ -271,6 +271,8 @@ bool Controller::terminate_vmi(InstanceContext &ctx) {
     if (observed && observed->empty()) continue;
     auto connection = registry_.connection(where);
     if (!connection) continue;
+    auto slot = call_slots_.try_claim(where, instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
+    if (!slot) return false;  // queued again when a call to the node ends
     int64_t grace_s = vmi["spec"].value("terminationGracePeriodSeconds", int64_t{30});
     grace_s = std::clamp<int64_t>(grace_s, 0, 30);
     if (observed && (state_is(*observed, "Running") || state_is(*observed, "Paused") ||
@@ -479,6 +481,13 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
   if (!connection) {
     unplace(ctx.vmi_key);
     ctx.retry = true;
+    return;
+  }
+  // A node whose calls hang holds a few workers at most: without a slot, this VMI waits for one
+  // (queued again when a call to the node ends) and is scheduled afresh then.
+  auto slot = call_slots_.try_claim(node, instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
+  if (!slot) {
+    unplace(ctx.vmi_key);
     return;
   }
   v1::CreateVmRequest create;

@@ -230,6 +230,8 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
     }
     auto connection = registry_.connection(source);
     if (!connection) return WorkResult::retry();
+    auto slot = call_slots_.try_claim(source, "vmim/" + ns + "/" + name);
+    if (!slot) return WorkResult::done();  // queued again when a call to the node ends
     v1::VmRef ref;
     ref.set_vm_id(vm_id);
     v1::MigrationProgress answer;
@@ -413,6 +415,13 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
   if (!target_connection || !source_connection) {
     unplace_target(key);
     return WorkResult::retry();
+  }
+  auto target_slot = call_slots_.try_claim(target, "vmim/" + ns + "/" + name);
+  auto source_slot =
+      target_slot ? call_slots_.try_claim(source, "vmim/" + ns + "/" + name) : std::nullopt;
+  if (!source_slot) {  // queued again when a call to the busy node ends
+    unplace_target(key);
+    return WorkResult::done();
   }
   {
     std::lock_guard lock(mutex_);
