@@ -30,6 +30,10 @@ int main(int argc, char **argv) {
   app.add_option("--workers", options.controller.workers, "concurrent reconciles")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
+  app.add_option("--calls-per-node", options.controller.calls_per_node,
+                 "reconcile workers one node's calls may hold at once (at most workers - 1)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   options.controller.nodes.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.controller.nodes.grace_period = std::chrono::milliseconds(grace_ms);

@@ -1,6 +1,6 @@
 // main_test.cc - the hal-controller program: serves on a picked port, stops cleanly (exit 0)
-// on SIGTERM, and refuses a corrupted store file, an unknown store and zero workers with a clear
-// message.
+// on SIGTERM, and refuses a corrupted store file, an unknown store and zero workers or calls per
+// node with a clear message.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -101,10 +101,12 @@ TEST_F(ControllerMain, UnknownStoreSchemeIsRefused) {
   EXPECT_NE(output.find("unknown store"), std::string::npos) << output;
 }
 
-TEST_F(ControllerMain, ZeroWorkersIsRefusedByName) {
+TEST_F(ControllerMain, ZeroWorkersOrCallsPerNodeAreRefusedByName) {
   std::string output;
   EXPECT_GT(run_until_exit({"--workers", "0"}, output), 0) << output;  // Exited, with an error.
   EXPECT_NE(output.find("--workers"), std::string::npos) << output;
+  EXPECT_GT(run_until_exit({"--calls-per-node", "0"}, output), 0) << output;
+  EXPECT_NE(output.find("--calls-per-node"), std::string::npos) << output;
 }
 
 }  // namespace

@@ -39,7 +39,10 @@ TEST_F(NodeCallSlotsTest, AFullNodeMakesKeysWaitAndAFreedSlotRequeuesTheOldest) 
   EXPECT_EQ(slots_.in_flight("hung"), 0u);
   EXPECT_EQ(slots_.waiting("hung"), 0u);
   // Free again: claims succeed and a release with nobody waiting requeues nothing.
-  { auto again = slots_.try_claim("hung", "vmi/c"); EXPECT_TRUE(again); }
+  {
+    auto again = slots_.try_claim("hung", "vmi/c");
+    EXPECT_TRUE(again);
+  }
   EXPECT_EQ(requeued_.size(), 2u);
 }
 
