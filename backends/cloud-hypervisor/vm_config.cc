@@ -46,6 +46,7 @@ uint32_t pci_segment_of_node(const VmSpec &spec, uint32_t node) {
 
 json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
   json config = json::object();
+  if (!spec.machine.empty()) unsupported("machine", "Cloud Hypervisor has no machine types");
   // ---- payload
   json payload = json::object();
   if (spec.boot && !spec.boot->kernel.empty()) {

@@ -260,7 +260,8 @@ std::vector<std::string> build_qemu_argv(const VmSpec &spec, const LaunchOptions
 
   add("-name", "guest=" + escape_option_value(spec.name) + ",debug-threads=on");
 
-  std::string machine = "q35,accel=" + options.accelerator;
+  std::string machine =
+      (spec.machine.empty() ? std::string("q35") : spec.machine) + ",accel=" + options.accelerator;
   if (tdx) machine += ",confidential-guest-support=tdx0,kernel_irqchip=split";
   const bool uefi_pflash =
       !tdx && spec.boot && spec.boot->firmware && spec.boot->firmware->type == FirmwareType::kUefi;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "backends/kvm-qemu/command_line.h"
+#include "backends/kvm-qemu/machine_type.h"
 #include "backends/kvm-qemu/migration.h"
 #include "backends/kvm-qemu/qemu_probe.h"
 #include "core/host/host_topology.h"
@@ -237,13 +238,16 @@ std::shared_ptr<VmController> KvmQemuBackend::define(std::string_view spec_json,
   } catch (const std::exception &e) {
     throw Failure(HAL_INVALID_ARGUMENT, e.what());
   }
+  const QemuFeatures qemu = probe_qemu(settings_->qemu_binary, settings_->state_root);
   if (spec.launch_security.type == LaunchSecurityType::kTdx) {
-    const QemuFeatures qemu = probe_qemu(settings_->qemu_binary, settings_->state_root);
     if (std::string missing = tdx_missing(settings_->host_root, settings_->accelerator, qemu);
         !missing.empty()) {
       throw Failure(HAL_UNSUPPORTED, missing);
     }
   }
+  // Pinned for the VM's life: the spec kept in its state dir names the versioned machine.
+  spec.machine = resolve_machine(spec.machine, qemu);
+  doc["machine"] = spec.machine;
   // Everything the command line cannot express fails now, not at start.
   LaunchOptions options;
   options.accelerator = settings_->accelerator;

@@ -4,6 +4,7 @@
 # Everything but the exported entry, as a static library so tests can use the pieces directly.
 add_library(hal_kvm_qemu_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/command_line.cc
+  ${CMAKE_CURRENT_LIST_DIR}/machine_type.cc
   ${CMAKE_CURRENT_LIST_DIR}/process_supervisor.cc
   ${CMAKE_CURRENT_LIST_DIR}/qemu_probe.cc
   ${CMAKE_CURRENT_LIST_DIR}/vcpu_pinning.cc

@@ -72,6 +72,14 @@ QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
       features.version = qmp->qemu_version();
       nlohmann::json schema = qmp->Execute("query-qmp-schema", nullptr, std::chrono::seconds(20));
       features.tdx_guest = schema.dump().find("\"tdx-guest\"") != std::string::npos;
+      nlohmann::json machines = qmp->Execute("query-machines", nullptr, std::chrono::seconds(20));
+      for (const auto &machine : machines.is_array() ? machines : nlohmann::json::array()) {
+        const std::string name = machine.value("name", "");
+        const std::string alias = machine.value("alias", "");
+        if (!name.empty()) features.machines.insert(name);
+        if (!alias.empty()) features.machines.insert(alias);
+        if (alias == "q35") features.q35_machine = name;
+      }
       try {
         qmp->Execute("quit", nullptr, std::chrono::seconds(2));
       } catch (const std::exception &) {

@@ -1,10 +1,11 @@
-// qemu_probe.h - what the QEMU binary and the host can do: QEMU version and whether it has the
-// tdx-guest object (probed once per binary through query-qmp-schema and cached), KVM usability,
-// and host TDX support (kvm_intel's tdx parameter under a configurable sysfs root).
+// qemu_probe.h - what the QEMU binary and the host can do: QEMU version, its machine types and
+// whether it has the tdx-guest object (probed once per binary through QMP and cached), KVM
+// usability, and host TDX support (kvm_intel's tdx parameter under a configurable sysfs root).
 #ifndef HAL_BACKENDS_KVM_QEMU_QEMU_PROBE_H
 #define HAL_BACKENDS_KVM_QEMU_QEMU_PROBE_H
 
 #include <filesystem>
+#include <set>
 #include <string>
 
 namespace hal::kvm_qemu {
@@ -15,6 +16,10 @@ struct QemuFeatures {
   std::string version;
   /** True when query-qmp-schema mentions the tdx-guest object type. */
   bool tdx_guest = false;
+  /** Machine types from query-machines, names and aliases (e.g. "pc-q35-7.2", "q35"). */
+  std::set<std::string> machines;
+  /** The versioned machine the alias "q35" stands for ("" when QEMU has no such alias). */
+  std::string q35_machine;
   /** Why the probe failed ("" on success). */
   std::string error;
 };

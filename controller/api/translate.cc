@@ -242,6 +242,8 @@ json to_hal_spec(const json &vmi_spec, const TranslationContext &context,
   const json spec = default_vmi_spec(vmi_spec);
   if (context.vm_id.empty()) invalid("name", "the HAL VM id is empty");
   json out = {{"apiVersion", "hal.dev/v1"}, {"name", context.vm_id}};
+  const json *machine = detail::find_path(spec, {"domain", "machine", "type"});
+  if (machine != nullptr && machine->is_string()) out["machine"] = *machine;
   translate_cpu(spec, placement, out);
   auto memory = detail::guest_memory(spec);
   if (!memory) invalid("spec.domain.memory.guest", "no guest memory given");

@@ -2,6 +2,7 @@
 // launchSecurity and devices (disks, interfaces). Every field HAL cannot honour is rejected by
 // its path with the reason.
 #include <cctype>
+#include <regex>
 #include <set>
 
 #include "controller/api/validators.h"
@@ -181,6 +182,19 @@ void check_resources(const json &domain, const std::string &path, Errors &errors
       }
     }
   }
+}
+
+// machine.type: a machine type name for the backend (kvm-qemu: q35 or pc-q35-*); the backend
+// refuses one it does not have when the VM is created.
+void check_machine(const json &domain, const std::string &path, Errors &errors) {
+  auto it = domain.find("machine");
+  if (it == domain.end()) return;
+  const std::string p = join(path, "machine");
+  if (!check_fields(*it, p, {"type"}, {}, errors)) return;
+  auto type = get_string(*it, "type", p, errors);
+  static const std::regex kName("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  if (type && !std::regex_match(*type, kName))
+    errors.add(join(p, "type"), "must be a machine type name such as q35 or pc-q35-7.2");
 }
 
 void check_firmware(const json &domain, const std::string &path, Errors &errors) {
@@ -449,24 +463,25 @@ void check_devices(const json &domain, const std::string &path, Errors &errors) 
 
 /** Validates spec.domain (called from validate_vmi_spec). */
 void validate_domain(const json &domain, const std::string &path, Errors &errors) {
-  if (!check_fields(domain, path,
-                    {"resources", "cpu", "memory", "devices", "firmware", "launchSecurity"},
-                    {{"machine", "the machine type is chosen by each HAL backend"},
-                     {"clock", "guest clock and timer settings are not supported by HAL"},
-                     {"features",
-                      "hypervisor features (acpi, apic, hyperv, smm, ...) are not "
-                      "configurable in HAL"},
-                     {"ioThreadsPolicy", kNotSupported},
-                     {"ioThreads", kNotSupported},
-                     {"chassis", "SMBIOS chassis information is not configurable in HAL"},
-                     {"rebootPolicy", kNotSupported}},
-                    errors)) {
+  if (!check_fields(
+          domain, path,
+          {"resources", "cpu", "memory", "devices", "firmware", "launchSecurity", "machine"},
+          {{"clock", "guest clock and timer settings are not supported by HAL"},
+           {"features",
+            "hypervisor features (acpi, apic, hyperv, smm, ...) are not "
+            "configurable in HAL"},
+           {"ioThreadsPolicy", kNotSupported},
+           {"ioThreads", kNotSupported},
+           {"chassis", "SMBIOS chassis information is not configurable in HAL"},
+           {"rebootPolicy", kNotSupported}},
+          errors)) {
     return;
   }
   check_cpu(domain, path, errors);
   check_memory(domain, path, errors);
   check_resources(domain, path, errors);
   check_firmware(domain, path, errors);
+  check_machine(domain, path, errors);
   check_launch_security(domain, path, errors);
   check_devices(domain, path, errors);
 }

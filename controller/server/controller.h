@@ -148,6 +148,9 @@ class Controller : public NodeListener {
 
   WorkResult handle(const std::string &key);
   WorkResult reconcile_instance(const std::string &ns, const std::string &name);
+  /** The machine type the node runs `vm_id` on (its vm-info spec.machine); "" when the node
+   *  does not say. */
+  std::string running_machine(NodeConnection &connection, const std::string &vm_id);
   WorkResult reconcile_migration(const std::string &ns, const std::string &name);
   WorkResult reconcile_node(const std::string &name);
   WorkResult resync_node(const std::string &name);

@@ -322,8 +322,9 @@ TEST_F(Cluster, PauseAndUnpause) {
 
 TEST_F(Cluster, MigrateBetweenTwoNodes) {
   start_controller();
-  start_node("node-a");
-  start_node("node-b");
+  // Each node pins new VMs to a machine type of its own, as two QEMU versions would.
+  start_node("node-a", {{"machine", "machine-of-a"}});
+  start_node("node-b", {{"machine", "machine-of-b"}});
   ASSERT_TRUE(apply(vm_manifest("mig", "Always", "      evictionStrategy: LiveMigrate\n")).ok());
   ASSERT_TRUE(wait_running("mig"));
   const std::string source = vmi_node("mig");
@@ -355,6 +356,9 @@ TEST_F(Cluster, MigrateBetweenTwoNodes) {
   ASSERT_TRUE(before.contains("guest")) << before.dump();
   ASSERT_TRUE(after.contains("guest")) << after.dump();
   EXPECT_EQ(after["guest"]["bootCount"], before["guest"]["bootCount"]);
+  // The target was given the machine type the source ran, not its own.
+  EXPECT_EQ(before["spec"].value("machine", ""), "machine-of-" + source.substr(5));
+  EXPECT_EQ(after["spec"].value("machine", ""), before["spec"].value("machine", ""));
 }
 
 TEST_F(Cluster, NodeLossRecreatesAlwaysVmsElsewhereAndFailsManualOnes) {

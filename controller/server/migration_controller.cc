@@ -126,6 +126,20 @@ void Controller::finish_migration(const StoreKey &vmim_key, json &vmim, json &vm
       ->info("{}: migration {} ({})", vmim_key.str(), succeeded ? "succeeded" : "failed", reason);
 }
 
+std::string Controller::running_machine(NodeConnection &connection, const std::string &vm_id) {
+  v1::VmRef ref;
+  ref.set_vm_id(vm_id);
+  v1::VmStatus status;
+  auto context = rpc_context(options_.rpc_timeout);
+  grpc::Status rpc = connection.stub().GetVm(context.get(), ref, &status);
+  if (!rpc.ok()) {
+    hal::log("controller")
+        ->warn("{}: cannot read its machine type: {}", vm_id, rpc.error_message());
+    return "";
+  }
+  return str_at(parse_or_empty(status.info_json()), Pointer("/spec/machine"));
+}
+
 WorkResult Controller::reconcile_migration(const std::string &ns, const std::string &name) {
   const StoreKey key{kVmimKind, ns, name};
   auto stored = store_.get(key);
@@ -427,6 +441,10 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
     std::lock_guard lock(mutex_);
     migrating_[vm_id] = key;
   }
+  // The target runs the machine type the source runs (a backend pins one at creation, and a
+  // newer hypervisor on the target would otherwise pick a newer one the guest cannot move to).
+  if (std::string machine = running_machine(*source_connection, vm_id); !machine.empty())
+    hal_spec["machine"] = machine;
   v1::PrepareIncomingRequest prepare;
   prepare.set_backend(backend);
   prepare.set_spec_json(hal_spec.dump());

@@ -51,6 +51,7 @@ VmSpec parse_vm_spec(const nlohmann::json &j) {
   VmSpec s;
   s.api_version = j["apiVersion"];
   s.name = j["name"];
+  s.machine = j.value("machine", "");
 
   const json &cpu = j["cpu"];
   s.cpu.vcpus = cpu["vcpus"];
@@ -148,6 +149,7 @@ nlohmann::json to_json(const VmSpec &s) {
              {{"size", format_quantity(s.memory.size_bytes)},
               {"hugepages",
                s.memory.hugepage_bytes == 0 ? "none" : format_quantity(s.memory.hugepage_bytes)}}}};
+  if (!s.machine.empty()) j["machine"] = s.machine;
   if (!s.numa_nodes.empty()) {
     json nodes = json::array();
     for (const auto &n : s.numa_nodes) {

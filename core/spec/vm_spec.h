@@ -125,6 +125,7 @@ struct MigrationPolicy {
 struct VmSpec {
   std::string api_version = "hal.dev/v1";
   std::string name;
+  std::string machine;  // "" = the backend's default
   CpuSpec cpu;
   MemorySpec memory;
   std::vector<NumaNodeSpec> numa_nodes;  // empty = no guest NUMA section

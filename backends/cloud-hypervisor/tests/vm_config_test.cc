@@ -79,6 +79,19 @@ TEST(VmConfig, WhatCloudHypervisorCannotDoIsUnsupported) {
   }
 }
 
+TEST(VmConfig, AMachineTypeIsUnsupported) {
+  VmSpec spec = numa_spec();
+  spec.machine = "pc-q35-7.2";
+  VmConfigOptions options{"/s", two_node_host(), ""};
+  try {
+    build_vm_config(spec, options);
+    FAIL();
+  } catch (const hal::plugin::Failure &f) {
+    EXPECT_EQ(f.status, HAL_UNSUPPORTED);
+    EXPECT_NE(std::string(f.what()).find("spec.machine"), std::string::npos) << f.what();
+  }
+}
+
 TEST(EmulatorChecks, AWrongVmConfigIsCaught) {
   VmConfigOptions options{"/s", two_node_host(), ""};
   json config = build_vm_config(numa_spec(), options);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
+#include "backends/kvm-qemu/machine_type.h"
 #include "core/host/host_topology.h"
 #include "core/spec/vm_spec.h"
 #include "hal/plugin.hpp"
@@ -101,6 +102,33 @@ TEST(BuildQemuArgv, MinimalSpec) {
   EXPECT_EQ(chardevs[1], "socket,id=serial0,path=/run/hal/vm/console.sock,server=on,wait=off");
   EXPECT_EQ(value_of(argv, "-mon"), "chardev=qmp,mode=control");
   EXPECT_TRUE(has(argv, "isa-serial,chardev=serial0,id=serial0-dev"));
+}
+
+TEST(BuildQemuArgv, ThePinnedMachineIsTheOneLaunched) {
+  VmSpec spec = parse(R"({"apiVersion":"hal.dev/v1","name":"pinned","machine":"pc-q35-7.1",
+      "cpu":{"vcpus":1},"memory":{"size":"512Mi"}})");
+  EXPECT_EQ(value_of(build_qemu_argv(spec, options()), "-machine"), "pc-q35-7.1,accel=tcg");
+}
+
+TEST(ResolveMachine, Q35IsPinnedToItsVersionAndOthersAreRefusedByName) {
+  QemuFeatures qemu;
+  qemu.version = "7.2.0";
+  qemu.machines = {"q35", "pc-q35-7.2", "pc-q35-7.1", "pc-i440fx-7.2"};
+  qemu.q35_machine = "pc-q35-7.2";
+  EXPECT_EQ(resolve_machine("", qemu), "pc-q35-7.2");
+  EXPECT_EQ(resolve_machine("q35", qemu), "pc-q35-7.2");
+  EXPECT_EQ(resolve_machine("pc-q35-7.1", qemu), "pc-q35-7.1");
+  for (const std::string bad : {"pc-i440fx-7.2", "pc-q35-9.9", "microvm"}) {
+    try {
+      resolve_machine(bad, qemu);
+      ADD_FAILURE() << bad;
+    } catch (const hal::plugin::Failure &f) {
+      EXPECT_EQ(f.status, HAL_UNSUPPORTED);
+      EXPECT_NE(std::string(f.what()).find("spec.machine"), std::string::npos) << f.what();
+    }
+  }
+  // A QEMU the probe learnt nothing from: q35 stays the alias.
+  EXPECT_EQ(resolve_machine("", QemuFeatures{}), "q35");
 }
 
 TEST(BuildQemuArgv, KvmUsesHostCpuAndTopology) {

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <list>
 #include <memory>
 #include <regex>
@@ -596,6 +598,71 @@ TEST_F(KvmQemuPluginTest, TdxAndInvalidSpecsAreRefused) {
   nlohmann::json bad = {{"stateDir", "/tmp"}, {"accelerator", "warp"}};
   hal_backend *other = nullptr;
   EXPECT_EQ(t_->open(bad.dump().c_str(), nullptr, nullptr, 0, &other, &err), HAL_INVALID_ARGUMENT);
+}
+
+// What `qemu-system-x86_64 -machine help` says, independently of the backend's QMP probe: the
+// machine q35 is an alias of, and an older q35 machine.
+struct HelpMachines {
+  std::string q35_alias_of, older_q35;
+};
+HelpMachines machines_from_help() {
+  HelpMachines found;
+  FILE *pipe = ::popen("qemu-system-x86_64 -machine help 2>/dev/null", "r");
+  if (pipe == nullptr) return found;
+  std::string text;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) text.append(buffer, n);
+  ::pclose(pipe);
+  std::smatch m;
+  if (std::regex_search(text, m, std::regex(R"(\nq35 .*\(alias of (pc-q35-[0-9.]+)\))")))
+    found.q35_alias_of = m[1];
+  const std::regex versioned(R"(\n(pc-q35-[0-9.]+) )");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), versioned);
+       it != std::sregex_iterator() && found.older_q35.empty(); ++it)
+    if ((*it)[1] != found.q35_alias_of) found.older_q35 = (*it)[1];
+  return found;
+}
+
+// A VM is pinned to the versioned machine behind q35 and keeps it when the backend reopens; an
+// older q35 machine asked for by name is the one QEMU runs; other machines are refused by name.
+TEST_F(KvmQemuPluginTest, VmsArePinnedToAVersionedQ35Machine) {
+  const HelpMachines help = machines_from_help();
+  ASSERT_FALSE(help.q35_alias_of.empty()) << "qemu-system-x86_64 -machine help names no q35 alias";
+  const std::string root = new_state_dir();
+  EventRecorder &events = recorder();
+  hal_backend *backend = open(root, &events);
+  hal_vm *pinned = create(backend, spec("pinned"));
+  ASSERT_NE(pinned, nullptr);
+  EXPECT_EQ(info(pinned)["spec"].value("machine", ""), help.q35_alias_of);
+  release(pinned);
+  close(backend, HAL_CLOSE_KEEP_VMS);
+  hal_backend *reopened = open(root, &recorder());
+  hal_vm *adopted = lookup(reopened, "pinned");
+  ASSERT_NE(adopted, nullptr);
+  EXPECT_EQ(info(adopted)["spec"].value("machine", ""), help.q35_alias_of);
+
+  if (!help.older_q35.empty()) {
+    nlohmann::json older = spec("older");
+    older["machine"] = help.older_q35;
+    hal_vm *vm = create(reopened, older, HAL_CREATE_START);
+    ASSERT_NE(vm, nullptr);
+    const int pid = info(vm).value("pid", 0);
+    ASSERT_GT(pid, 0);
+    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    EXPECT_NE(args.find(std::string("-machine") + '\0' + help.older_q35 + ",accel=tcg"),
+              std::string::npos);
+  }
+
+  for (const std::string refused : {"pc-i440fx-7.2", "pc-q35-0.1"}) {
+    nlohmann::json other = spec("refused");
+    other["machine"] = refused;
+    hal_vm *vm = nullptr;
+    Err err;
+    EXPECT_EQ(t_->vm_create(reopened, other.dump().c_str(), 0, &vm, &err), HAL_UNSUPPORTED)
+        << refused;
+    EXPECT_NE(std::string(err.msg()).find("spec.machine"), std::string::npos) << err.msg();
+  }
 }
 
 }  // namespace

@@ -244,6 +244,8 @@ CheckedSpec MockBackend::check_spec(std::string_view spec_json, const char *op) 
                 " does not exist");
     }
   }
+  // Pinned like a real hypervisor's versioned machine type: reported in vm-info's spec.
+  if (!spec.contains("machine") && !config_.machine.empty()) spec["machine"] = config_.machine;
   out.compact = spec.dump();
   return out;
 }

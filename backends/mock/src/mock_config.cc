@@ -171,6 +171,8 @@ Config parse_config(std::string_view config_json) {
       if (config.state_dir.empty()) bad(key, "must not be empty");
     } else if (key == "tdx") {
       config.tdx = get_bool(value, key);
+    } else if (key == "machine") {
+      config.machine = get_string(value, key);
     } else if (key == "host") {
       parse_host(value, config);
     } else if (key == "faults") {

@@ -34,6 +34,8 @@ struct Config {
   std::string state_dir;
   /** Whether the fake host supports TDX. */
   bool tdx = false;
+  /** The machine type a VM whose spec names none is pinned to ("": none, as before). */
+  std::string machine;
   /** The host info document (defaults: a fake 2-node host, overridden by config "host"). */
   nlohmann::json host;
   /** Injected faults. */

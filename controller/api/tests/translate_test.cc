@@ -118,6 +118,16 @@ TEST(Translate, TdxUefiAndDisks) {
   EXPECT_EQ(r.memory_bytes, 2ull << 30);
 }
 
+TEST(Translate, MachineTypeGoesToTheBackendAndIsAbsentByDefault) {
+  json out = to_hal_spec(vmi_spec("domain:\n  machine:\n    type: pc-q35-7.1\n  memory:\n"
+                                  "    guest: 1Gi\n"),
+                         {nullptr, "default-m"});
+  EXPECT_EQ(out["machine"], "pc-q35-7.1");
+  EXPECT_NO_THROW(hal::validate_spec_or_throw(out));
+  out = to_hal_spec(vmi_spec("domain:\n  memory:\n    guest: 1Gi\n"), {nullptr, "default-n"});
+  EXPECT_FALSE(out.contains("machine")) << out.dump();
+}
+
 TEST(Translate, MigratabilityAndCpuFromRequests) {
   json local = vmi_spec(
       "domain:\n  memory:\n    guest: 1Gi\nvolumes:\n- name: d\n  hostDisk:\n"

@@ -308,13 +308,19 @@ TEST(Validate, SchedulingFields) {
 TEST(Validate, DevicesRejectedByName) {
   auto e =
       errors_of(vm_yaml(body("        devices:\n          gpus: []\n          tpm: {}\n"
-                             "          autoattachGraphicsDevice: true\n"
-                             "        machine:\n          type: q35\n")));
+                             "          autoattachGraphicsDevice: true\n")));
   EXPECT_TRUE(has_error(e, T + "domain.devices.gpus", "passthrough")) << dump(e);
   EXPECT_TRUE(has_error(e, T + "domain.devices.tpm", "TPM")) << dump(e);
   EXPECT_TRUE(has_error(e, T + "domain.devices.autoattachGraphicsDevice", "no graphics"))
       << dump(e);
-  EXPECT_TRUE(has_error(e, T + "domain.machine", "machine type")) << dump(e);
+}
+
+TEST(Validate, MachineTypeIsANameForTheBackend) {
+  EXPECT_TRUE(errors_of(vm_yaml(body("        machine:\n          type: pc-q35-7.2\n"))).empty());
+  auto e = errors_of(vm_yaml(body("        machine:\n          type: 'q35 --evil'\n")));
+  EXPECT_TRUE(has_error(e, T + "domain.machine.type", "machine type name")) << dump(e);
+  e = errors_of(vm_yaml(body("        machine:\n          type: q35\n          arch: x86\n")));
+  EXPECT_TRUE(has_error(e, T + "domain.machine.arch", "unknown field")) << dump(e);
 }
 
 TEST(Validate, RunStrategyAndRunning) {

@@ -85,5 +85,25 @@ TEST(VmSpec, InvalidThrowsWithFormattedErrors) {
   }
 }
 
+TEST(VmSpec, MachineIsOptionalRoundTripsAndMustBeAName) {
+  const json base = json::parse(
+      R"({"apiVersion":"hal.dev/v1","name":"m","cpu":{"vcpus":1},"memory":{"size":"1Gi"}})");
+  EXPECT_EQ(parse_vm_spec(base).machine, "");
+  EXPECT_FALSE(to_json(parse_vm_spec(base)).contains("machine"));
+  json pinned = base;
+  pinned["machine"] = "pc-q35-7.2";
+  EXPECT_EQ(parse_vm_spec(pinned).machine, "pc-q35-7.2");
+  EXPECT_EQ(to_json(parse_vm_spec(pinned))["machine"], "pc-q35-7.2");
+  json bad = base;
+  bad["machine"] = "q35,accel=kvm";  // nothing may be slipped into a command line
+  try {
+    parse_vm_spec(bad);
+    FAIL() << "expected VmSpecError";
+  } catch (const VmSpecError &e) {
+    ASSERT_EQ(e.errors().size(), 1u);
+    EXPECT_EQ(e.errors()[0].path, "spec.machine");
+  }
+}
+
 }  // namespace
 }  // namespace hal
