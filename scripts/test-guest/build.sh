@@ -148,4 +148,16 @@ printf 'kernel_package=%s\nkernel_package_version=%s\nmodules=%s\n' \
 rm -rf "$OUT"
 mv "$WORK/out" "$OUT" || die "cannot move the result to $OUT"
 log "built $OUT"
+
+# Keep the cache small: the newest three guests stay (this one among them), older ones go, and
+# so do build dirs that a killed run left behind more than a day ago.
+n=0
+while IFS= read -r dir; do
+  [[ -f "$dir/manifest.txt" ]] || continue
+  n=$((n + 1))
+  [[ $n -le 3 || "$dir" == "$OUT" ]] && continue
+  log "pruning $dir"
+  rm -rf -- "$dir"
+done < <(ls -1dt -- "$CACHE"/*_*/ 2>/dev/null | sed 's:/$::')
+find "$CACHE" -maxdepth 1 -type d -name '.build.*' -mmin +1440 -exec rm -rf -- {} + 2>/dev/null || true
 echo "$OUT"
