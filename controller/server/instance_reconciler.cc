@@ -272,7 +272,10 @@ bool Controller::terminate_vmi(InstanceContext &ctx) {
     auto connection = registry_.connection(where);
     if (!connection) continue;
     auto slot = call_slots_.try_claim(where, instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
-    if (!slot) return false;  // queued again when a call to the node ends
+    if (!slot) {  // queued again when a call to the node ends
+      ctx.requeue_after(kSlotRecheck);
+      return false;
+    }
     int64_t grace_s = vmi["spec"].value("terminationGracePeriodSeconds", int64_t{30});
     grace_s = std::clamp<int64_t>(grace_s, 0, 30);
     if (observed && (state_is(*observed, "Running") || state_is(*observed, "Paused") ||
@@ -488,6 +491,7 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
   auto slot = call_slots_.try_claim(node, instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
   if (!slot) {
     unplace(ctx.vmi_key);
+    ctx.requeue_after(kSlotRecheck);
     return;
   }
   v1::CreateVmRequest create;

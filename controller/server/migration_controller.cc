@@ -245,7 +245,7 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
     auto connection = registry_.connection(source);
     if (!connection) return WorkResult::retry();
     auto slot = call_slots_.try_claim(source, "vmim/" + ns + "/" + name);
-    if (!slot) return WorkResult::done();  // queued again when a call to the node ends
+    if (!slot) return WorkResult::after(kSlotRecheck);  // or when a call to the node ends
     v1::VmRef ref;
     ref.set_vm_id(vm_id);
     v1::MigrationProgress answer;
@@ -433,9 +433,9 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
   auto target_slot = call_slots_.try_claim(target, "vmim/" + ns + "/" + name);
   auto source_slot =
       target_slot ? call_slots_.try_claim(source, "vmim/" + ns + "/" + name) : std::nullopt;
-  if (!source_slot) {  // queued again when a call to the busy node ends
+  if (!source_slot) {  // queued again when a call to the busy node ends, or after a while
     unplace_target(key);
-    return WorkResult::done();
+    return WorkResult::after(kSlotRecheck);
   }
   {
     std::lock_guard lock(mutex_);

@@ -6,6 +6,7 @@
 #ifndef HAL_CONTROLLER_SERVER_NODE_CALL_SLOTS_H
 #define HAL_CONTROLLER_SERVER_NODE_CALL_SLOTS_H
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -16,6 +17,10 @@
 #include <string>
 
 namespace hal::controller {
+
+/** How soon a key that found no slot looks again by itself. A freed slot wakes one waiting key,
+ *  and that key may no longer need a call; the others then find the free slot at this check. */
+inline constexpr std::chrono::milliseconds kSlotRecheck{1000};
 
 /** Per-node call slots with a waiting list of work-queue keys. Thread-safe. */
 class NodeCallSlots {
