@@ -377,6 +377,7 @@ void VmController::remove() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     migrated = state_ == HAL_VM_STATE_MIGRATED;
+    emit_locked(HAL_EVENT_VM_DELETED, {{"reason", "deleted"}});
     deleted_ = true;
     detached_ = true;
   }

@@ -455,6 +455,7 @@ void VmController::remove() {
   release_run();
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    emit_locked(HAL_EVENT_VM_DELETED, {{"reason", "deleted"}});
     deleted_ = true;
     detached_ = true;  // no more events for a deleted VM
   }

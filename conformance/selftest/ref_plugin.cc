@@ -253,6 +253,7 @@ class RefVm : public hal::plugin::Vm {
       fail(HAL_FAILED_PRECONDITION, "vm_delete " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
     r.deleted = true;
+    emit(r, HAL_EVENT_VM_DELETED, {{"reason", "deleted"}});
     r.store->vms.erase(r.id);
   }
   hal_vm_state state() override {

@@ -701,4 +701,27 @@ HAL_CLAUSE(LC_030, kLifecycle, SHOULD, "",
       << "message \"" << err.message() << "\" does not name " << id;
 }
 
+HAL_CLAUSE(LC_031, kLifecycle, SHOULD, "",
+           "vm_delete reports a VM_DELETED event with the VM's id and its last state, after "
+           "which the VM sends no more events") {
+  Backend backend = S().open();
+  EventLog log(backend);
+  Cleanup cleanup(backend);
+  Vm vm = running_vm(backend, cleanup, "deleted-event");
+  vm.force_stop();
+  vm.delete_vm();
+  auto deleted = [&](const Event &e) {
+    return e.vm_id == vm.id() && e.type == HAL_EVENT_VM_DELETED;
+  };
+  ASSERT_TRUE(log.wait_for(deleted, S().wait))
+      << "no VM_DELETED event; got " << log.describe(vm.id());
+  sleep_ms(200);
+  backend.drain_events();
+  const std::vector<Event> events = log.events(vm.id());
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().type, static_cast<hal_event_type>(HAL_EVENT_VM_DELETED))
+      << "events after VM_DELETED: " << log.describe(vm.id());
+  EXPECT_EQ(state_name(events.back().state), "Stopped") << log.describe(vm.id());
+}
+
 }  // namespace hal::conformance

@@ -223,4 +223,9 @@ uint64_t NodeAgent::last_event_sequence() const {
   return running_ ? running_->events->last_sequence() : 0;
 }
 
+std::size_t NodeAgent::event_watchers() const {
+  std::lock_guard lock(mu_);
+  return running_ ? running_->events->reader_count() : 0;
+}
+
 }  // namespace hal::node

@@ -54,6 +54,8 @@ class NodeAgent {
   RegistrarStats registration() const;
   /** The sequence number of the last event published. */
   uint64_t last_event_sequence() const;
+  /** WatchEvents streams subscribed now (a registered controller holds one). */
+  std::size_t event_watchers() const;
 
  private:
   struct Running;

@@ -45,6 +45,8 @@ std::string event_type_name(hal_event_type type) {
       return "guest-rebooted";
     case HAL_EVENT_DEVICE_CHANGED:
       return "device-changed";
+    case HAL_EVENT_VM_DELETED:
+      return "vm-deleted";
     default:
       return "unknown";
   }

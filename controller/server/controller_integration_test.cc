@@ -1,8 +1,8 @@
 // controller_integration_test.cc - a whole controller in-process with two in-process mock
 // NodeAgents over real gRPC on 127.0.0.1: apply → Running (and its store writes), stop/start,
-// graceful stops and a hung node that leave the workers free, pause/unpause, migrate, node loss →
-// recreate per runStrategy, controller restart on the same SQLite file, drain, unschedulable and
-// invalid manifests.
+// graceful stops and a hung node that leave the workers free, pause/unpause, migrate, node loss
+// and a VM deleted behind its back → recreate per runStrategy, controller restart on the same
+// SQLite file, drain, unschedulable and invalid manifests.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -382,6 +382,37 @@ TEST_F(Cluster, NodeLossRecreatesAlwaysVmsElsewhereAndFailsManualOnes) {
   ASSERT_NE(find_condition(node["status"]["conditions"], "Ready"), nullptr);
   EXPECT_EQ((*find_condition(node["status"]["conditions"], "Ready"))["status"], "False");
   EXPECT_TRUE(server_->store().get(StoreKey{kEventKind, "default", "node-a.node.nodenotready"}));
+}
+
+TEST_F(Cluster, AVmDeletedOnItsNodeLeavesTheControllersViewAtOnce) {
+  // The periodic re-list of a node's VMs is a minute away, and deleting a stopped VM changes no
+  // state: only the node's vm-deleted event can tell the controller in time.
+  tweak_ = [](ControllerServerOptions &options) { options.controller.resync_interval = 60s; };
+  start_controller();
+  start_node("node-a");
+  // The controller's event stream is open before the VM is made (events before it are missed).
+  ASSERT_TRUE(wait_until([&] { return agent("node-a")->event_watchers() > 0; }, 5s));
+  auto stub = hal::node::testing::node_stub(agent("node-a")->address());
+  v1::CreateVmRequest create;
+  create.set_backend("mock");
+  create.set_spec_json(hal::node::testing::mock_spec("by-hand").dump());
+  create.set_start(true);
+  v1::VmStatus status;
+  ASSERT_TRUE(stub->CreateVm(hal::node::testing::deadline_context().get(), create, &status).ok());
+  v1::StopVmRequest stop;
+  stop.set_vm_id("by-hand");
+  stop.set_force(true);
+  ASSERT_TRUE(stub->StopVm(hal::node::testing::deadline_context().get(), stop, &status).ok());
+  const NodeRegistry &registry = server_->controller().registry();
+  ASSERT_TRUE(wait_until([&] { return registry.observed("node-a", "by-hand") == "Stopped"; }, 5s))
+      << "seen as " << registry.observed("node-a", "by-hand").value_or("unknown");
+  v1::DeleteVmRequest request;
+  request.set_vm_id("by-hand");
+  v1::DeleteVmResponse response;
+  ASSERT_TRUE(
+      stub->DeleteVm(hal::node::testing::deadline_context().get(), request, &response).ok());
+  EXPECT_TRUE(wait_until([&] { return registry.observed("node-a", "by-hand") == ""; }, 3s))
+      << "still " << registry.observed("node-a", "by-hand").value_or("unknown");
 }
 
 TEST_F(Cluster, ControllerRestartLosesNothingAndDoesNotRestartVms) {

@@ -368,7 +368,9 @@ bool NodeRegistry::Action::end(uint64_t answered_sequence) {
 }
 
 bool NodeRegistry::observe_event(const std::string &name, const v1::NodeEvent &event) {
-  const bool state_changed = event.type() == "state-changed";
+  // A deletion is a change to the state "gone" (""), ordered like any other state change.
+  const bool deleted = event.type() == "vm-deleted";
+  const bool state_changed = event.type() == "state-changed" || deleted;
   const bool crashed = event.type() == "guest-crashed";
   std::lock_guard lock(mutex_);
   auto it = nodes_.find(name);
@@ -379,8 +381,9 @@ bool NodeRegistry::observe_event(const std::string &name, const v1::NodeEvent &e
     auto reflected = node.reflected.find(event.vm_id());
     if (reflected != node.reflected.end() && event.sequence() <= reflected->second) return false;
   }
-  if ((state_changed || crashed) && !event.state().empty()) {
-    bool changed = record_state(node, name, event.vm_id(), crashed ? "Crashed" : event.state());
+  if ((state_changed || crashed) && (deleted || !event.state().empty())) {
+    const std::string state = deleted ? "" : crashed ? "Crashed" : event.state();
+    bool changed = record_state(node, name, event.vm_id(), state);
     // The echo of a state already recorded (e.g. from CreateVm's answer) needs no reconcile.
     if (!changed && state_changed) return false;
   }

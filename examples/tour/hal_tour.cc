@@ -58,6 +58,8 @@ const char *event_name(hal_event_type type) {
       return "guest-rebooted";
     case HAL_EVENT_DEVICE_CHANGED:
       return "device";
+    case HAL_EVENT_VM_DELETED:
+      return "deleted";
     default:
       return "unknown";
   }

@@ -207,6 +207,10 @@ typedef uint32_t hal_event_type;
 #define HAL_EVENT_GUEST_REBOOTED 5
 /** A device was attached or detached; `detail_json` names it. */
 #define HAL_EVENT_DEVICE_CHANGED 6
+/** The VM was deleted (vm_delete); `state` is its state before, and the VM sends no more
+ *  events. Hosts learn of a deletion they did not ask for from it. A host ignores event types it
+ *  does not know, and plugins built against an older header never send this one. */
+#define HAL_EVENT_VM_DELETED 7
 
 /** One event. Every pointer in it is valid only during the callback. */
 typedef struct hal_event {

@@ -156,6 +156,8 @@ void MockVm::remove(uint32_t /*flags*/) {
     precondition("vm_delete", r, "; stop it first");
   r.deleted = true;
   backend_.store().erase(r.id);
+  std::vector<PendingEvent> events{{HAL_EVENT_VM_DELETED, r.state, {{"reason", "deleted"}}}};
+  backend_.deliver(lock, r.id, events);
 }
 
 hal_vm_state MockVm::state() {
