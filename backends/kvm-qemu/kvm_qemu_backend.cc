@@ -117,7 +117,10 @@ KvmQemuBackend::KvmQemuBackend(std::string_view config_json, hal::plugin::EventS
     throw Failure(HAL_UNAVAILABLE, "kvm-qemu: QEMU binary '" + config.qemu_binary +
                                        "' not found or not executable (config.qemuBinary)");
   }
-  const std::string kvm_problem = kvm_unusable_reason();
+  // An explicit "tcg" needs no KVM probe (which starts QEMU once).
+  const std::string kvm_problem =
+      config.accelerator == "tcg" ? std::string()
+                                  : kvm_unusable_reason(config.qemu_binary, settings->state_root);
   if (config.accelerator == "kvm" && !kvm_problem.empty()) {
     throw Failure(kvm_problem.find("ermission") != std::string::npos ? HAL_PERMISSION_DENIED
                                                                      : HAL_UNAVAILABLE,

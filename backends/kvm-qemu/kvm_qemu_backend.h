@@ -21,7 +21,7 @@ struct BackendConfig {
   std::string state_dir;
   /** QEMU binary (default qemu-system-x86_64 from PATH). */
   std::string qemu_binary = "qemu-system-x86_64";
-  /** "auto" | "kvm" | "tcg". */
+  /** "auto" (KVM when QEMU runs a guest under it, else TCG) | "kvm" | "tcg". */
   std::string accelerator = "auto";
   /** Prefix for host sysfs reads (default "/"). */
   std::string host_root = "/";

@@ -36,6 +36,7 @@ hal_add_test(hal_kvm_qemu_command_line_test
 
 hal_add_test(hal_kvm_qemu_process_supervisor_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/process_supervisor_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/tests/qemu_probe_test.cc
   LIBS hal_kvm_qemu_backend
   TIMEOUT 60)
 

@@ -38,18 +38,39 @@ std::string resolve_binary(const std::string &binary) {
 
 namespace {
 
+// Makes a fresh "probe-XXXXXX" directory under `scratch_dir`; on failure returns "" and sets
+// `error`.
+fs::path make_probe_dir(const fs::path &scratch_dir, std::string &error) {
+  std::error_code ec;
+  fs::create_directories(scratch_dir, ec);
+  std::string dir_template = (scratch_dir / "probe-XXXXXX").string();
+  if (::mkdtemp(dir_template.data()) == nullptr) {
+    error = "mkdtemp under " + scratch_dir.string() + ": " + std::strerror(errno);
+    return {};
+  }
+  return dir_template;
+}
+
+// The cache key of a QEMU binary: its resolved path, or the name as given.
+std::string binary_key(const std::string &binary) {
+  std::string key = resolve_binary(binary);
+  return key.empty() ? binary : key;
+}
+
+// Stops a probe's QEMU (ours, by its PID) if it is still running.
+void end_probe_process(const QemuProcess &process) {
+  if (!process.wait_exit(std::chrono::seconds(3))) {
+    process.send_signal(SIGKILL);
+    process.wait_exit(std::chrono::seconds(3));
+  }
+}
+
 // Runs the probe itself (uncached).
 QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
   QemuFeatures features;
-  char templ[] = "probe-XXXXXX";
+  const fs::path dir = make_probe_dir(scratch_dir, features.error);
+  if (dir.empty()) return features;
   std::error_code ec;
-  fs::create_directories(scratch_dir, ec);
-  std::string dir_template = (scratch_dir / templ).string();
-  if (::mkdtemp(dir_template.data()) == nullptr) {
-    features.error = "mkdtemp under " + scratch_dir.string() + ": " + std::strerror(errno);
-    return features;
-  }
-  const fs::path dir = dir_template;
   const fs::path socket = dir / "qmp.sock";
   std::vector<std::string> argv = {
       binary,
@@ -88,10 +109,7 @@ QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
       features.error = std::string("probing ") + binary + ": " + e.what() + " " +
                        read_tail(dir / "stderr.log", 400);
     }
-    if (!process->wait_exit(std::chrono::seconds(3))) {
-      process->send_signal(SIGKILL);
-      process->wait_exit(std::chrono::seconds(3));
-    }
+    end_probe_process(*process);
   } catch (const std::exception &e) {
     features.error = std::string("probing ") + binary + ": " + e.what();
   }
@@ -101,12 +119,61 @@ QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
 
 }  // namespace
 
+// SeaBIOS writes its log to I/O port 0x402. /dev/kvm can open and still be unable to run a
+// guest: on a paravirtual KVM (kvm-pvm) QEMU aborts setting an MSR that `-cpu host` asks for.
+std::string kvm_guest_probe(const std::string &binary, const fs::path &scratch_dir) {
+  std::string error;
+  const fs::path dir = make_probe_dir(scratch_dir, error);
+  if (dir.empty()) return error;
+  const fs::path firmware_log = dir / "firmware.log";
+  VmSpec defaults;
+  const std::vector<std::string> argv = {
+      binary,
+      "-machine",
+      "q35,accel=kvm",
+      "-cpu",
+      cpu_model_for(defaults, "kvm"),
+      "-m",
+      "16",
+      "-nodefaults",
+      "-no-user-config",
+      "-display",
+      "none",
+      "-chardev",
+      "file,id=firmware,path=" + escape_option_value(firmware_log.string()),
+      "-device",
+      "isa-debugcon,iobase=0x402,chardev=firmware"};
+  std::string reason = "QEMU under KVM ran no firmware code within 10 s";
+  try {
+    auto process = QemuProcess::spawn(argv, dir / "stderr.log", dir / "qemu.pid", nullptr);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::error_code ec;
+      if (fs::file_size(firmware_log, ec) > 0 && !ec) {
+        reason.clear();
+        break;
+      }
+      if (process->wait_exit(std::chrono::milliseconds(20))) {
+        reason = "QEMU under KVM exited before running firmware code: " +
+                 read_tail(dir / "stderr.log", 300);
+        break;
+      }
+    }
+    process->send_signal(SIGKILL);
+    end_probe_process(*process);
+  } catch (const std::exception &e) {
+    reason = std::string("running ") + binary + " under KVM: " + e.what();
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return reason;
+}
+
 QemuFeatures probe_qemu(const std::string &binary, const fs::path &scratch_dir) {
   static std::mutex mutex;
   static std::map<std::string, QemuFeatures> cache;
   std::lock_guard<std::mutex> lock(mutex);
-  std::string key = resolve_binary(binary);
-  if (key.empty()) key = binary;
+  const std::string key = binary_key(binary);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   QemuFeatures features = run_probe(binary, scratch_dir);
@@ -114,11 +181,17 @@ QemuFeatures probe_qemu(const std::string &binary, const fs::path &scratch_dir) 
   return features;
 }
 
-std::string kvm_unusable_reason() {
+std::string kvm_unusable_reason(const std::string &binary, const fs::path &scratch_dir) {
   int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (fd < 0) return std::string("/dev/kvm: ") + std::strerror(errno);
   ::close(fd);
-  return "";
+  static std::mutex mutex;
+  static std::map<std::string, std::string> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  const std::string key = binary_key(binary);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, kvm_guest_probe(binary, scratch_dir)).first;
+  return it->second;
 }
 
 std::string host_tdx_missing(const fs::path &host_root) {
