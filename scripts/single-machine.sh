@@ -64,7 +64,13 @@ for node in qemu-a:qemu qemu-b:qemu mock-a:mock; do
   pids+=($!)
   port=$((port + 1))
 done
-node_ready() { halctl get node "$1" -o json | grep -q '"type": *"Ready"' && halctl get node "$1" -o wide | grep -q Ready; }
+# Each check reads halctl's whole answer first: `halctl ... | grep -q` fails under pipefail when
+# grep stops reading before halctl has written everything (SIGPIPE), as a node's JSON over 4 KiB does.
+node_ready() {
+  local json wide
+  json=$(halctl get node "$1" -o json) && wide=$(halctl get node "$1" -o wide) &&
+    grep -q '"type": *"Ready"' <<<"$json" && grep -q Ready <<<"$wide"
+}
 for n in qemu-a qemu-b mock-a; do wait_for 30 "node $n" node_ready "$n"; done
 say "nodes"
 halctl get nodes
@@ -72,7 +78,10 @@ halctl get nodes
 say "apply examples/manifests/testguest-vm.yaml and examples/manifests/mock-vm.yaml"
 halctl apply -f "$root/examples/manifests/testguest-vm.yaml"
 halctl apply -f "$root/examples/manifests/mock-vm.yaml"
-vmi_running() { halctl get vmi "$1" -o json | grep -q '"phase": *"Running"'; }
+vmi_running() {
+  local json
+  json=$(halctl get vmi "$1" -o json) && grep -q '"phase": *"Running"' <<<"$json"
+}
 wait_for 60 "testguest Running" vmi_running testguest
 wait_for 30 "mock-small Running" vmi_running mock-small
 node=$(halctl get vmi testguest -o json | sed -n 's/.*"nodeName": *"\([^"]*\)".*/\1/p' | head -n 1)
@@ -97,7 +106,16 @@ target_console="$work/$target/kvm-qemu/default-testguest/console.log"
 sleep 2
 after=$(last_beat "$target_console")
 echo "before on $node:   $before"
-echo "after on $target: $after   (same boot_id: the guest kept running)"
+echo "after on $target: $after"
+# The same boot_id with a higher count: the guest kept running instead of booting again.
+[ "$target" != "$node" ] || { echo "the VM is still on $node" >&2; exit 1; }
+beats() { cut -d' ' -f2 <<<"$1"; }
+if [ -z "$before" ] || [ -z "$after" ] || [ "${before##*boot_id=}" != "${after##*boot_id=}" ] ||
+  ! [ "$(beats "$after")" -gt "$(beats "$before")" ]; then
+  echo "the guest did not keep running across the migration" >&2
+  exit 1
+fi
+echo "same boot_id, heartbeat went on: the guest kept running"
 halctl get vmis -o wide
 halctl get vmim
 
