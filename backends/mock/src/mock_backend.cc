@@ -75,6 +75,7 @@ MockBackend::MockBackend(std::string_view config_json, plugin::EventSink events)
     : config_(parse_config(config_json)), events_(events) {
   store_ = Store::attach(config_);
   fail_start_left_ = config_.faults.fail_start_count;
+  rearm_crashes();
 }
 
 MockBackend::~MockBackend() {
@@ -331,9 +332,27 @@ bool MockBackend::take_start_fault(const std::string &id) {
 
 void MockBackend::arm_crash(const std::shared_ptr<VmRecord> &record) {
   if (config_.faults.crash_after_ms <= 0) return;
-  uint64_t generation = record->generation;
+  arm_crash_after(record, record->generation, config_.faults.crash_after_ms);
+}
+
+void MockBackend::rearm_crashes() {
+  if (config_.faults.crash_after_ms <= 0) return;
+  for (const auto &record : store_->all()) {
+    std::lock_guard lock(record->mu);
+    if (record->deleted ||
+        (record->state != HAL_VM_STATE_RUNNING && record->state != HAL_VM_STATE_PAUSED &&
+         record->state != HAL_VM_STATE_SHUTTING_DOWN))
+      continue;
+    const int64_t since_start = record->run_ms() - record->boot_at_run_ms;
+    arm_crash_after(record, record->generation,
+                    std::max<int64_t>(0, config_.faults.crash_after_ms - since_start));
+  }
+}
+
+void MockBackend::arm_crash_after(const std::shared_ptr<VmRecord> &record, uint64_t generation,
+                                  int64_t delay_ms) {
   std::weak_ptr<VmRecord> weak = record;
-  timers_.after(config_.faults.crash_after_ms, [this, weak, generation] {
+  timers_.after(delay_ms, [this, weak, generation] {
     auto r = weak.lock();
     if (!r) return;
     std::unique_lock lock(r->mu);

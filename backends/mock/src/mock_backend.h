@@ -104,8 +104,15 @@ class MockBackend : public plugin::Backend {
                std::vector<PendingEvent> &events);
   /** True when this start must fail (faults.failStart / failStartCount). */
   bool take_start_fault(const std::string &id);
-  /** Arms the crash fault for the VM's current generation. */
+  /** Arms the crash fault (faults.crashAfterMs) for the VM's current generation. */
   void arm_crash(const std::shared_ptr<VmRecord> &record);
+  /** Arms the crash fault again for every running, paused or shutting-down VM of the store
+   *  (at open, for re-adopted guests), with what is left of it: crashAfterMs less the guest's
+   *  running time since its last start. */
+  void rearm_crashes();
+  /** The guest of generation `generation` crashes after `delay_ms` if it still runs then. */
+  void arm_crash_after(const std::shared_ptr<VmRecord> &record, uint64_t generation,
+                       int64_t delay_ms);
   /** The guest powers off (ACPI) after `delay_ms` if still SHUTTING_DOWN in this generation. */
   void arm_acpi_power_off(const std::shared_ptr<VmRecord> &record, int64_t delay_ms);
   /** Runs `fn` on a worker thread joined at close. */

@@ -476,6 +476,27 @@ TEST(MockReadoption, InMemoryInstanceSurvivesCloseAndReopen) {
   EXPECT_EQ(list["vms"][0]["state"], "Running");
 }
 
+TEST(MockReadoption, ReadoptedGuestKeepsItsCrashFault) {
+  json config = Config({{"faults", {{"crashAfterMs", 300}}}});
+  {
+    Backend be(config);
+    Vm running, stopped;
+    ASSERT_EQ(Create(be.b, Spec("fragile"), running, HAL_CREATE_START).status, HAL_OK);
+    ASSERT_EQ(Create(be.b, Spec("idle"), stopped).status, HAL_OK);
+    running = Vm();
+    stopped = Vm();
+    ASSERT_EQ(be.Close(HAL_CLOSE_KEEP_VMS), HAL_OK);  // its timer goes with it
+  }
+  Backend again(config);
+  ASSERT_TRUE(again.events.WaitFor([](const auto &events) {
+    return !events.empty() && events.back().state == HAL_VM_STATE_CRASHED;
+  })) << "the re-adopted guest never crashed";
+  EXPECT_EQ(again.events.States("fragile"), std::vector<hal_vm_state>{HAL_VM_STATE_CRASHED});
+  EXPECT_TRUE(again.events.States("idle").empty());  // a stopped guest has no crash to come
+  Sleep(400);
+  EXPECT_EQ(again.events.All().size(), 2u);  // GUEST_CRASHED + STATE_CHANGED, once
+}
+
 TEST(MockReadoption, StateDirPersistsVms) {
   auto dir =
       std::filesystem::temp_directory_path() / ("hal-mock-state-" + std::to_string(::getpid()));
