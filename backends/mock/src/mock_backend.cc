@@ -339,10 +339,7 @@ void MockBackend::rearm_crashes() {
   if (config_.faults.crash_after_ms <= 0) return;
   for (const auto &record : store_->all()) {
     std::lock_guard lock(record->mu);
-    if (record->deleted ||
-        (record->state != HAL_VM_STATE_RUNNING && record->state != HAL_VM_STATE_PAUSED &&
-         record->state != HAL_VM_STATE_SHUTTING_DOWN))
-      continue;
+    if (record->deleted || !record->guest_up()) continue;
     const int64_t since_start = record->run_ms() - record->boot_at_run_ms;
     arm_crash_after(record, record->generation,
                     std::max<int64_t>(0, config_.faults.crash_after_ms - since_start));
@@ -356,10 +353,7 @@ void MockBackend::arm_crash_after(const std::shared_ptr<VmRecord> &record, uint6
     auto r = weak.lock();
     if (!r) return;
     std::unique_lock lock(r->mu);
-    if (r->deleted || r->generation != generation ||
-        (r->state != HAL_VM_STATE_RUNNING && r->state != HAL_VM_STATE_PAUSED &&
-         r->state != HAL_VM_STATE_SHUTTING_DOWN))
-      return;
+    if (r->deleted || r->generation != generation || !r->guest_up()) return;
     if (r->migration) r->migration->cancel = true;
     r->clock_stop();
     std::vector<PendingEvent> events;

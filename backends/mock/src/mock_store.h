@@ -77,6 +77,11 @@ struct VmRecord {
   /** Current or last migration. */
   std::shared_ptr<MigrationJob> migration;
 
+  /** True while a guest exists: RUNNING, PAUSED or SHUTTING_DOWN (it can crash or shut down). */
+  bool guest_up() const {
+    return state == HAL_VM_STATE_RUNNING || state == HAL_VM_STATE_PAUSED ||
+           state == HAL_VM_STATE_SHUTTING_DOWN;
+  }
   /** Total guest running time (ms). */
   int64_t run_ms() const {
     return run_accum_ms + (run_since_ms != 0 ? now_ms() - run_since_ms : 0);

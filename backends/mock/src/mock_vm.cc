@@ -199,9 +199,7 @@ void MockVm::shutdown(uint32_t timeout_ms, uint32_t flags) {
   auto lock = lock_alive("vm_shutdown");
   VmRecord &r = *record_;
   if (r.state == HAL_VM_STATE_STOPPED) return;
-  if (r.state != HAL_VM_STATE_RUNNING && r.state != HAL_VM_STATE_PAUSED &&
-      r.state != HAL_VM_STATE_SHUTTING_DOWN)
-    precondition("vm_shutdown", r, "; cannot shut down");
+  if (!r.guest_up()) precondition("vm_shutdown", r, "; cannot shut down");
   // A paused guest cannot see the ACPI request.
   bool honours = !backend_.config().faults.ignore_acpi && r.run_since_ms != 0;
   std::vector<PendingEvent> events;
