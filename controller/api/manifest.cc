@@ -1,8 +1,10 @@
 // manifest.cc - parse_manifests: manifest text (YAML stream or JSON) to a flat list of objects.
 #include <cctype>
+#include <stdexcept>
 #include <string>
 
 #include "controller/api/kubevirt_api.h"
+#include "controller/api/utf8.h"
 #include "controller/api/yaml_json.h"
 #include "hal/host.hpp"
 
@@ -10,6 +12,9 @@ namespace hal::controller {
 namespace {
 
 using nlohmann::json;
+
+// Deepest nesting a JSON manifest may have (the YAML reader's bound too).
+constexpr int kMaxJsonDepth = 128;
 
 // Line (1-based) of byte offset `pos` in `text`.
 size_t line_of(std::string_view text, size_t pos) {
@@ -50,16 +55,34 @@ void flatten(json &&doc, size_t index, size_t line, std::vector<json> &out, int 
 }  // namespace
 
 std::vector<json> parse_manifests(std::string_view text) {
+  if (auto bad = invalid_utf8_offset(text)) {
+    throw Error(HAL_INVALID_ARGUMENT, "line " + std::to_string(line_of(text, *bad)) + ": " +
+                                          describe_invalid_utf8(text, *bad) +
+                                          ": a manifest must be UTF-8 text");
+  }
   std::vector<json> out;
   size_t start = 0;
   while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
   if (start < text.size() && (text[start] == '{' || text[start] == '[')) {
     json doc;
     try {
-      doc = json::parse(text.begin(), text.end(), nullptr, true, false);
+      // Bounded like the YAML reader's nesting, so hostile input cannot exhaust the stack.
+      doc = json::parse(
+          text.begin(), text.end(),
+          [](int depth, json::parse_event_t, json &) {
+            // depth is 0 at the outermost value, so kMaxJsonDepth levels are allowed.
+            if (depth >= kMaxJsonDepth) throw std::length_error("nesting deeper than 128 levels");
+            return true;
+          },
+          true, false);
     } catch (const json::parse_error &e) {
       fail(1, line_of(text, e.byte == 0 ? 0 : e.byte - 1),
            std::string("JSON syntax error: ") + e.what());
+    } catch (const json::exception &e) {
+      // out_of_range.406, "number overflow parsing '1e999'": found by the fuzzer.
+      fail(1, line_of(text, start), std::string("JSON error: ") + e.what());
+    } catch (const std::length_error &e) {
+      fail(1, line_of(text, start), e.what());
     }
     if (doc.is_array()) {
       for (auto &item : doc) flatten(std::move(item), 1, line_of(text, start), out);

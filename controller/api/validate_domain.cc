@@ -59,7 +59,7 @@ void check_cpu(const json &domain, const std::string &path, Errors &errors) {
       errors.add(join(p, "model"), "must be host-passthrough, host-model or a CPU model name");
     }
   }
-  get_bool(cpu, "dedicatedCpuPlacement", p, errors);
+  const auto dedicated = get_bool(cpu, "dedicatedCpuPlacement", p, errors);
   if (auto numa = cpu.find("numa"); numa != cpu.end()) {
     const std::string np = join(p, "numa");
     if (check_fields(*numa, np, {"guestMappingPassthrough"}, {}, errors) &&
@@ -67,7 +67,7 @@ void check_cpu(const json &domain, const std::string &path, Errors &errors) {
       const std::string gp = join(np, "guestMappingPassthrough");
       check_fields((*numa)["guestMappingPassthrough"], gp, {}, {}, errors);
       std::string missing;
-      if (cpu.value("dedicatedCpuPlacement", false) != true) {
+      if (!dedicated.value_or(false)) {
         missing = join(p, "dedicatedCpuPlacement") + ": true";
       }
       const json *page = find_path(domain, {"memory", "hugepages", "pageSize"});

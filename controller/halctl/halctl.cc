@@ -64,7 +64,7 @@ std::optional<std::string> read_input(const std::string &file, Io &io) {
 json parse_object(const hal::v1::Object &object) {
   try {
     return json::parse(object.json());
-  } catch (const json::parse_error &) {
+  } catch (const json::exception &) {
     return {{"kind", object.kind()},
             {"metadata", {{"name", object.name()}, {"namespace", object.namespace_()}}}};
   }

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "controller/api/kubevirt_api.h"
+#include "controller/api/utf8.h"
 #include "controller/api/yaml_json.h"
 #include "hal/host.hpp"
 
@@ -96,6 +97,20 @@ TEST(ParseManifests, JsonSyntaxErrorNamesLine) {
   EXPECT_NE(msg.find("JSON syntax error"), std::string::npos) << msg;
 }
 
+TEST(ParseManifests, JsonNumberOverflowAndDeepNestingAreErrors) {
+  // Found by hal_controller_api_fuzzer: out_of_range.406 escaped parse_manifests.
+  std::string msg = error_of("{\n  \"kind\": \"A\", \"n\": 20E222222}");
+  EXPECT_NE(msg.find("document 1 (line 1): JSON error:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("number overflow"), std::string::npos) << msg;
+  msg = error_of(std::string(129, '[') + std::string(129, ']'));
+  EXPECT_NE(msg.find("nesting deeper than 128 levels"), std::string::npos) << msg;
+  std::string nested = "{}";  // 128 levels are accepted
+  for (int level = 1; level < 128; ++level) nested = "{\"a\": " + nested + "}";
+  EXPECT_EQ(parse_manifests(nested).size(), 1u);
+  EXPECT_NE(error_of("{\"a\": " + nested + "}").find("nesting deeper than 128 levels"),
+            std::string::npos);
+}
+
 TEST(ParseManifests, AliasBombIsBounded) {
   std::string text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   char prev = 'a';
@@ -116,6 +131,47 @@ TEST(ParseManifests, MalformedInputThatStallsTheYamlParserIsAnError) {
   std::string msg = error_of(text);
   EXPECT_NE(msg.find("YAML syntax error"), std::string::npos) << msg;
   EXPECT_NE(msg.find("(line "), std::string::npos) << msg;
+}
+
+TEST(ParseManifests, TextThatIsNotUtf8IsRefusedWithItsLine) {
+  // Found by hal_controller_api_fuzzer: such a string passed parsing and threw from
+  // nlohmann::json::dump in validation.
+  std::string msg = error_of("kind: A\nmetadata:\n  name: \"x\xFFy\"\n");
+  EXPECT_NE(msg.find("line 3: invalid UTF-8 byte 0xFF at byte 28"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("must be UTF-8"), std::string::npos) << msg;
+  EXPECT_NE(error_of("{\"kind\": \"\xC0\xAF\"}").find("0xC0"), std::string::npos);
+}
+
+TEST(ParseManifests, EscapesThatDecodeToNonUtf8AreRefused) {
+  // parse_manifests checks the raw text; yaml-cpp refuses escapes that are not code points.
+  for (const char *escape : {"\\ud800", "\\U00110000"}) {
+    std::string msg = error_of(std::string("kind: A\nmetadata:\n  name: \"") + escape + "\"\n");
+    EXPECT_NE(msg.find("document 1 (line 3): YAML syntax error: invalid unicode"),
+              std::string::npos)
+        << msg;
+  }
+  std::string msg = error_of("kind: A\nmetadata:\n  name: !%FF x\n");
+  EXPECT_NE(msg.find("document 1 (line 3)"), std::string::npos) << msg;
+}
+
+TEST(ParseManifests, MultiByteUtf8IsKept) {
+  auto objects =
+      parse_manifests("kind: A\nmetadata:\n  annotations:\n    note: \"caf\u00e9 \U0001F600\"\n");
+  ASSERT_EQ(objects.size(), 1u);
+  EXPECT_EQ(objects[0]["metadata"]["annotations"]["note"], "caf\xC3\xA9 \xF0\x9F\x98\x80");
+}
+
+TEST(InvalidUtf8Offset, FollowsRfc3629) {
+  EXPECT_EQ(invalid_utf8_offset(""), std::nullopt);
+  EXPECT_EQ(invalid_utf8_offset("a\xC3\xA9\xE2\x82\xAC\xF4\x8F\xBF\xBF"), std::nullopt);
+  EXPECT_EQ(invalid_utf8_offset("ab\x80"), 2u);            // lone continuation byte
+  EXPECT_EQ(invalid_utf8_offset("a\xC1\x81"), 1u);         // overlong 2-byte form
+  EXPECT_EQ(invalid_utf8_offset("\xE0\x9F\xBF"), 0u);      // overlong 3-byte form
+  EXPECT_EQ(invalid_utf8_offset("\xED\xA0\x80"), 0u);      // UTF-16 surrogate
+  EXPECT_EQ(invalid_utf8_offset("\xF4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(invalid_utf8_offset("x\xE2\x82"), 1u);         // truncated at the end
+  EXPECT_EQ(invalid_utf8_offset("\xFF"), 0u);
+  EXPECT_EQ(describe_invalid_utf8("ab\x80", 2), "invalid UTF-8 byte 0x80 at byte 2");
 }
 
 TEST(JsonToYaml, RoundTripsTypesAndAmbiguousStrings) {

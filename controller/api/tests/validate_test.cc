@@ -77,7 +77,14 @@ INSTANTIATE_TEST_SUITE_P(
              "        cpu:\n          dedicatedCpuPlacement: true\n          numa:\n"
              "            guestMappingPassthrough: {}\n",
              "", "spec.template.spec.domain.cpu.numa.guestMappingPassthrough",
-             "missing spec.template.spec.domain.memory.hugepages.pageSize"}),
+             "missing spec.template.spec.domain.memory.hugepages.pageSize"},
+        // Found by the fuzzer: a non-boolean dedicatedCpuPlacement beside NUMA passthrough
+        // threw from the validator instead of being named.
+        Case{"numa_with_dedicated_not_a_boolean",
+             "        cpu:\n          dedicatedCpuPlacement: \"true\"\n          numa:\n"
+             "            guestMappingPassthrough: {}\n",
+             "", "spec.template.spec.domain.cpu.dedicatedCpuPlacement",
+             "must be true or false, not string"}),
     [](const ::testing::TestParamInfo<Case> &info) { return std::string(info.param.name); });
 
 // Cases whose domain replaces memory entirely.
