@@ -49,6 +49,26 @@ grpc::Status guarded(Body &&body) {
   }
 }
 
+/** Every field error of `documents`, and every kind Apply does not take, one per line. */
+std::string apply_errors(const std::vector<json> &documents) {
+  std::string errors;
+  for (const json &document : documents) {
+    auto problems = validate_object(document);
+    if (!problems.empty()) {
+      if (!errors.empty() && errors.back() != '\n') errors += "\n";
+      errors += format_errors(document, problems);
+      continue;
+    }
+    std::string kind = document.value("kind", "");
+    if (kApplyKinds.count(kind) == 0) {
+      errors += (errors.empty() || errors.back() == '\n' ? "" : "\n") + kind + "/" +
+                document["metadata"].value("name", "") + ": kind: " + kind +
+                " cannot be applied (nodes register themselves)";
+    }
+  }
+  return errors;
+}
+
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -111,21 +131,13 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequ
   if (documents.empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the manifest has no objects");
   }
+  // Guarded: a validator that throws on some input answers INTERNAL, it does not end the process.
   std::string errors;
-  for (const json &document : documents) {
-    auto problems = validate_object(document);
-    if (!problems.empty()) {
-      if (!errors.empty() && errors.back() != '\n') errors += "\n";
-      errors += format_errors(document, problems);
-      continue;
-    }
-    std::string kind = document.value("kind", "");
-    if (kApplyKinds.count(kind) == 0) {
-      errors += (errors.empty() || errors.back() == '\n' ? "" : "\n") + kind + "/" +
-                document["metadata"].value("name", "") + ": kind: " + kind +
-                " cannot be applied (nodes register themselves)";
-    }
-  }
+  const grpc::Status checked = guarded([&] {
+    errors = apply_errors(documents);
+    return grpc::Status::OK;
+  });
+  if (!checked.ok()) return checked;
   if (!errors.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, errors);
   return guarded([&] {
     Store &store = controller_.store();
