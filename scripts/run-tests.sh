@@ -51,5 +51,9 @@ for log in "$logs"/*.log; do
   passed=$((passed + total - bad))
   failed=$((failed + bad))
 done
+# A fuzzer's find, repeated where the end of the log shows it: the input (libFuzzer prints small
+# ones in base64) reproduces it with `echo B64 | base64 -d > in && build-fuzz/.../FUZZER in`.
+finds=$(grep -hE '^(Base64: |artifact_prefix=|SUMMARY: |  what\(\): )' "$logs/fuzz-smoke.log" 2>/dev/null) || true
+[ -z "$finds" ] || printf '== fuzzer finds\n%s\n' "$finds"
 echo "hal-tests: $passed passed, $failed failed"
 exit "$status"
