@@ -213,6 +213,9 @@ std::string failure_reason(const json &migration) {
   return "phase Failed";
 }
 
+// How long a migration wait trusts a silent watch before it re-reads the object.
+constexpr std::chrono::seconds kWatchResync{10};
+
 // Follows a migration until it succeeds (0) or fails (1), showing its progress.
 int wait_migration(ControllerClient &client, json migration, int64_t resource_version,
                    const Options &o, Io &io) {
@@ -240,19 +243,26 @@ int wait_migration(ControllerClient &client, json migration, int64_t resource_ve
     request.set_namespace_(ns);
     request.set_name(name);
     request.set_since_resource_version(resource_version);
-    client.watch(
-        request,
-        [&](const hal::v1::WatchEvent &event) {
-          resource_version = std::max(resource_version, event.object().resource_version());
-          if (event.type() == "DELETED") {
-            deleted = true;
-            return false;
-          }
-          migration = parse_object(event.object());
-          show(migration);
-          return !terminal(migration);
-        },
-        deadline);
+    // A watch that stays silent is re-opened after a re-read, so a stalled stream cannot hang
+    // the wait; only the caller's own deadline ends it.
+    const auto slice = std::min(deadline, std::chrono::system_clock::now() + kWatchResync);
+    try {
+      client.watch(
+          request,
+          [&](const hal::v1::WatchEvent &event) {
+            resource_version = std::max(resource_version, event.object().resource_version());
+            if (event.type() == "DELETED") {
+              deleted = true;
+              return false;
+            }
+            migration = parse_object(event.object());
+            show(migration);
+            return !terminal(migration);
+          },
+          slice);
+    } catch (const ServerError &e) {
+      if (e.code() != "DEADLINE_EXCEEDED" || slice >= deadline) throw;
+    }
     if (!terminal(migration) && !deleted) {
       // The stream ended early: re-read the object, then watch again.
       auto object = client.get("VirtualMachineInstanceMigration", ns, name);
