@@ -213,7 +213,7 @@ std::string failure_reason(const json &migration) {
   return "phase Failed";
 }
 
-// How long a migration wait trusts a silent watch before it re-reads the object.
+// How long one watch of a migration wait lasts before the object is re-read and watched again.
 constexpr std::chrono::seconds kWatchResync{10};
 
 // Follows a migration until it succeeds (0) or fails (1), showing its progress.
@@ -243,8 +243,8 @@ int wait_migration(ControllerClient &client, json migration, int64_t resource_ve
     request.set_namespace_(ns);
     request.set_name(name);
     request.set_since_resource_version(resource_version);
-    // A watch that stays silent is re-opened after a re-read, so a stalled stream cannot hang
-    // the wait; only the caller's own deadline ends it.
+    // Each watch is cut after kWatchResync (then re-read and resumed from resource_version), so
+    // a stalled stream cannot hang the wait; only the caller's own deadline ends it.
     const auto slice = std::min(deadline, std::chrono::system_clock::now() + kWatchResync);
     try {
       client.watch(
