@@ -61,9 +61,6 @@ struct RunResult {
 RunResult run(const std::vector<std::string> &argv, std::chrono::milliseconds timeout,
               const std::string &input = {});
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-int free_port();
-
 /** Makes this process the reaper of orphaned descendants (QEMU left by a killed hal-node) so
  *  they can be reaped after being stopped. */
 void become_subreaper();

@@ -35,15 +35,11 @@ Cluster::Cluster(Binaries binaries, ClusterOptions options)
   char tmpl[] = "/tmp/hal-e2e-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
-  address_ = "127.0.0.1:" + std::to_string(free_port());
   start_controller();
   auto applied = halctl({"apply", "-f", options_.nodepools_file});
   if (applied.exit_code != 0)
     throw std::runtime_error("applying node pools failed: " + applied.out + applied.err);
-  for (const auto &node : options_.nodes) {
-    node_ports_[node.name] = free_port();
-    start_node(node.name);
-  }
+  for (const auto &node : options_.nodes) start_node(node.name);
   if (!all_nodes_ready(std::chrono::seconds(30)))
     throw std::runtime_error("nodes did not become Ready:\n" + logs_tail());
 }
@@ -57,10 +53,20 @@ Cluster::~Cluster() {
   if (!std::getenv("HAL_E2E_KEEP")) fs::remove_all(dir_, ec);
 }
 
+int Cluster::bound_port(ChildProcess &process, const std::string &marker) {
+  auto match =
+      process.wait_for_log(std::regex(marker + R"(127\.0\.0\.1:(\d+))"), std::chrono::seconds(20));
+  if (!match) throw std::runtime_error("no '" + marker + "' line:\n" + logs_tail());
+  return std::stoi((*match)[1].str());
+}
+
 void Cluster::start_controller() {
+  // The first start binds port 0 and reads the port back (a port probed free and released could
+  // be taken by a parallel test before the controller binds it); restarts keep that port.
+  const bool first = address_.empty();
   std::vector<std::string> argv = {bin_.controller,
                                    "--listen",
-                                   address_,
+                                   first ? "127.0.0.1:0" : address_,
                                    "--store",
                                    "sqlite:" + dir_ + "/controller.db",
                                    "--heartbeat-interval-ms",
@@ -70,6 +76,7 @@ void Cluster::start_controller() {
   if (!options_.test_guest_dir.empty())
     argv.insert(argv.end(), {"--image", "hal/test-guest=" + options_.test_guest_dir});
   controller_ = std::make_unique<ChildProcess>(argv, dir_ + "/controller.log");
+  if (first) address_ = "127.0.0.1:" + std::to_string(bound_port(*controller_, "listening on "));
   bool up = wait_until(
       [&] {
         return controller_->running() &&
@@ -85,6 +92,9 @@ void Cluster::start_node(const std::string &name) {
     if (n.name == name) spec = &n;
   if (!spec) throw std::runtime_error("unknown node " + name);
   fs::create_directories(dir_ + "/nodes/" + name);
+  // As for the controller: port 0 the first time, the same port on every restart.
+  auto port = node_ports_.find(name);
+  const int listen_port = port == node_ports_.end() ? 0 : port->second;
   std::vector<std::string> argv = {bin_.node,
                                    "--name",
                                    name,
@@ -93,7 +103,7 @@ void Cluster::start_node(const std::string &name) {
                                    "--pool-file",
                                    options_.nodepools_file,
                                    "--listen",
-                                   "127.0.0.1:" + std::to_string(node_ports_.at(name)),
+                                   "127.0.0.1:" + std::to_string(listen_port),
                                    "--controller",
                                    address_,
                                    "--state-dir",
@@ -104,6 +114,7 @@ void Cluster::start_node(const std::string &name) {
                                    std::to_string(options_.heartbeat_ms)};
   nodes_[name].reset();
   nodes_[name] = std::make_unique<ChildProcess>(argv, dir_ + "/node-" + name + ".log");
+  if (listen_port == 0) node_ports_[name] = bound_port(*nodes_[name], "hal-node: listening on ");
 }
 
 void Cluster::restart_controller(bool hard) {

@@ -87,6 +87,8 @@ class Cluster {
 
  private:
   void start_controller();
+  /** Waits for `process` to print `marker` followed by 127.0.0.1:PORT; returns PORT. */
+  int bound_port(ChildProcess &process, const std::string &marker);
   bool all_nodes_ready(std::chrono::milliseconds timeout);
 
   Binaries bin_;

@@ -123,6 +123,9 @@ void NodeAgent::start() {
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &run->port);
+  // Without this gRPC's SO_REUSEPORT lets a second agent bind the same port and take half the
+  // controller's connections: the port must be refused instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(run->service.get());
   // Small messages on a near link: bandwidth-probe pings only add writes and wake-ups.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);

@@ -24,6 +24,9 @@ ControllerServer::~ControllerServer() {
 void ControllerServer::start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  // gRPC sets SO_REUSEPORT by default: a second controller on this port would then start too
+  // and take half the connections, each with its own store. One port, one controller.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
   builder.RegisterService(&controller_->registry());
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);

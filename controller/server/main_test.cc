@@ -1,6 +1,6 @@
 // main_test.cc - the hal-controller program: serves on a picked port, stops cleanly (exit 0)
-// on SIGTERM, and refuses a corrupted store file, an unknown store and zero workers or calls per
-// node with a clear message.
+// on SIGTERM, refuses a port another controller serves on, and refuses a corrupted store file, an
+// unknown store and zero workers or calls per node with a clear message.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -78,6 +78,45 @@ TEST_F(ControllerMain, ServesAndStopsOnSigterm) {
   ASSERT_TRUE(WIFEXITED(status)) << read_all(log);
   EXPECT_EQ(WEXITSTATUS(status), 0) << read_all(log);
   EXPECT_TRUE(fs::exists(dir_ / "c.db"));
+}
+
+TEST_F(ControllerMain, PortAnotherControllerServesOnIsRefused) {
+  fs::path log = dir_ / "first.log";
+  pid_t first =
+      spawn({"--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "a.db").string()}, log);
+  ASSERT_GT(first, 0);
+  std::string address;
+  for (int i = 0; i < 500 && address.empty(); ++i) {
+    std::string text = read_all(log);
+    auto at = text.find("listening on ");
+    auto end = text.find('\n', at);
+    if (at != std::string::npos && end != std::string::npos)
+      address = text.substr(at + 13, end - at - 13);
+    else
+      usleep(10000);
+  }
+  ASSERT_FALSE(address.empty()) << read_all(log);
+
+  // Before SO_REUSEPORT was turned off the second one started too and served beside the first.
+  fs::path second_log = dir_ / "second.log";
+  pid_t second =
+      spawn({"--listen", address, "--store", "sqlite:" + (dir_ / "b.db").string()}, second_log);
+  int status = 0;
+  bool exited = false;
+  for (int i = 0; i < 1000 && !exited; ++i) {
+    exited = waitpid(second, &status, WNOHANG) == second;
+    if (!exited) usleep(10000);
+  }
+  if (!exited) {
+    kill(second, SIGKILL);
+    waitpid(second, nullptr, 0);
+  }
+  kill(first, SIGTERM);
+  waitpid(first, nullptr, 0);
+  const std::string output = read_all(second_log);
+  ASSERT_TRUE(exited) << "a second controller is serving on " << address << ":\n" << output;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << output;
+  EXPECT_NE(output.find("cannot listen on " + address), std::string::npos) << output;
 }
 
 TEST_F(ControllerMain, CorruptedStoreIsAClearError) {

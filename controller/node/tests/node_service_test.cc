@@ -1,13 +1,15 @@
 // node_service_test.cc - every NodeAgent RPC against the mock backend through a real gRPC
 // channel on 127.0.0.1:0: node info, the VM lifecycle, listing, live migration between two
-// agents, request validation (INVALID_ARGUMENT naming the field), backend errors mapped 1:1 with
-// the backend's message, and the console answer for a backend without a console.
+// agents, a second agent refused on the first's port, request validation (INVALID_ARGUMENT
+// naming the field), backend errors mapped 1:1 with the backend's message, and the console
+// answer for a backend without a console.
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "controller/node/node_agent.h"
 #include "controller/node/tests/test_support.h"
+#include "hal/host.hpp"
 
 namespace hal::node::testing {
 namespace {
@@ -87,6 +89,27 @@ TEST_F(NodeServiceTest, GetNodeInfoDescribesTheNode) {
   EXPECT_NE(info.boot_id(), 0);
   EXPECT_EQ(info.boot_id(), agent_->boot_id());
   EXPECT_FALSE(info.agent_version().empty());
+}
+
+// gRPC's default SO_REUSEPORT would let the second agent serve beside the first and take half of
+// the connections meant for it.
+TEST_F(NodeServiceTest, SecondAgentOnTheSamePortIsRefused) {
+  NodeAgentOptions options = mock_agent_options("node-b", dir_.path() / "b");
+  options.listen = agent_->address();
+  NodeAgent second(options);
+  try {
+    second.start();
+    ADD_FAILURE() << "a second agent started on " << agent_->address();
+  } catch (const hal::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("cannot serve on '" + agent_->address() + "'"),
+              std::string::npos)
+        << e.what();
+  }
+  v1::NodeInfo info;
+  grpc::Status status =
+      stub_->GetNodeInfo(deadline_context().get(), v1::GetNodeInfoRequest(), &info);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(info.name(), "node-a");
 }
 
 TEST_F(NodeServiceTest, LifecycleThroughEveryRpc) {
