@@ -37,6 +37,20 @@ std::string read_all(const fs::path &path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+/** Waits up to 5 s for hal-controller's "listening on HOST:PORT" line in `log`; returns
+ *  HOST:PORT, or "" when it did not come. */
+std::string listening_address(const fs::path &log) {
+  const std::string marker = "listening on ";
+  for (int i = 0; i < 500; ++i) {
+    std::string text = read_all(log);
+    auto at = text.find(marker);
+    auto end = at == std::string::npos ? at : text.find('\n', at);
+    if (end != std::string::npos) return text.substr(at + marker.size(), end - at - marker.size());
+    usleep(10000);
+  }
+  return "";
+}
+
 class ControllerMain : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -66,10 +80,10 @@ TEST_F(ControllerMain, ServesAndStopsOnSigterm) {
   pid_t pid =
       spawn({"--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "c.db").string()}, log);
   ASSERT_GT(pid, 0);
-  bool listening = false;
-  for (int i = 0; i < 500 && !listening; ++i) {
-    listening = read_all(log).find("listening on 127.0.0.1:") != std::string::npos;
-    if (!listening) usleep(10000);
+  const bool listening = listening_address(log).starts_with("127.0.0.1:");
+  if (!listening) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
   }
   ASSERT_TRUE(listening) << read_all(log);
   ASSERT_EQ(kill(pid, SIGTERM), 0);
@@ -85,15 +99,10 @@ TEST_F(ControllerMain, PortAnotherControllerServesOnIsRefused) {
   pid_t first =
       spawn({"--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "a.db").string()}, log);
   ASSERT_GT(first, 0);
-  std::string address;
-  for (int i = 0; i < 500 && address.empty(); ++i) {
-    std::string text = read_all(log);
-    auto at = text.find("listening on ");
-    auto end = text.find('\n', at);
-    if (at != std::string::npos && end != std::string::npos)
-      address = text.substr(at + 13, end - at - 13);
-    else
-      usleep(10000);
+  const std::string address = listening_address(log);
+  if (address.empty()) {
+    kill(first, SIGKILL);
+    waitpid(first, nullptr, 0);
   }
   ASSERT_FALSE(address.empty()) << read_all(log);
 
