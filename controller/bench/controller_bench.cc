@@ -5,24 +5,25 @@
 //     mock pool (2 nodes) and on the kvm-qemu pool (5 nodes, QEMU under TCG; the guest has no
 //     boot device and no NIC, so SeaBIOS idles after POST instead of PXE-booting: 2 cores cannot
 //     emulate 100 Linux boots at once, and "Running" is the VMI phase either way, as in
-//     KubeVirt's test);
+//     KubeVirt's test); then the same shape on bare QEMU (the argv HAL used, spawned and `cont`
+//     sent by hand), so that the HAL / bare-QEMU ratio shows what HAL adds and the bare figure
+//     shows what QEMU alone can do on this machine;
 //  2. scale: 10,000 VMs on 100 mock nodes: time to converge (all VMIs Running), store writes per
 //     VM (write transactions: store revisions consumed / VMs; each carries several objects) and the
 //     controller's resident memory.
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
-#include <iterator>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <thread>
 
+#include "backends/kvm-qemu/process_supervisor.h"
 #include "controller/bench/controller_client.h"
+#include "controller/bench/process_stats.h"
+#include "controller/bench/raw_qemu_shape.h"
 #include "controller/e2e/cluster.h"
 
 namespace hal::bench {
@@ -76,27 +77,6 @@ std::string write_nodepools(const std::string &dir) {
   return path;
 }
 
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  size_t index = static_cast<size_t>(p / 100.0 * static_cast<double>(values.size() - 1) + 0.5);
-  return values[std::min(index, values.size() - 1)];
-}
-
-long rss_kib(int pid, const std::string &field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
-  return -1;
-}
-
-double load_average() {
-  double load = 0;
-  std::ifstream("/proc/loadavg") >> load;
-  return load;
-}
-
 struct Options {
   e2e::Binaries binaries;
   std::string work_dir;
@@ -107,24 +87,35 @@ struct Options {
   bool run_mock = true, run_qemu = true, run_scale = true;
 };
 
-/** CPU seconds (user + system) a process has used so far, or -1 when it is gone. */
-double process_cpu_seconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (pid <= 0 || close == std::string::npos) return -1;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15 of proc(5)
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+/** What one run of KubeVirt's shape measured. */
+struct ShapeResult {
+  bool all_running = false;
+  double p95_ms = 0;
+  /** kvm-qemu only: the argv and state dir of the first VM's QEMU, for the bare-QEMU baseline. */
+  std::vector<std::string> qemu_argv;
+  std::string qemu_vm_dir;
+};
+
+/** Prints one line of p50/p95/max. */
+void print_latencies(const std::string &label, const std::vector<double> &ms, int vms) {
+  std::printf("%-8s %4zu/%-4d  p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms  load %.1f\n",
+              label.c_str(), ms.size(), vms, percentile(ms, 50), percentile(ms, 95),
+              ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end()), load_average());
 }
 
-/** KubeVirt's shape on one pool: returns false when the VMs did not all reach Running. */
-bool kubevirt_shape(const Options &options, const std::string &pool, const std::string &memory) {
+/** Prints what QEMU processes cost the machine over a run. */
+void print_qemu_cpu(int count, double cpu_seconds, double run_seconds) {
+  const double cores = static_cast<double>(std::thread::hardware_concurrency());
+  std::printf(
+      "         the %d QEMU processes used %.1f CPU-s (%.2f per VM) in %.1f s: %.0f%% of %.0f "
+      "cores\n",
+      count, cpu_seconds, count > 0 ? cpu_seconds / count : 0.0, run_seconds,
+      100.0 * cpu_seconds / (run_seconds * cores), cores);
+}
+
+/** KubeVirt's shape on one pool. */
+ShapeResult kubevirt_shape(const Options &options, const std::string &pool,
+                           const std::string &memory) {
   e2e::ClusterOptions cluster_options;
   cluster_options.nodepools_file = write_nodepools(options.work_dir);
   // Enough nodes for the VMs at KubeVirt's cpuAllocationRatio of 10: each kvm-qemu node offers
@@ -146,17 +137,23 @@ bool kubevirt_shape(const Options &options, const std::string &pool, const std::
     tick += std::chrono::milliseconds(options.interval_ms);
     std::this_thread::sleep_until(tick);
   }
-  bool all = client.wait_reached(static_cast<size_t>(options.vms), 120s);
+  ShapeResult result;
+  result.all_running = client.wait_reached(static_cast<size_t>(options.vms), 120s);
   const double run_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   // What the VMs' own QEMU processes cost the machine: under TCG this, not HAL, sets the pace.
   double qemu_cpu = 0;
   int qemu_count = 0;
   for (const auto &[name, at] : applied) {
     for (const auto &node : cluster_options.nodes) {
-      double cpu = process_cpu_seconds(cluster.qemu_pid(node.name, "default-" + name));
+      const int pid = cluster.qemu_pid(node.name, "default-" + name);
+      double cpu = process_cpu_seconds(pid);
       if (cpu < 0) continue;
       qemu_cpu += cpu;
       ++qemu_count;
+      if (result.qemu_argv.empty()) {
+        result.qemu_argv = kvm_qemu::process_cmdline(pid);
+        result.qemu_vm_dir = cluster.qemu_vm_dir(node.name, "default-" + name);
+      }
     }
   }
   std::vector<double> ms;
@@ -165,25 +162,37 @@ bool kubevirt_shape(const Options &options, const std::string &pool, const std::
     if (reached != Clock::time_point{})
       ms.push_back(std::chrono::duration<double, std::milli>(reached - at).count());
   }
-  double p95 = percentile(ms, 95);
-  std::printf(
-      "%-8s %4zu/%-4d  p50 %8.1f ms  p95 %8.1f ms  max %8.1f ms  load %.1f  "
-      "KubeVirt p95 38.5 s / HAL p95 = %.0fx\n",
-      pool.c_str(), ms.size(), options.vms, percentile(ms, 50), p95,
-      ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end()), load_average(),
-      p95 > 0 ? 38500.0 / p95 : 0.0);
-  if (qemu_count > 0) {
-    const double cores = static_cast<double>(std::thread::hardware_concurrency());
-    std::printf(
-        "         the %d QEMU processes used %.1f CPU-s (%.2f per VM) in %.1f s: %.0f%% of %.0f "
-        "cores\n",
-        qemu_count, qemu_cpu, qemu_cpu / qemu_count, run_seconds,
-        100.0 * qemu_cpu / (run_seconds * cores), cores);
-  }
-  if (!all)
+  result.p95_ms = percentile(ms, 95);
+  print_latencies(pool, ms, options.vms);
+  std::printf("         KubeVirt's published p95 38.5 s / HAL p95 = %.0fx\n",
+              result.p95_ms > 0 ? 38500.0 / result.p95_ms : 0.0);
+  if (qemu_count > 0) print_qemu_cpu(qemu_count, qemu_cpu, run_seconds);
+  if (!result.all_running)
     std::printf("  NOT all VMs reached Running within 120 s\n%s\n",
                 cluster.logs_tail(1500).c_str());
-  return all;
+  return result;
+}
+
+/** The same shape on bare QEMU with the argv HAL used, after HAL's run, for the ratio. */
+bool raw_qemu_baseline(const Options &options, const ShapeResult &hal) {
+  if (hal.qemu_argv.empty()) {
+    std::printf("raw QEMU baseline: not run (no QEMU of the HAL run was found)\n");
+    return false;
+  }
+  wait_until_quiet(30s);
+  RawQemuShapeResult raw =
+      raw_qemu_shape(hal.qemu_argv, hal.qemu_vm_dir, options.work_dir, options.vms,
+                     std::chrono::milliseconds(options.interval_ms));
+  print_latencies("raw QEMU", raw.ms, options.vms);
+  std::printf(
+      "         (the HAL run's QEMU argv, spawned paused, QMP connected and `cont` sent by "
+      "hand, no HAL)\n");
+  print_qemu_cpu(static_cast<int>(raw.ms.size()), raw.qemu_cpu, raw.seconds);
+  const double raw_p95 = percentile(raw.ms, 95);
+  if (raw_p95 > 0)
+    std::printf("         HAL kvm-qemu p95 / raw QEMU p95 = %.2fx\n", hal.p95_ms / raw_p95);
+  if (!raw.first_error.empty()) std::printf("  a bare QEMU failed: %s\n", raw.first_error.c_str());
+  return raw.ms.size() == static_cast<size_t>(options.vms);
 }
 
 /** 10,000 VMs on 100 mock nodes. */
@@ -295,9 +304,21 @@ int main(int argc, char **argv) {
   try {
     std::printf("KubeVirt performance-test shape: %d VMs, one every %d ms, create->Running\n",
                 options.vms, options.interval_ms);
-    if (options.run_mock) ok &= kubevirt_shape(options, "mock", "64Mi");
-    if (options.run_qemu) ok &= kubevirt_shape(options, "qemu", "64Mi");
-    if (options.run_scale) ok &= scale(options);
+    // Each scenario starts on a quiet machine: the processes of the one before have exited.
+    if (options.run_mock) {
+      wait_until_quiet(30s);
+      ok &= kubevirt_shape(options, "mock", "64Mi").all_running;
+    }
+    if (options.run_qemu) {
+      wait_until_quiet(30s);
+      ShapeResult qemu = kubevirt_shape(options, "qemu", "64Mi");
+      ok &= qemu.all_running;
+      ok &= raw_qemu_baseline(options, qemu);
+    }
+    if (options.run_scale) {
+      wait_until_quiet(30s);
+      ok &= scale(options);
+    }
   } catch (const std::exception &e) {
     std::fprintf(stderr, "controller bench: %s\n", e.what());
     ok = false;
