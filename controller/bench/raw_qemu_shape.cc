@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <memory>
 #include <thread>
 
@@ -34,10 +35,12 @@ std::vector<std::string> substituted(std::vector<std::string> argv, const std::s
   return argv;
 }
 
-/** Spawns the QEMU, connects QMP and sends `cont`, as the backend does; records the time. */
+/** Creates the VM's state dir, spawns the QEMU, connects QMP and sends `cont`, as the backend
+ *  does; records the time from the spawn, or what failed. */
 void start(RawVm &vm, const std::vector<std::string> &argv) {
-  const auto started = Clock::now();
   try {
+    vm.dir.create();
+    const auto started = Clock::now();
     vm.process = kvm_qemu::QemuProcess::spawn(argv, vm.dir.stderr_log(), vm.dir.pidfile(), nullptr);
     kvm_qemu::QmpClient::Options options;
     options.connect_timeout = std::chrono::seconds(120);
@@ -61,7 +64,6 @@ RawQemuShapeResult raw_qemu_shape(const std::vector<std::string> &hal_argv,
   for (int i = 0; i < vms; ++i) {
     RawVm &vm = raw[static_cast<size_t>(i)];
     vm.dir = kvm_qemu::VmStateDir(work_dir / ("raw-" + std::to_string(i)));
-    vm.dir.create();
     starters.emplace_back(start, std::ref(vm),
                           substituted(hal_argv, hal_vm_dir, vm.dir.dir().string()));
     tick += interval;
