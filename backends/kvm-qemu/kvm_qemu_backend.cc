@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "backends/kvm-qemu/accelerator.h"
 #include "backends/kvm-qemu/command_line.h"
 #include "backends/kvm-qemu/machine_type.h"
 #include "backends/kvm-qemu/migration.h"
@@ -117,17 +118,11 @@ KvmQemuBackend::KvmQemuBackend(std::string_view config_json, hal::plugin::EventS
     throw Failure(HAL_UNAVAILABLE, "kvm-qemu: QEMU binary '" + config.qemu_binary +
                                        "' not found or not executable (config.qemuBinary)");
   }
-  // An explicit "tcg" needs no KVM probe (which starts QEMU once).
-  const std::string kvm_problem =
-      config.accelerator == "tcg" ? std::string()
-                                  : kvm_unusable_reason(config.qemu_binary, settings->state_root);
-  if (config.accelerator == "kvm" && !kvm_problem.empty()) {
-    throw Failure(kvm_problem.find("ermission") != std::string::npos ? HAL_PERMISSION_DENIED
-                                                                     : HAL_UNAVAILABLE,
-                  "kvm-qemu: accelerator kvm requested but " + kvm_problem);
-  }
-  settings->accelerator =
-      config.accelerator == "auto" ? (kvm_problem.empty() ? "kvm" : "tcg") : config.accelerator;
+  const AcceleratorChoice choice = choose_accelerator(config.accelerator, [&] {
+    return kvm_refusal(config.qemu_binary, settings->state_root, settings->host_root);
+  });
+  settings->accelerator = choice.accelerator;
+  settings->accelerator_reason = choice.reason;
   try {
     VmStateDir(settings->state_root).create();
   } catch (const std::exception &e) {
@@ -200,6 +195,7 @@ std::string KvmQemuBackend::capabilities() {
        std::to_string(HAL_ABI_VERSION_MAJOR) + "." + std::to_string(HAL_ABI_VERSION_MINOR)},
       {"hypervisor", "qemu"},
       {"accelerator", settings_->accelerator},
+      {"acceleratorReason", settings_->accelerator_reason},
       {"operations",
        nlohmann::json::parse(hal::plugin::operations_json<KvmQemuBackend, KvmQemuVm>())},
       {"features",

@@ -21,7 +21,7 @@ struct BackendConfig {
   std::string state_dir;
   /** QEMU binary (default qemu-system-x86_64 from PATH). */
   std::string qemu_binary = "qemu-system-x86_64";
-  /** "auto" (KVM when QEMU runs a guest under it, else TCG) | "kvm" | "tcg". */
+  /** "auto" (KVM where stock guests run under it, else TCG: see accelerator.h) | "kvm" | "tcg". */
   std::string accelerator = "auto";
   /** Prefix for host sysfs reads (default "/"). */
   std::string host_root = "/";

@@ -3,6 +3,7 @@
 
 # Everything but the exported entry, as a static library so tests can use the pieces directly.
 add_library(hal_kvm_qemu_backend STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/accelerator.cc
   ${CMAKE_CURRENT_LIST_DIR}/command_line.cc
   ${CMAKE_CURRENT_LIST_DIR}/machine_type.cc
   ${CMAKE_CURRENT_LIST_DIR}/process_supervisor.cc
@@ -37,6 +38,7 @@ hal_add_test(hal_kvm_qemu_command_line_test
 hal_add_test(hal_kvm_qemu_process_supervisor_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/process_supervisor_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/qemu_probe_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/tests/accelerator_test.cc
   LIBS hal_kvm_qemu_backend
   TIMEOUT 60)
 
@@ -50,8 +52,8 @@ target_compile_definitions(hal_kvm_qemu_test_guest PRIVATE
 hal_add_test(hal_kvm_qemu_plugin_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_integration_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_fixture.cc
-  LIBS hal::headers hal_core_spec hal_kvm_qemu_test_guest nlohmann_json::nlohmann_json
-       ${CMAKE_DL_LIBS} Threads::Threads
+  LIBS hal::headers hal_core_spec hal_core_host hal_kvm_qemu_test_guest
+       nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS} Threads::Threads
   LABELS integration
   TIMEOUT 300)
 add_dependencies(hal_kvm_qemu_plugin_test hal-kvm-qemu)

@@ -1,7 +1,6 @@
 // qemu_probe.cc - QEMU feature probe (query-qmp-schema), KVM and host TDX detection.
 #include "backends/kvm-qemu/qemu_probe.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -87,6 +86,14 @@ QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
   try {
     auto process = QemuProcess::spawn(argv, dir / "stderr.log", dir / "qemu.pid", nullptr);
     try {
+      // A binary that exits at once (not QEMU, or QEMU refusing its options) fails the probe
+      // now rather than after the connect timeout.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!fs::exists(socket, ec) && std::chrono::steady_clock::now() < deadline) {
+        if (process->wait_exit(std::chrono::milliseconds(5))) {
+          throw std::runtime_error("exited before creating its QMP socket");
+        }
+      }
       QmpClient::Options options;
       options.connect_timeout = std::chrono::seconds(10);
       auto qmp = QmpClient::Connect(socket.string(), options);
@@ -181,10 +188,7 @@ QemuFeatures probe_qemu(const std::string &binary, const fs::path &scratch_dir) 
   return features;
 }
 
-std::string kvm_unusable_reason(const std::string &binary, const fs::path &scratch_dir) {
-  int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return std::string("/dev/kvm: ") + std::strerror(errno);
-  ::close(fd);
+std::string cached_kvm_guest_probe(const std::string &binary, const fs::path &scratch_dir) {
   static std::mutex mutex;
   static std::map<std::string, std::string> cache;
   std::lock_guard<std::mutex> lock(mutex);

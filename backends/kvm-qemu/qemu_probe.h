@@ -1,6 +1,6 @@
 // qemu_probe.h - what the QEMU binary and the host can do: QEMU version, its machine types and
-// whether it has the tdx-guest object (probed once per binary through QMP and cached), KVM
-// usability (QEMU run once under KVM, also cached), and host TDX support (kvm_intel's tdx
+// whether it has the tdx-guest object (probed once per binary through QMP and cached), whether
+// QEMU runs firmware under KVM, and host TDX support (kvm_intel's tdx
 // parameter under a configurable sysfs root).
 #ifndef HAL_BACKENDS_KVM_QEMU_QEMU_PROBE_H
 #define HAL_BACKENDS_KVM_QEMU_QEMU_PROBE_H
@@ -32,18 +32,14 @@ QemuFeatures probe_qemu(const std::string &binary, const std::filesystem::path &
 /** Resolves `binary` like execvp would ("" when not found or not executable). */
 std::string resolve_binary(const std::string &binary);
 
-/** "" when QEMU `binary` can run a guest under KVM here, else the reason (e.g. "/dev/kvm: No
- *  such file or directory"). /dev/kvm must open read-write, and then QEMU, started once under
- *  `scratch_dir` with accel=kvm and the default CPU model, must run the firmware's first
- *  instructions (a check of the vCPU, not of every guest OS). The answer is cached per binary
- *  for the life of the process. Never throws. */
-std::string kvm_unusable_reason(const std::string &binary,
-                                const std::filesystem::path &scratch_dir);
-
-/** The QEMU half of kvm_unusable_reason, uncached: runs `binary` once under KVM with the default
- *  CPU model and waits up to 10 s for the firmware's first line on the debug console (I/O port
- *  0x402). "" once it arrives, else why not (QEMU's own error when it exits). Never throws. */
+/** The QEMU half of the KVM check (accelerator.h), uncached: runs `binary` once under KVM with the
+ * default CPU model and waits up to 10 s for the firmware's first line on the debug console (I/O
+ * port 0x402). "" once it arrives, else why not (QEMU's own error when it exits). Never throws. */
 std::string kvm_guest_probe(const std::string &binary, const std::filesystem::path &scratch_dir);
+
+/** kvm_guest_probe's answer for `binary`, probed once and cached for the life of the process. */
+std::string cached_kvm_guest_probe(const std::string &binary,
+                                   const std::filesystem::path &scratch_dir);
 
 /** "" when the host has TDX enabled (core/host's detect_tdx under `host_root`), else the
  *  reason it gives, e.g. "host does not support TDX (kvm_intel tdx parameter not enabled)". */

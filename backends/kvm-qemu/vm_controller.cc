@@ -180,11 +180,14 @@ void VmController::launch(bool incoming) {
   // have changed since vm_create) and places host devices (see guest_node_for_device).
   options.host = discover_host_topology(settings_->host_root);
   std::vector<std::string> argv = build_qemu_argv(spec_, options);
+  std::error_code size_ec;
+  const std::uintmax_t console_log_size = fs::file_size(d.console_log(), size_ec);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     expect_exit_ = false;
     shutdown_requested_ = false;
     guest_shutdown_ = false;
+    console_log_start_ = size_ec ? 0 : console_log_size;
   }
   std::unique_ptr<QemuProcess> process;
   try {
@@ -489,6 +492,10 @@ std::string VmController::info() const {
   }
   if (alive && spec_.serial_console) {
     doc["console"] = {{"type", "unix"}, {"path", dir().console_socket().string()}};
+    std::error_code ec;
+    const std::uintmax_t size = fs::file_size(dir().console_log(), ec);
+    doc["console"]["outputBytes"] =
+        !ec && size > console_log_start_ ? size - console_log_start_ : 0;
   }
   return doc.dump();
 }

@@ -39,6 +39,8 @@ struct BackendSettings {
   std::string qemu_binary;
   /** Accelerator in use: "kvm" or "tcg". */
   std::string accelerator;
+  /** Why that accelerator (AcceleratorChoice::reason), shown in the capabilities. */
+  std::string accelerator_reason;
   /** Prefix for host sysfs/procfs reads (tests point it at a fake tree). */
   std::filesystem::path host_root = "/";
   /** Where events go. */
@@ -134,9 +136,10 @@ class VmController {
   std::unique_ptr<QemuProcess> process_;
   std::shared_ptr<QmpClient> qmp_;
   std::vector<VcpuThread> vcpu_threads_;
-  bool expect_exit_ = false;         // we asked QEMU to go away (quit / kill)
-  bool shutdown_requested_ = false;  // vm_shutdown in progress
-  bool guest_shutdown_ = false;      // QEMU reported SHUTDOWN
+  bool expect_exit_ = false;              // we asked QEMU to go away (quit / kill)
+  bool shutdown_requested_ = false;       // vm_shutdown in progress
+  bool guest_shutdown_ = false;           // QEMU reported SHUTDOWN
+  std::uintmax_t console_log_start_ = 0;  // console.log size when QEMU last started (it appends)
   bool detached_ = false;
   bool deleted_ = false;
   // Migration.

@@ -74,8 +74,11 @@ std::vector<LoadedBackend> load_backends(const NodeAgentOptions &options) {
         throw Error(HAL_INVALID_ARGUMENT, "loaded twice (one backend per plugin per node)");
       backend.config = effective_config(wanted, backend.name, options.state_dir);
       backend.backend = std::make_unique<Backend>(Backend::open(backend.plugin, backend.config));
-      hal::log("node")->info("node {}: backend {} open ({}), config {}", options.node_name,
-                             backend.name, backend.plugin->path().string(), backend.config.dump());
+      const nlohmann::json capabilities = backend.backend->capabilities();
+      hal::log("node")->info(
+          "node {}: backend {} open ({}), accelerator {} ({}), config {}", options.node_name,
+          backend.name, backend.plugin->path().string(), capabilities.value("accelerator", "?"),
+          capabilities.value("acceleratorReason", "no reason given"), backend.config.dump());
       loaded.push_back(std::move(backend));
     } catch (const Error &e) {
       for (LoadedBackend &open : loaded) {

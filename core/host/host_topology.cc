@@ -2,9 +2,6 @@
 // detection, and the host-info JSON rendering.
 #include "core/host/host_topology.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -12,6 +9,7 @@
 #include <sstream>
 
 #include "core/host/cpulist.h"
+#include "core/host/kvm_host.h"
 
 namespace hal {
 namespace {
@@ -158,10 +156,7 @@ TdxSupport detect_tdx(const fs::path &root) {
 }
 
 std::string detect_accelerator(const fs::path &root) {
-  const int fd = ::open((root / "dev/kvm").c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return "tcg";
-  ::close(fd);
-  return "kvm";
+  return kvm_host_refusal(read_kvm_host_facts(root)).empty() ? "kvm" : "tcg";
 }
 
 HostTopology discover_host_topology(const fs::path &root) {

@@ -51,7 +51,8 @@ HostTopology discover_host_topology(const std::filesystem::path &root = "/");
  *  notes a missing tdx_host_platform CPU flag. */
 TdxSupport detect_tdx(const std::filesystem::path &root = "/");
 
-/** "kvm" when <root>/dev/kvm can be opened read-write, else "tcg". */
+/** "kvm" when the host's KVM can run stock guest kernels (kvm_host_refusal is empty), else "tcg".
+ */
 std::string detect_accelerator(const std::filesystem::path &root = "/");
 
 /** The topology as a host-info.schema.json document. */

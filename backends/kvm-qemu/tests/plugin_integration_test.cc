@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "backends/kvm-qemu/tests/plugin_fixture.h"
+#include "core/host/kvm_host.h"
 #include "hal/hal.h"
 
 namespace hal::kvm_qemu::testing {
@@ -65,9 +66,10 @@ class KvmQemuPluginTest : public ::testing::Test {
     return dirs_.back()->path();
   }
 
-  // Opens a backend on `state_dir` recording events into `events`.
-  hal_backend *open(const std::string &state_dir, EventRecorder *events) {
-    nlohmann::json config = {{"stateDir", state_dir}, {"accelerator", "tcg"}};
+  // Opens a backend on `state_dir` with `accelerator`, recording events into `events`.
+  hal_backend *open(const std::string &state_dir, EventRecorder *events,
+                    const std::string &accelerator = "tcg") {
+    nlohmann::json config = {{"stateDir", state_dir}, {"accelerator", accelerator}};
     hal_backend *backend = nullptr;
     Err err;
     hal_status status =
@@ -172,6 +174,34 @@ class KvmQemuPluginTest : public ::testing::Test {
   std::vector<hal_vm *> vms_;
   std::list<EventRecorder> recorders_;
 };
+
+// accelerator auto on this host: the choice follows the host's KVM facts, capabilities say
+// why, and the test guest boots to its ready marker under it (KVM where the host's KVM runs
+// stock guests, else TCG: on a kvm-pvm host this is what failed before).
+TEST_F(KvmQemuPluginTest, AutoAcceleratorBootsTheGuestToReady) {
+  EventRecorder &events = recorder();
+  hal_backend *backend = open(new_state_dir(), &events, "auto");
+  ASSERT_NE(backend, nullptr);
+  nlohmann::json caps =
+      call_json([&](char **out, hal_error *e) { return t_->get_capabilities(backend, 0, out, e); });
+  const std::string accelerator = caps.value("accelerator", "");
+  const std::string reason = caps.value("acceleratorReason", "");
+  std::printf("[accelerator] auto chose %s: %s\n", accelerator.c_str(), reason.c_str());
+  const std::string host_refusal = hal::kvm_host_refusal(hal::read_kvm_host_facts("/"));
+  if (!host_refusal.empty()) {
+    EXPECT_EQ(accelerator, "tcg");
+    EXPECT_EQ(reason, "kvm: " + host_refusal);
+  } else {
+    EXPECT_TRUE(accelerator == "kvm" || reason.starts_with("kvm: ")) << reason;
+  }
+  EXPECT_EQ(schema_problems("capabilities.schema.json", caps), "") << caps.dump();
+  hal_vm *vm = create(backend, spec("auto"));
+  ASSERT_NE(vm, nullptr);
+  auto console = start_with_console(vm);
+  ASSERT_TRUE(console->wait_for("HAL-GUEST: ready", kBoot))
+      << accelerator << ": " << console->text();
+  EXPECT_GT(info(vm)["console"].value("outputBytes", 0), 0);
+}
 
 // Boot, pause/resume, reboot and ACPI shutdown of one guest, observed on its console.
 TEST_F(KvmQemuPluginTest, LifecycleObservedFromGuestConsole) {

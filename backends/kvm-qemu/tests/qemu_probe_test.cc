@@ -4,11 +4,12 @@
 #include "backends/kvm-qemu/qemu_probe.h"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "backends/kvm-qemu/tests/stand_in_qemu.h"
 
 namespace hal::kvm_qemu {
 namespace {
@@ -26,16 +27,9 @@ class KvmGuestProbeTest : public ::testing::Test {
     std::error_code ec;
     fs::remove_all(root_, ec);
   }
-  // Writes an executable script `name` with `body` after a line that sets $firmware to the path
-  // of the debug console's file from the command line.
+  // Writes an executable stand-in QEMU `name` running `body` (stand_in_qemu.h).
   std::string fake_qemu(const std::string &name, const std::string &body) {
-    const fs::path path = root_ / name;
-    std::ofstream(path) << "#!/bin/sh\n"
-                        << "for a in \"$@\"; do case $a in file,id=firmware,path=*) "
-                           "firmware=${a#file,id=firmware,path=};; esac; done\n"
-                        << body;
-    ::chmod(path.c_str(), 0755);
-    return path.string();
+    return testing::write_stand_in_qemu(root_ / name, body);
   }
   // True when nothing the probe made is left under the scratch dir.
   bool scratch_is_empty() const { return fs::is_empty(root_ / "scratch"); }
@@ -44,8 +38,7 @@ class KvmGuestProbeTest : public ::testing::Test {
 };
 
 TEST_F(KvmGuestProbeTest, FirmwareOutputMeansKvmRunsAGuest) {
-  const std::string qemu =
-      fake_qemu("qemu-ok", "printf 'SeaBIOS (version fake)\\n' > \"$firmware\"\nexec sleep 30\n");
+  const std::string qemu = fake_qemu("qemu-ok", testing::kFirmwareRuns);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(kvm_guest_probe(qemu, root_ / "scratch"), "");
   // The still running stand-in was killed, not waited for.

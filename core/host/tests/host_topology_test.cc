@@ -46,7 +46,7 @@ class FakeHost {
     pci("0000:00:1f.0", "-1", "0x8086", "0xa1c8", "0x060100");
     write(root_ / "sys/module/kvm_intel/parameters/tdx", "Y\n");
     write(root_ / "dev/kvm", "");
-    write(root_ / "proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme tdx_host_platform\n");
+    write(root_ / "proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu vme vmx tdx_host_platform\n");
   }
   ~FakeHost() {
     std::error_code ec;
