@@ -59,7 +59,7 @@ for node in qemu-a:qemu qemu-b:qemu mock-a:mock; do
   mkdir -p "$work/$name"
   "$build/controller/node/hal-node" --name "$name" --pool "$pool" \
     --pool-file "$root/examples/manifests/nodepools.yaml" --listen "127.0.0.1:$port" \
-    --controller "$controller_addr" --state-dir "$work/$name" \
+    --controller "$controller_addr" --state-dir "$work/$name" --guest-silence-timeout 20 \
     --plugin-path "$build/backends/kvm-qemu:$build/backends/mock" >"$work/node-$name.log" 2>&1 &
   pids+=($!)
   port=$((port + 1))
@@ -72,8 +72,17 @@ node_ready() {
     grep -q '"type": *"Ready"' <<<"$json" && grep -q Ready <<<"$wide"
 }
 for n in qemu-a qemu-b mock-a; do wait_for 30 "node $n" node_ready "$n"; done
+# node_accelerator NODE: "ACCELERATOR (why)" as the node's backend reports it.
+node_accelerator() {
+  local json accel reason
+  json=$(halctl get node "$1" -o json 2>/dev/null) || true
+  accel=$(sed -n 's/.*"accelerator": *"\([^"]*\)".*/\1/p' <<<"$json" | head -n 1)
+  reason=$(sed -n 's/.*"acceleratorReason": *"\([^"]*\)".*/\1/p' <<<"$json" | head -n 1)
+  echo "${accel:-unknown} (${reason:-no reason given})"
+}
 say "nodes"
 halctl get nodes
+for n in qemu-a qemu-b; do echo "$n accelerator: $(node_accelerator "$n")"; done
 
 say "apply examples/manifests/testguest-vm.yaml and examples/manifests/mock-vm.yaml"
 halctl apply -f "$root/examples/manifests/testguest-vm.yaml"
@@ -87,7 +96,21 @@ wait_for 30 "mock-small Running" vmi_running mock-small
 node=$(halctl get vmi testguest -o json | sed -n 's/.*"nodeName": *"\([^"]*\)".*/\1/p' | head -n 1)
 console="$work/$node/kvm-qemu/default-testguest/console.log"
 guest_beats() { grep -q 'HAL-GUEST: heartbeat' "$console"; }
-wait_for 60 "the guest's heartbeat" guest_beats
+# guest_diagnosis NODE CONSOLE_LOG: why a guest did not come up, on stderr: its node, the
+# accelerator that node's backend chose and why, what the VMI says, and its last console lines.
+guest_diagnosis() {
+  {
+    echo "the guest on node $1 did not come up; accelerator $(node_accelerator "$1")"
+    halctl describe vmi testguest 2>&1 || true
+    if [ -s "$2" ]; then
+      echo "last console lines ($2):"
+      tail -n 5 "$2" | tr -d '\r'
+    else
+      echo "no console output at all ($2)"
+    fi
+  } >&2
+}
+wait_for 60 "the guest's heartbeat" guest_beats || { guest_diagnosis "$node" "$console"; exit 1; }
 halctl get vms
 halctl get vmis -o wide
 

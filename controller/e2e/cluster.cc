@@ -111,7 +111,9 @@ void Cluster::start_node(const std::string &name) {
                                    "--plugin-path",
                                    bin_.plugin_path,
                                    "--heartbeat-interval-ms",
-                                   std::to_string(options_.heartbeat_ms)};
+                                   std::to_string(options_.heartbeat_ms),
+                                   "--guest-silence-timeout",
+                                   std::to_string(options_.guest_silence_s)};
   nodes_[name].reset();
   nodes_[name] = std::make_unique<ChildProcess>(argv, dir_ + "/node-" + name + ".log");
   if (listen_port == 0) node_ports_[name] = bound_port(*nodes_[name], "hal-node: listening on ");

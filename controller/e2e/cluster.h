@@ -38,6 +38,7 @@ struct ClusterOptions {
   std::string test_guest_dir;   ///< Image dir for "hal/test-guest" (may be empty).
   int heartbeat_ms = 500;       ///< Node heartbeat interval.
   int node_grace_ms = 3000;     ///< Missed-heartbeat grace before a node is NotReady.
+  int guest_silence_s = 10;     ///< Agents' --guest-silence-timeout.
 };
 
 /** A running installation. */

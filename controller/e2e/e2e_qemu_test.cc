@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <regex>
 #include <string>
+#include <thread>
 
 #include "backends/kvm-qemu/tests/test_guest.h"
 #include "controller/e2e/cluster.h"
@@ -16,6 +18,15 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string kVmId = "default-testguest";
+
+std::string read_file(const std::string &path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_file(const std::string &path, const std::string &text) {
+  std::ofstream(path) << text;
+}
 
 class E2eQemuTest : public ::testing::Test {
  protected:
@@ -206,6 +217,47 @@ TEST_F(E2eQemuTest, DrainMovesTheVmByLiveMigration) {
   EXPECT_EQ(last_heartbeat(cluster_->console_log(target, kVmId)).second, before.second);
   auto node = cluster_->get("node", source);
   EXPECT_EQ(node["spec"].value("unschedulable", false), true);
+}
+
+// A guest whose console is not the serial port (console=tty0) writes nothing there: after the
+// agents' --guest-silence-timeout its VMI says so, naming the node and the accelerator, and
+// halctl describe shows it; the test guest beside it, which writes, gets no such condition.
+TEST_F(E2eQemuTest, SilentGuestIsNamedInItsConditionsAndDescribe) {
+  std::string manifest = read_file(HAL_SOURCE_DIR "/examples/manifests/testguest-vm.yaml");
+  manifest = std::regex_replace(manifest, std::regex("name: testguest"), "name: silent");
+  manifest = std::regex_replace(manifest, std::regex("console=ttyS0"), "console=tty0");
+  const std::string path = cluster_->dir() + "/silent-vm.yaml";
+  write_file(path, manifest);
+  auto applied = cluster_->halctl({"apply", "-f", path});
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  const std::string node = apply_and_wait_running();
+  nlohmann::json condition;
+  ASSERT_TRUE(Cluster::wait_until(
+      [&] {
+        auto vmi = cluster_->get("vmi", "silent");
+        for (const auto &c : vmi.is_null() ? nlohmann::json::array()
+                                           : vmi["status"].value("conditions", nlohmann::json()))
+          if (c.value("type", "") == "GuestConsoleSilent") condition = c;
+        return !condition.is_null();
+      },
+      60s))
+      << cluster_->get("vmi", "silent").dump();
+  EXPECT_EQ(condition.value("status", ""), "True");
+  EXPECT_EQ(condition.value("reason", ""), "NoConsoleOutput");
+  const std::string message = condition.value("message", "");
+  const std::string silent_node = cluster_->get("vmi", "silent")["status"].value("nodeName", "");
+  EXPECT_NE(message.find("no serial console output"), std::string::npos) << message;
+  EXPECT_NE(message.find("on node " + silent_node), std::string::npos) << message;
+  EXPECT_NE(message.find("accelerator tcg"), std::string::npos) << message;
+  auto describe = cluster_->halctl({"describe", "vmi", "silent"});
+  EXPECT_EQ(describe.exit_code, 0) << describe.err;
+  EXPECT_NE(describe.out.find("GuestConsoleSilent"), std::string::npos) << describe.out;
+  EXPECT_NE(describe.out.find("no serial console output"), std::string::npos) << describe.out;
+  // The test guest has run at least as long and wrote: no condition.
+  std::this_thread::sleep_for(2s);
+  for (const auto &c :
+       cluster_->get("vmi", "testguest")["status"].value("conditions", nlohmann::json::array()))
+    EXPECT_NE(c.value("type", ""), "GuestConsoleSilent") << c.dump() << " on " << node;
 }
 
 TEST_F(E2eQemuTest, MockPoolRunsItsOwnVm) {

@@ -50,6 +50,9 @@ struct NodeAgentOptions {
   std::chrono::milliseconds heartbeat_interval{5000};
   /** Longest wait between registration attempts while the controller is unreachable. */
   std::chrono::milliseconds max_retry_backoff{2000};
+  /** How long a VM that started here may run with no serial console output before the agent
+   *  reports its guest as silent (guest_watch.h); zero: never. */
+  std::chrono::milliseconds guest_silence_timeout{60000};
   /** Events kept for WatchEvents replay (since_sequence). */
   std::size_t event_replay_capacity = 4096;
   /** Events queued per WatchEvents reader before a reader that does not keep up is dropped. */

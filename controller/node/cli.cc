@@ -29,6 +29,7 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
   std::string pool_file, backend, backend_config, state_dir;
   std::vector<std::string> plugin_path, labels;
   int64_t heartbeat_ms = options.heartbeat_interval.count();
+  int64_t guest_silence_s = options.guest_silence_timeout.count() / 1000;
   app.add_option("--name", options.node_name, "Node name (unique in the cluster)")->required();
   app.add_option("--pool", options.pool, "NodePool this node belongs to");
   app.add_option("--pool-file", pool_file, "NodePool manifest file (YAML/JSON) naming the backend");
@@ -49,6 +50,11 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
   app.add_option("--heartbeat-interval-ms", heartbeat_ms, "Heartbeat interval")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--guest-silence-timeout", guest_silence_s,
+                 "Seconds after a VM starts with no serial console output before its VMI says the "
+                 "guest is silent (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   std::vector<const char *> argv;
   for (const std::string &arg : args) argv.push_back(arg.c_str());
@@ -101,6 +107,7 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
   options.state_dir = state_dir;
   for (const std::string &dir : plugin_path) options.plugin_path.emplace_back(dir);
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
+  options.guest_silence_timeout = std::chrono::seconds(guest_silence_s);
   CliResult result;
   result.options = std::move(options);
   return result;

@@ -8,6 +8,7 @@
 #include "controller/node/advertised_address.h"
 #include "controller/node/backend_loader.h"
 #include "controller/node/event_hub.h"
+#include "controller/node/guest_watch.h"
 #include "controller/node/node_service.h"
 #include "controller/node/vm_directory.h"
 #include "controller/node/wire.h"
@@ -29,6 +30,51 @@ int64_t random_boot_id() {
   return dist(engine);
 }
 
+// A watch reporting silent guests as "guest-console" events on `hub`; each message names the
+// node and the accelerator its backend chose (from the backends' `capabilities`).
+std::unique_ptr<GuestWatch> make_guest_watch(const NodeAgentOptions &options, VmDirectory &vms,
+                                             EventHub &hub, const nlohmann::json &capabilities) {
+  auto probe = [&vms](const std::string &vm_id) {
+    GuestWatch::Probe probe;
+    auto [backend, vm] = vms.open(vm_id);
+    const nlohmann::json info = vm.info();
+    probe.state = info.value("state", "");
+    const nlohmann::json *bytes = info.contains("console") && info["console"].is_object() &&
+                                          info["console"].contains("outputBytes")
+                                      ? &info["console"]["outputBytes"]
+                                      : nullptr;
+    if (bytes != nullptr && bytes->is_number_unsigned())
+      probe.output_bytes = bytes->get<uint64_t>();
+    return probe;
+  };
+  auto report = [&options, &vms, &hub, capabilities](const std::string &vm_id, bool silent,
+                                                     std::chrono::milliseconds silent_for) {
+    LoadedBackend *backend = vms.owner(vm_id);
+    const std::string name = backend != nullptr ? backend->name : "?";
+    const nlohmann::json caps = capabilities.value(name, nlohmann::json::object());
+    const std::string where = "on node " + options.node_name + " (backend " + name +
+                              ", accelerator " + caps.value("accelerator", "?") + "; " +
+                              caps.value("acceleratorReason", "no reason given") + ")";
+    const std::string message = silent ? "no serial console output " +
+                                             std::to_string(silent_for.count() / 1000) +
+                                             " s after the VM started " + where
+                                       : "the guest wrote to its serial console " + where;
+    hal::log("node")->warn("node {}: VM {}: {}", options.node_name, vm_id, message);
+    v1::NodeEvent event;
+    event.set_vm_id(vm_id);
+    event.set_type("guest-console");
+    event.set_state("Running");
+    event.set_detail_json(
+        nlohmann::json(
+            {{"silent", silent}, {"silentForMs", silent_for.count()}, {"message", message}})
+            .dump());
+    event.set_timestamp_unix_ns(now_unix_ms() * 1000000);
+    hub.publish(std::move(event));
+  };
+  const auto recheck = std::min(options.guest_silence_timeout, std::chrono::milliseconds(5000));
+  return std::make_unique<GuestWatch>(options.guest_silence_timeout, recheck, probe, report);
+}
+
 }  // namespace
 
 std::map<std::string, std::string> node_labels(const NodeAgentOptions &options) {
@@ -39,12 +85,13 @@ std::map<std::string, std::string> node_labels(const NodeAgentOptions &options) 
 }
 
 // Everything that exists between start() and stop(). Members are destroyed in reverse order:
-// registrar, server, service, directory, hub, backends.
+// registrar, server, service, guest watch, directory, hub, backends.
 struct NodeAgent::Running {
   std::vector<LoadedBackend> backends;
   std::vector<Backend::SubscriptionId> subscriptions;
   std::unique_ptr<EventHub> events;
   std::unique_ptr<VmDirectory> vms;
+  std::unique_ptr<GuestWatch> guest_watch;  // null when options.guest_silence_timeout is zero
   std::atomic<bool> stopping{false};
   std::unique_ptr<NodeAgentService> service;
   std::unique_ptr<grpc::Server> server;
@@ -78,11 +125,23 @@ void NodeAgent::start() {
       std::make_unique<EventHub>(options_.event_replay_capacity, options_.event_queue_capacity);
   run->vms = std::make_unique<VmDirectory>(run->backends);
 
+  // The static part of NodeInfo.
+  nlohmann::json capabilities = nlohmann::json::object();
+  for (LoadedBackend &backend : run->backends) {
+    run->info.add_backends(backend.name);
+    capabilities[backend.name] = backend.backend->capabilities();
+  }
+  if (options_.guest_silence_timeout.count() > 0)
+    run->guest_watch = make_guest_watch(options_, *run->vms, *run->events, capabilities);
+
   // Events: sequence them and fan them out; never block the backend's dispatcher.
   for (LoadedBackend &backend : run->backends) {
     EventHub *hub = run->events.get();
     VmDirectory *vms = run->vms.get();
-    run->subscriptions.push_back(backend.backend->on_event([hub, vms](const Event &event) {
+    GuestWatch *watch = run->guest_watch.get();
+    const std::string name = backend.name;
+    run->subscriptions.push_back(backend.backend->on_event([hub, vms, watch,
+                                                            name](const Event &event) {
       v1::NodeEvent out;
       out.set_vm_id(event.vm_id);
       out.set_type(event_type_name(event.type));
@@ -91,16 +150,13 @@ void NodeAgent::start() {
       out.set_timestamp_unix_ns(static_cast<int64_t>(event.timestamp_ns));
       if (event.type == HAL_EVENT_STATE_CHANGED)
         vms->touch(event.vm_id, static_cast<int64_t>(event.timestamp_ns / 1000000));
+      if (watch != nullptr &&
+          (event.type == HAL_EVENT_STATE_CHANGED || event.type == HAL_EVENT_VM_DELETED))
+        watch->observe(event.vm_id, event.type == HAL_EVENT_VM_DELETED ? "" : out.state(), name);
       hub->publish(std::move(out));
     }));
   }
 
-  // The static part of NodeInfo.
-  nlohmann::json capabilities = nlohmann::json::object();
-  for (LoadedBackend &backend : run->backends) {
-    run->info.add_backends(backend.name);
-    capabilities[backend.name] = backend.backend->capabilities();
-  }
   nlohmann::json host = run->backends.front().backend->host_info();
   run->info.set_name(options_.node_name);
   run->info.set_pool(options_.pool);
@@ -180,6 +236,7 @@ void NodeAgent::stop() {
   run->server->Wait();
   for (std::size_t i = 0; i < run->backends.size(); ++i)
     run->backends[i].backend->unsubscribe(run->subscriptions[i]);
+  run->guest_watch.reset();  // its probes call the backends
   for (LoadedBackend &backend : run->backends) {
     try {
       backend.backend->close(HAL_CLOSE_KEEP_VMS);

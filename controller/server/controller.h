@@ -166,6 +166,10 @@ class Controller : public NodeListener {
   void create_vmi(InstanceContext &ctx);
   void schedule_and_start(InstanceContext &ctx);
   void observe_vmi(InstanceContext &ctx);
+  // Sets or clears the VMI's GuestConsoleSilent condition from what the node reported of a
+  // running guest (with a Warning event when it is set); true when the VMI changed.
+  bool update_guest_silence(InstanceContext &ctx, const std::string &node, const std::string &vm_id,
+                            bool running);
   void handle_orphans(const std::string &node, const std::vector<std::string> &vm_ids);
 
   // Migration helpers (migration_controller.cc).

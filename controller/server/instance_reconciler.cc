@@ -612,6 +612,8 @@ void Controller::observe_vmi(InstanceContext &ctx) {
     } else if (state_is(state, "Stopped") && phase == "Scheduled") {
       fail("FailedStart", "VM " + vm_id + " stopped before it ran on node " + node);
     }
+    changed |= update_guest_silence(ctx, node, vm_id,
+                                    state_is(state, "Running") || state_is(state, "Paused"));
     if (str_at(vmi, Pointer("/status/hal/state")) != state && !state.empty()) {
       status["hal"]["state"] = state;
       changed = true;
@@ -620,6 +622,17 @@ void Controller::observe_vmi(InstanceContext &ctx) {
     ctx.requeue_after(std::chrono::milliseconds(200));
   }
   if (changed) ctx.vmi_dirty = true;
+}
+
+bool Controller::update_guest_silence(InstanceContext &ctx, const std::string &node,
+                                      const std::string &vm_id, bool running) {
+  json &conditions = ctx.vmi["status"]["conditions"];
+  const std::string silence = running ? registry_.guest_silence(node, vm_id) : std::string();
+  if (silence.empty()) return remove_condition(conditions, "GuestConsoleSilent");
+  if (!set_condition(conditions, "GuestConsoleSilent", true, "NoConsoleOutput", silence))
+    return false;
+  ctx.event(ctx.vmi_key, EventType::kWarning, "GuestConsoleSilent", silence, store_);
+  return true;
 }
 
 void Controller::handle_orphans(const std::string &node, const std::vector<std::string> &vm_ids) {

@@ -195,7 +195,8 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     node.registered = true;
     for (const auto &[vm_id, state] : node.vms) index_remove(vm_id, name);
     node.vms.clear();
-    node.reflected.clear();  // a new boot numbers its events afresh
+    node.reflected.clear();      // a new boot numbers its events afresh
+    node.guest_silence.clear();  // the new agent watches no guest it did not start
     for (const auto &vm : request->vms()) {
       if (node.vms.emplace(vm.vm_id(), vm.state()).second) index_add(vm.vm_id(), name);
       vm_ids.push_back(vm.vm_id());
@@ -326,6 +327,14 @@ NodeReadiness NodeRegistry::readiness(const std::string &name) const {
   return it == nodes_.end() ? NodeReadiness::kNotReady : it->second.info.readiness;
 }
 
+std::string NodeRegistry::guest_silence(const std::string &node, const std::string &vm_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end()) return "";
+  auto silence = it->second.guest_silence.find(vm_id);
+  return silence == it->second.guest_silence.end() ? std::string() : silence->second;
+}
+
 std::optional<std::string> NodeRegistry::observed(const std::string &node,
                                                   const std::string &vm_id) const {
   std::lock_guard lock(mutex_);
@@ -376,6 +385,17 @@ bool NodeRegistry::observe_event(const std::string &name, const v1::NodeEvent &e
   auto it = nodes_.find(name);
   if (it == nodes_.end()) return !state_changed;
   Node &node = it->second;
+  if (event.type() == "guest-console") {
+    const nlohmann::json detail = parse_or_empty(event.detail_json());
+    const bool silent = detail.is_object() && detail.value("silent", false);
+    if (silent && node.vms.count(event.vm_id())) {
+      node.guest_silence[event.vm_id()] =
+          detail.value("message", "no serial console output since the VM started");
+    } else {
+      node.guest_silence.erase(event.vm_id());
+    }
+    return true;
+  }
   // A state change from before an RPC answer the controller already recorded.
   if (state_changed) {
     auto reflected = node.reflected.find(event.vm_id());
@@ -412,6 +432,7 @@ bool NodeRegistry::set_observed(const std::string &node, const std::string &vm_i
 
 bool NodeRegistry::record_state(Node &node, const std::string &name, const std::string &vm_id,
                                 const std::string &state) {
+  if (state != "Running" && state != "Paused") node.guest_silence.erase(vm_id);
   if (state.empty()) {
     node.reflected.erase(vm_id);
     if (node.vms.erase(vm_id) == 0) return false;

@@ -99,6 +99,9 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   /** The state `node` last reported for `vm_id`: nullopt when the node has not registered since
    *  the controller started (unknown), "" when it registered and does not have the VM. */
   std::optional<std::string> observed(const std::string &node, const std::string &vm_id) const;
+  /** Why the guest of `vm_id` on `node` is silent (the node's "guest-console" event message),
+   *  or "" when the node has not reported it silent since it last started. */
+  std::string guest_silence(const std::string &node, const std::string &vm_id) const;
   /** Records a state learnt from an RPC answer or event ("" = the VM is gone); false when it
    *  was already the recorded state. An answer's `event_sequence` (VmStatus.event_sequence)
    *  marks the node's state-changed events up to it as already reflected: they are skipped. */
@@ -158,6 +161,8 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
       uint64_t held = 0;
     };
     std::unordered_map<std::string, InFlight> actions;
+    /** vm id → message of a guest the node reported silent (no console output since it started). */
+    std::unordered_map<std::string, std::string> guest_silence;
     SharedLabels shared_labels =
         empty_shared_labels();  ///< info.labels, shared by scheduler views.
     std::shared_ptr<NodeConnection> connection;

@@ -31,7 +31,9 @@ TEST(CliTest, BackendFlags) {
                                          "--plugin-path",
                                          "/p2",
                                          "--heartbeat-interval-ms",
-                                         "250"});
+                                         "250",
+                                         "--guest-silence-timeout",
+                                         "15"});
   ASSERT_TRUE(result.options) << result.error;
   const NodeAgentOptions &o = *result.options;
   EXPECT_EQ(o.node_name, "n1");
@@ -44,6 +46,7 @@ TEST(CliTest, BackendFlags) {
   EXPECT_EQ(o.labels.at("zone"), "a");
   EXPECT_EQ(o.plugin_path.size(), 2u);
   EXPECT_EQ(o.heartbeat_interval.count(), 250);
+  EXPECT_EQ(o.guest_silence_timeout, std::chrono::seconds(15));
 }
 
 TEST(CliTest, PoolFile) {
@@ -63,6 +66,8 @@ TEST(CliTest, UsageErrorsExitTwo) {
         std::vector<std::string>{"hal-node", "--name", "n", "--backend", "mock", "--backend-config",
                                  "[1]"},
         std::vector<std::string>{"hal-node", "--name", "n", "--backend", "mock", "--label", "x"},
+        std::vector<std::string>{"hal-node", "--name", "n", "--backend", "mock",
+                                 "--guest-silence-timeout", "-1"},
         std::vector<std::string>{"hal-node", "--name", "n", "--pool-file", "/nonexistent", "--pool",
                                  "p"}}) {
     CliResult result = parse_command_line(args);
