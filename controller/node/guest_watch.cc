@@ -90,8 +90,10 @@ void GuestWatch::run() {
       cv_.wait(lock);
       continue;
     }
-    if (Clock::now() < due->second.next_look) {
-      cv_.wait_until(lock, due->second.next_look);
+    // A copy: wait_until reads its deadline again after waking, when the entry may be gone.
+    const Clock::time_point next_look = due->second.next_look;
+    if (Clock::now() < next_look) {
+      cv_.wait_until(lock, next_look);
       continue;
     }
     const std::string vm_id = due->first;
