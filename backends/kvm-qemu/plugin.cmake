@@ -61,14 +61,26 @@ target_include_directories(hal_kvm_qemu_plugin_test PRIVATE ${PROJECT_SOURCE_DIR
 target_compile_definitions(hal_kvm_qemu_plugin_test PRIVATE
   HAL_KVM_QEMU_PLUGIN="$<TARGET_FILE:hal-kvm-qemu>")
 
+# What the benchmarks comparing HAL with a baseline share (here and controller/bench): one
+# accelerator decision for both sides, and the test guest's ready marker on a console log.
+if(HAL_BUILD_BENCHMARKS)
+  add_library(hal_kvm_qemu_bench_support STATIC
+    ${CMAKE_CURRENT_LIST_DIR}/bench/bench_accelerator.cc
+    ${CMAKE_CURRENT_LIST_DIR}/bench/guest_console.cc)
+  target_include_directories(hal_kvm_qemu_bench_support PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(hal_kvm_qemu_bench_support
+    PUBLIC hal_kvm_qemu_backend
+    PRIVATE hal_warnings)
+endif()
+
 # create->running side by side: raw QEMU spawn + cont, the backend, and `virsh start` through a
 # private libvirtd + virtlogd the benchmark starts itself (prints ratios).
 hal_add_benchmark(hal_kvm_qemu_create_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/create_to_running_bench.cc
           ${CMAKE_CURRENT_LIST_DIR}/bench/private_libvirtd.cc
-  LIBS hal_kvm_qemu_backend hal_kvm_qemu_test_guest)
+  LIBS hal_kvm_qemu_bench_support hal_kvm_qemu_backend hal_kvm_qemu_test_guest)
 
-# Live migration of a 512 MiB guest through the backend vs raw QEMU migrate (prints both).
+# Live migration of a 512 MiB guest through the backend vs raw QEMU migrate (prints the ratio).
 hal_add_benchmark(hal_kvm_qemu_migration_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/migration_bench.cc
-  LIBS hal_kvm_qemu_backend hal_kvm_qemu_test_guest)
+  LIBS hal_kvm_qemu_bench_support hal_kvm_qemu_backend hal_kvm_qemu_test_guest)

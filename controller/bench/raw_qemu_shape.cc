@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
+#include "backends/kvm-qemu/bench/guest_console.h"
 #include "backends/kvm-qemu/process_supervisor.h"
 #include "backends/kvm-qemu/qmp_client.h"
 #include "controller/bench/process_stats.h"
@@ -56,7 +58,8 @@ void start(RawVm &vm, const std::vector<std::string> &argv) {
 
 RawQemuShapeResult raw_qemu_shape(const std::vector<std::string> &hal_argv,
                                   const std::string &hal_vm_dir, const fs::path &work_dir, int vms,
-                                  std::chrono::milliseconds interval) {
+                                  std::chrono::milliseconds interval,
+                                  std::chrono::seconds boot_timeout) {
   std::vector<RawVm> raw(static_cast<size_t>(vms));
   std::vector<std::thread> starters;
   const auto started = Clock::now();
@@ -76,6 +79,25 @@ RawQemuShapeResult raw_qemu_shape(const std::vector<std::string> &hal_argv,
     if (vm.ms >= 0) result.ms.push_back(vm.ms);
     if (!vm.error.empty() && result.first_error.empty()) result.first_error = vm.error;
     if (vm.process) result.qemu_cpu += std::max(0.0, process_cpu_seconds(vm.process->pid()));
+  }
+  // Every guest must have booted for the figures to count; one shared deadline for all of them.
+  const auto boot_deadline = Clock::now() + boot_timeout;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    RawVm &vm = raw[i];
+    const std::string side = "bare QEMU raw-" + std::to_string(i);
+    try {
+      if (!vm.process) throw std::runtime_error(side + ": not started: " + vm.error);
+      const auto left = std::max(Clock::duration::zero(), boot_deadline - Clock::now());
+      kvm_qemu::bench::require_guest_ready(
+          side, vm.dir.console_log(), 0,
+          std::chrono::duration_cast<std::chrono::milliseconds>(left), [&] {
+            return vm.process->exited() ? "QEMU " + vm.process->exit_info().describe()
+                                        : std::string();
+          });
+      ++result.booted;
+    } catch (const std::exception &e) {
+      if (result.boot_error.empty()) result.boot_error = e.what();
+    }
   }
   for (RawVm &vm : raw) {
     if (!vm.process) continue;

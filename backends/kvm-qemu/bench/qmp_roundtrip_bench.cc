@@ -11,7 +11,9 @@
 // average of each section. Target: HAL p99 <= 100 us.
 //
 // QEMU side: `-S` (never `cont`), `-machine q35 -nodefaults`, no guest: the TCG vCPU thread never
-// runs, so only QEMU's main loop and monitor I/O thread are busy. QEMU 7.2's monitor reads its
+// runs, so only QEMU's main loop and monitor I/O thread are busy. Every client talks to that one
+// QEMU, so all sides share its accelerator (printed) and there is no guest whose boot to check;
+// TCG is fixed because no guest code runs and it needs no /dev/kvm. QEMU 7.2's monitor reads its
 // socket ONE BYTE per read (monitor_can_read() returns 1) and wakes its main loop per byte, so
 // its latency grows with the request length: we print the bytes each client sends.
 // --pin=CPU pins this process (all threads) and QEMU (all threads) to CPU; --pin=split pins
@@ -258,6 +260,9 @@ int main(int argc, char **argv) {
                      std::to_string(qemu_cpu))
                         .c_str());
 
+  std::printf(
+      "accelerator: tcg (fixed: every client talks to the same QEMU, held at -S with no guest, "
+      "so no guest code runs on any side)\n");
   const std::string qemu = with_qemu ? testing::FindQemuBinary() : "";
   if (!with_qemu) {
     std::printf("\n== real QEMU ==\nskipped (--no-qemu)\n");
