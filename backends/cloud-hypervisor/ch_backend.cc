@@ -284,9 +284,6 @@ void ChBackend::forget(const std::string &id) {
 }
 
 std::unique_ptr<hal::plugin::Vm> ChBackend::create_vm(std::string_view spec_json, uint32_t flags) {
-  if ((flags & HAL_CREATE_VALIDATE_ONLY) && (flags & HAL_CREATE_START)) {
-    throw Failure(HAL_INVALID_ARGUMENT, "vm_create: VALIDATE_ONLY and START are exclusive");
-  }
   std::shared_ptr<VmController> vm = define(spec_json, flags & HAL_CREATE_VALIDATE_ONLY);
   if (!vm) return nullptr;
   if (flags & HAL_CREATE_START) {

@@ -191,8 +191,7 @@ std::string KvmQemuBackend::capabilities() {
   const QemuFeatures qemu = probe_qemu(settings_->qemu_binary, settings_->state_root);
   const bool tdx = tdx_missing(settings_->host_root, settings_->accelerator, qemu).empty();
   nlohmann::json doc = {
-      {"abiVersion",
-       std::to_string(HAL_ABI_VERSION_MAJOR) + "." + std::to_string(HAL_ABI_VERSION_MINOR)},
+      {"abiVersion", hal::plugin::negotiated_version()},
       {"hypervisor", "qemu"},
       {"accelerator", settings_->accelerator},
       {"acceleratorReason", settings_->accelerator_reason},

@@ -10,6 +10,9 @@
 //   REF_BUG_CAPABILITY_LIES    vm_pause is declared and in the table but answers UNSUPPORTED
 //   REF_BUG_ACCEPTS_BAD_SPEC   vm_create answers OK for specs that are not valid
 //   REF_BUG_UNKNOWN_FLAGS      vm_start silently ignores unknown flag bits
+//   REF_BUG_EXCLUSIVE_FLAGS    vm_create lets START win over VALIDATE_ONLY, close lets STOP_VMS
+//                              win over KEEP_VMS, instead of refusing either pair
+//   REF_BUG_MIGRATED_FORCE_STOP  vm_force_stop of a MIGRATED VM answers FAILED_PRECONDITION
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -239,7 +242,11 @@ class RefVm : public hal::plugin::Vm {
     Rec &r = alive();
     if (r.state == HAL_VM_STATE_STOPPED) return;
     if (r.state == HAL_VM_STATE_MIGRATED) {
+#ifdef REF_BUG_MIGRATED_FORCE_STOP
       fail(HAL_FAILED_PRECONDITION, "vm_force_stop " + r.id + ": VM migrated away");
+#else
+      return;  // the guest runs on the target; nothing here to stop
+#endif
     }
     if (r.job && r.job->status == "active") r.job->cancel = true;
     r.clock_stop();
@@ -371,9 +378,6 @@ class RefBackend : public hal::plugin::Backend {
     store_->sinks[id_] = events;
   }
   void close(uint32_t flags) override {
-    if ((flags & HAL_CLOSE_KEEP_VMS) && (flags & HAL_CLOSE_STOP_VMS)) {
-      fail(HAL_INVALID_ARGUMENT, "close: KEEP_VMS and STOP_VMS together");
-    }
     if (handles.load() > 0) {
       fail(HAL_FAILED_PRECONDITION,
            "close: " + std::to_string(handles.load()) + " VM handles are not released");
@@ -581,13 +585,28 @@ const char *identity() {
 
 }  // namespace ref
 
-#ifdef REF_BUG_UNKNOWN_FLAGS
+#if defined(REF_BUG_UNKNOWN_FLAGS) || defined(REF_BUG_EXCLUSIVE_FLAGS)
+// These variants break rules plugin.hpp's thunks enforce, so they answer the host a copy of the
+// generated table whose entries bend the flags before calling the real thunks.
 namespace {
 hal_backend_table g_lax_table;
-hal_status (*g_strict_start)(hal_vm *, uint32_t, hal_error *) = nullptr;
+const hal_backend_table *g_strict = nullptr;
+#ifdef REF_BUG_UNKNOWN_FLAGS
 hal_status lax_start(hal_vm *vm, uint32_t flags, hal_error *error) {
-  return g_strict_start(vm, flags & HAL_START_FLAGS_ALL, error);
+  return g_strict->vm_start(vm, flags & HAL_START_FLAGS_ALL, error);
 }
+#endif
+#ifdef REF_BUG_EXCLUSIVE_FLAGS
+hal_status lax_create(hal_backend *backend, const char *spec, uint32_t flags, hal_vm **out,
+                      hal_error *error) {
+  if (flags & HAL_CREATE_START) flags &= ~HAL_CREATE_VALIDATE_ONLY;
+  return g_strict->vm_create(backend, spec, flags, out, error);
+}
+hal_status lax_close(hal_backend *backend, uint32_t flags, hal_error *error) {
+  if (flags & HAL_CLOSE_STOP_VMS) flags &= ~HAL_CLOSE_KEEP_VMS;
+  return g_strict->close(backend, flags, error);
+}
+#endif
 }  // namespace
 extern "C" HAL_PLUGIN_EXPORT hal_status hal_plugin_negotiate(uint32_t host_abi_version,
                                                              uint32_t flags,
@@ -599,9 +618,15 @@ extern "C" HAL_PLUGIN_EXPORT hal_status hal_plugin_negotiate(uint32_t host_abi_v
   if (st != HAL_OK) return st;
   static std::once_flag once;
   std::call_once(once, [&] {
+    g_strict = strict;
     g_lax_table = *strict;
-    g_strict_start = strict->vm_start;
+#ifdef REF_BUG_UNKNOWN_FLAGS
     g_lax_table.vm_start = &lax_start;
+#endif
+#ifdef REF_BUG_EXCLUSIVE_FLAGS
+    g_lax_table.vm_create = &lax_create;
+    g_lax_table.close = &lax_close;
+#endif
   });
   *out = &g_lax_table;
   return HAL_OK;

@@ -724,4 +724,53 @@ HAL_CLAUSE(LC_031, kLifecycle, SHOULD, "",
   EXPECT_EQ(state_name(events.back().state), "Stopped") << log.describe(vm.id());
 }
 
+HAL_CLAUSE(LC_032, kLifecycle, MUST, "",
+           "the flag pairs hal.h makes exclusive answer INVALID_ARGUMENT and have no effect: "
+           "vm_create with VALIDATE_ONLY and START defines and starts nothing; close with "
+           "KEEP_VMS and STOP_VMS leaves the backend open and its VMs running") {
+  const auto &t = *S().plugin->table();
+  ErrorBuffer err;
+  const std::string config = S().config.dump();
+  hal_backend *b = nullptr;
+  ASSERT_EQ(t.open(config.c_str(), nullptr, nullptr, 0, &b, err.get()), HAL_OK) << err.message();
+  const std::string name = S().vm_name("exclusive");
+  const std::string spec = S().spec(name).dump();
+  hal_vm *vm = nullptr;
+  EXPECT_EQ(status_name(t.vm_create(b, spec.c_str(), HAL_CREATE_VALIDATE_ONLY | HAL_CREATE_START,
+                                    &vm, err.get())),
+            "INVALID_ARGUMENT")
+      << "vm_create(VALIDATE_ONLY | START): " << err.message();
+  if (vm != nullptr) t.vm_release(vm);
+  vm = nullptr;
+  EXPECT_EQ(t.vm_lookup(b, name.c_str(), 0, &vm, err.get()), HAL_NOT_FOUND)
+      << "vm_create(VALIDATE_ONLY | START) defined " << name;
+  if (vm != nullptr) {
+    t.vm_force_stop(vm, 0, err.get());
+    t.vm_delete(vm, 0, err.get());
+    t.vm_release(vm);
+  }
+  vm = nullptr;
+  ASSERT_EQ(t.vm_create(b, spec.c_str(), HAL_CREATE_START, &vm, err.get()), HAL_OK)
+      << err.message();
+  t.vm_release(vm);
+  vm = nullptr;
+  const hal_status closed = t.close(b, HAL_CLOSE_KEEP_VMS | HAL_CLOSE_STOP_VMS, err.get());
+  EXPECT_EQ(status_name(closed), "INVALID_ARGUMENT")
+      << "close(KEEP_VMS | STOP_VMS): " << err.message();
+  if (closed == HAL_OK) {
+    // The backend is gone: a new instance re-adopts the VM to see what the close did to it.
+    b = nullptr;
+    ASSERT_EQ(t.open(config.c_str(), nullptr, nullptr, 0, &b, err.get()), HAL_OK) << err.message();
+  }
+  hal_vm_state state = 0;
+  ASSERT_EQ(t.vm_lookup(b, name.c_str(), 0, &vm, err.get()), HAL_OK)
+      << "after close(KEEP_VMS | STOP_VMS): " << err.message();
+  EXPECT_EQ(t.vm_get_state(vm, 0, &state, err.get()), HAL_OK) << err.message();
+  EXPECT_EQ(state_name(state), "Running") << "close(KEEP_VMS | STOP_VMS) changed the VM";
+  t.vm_force_stop(vm, 0, err.get());
+  t.vm_delete(vm, 0, err.get());
+  t.vm_release(vm);
+  EXPECT_EQ(t.close(b, 0, err.get()), HAL_OK) << err.message();
+}
+
 }  // namespace hal::conformance

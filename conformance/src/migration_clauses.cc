@@ -350,4 +350,22 @@ HAL_CLAUSE(MG_011, kMigration, SHOULD, "",
   EXPECT_EQ(p.value("status", ""), "completed") << p.dump();
 }
 
+HAL_CLAUSE(MG_012, kMigration, MUST, "",
+           "a MIGRATED source answers vm_force_stop with OK and stays MIGRATED, and vm_delete "
+           "then removes it while the target keeps running") {
+  Rig rig;
+  Vm vm = source_vm(rig, "migforce");
+  Run run = migrate(rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}});
+  ASSERT_EQ(run.send.status, HAL_OK) << run.send.str();
+  ASSERT_EQ(state_name(wait_state(vm, HAL_VM_STATE_MIGRATED, S().wait)), "Migrated");
+  ASSERT_EQ(state_name(wait_state(run.target, HAL_VM_STATE_RUNNING, S().wait)), "Running");
+  Outcome o = outcome_of([&] { vm.force_stop(); });
+  EXPECT_EQ(status_name(o.status), "OK") << "vm_force_stop of a MIGRATED VM: " << o.str();
+  EXPECT_EQ(state_name(vm.state()), "Migrated") << "vm_force_stop changed a MIGRATED VM";
+  o = outcome_of([&] { vm.delete_vm(); });
+  EXPECT_EQ(status_name(o.status), "OK") << "vm_delete of a MIGRATED VM: " << o.str();
+  EXPECT_FALSE(list_has(rig.src.list(), vm.id())) << rig.src.list().dump();
+  EXPECT_EQ(state_name(run.target.state()), "Running") << "deleting the source hit the target";
+}
+
 }  // namespace hal::conformance

@@ -224,6 +224,15 @@ nlohmann::json json_result(const Plugin &plugin, std::string_view what, F &&call
   return doc;
 }
 
+// hal.h makes some flag pairs exclusive; the host refuses them itself, so no plugin, however
+// lax, ever receives one.
+void refuse_exclusive(const std::string &what, uint32_t flags, uint32_t first,
+                      const char *first_name, uint32_t second, const char *second_name) {
+  if ((flags & first) == 0 || (flags & second) == 0) return;
+  throw Error(HAL_INVALID_ARGUMENT, what + ": " + first_name + " and " + second_name +
+                                        " are exclusive; pass at most one");
+}
+
 std::string spec_name(const nlohmann::json &spec) {
   auto it = spec.find("name");
   return it != spec.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -471,6 +480,8 @@ Vm Backend::create(const nlohmann::json &spec, uint32_t flags) {
   validate_spec_or_throw(spec);
   const std::string text = spec.dump();
   const std::string id = spec_name(spec);
+  refuse_exclusive("vm_create " + id, flags, HAL_CREATE_VALIDATE_ONLY, "HAL_CREATE_VALIDATE_ONLY",
+                   HAL_CREATE_START, "HAL_CREATE_START");
   ErrorBuffer err;
   hal_vm *vm = nullptr;
   hal_status st =
@@ -585,6 +596,8 @@ Backend::DeliveryHere::~DeliveryHere() {
 
 void Backend::close(uint32_t flags) {
   hal_backend *b = shared().need_open();
+  refuse_exclusive("close backend " + shared().plugin->name(), flags, HAL_CLOSE_KEEP_VMS,
+                   "HAL_CLOSE_KEEP_VMS", HAL_CLOSE_STOP_VMS, "HAL_CLOSE_STOP_VMS");
   if (int n = shared().live_vms.load(); n > 0) {
     throw Error(HAL_FAILED_PRECONDITION, "close backend " + shared().plugin->name() + ": " +
                                              std::to_string(n) + " VM handle(s) still open");

@@ -109,7 +109,8 @@ class Backend {
   /** get_host_info. */
   nlohmann::json host_info(uint32_t flags = 0) const;
   /** Validates `spec` (HAL_INVALID_ARGUMENT naming the field) and calls vm_create. With
-   *  HAL_CREATE_VALIDATE_ONLY the returned Vm is empty. */
+   *  HAL_CREATE_VALIDATE_ONLY the returned Vm is empty; with it and HAL_CREATE_START together,
+   *  HAL_INVALID_ARGUMENT without calling the plugin. */
   Vm create(const nlohmann::json &spec, uint32_t flags = 0);
   /** vm_lookup by id; throws hal::Error(HAL_NOT_FOUND) when there is no such VM. */
   Vm lookup(std::string_view id, uint32_t flags = 0);
@@ -159,7 +160,8 @@ class Backend {
   };
 
   /** Closes the instance now (close(flags)); throws HAL_FAILED_PRECONDITION while Vm handles
-   *  obtained from it are alive. Pending events are delivered first. */
+   *  obtained from it are alive, HAL_INVALID_ARGUMENT for KEEP_VMS with STOP_VMS (the plugin is
+   *  not called; the instance stays open). Pending events are delivered first. */
   void close(uint32_t flags = 0);
 
  private:

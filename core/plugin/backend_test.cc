@@ -78,6 +78,28 @@ TEST_F(PluginBackend, UnknownFlagsAreThePluginsJob) {
   EXPECT_FALSE(backend.create(spec("dry"), HAL_CREATE_VALIDATE_ONLY));
 }
 
+// The test plugin would accept both pairs (validate-only, then a real close); the core refuses
+// them itself, and the backend stays open.
+TEST_F(PluginBackend, ExclusiveFlagPairsNeverReachThePlugin) {
+  auto backend = hal::Backend::open(plugin_);
+  try {
+    backend.create(spec("both"), HAL_CREATE_VALIDATE_ONLY | HAL_CREATE_START);
+    FAIL() << "vm_create(VALIDATE_ONLY | START) was accepted";
+  } catch (const hal::Error &e) {
+    EXPECT_EQ(e.status(), HAL_INVALID_ARGUMENT);
+    EXPECT_THAT(e.what(), HasSubstr("HAL_CREATE_VALIDATE_ONLY and HAL_CREATE_START"));
+  }
+  try {
+    backend.close(HAL_CLOSE_KEEP_VMS | HAL_CLOSE_STOP_VMS);
+    FAIL() << "close(KEEP_VMS | STOP_VMS) was accepted";
+  } catch (const hal::Error &e) {
+    EXPECT_EQ(e.status(), HAL_INVALID_ARGUMENT);
+    EXPECT_THAT(e.what(), HasSubstr("HAL_CLOSE_KEEP_VMS and HAL_CLOSE_STOP_VMS"));
+  }
+  auto vm = backend.create(spec("after"));  // still open
+  EXPECT_EQ(vm.state(), HAL_VM_STATE_STOPPED);
+}
+
 TEST_F(PluginBackend, InvalidSpecNeverReachesPlugin) {
   auto backend = hal::Backend::open(plugin_);
   auto bad = spec("bad");

@@ -1,13 +1,14 @@
 // entries.h - the list of hal_backend_table entries (name, offset, REQUIRED or optional, ABI
-// minor that introduced it), used for validation, coverage reports and HAL_UNSUPPORTED answers.
+// minor that introduced it), from include/hal/table_entries.h, used for validation, coverage
+// reports and HAL_UNSUPPORTED answers.
 #ifndef HAL_CORE_PLUGIN_ENTRIES_H
 #define HAL_CORE_PLUGIN_ENTRIES_H
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 
 #include "hal/hal.h"
+#include "hal/table_entries.h"
 
 namespace hal {
 
@@ -19,54 +20,36 @@ struct EntryInfo {
   uint32_t since_minor;  ///< ABI 1.x minor that added it.
 };
 
-#define HAL_ENTRY_INFO(member, req, minor)                   \
-  EntryInfo {                                                \
-#member, offsetof(hal_backend_table, member), req, minor \
-  }
+#define HAL_ENTRY_INFO(member, required, minor) \
+  EntryInfo{#member, offsetof(hal_backend_table, member), (required) != 0, minor},
 
-/** Every entry of the table this host was compiled with, in table order. */
-inline constexpr std::array<EntryInfo, 29> kTableEntries = {
-    HAL_ENTRY_INFO(get_identity, true, 0),
-    HAL_ENTRY_INFO(free_string, true, 0),
-    HAL_ENTRY_INFO(open, true, 0),
-    HAL_ENTRY_INFO(close, true, 0),
-    HAL_ENTRY_INFO(get_capabilities, true, 0),
-    HAL_ENTRY_INFO(get_host_info, true, 0),
-    HAL_ENTRY_INFO(vm_create, true, 0),
-    HAL_ENTRY_INFO(vm_lookup, true, 0),
-    HAL_ENTRY_INFO(vm_release, true, 0),
-    HAL_ENTRY_INFO(vm_list, true, 0),
-    HAL_ENTRY_INFO(vm_start, true, 0),
-    HAL_ENTRY_INFO(vm_force_stop, true, 0),
-    HAL_ENTRY_INFO(vm_delete, true, 0),
-    HAL_ENTRY_INFO(vm_get_state, true, 0),
-    HAL_ENTRY_INFO(vm_get_info, true, 0),
-    HAL_ENTRY_INFO(vm_pause, false, 0),
-    HAL_ENTRY_INFO(vm_resume, false, 0),
-    HAL_ENTRY_INFO(vm_shutdown, false, 0),
-    HAL_ENTRY_INFO(vm_reboot, false, 0),
-    HAL_ENTRY_INFO(vm_reset, false, 0),
-    HAL_ENTRY_INFO(vm_get_console, false, 0),
-    HAL_ENTRY_INFO(migration_prepare_incoming, false, 0),
-    HAL_ENTRY_INFO(migration_send, false, 0),
-    HAL_ENTRY_INFO(migration_get_progress, false, 0),
-    HAL_ENTRY_INFO(migration_cancel, false, 0),
-    HAL_ENTRY_INFO(vm_snapshot, false, 1),
-    HAL_ENTRY_INFO(vm_restore, false, 1),
-    HAL_ENTRY_INFO(vm_attach_device, false, 1),
-    HAL_ENTRY_INFO(vm_detach_device, false, 1),
-};
+/** Every entry of the table this host was compiled with, in table order (table_entries.h). */
+inline constexpr EntryInfo kTableEntries[] = {HAL_TABLE_ENTRIES(HAL_ENTRY_INFO)};
 
 #undef HAL_ENTRY_INFO
 
-static_assert(sizeof(hal_backend_table) == HAL_BACKEND_TABLE_V1_1_SIZE,
-              "kTableEntries must list every member of the table");
+/** True when `kTableEntries` lists the table's function pointers one after another, from the
+ *  first after the header fields to the end of the table. */
+constexpr bool entries_cover_the_table() {
+  std::size_t next = offsetof(hal_backend_table, get_identity);
+  for (const EntryInfo &entry : kTableEntries) {
+    if (entry.offset != next) return false;
+    next += sizeof(void (*)());
+  }
+  return next == sizeof(hal_backend_table);
+}
+static_assert(entries_cover_the_table(),
+              "include/hal/table_entries.h must list every member of hal_backend_table in order");
 
 /** The table size a plugin claiming ABI 1.`minor` must provide (minors newer than the host's
  *  need at least the host's full table). */
 constexpr std::size_t table_size_for_minor(uint32_t minor) noexcept {
-  return minor == 0 ? HAL_BACKEND_TABLE_V1_0_SIZE : HAL_BACKEND_TABLE_V1_1_SIZE;
+  for (const EntryInfo &entry : kTableEntries)
+    if (entry.since_minor > minor) return entry.offset;
+  return sizeof(hal_backend_table);
 }
+static_assert(table_size_for_minor(0) == HAL_BACKEND_TABLE_V1_0_SIZE &&
+              table_size_for_minor(1) == HAL_BACKEND_TABLE_V1_1_SIZE);
 
 }  // namespace hal
 

@@ -6,6 +6,7 @@
 #include <boost/system/system_error.hpp>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #include "core/log/log.h"
 #include "core/plugin/entries.h"
@@ -60,7 +61,7 @@ bool Plugin::has(std::string_view name) const noexcept {
 
 std::vector<std::pair<std::string, bool>> Plugin::coverage() const {
   std::vector<std::pair<std::string, bool>> out;
-  out.reserve(kTableEntries.size());
+  out.reserve(std::size(kTableEntries));
   for (const auto &e : kTableEntries) out.emplace_back(e.name, has(e.name));
   return out;
 }

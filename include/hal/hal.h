@@ -314,7 +314,7 @@ typedef struct hal_backend_table {
    * REQUIRED. Closes a backend instance; no event is delivered after it returns. VMs keep
    * running unless HAL_CLOSE_STOP_VMS; what happens to them meanwhile (e.g. a crash) is
    * reported by the next open() that re-adopts them. Flags: HAL_CLOSE_FLAGS_ALL; KEEP_VMS
-   * together with STOP_VMS is INVALID_ARGUMENT.
+   * together with STOP_VMS is INVALID_ARGUMENT and closes nothing (conformance LC-032).
    * Errors: FAILED_PRECONDITION (VM handles still unreleased; the backend stays open).
    */
   hal_status (*close)(hal_backend *backend, uint32_t flags, hal_error *error);
@@ -322,7 +322,8 @@ typedef struct hal_backend_table {
   /**
    * REQUIRED. Capabilities as JSON (schema/capabilities.schema.json): the operations the backend
    * implements, features (liveMigration, numa, vcpuPinning, tdx, ...), the accelerator in use,
-   * limits. MUST agree with the table and with behaviour. Flags: none.
+   * limits. MUST agree with the table and with behaviour; "abiVersion" is the version
+   * negotiated with this host, not the plugin's newest (conformance LC-002). Flags: none.
    */
   hal_status (*get_capabilities)(hal_backend *backend, uint32_t flags, char **out_json,
                                  hal_error *error);
@@ -340,9 +341,10 @@ typedef struct hal_backend_table {
   /**
    * REQUIRED. Defines a VM from a JSON spec (schema/vm-spec.schema.json), already validated by
    * the host. The VM starts STOPPED (RUNNING with HAL_CREATE_START). Flags: HAL_CREATE_FLAGS_ALL;
-   * VALIDATE_ONLY together with START is INVALID_ARGUMENT. With HAL_CREATE_VALIDATE_ONLY,
-   * `*out_vm` is NULL on success. With HAL_CREATE_START, a failed start leaves the VM defined
-   * (CRASHED) and returns the start's error; vm_lookup finds it to retry or delete.
+   * VALIDATE_ONLY together with START is INVALID_ARGUMENT and defines nothing (conformance
+   * LC-032). With HAL_CREATE_VALIDATE_ONLY, `*out_vm` is NULL on success. With
+   * HAL_CREATE_START, a failed start leaves the VM defined (CRASHED) and returns the start's
+   * error; vm_lookup finds it to retry or delete.
    * Errors: INVALID_ARGUMENT (spec; message names the field), ALREADY_EXISTS (name taken),
    *         UNSUPPORTED (a feature the backend or host lacks, named, e.g. TDX),
    *         RESOURCE_EXHAUSTED (no room), OUT_OF_RANGE (e.g. more vCPUs than supported).
@@ -381,7 +383,7 @@ typedef struct hal_backend_table {
   /**
    * REQUIRED. Stops the VM at once (power cut) from any state; it becomes STOPPED. An INCOMING
    * VM stops listening; a CRASHED VM is cleaned up. Already STOPPED, or MIGRATED (it runs
-   * elsewhere now): HAL_OK, state unchanged. Flags: none.
+   * elsewhere now): HAL_OK, state unchanged (conformance MG-012). Flags: none.
    * Errors: none beyond the common ones.
    */
   hal_status (*vm_force_stop)(hal_vm *vm, uint32_t flags, hal_error *error);

@@ -24,8 +24,10 @@
 // capabilities document (keys = table entry names, capabilities.schema.json), so capabilities
 // always agree with the table; `hal::plugin::negotiated_version()` gives its "abiVersion".
 //
-// THE BOUNDARY: thunks reject NULL required pointers and flag bits outside the entry's
-// *_FLAGS_ALL mask (entries documented "flags: none" accept only 0) with HAL_INVALID_ARGUMENT;
+// THE BOUNDARY: thunks reject NULL required pointers, flag bits outside the entry's
+// *_FLAGS_ALL mask (entries documented "flags: none" accept only 0) and the pairs hal.h calls
+// exclusive (vm_create VALIDATE_ONLY + START, close KEEP_VMS + STOP_VMS) with HAL_INVALID_ARGUMENT,
+// before the class is called;
 // they catch every exception: Failure{status, message} -> that status, std::exception ->
 // HAL_INTERNAL with what(). hal_error is filled within its struct_size (cleared on HAL_OK).
 // Out strings are malloc()ed; free_string() free()s them. Out pointers are NULL unless HAL_OK.
@@ -34,6 +36,7 @@
 #define HAL_PLUGIN_HPP
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -47,6 +50,7 @@
 #include <type_traits>
 
 #include "hal/hal.h"
+#include "hal/table_entries.h"
 
 namespace hal::plugin {
 
@@ -150,13 +154,15 @@ class Vm {
 class Backend {
  public:
   virtual ~Backend() = default;
-  /** close: throw Failure to refuse (the backend stays open); on return it is destroyed. */
+  /** close: throw Failure to refuse (the backend stays open); on return it is destroyed. `flags`
+   *  are already checked: known bits only, never KEEP_VMS with STOP_VMS. */
   virtual void close(uint32_t flags) = 0;
   /** get_capabilities: the capabilities JSON. */
   virtual std::string capabilities() = 0;
   /** get_host_info: the host info JSON. */
   virtual std::string host_info() = 0;
-  /** vm_create; return nullptr with HAL_CREATE_VALIDATE_ONLY. */
+  /** vm_create; return nullptr with HAL_CREATE_VALIDATE_ONLY. `flags` are already checked: known
+   *  bits only, never VALIDATE_ONLY with START. */
   virtual std::unique_ptr<Vm> create_vm(std::string_view spec_json, uint32_t flags) = 0;
   /** vm_lookup; return nullptr (cheapest: no exception) or throw Failure(HAL_NOT_FOUND) when
    *  absent. */
@@ -239,6 +245,15 @@ inline void check_flags(const char *op, uint32_t flags, uint32_t allowed) {
   throw Failure(HAL_INVALID_ARGUMENT, buffer);
 }
 
+/** Throws INVALID_ARGUMENT when `flags` holds both `first` and `second`, which hal.h makes
+ *  exclusive (their names are given for the message). */
+inline void check_exclusive(const char *op, uint32_t flags, uint32_t first, const char *first_name,
+                            uint32_t second, const char *second_name) {
+  if ((flags & first) == 0 || (flags & second) == 0) return;
+  throw Failure(HAL_INVALID_ARGUMENT, std::string(op) + ": " + first_name + " and " + second_name +
+                                          " are exclusive; pass at most one");
+}
+
 /** Throws INVALID_ARGUMENT when a required pointer is NULL. */
 inline void check_arg(const char *op, const void *pointer, const char *name) {
   if (pointer != nullptr) return;
@@ -287,6 +302,8 @@ struct Thunks {
     return guard("close", error, [&] {
       check_arg("close", backend, "backend");
       check_flags("close", flags, HAL_CLOSE_FLAGS_ALL);
+      check_exclusive("close", flags, HAL_CLOSE_KEEP_VMS, "HAL_CLOSE_KEEP_VMS", HAL_CLOSE_STOP_VMS,
+                      "HAL_CLOSE_STOP_VMS");
       B *impl = as_backend<B>(backend);
       impl->close(flags);
       delete impl;
@@ -323,6 +340,8 @@ struct Thunks {
       check_arg("vm_create", spec, "spec_json");
       check_arg("vm_create", out_vm, "out_vm");
       check_flags("vm_create", flags, HAL_CREATE_FLAGS_ALL);
+      check_exclusive("vm_create", flags, HAL_CREATE_VALIDATE_ONLY, "HAL_CREATE_VALIDATE_ONLY",
+                      HAL_CREATE_START, "HAL_CREATE_START");
       *out_vm = to_handle(as_backend<B>(b)->create_vm(spec, flags));
     });
   }
@@ -489,14 +508,26 @@ struct Implements {
                 "migration_send");
 };
 
-/** Builds the table for ABI minor `minor` (0 or 1); unimplemented optional entries are NULL. */
+/** True when an entry added in ABI 1.`since` belongs to the table of ABI 1.`minor`. */
+constexpr bool entry_in_minor(uint32_t since, uint32_t minor) {
+  return since <= minor;
+}
+
+/** Builds the table for ABI minor `minor` (0 to HAL_ABI_VERSION_MINOR): unimplemented optional
+ *  entries and entries newer than `minor` are NULL, and struct_size ends before the first newer
+ *  one (include/hal/table_entries.h says which minor added each). */
 template <class B, class V, const char *(*Identity)()>
 constexpr hal_backend_table make_table(uint32_t minor) {
   using T = Thunks<B, V, Identity>;
   using I = Implements<B, V>;
   hal_backend_table t{};
-  t.struct_size = minor == 0 ? static_cast<uint32_t>(HAL_BACKEND_TABLE_V1_0_SIZE)
-                             : static_cast<uint32_t>(sizeof(hal_backend_table));
+  std::size_t size = sizeof(hal_backend_table);
+#define HAL_PLUGIN_SIZE_(member, required, since)                                  \
+  if (!entry_in_minor(since, minor) && offsetof(hal_backend_table, member) < size) \
+    size = offsetof(hal_backend_table, member);
+  HAL_TABLE_ENTRIES(HAL_PLUGIN_SIZE_)
+#undef HAL_PLUGIN_SIZE_
+  t.struct_size = static_cast<uint32_t>(size);
   t.abi_version = HAL_MAKE_VERSION(1, minor);
   t.get_identity = &T::get_identity;
   t.free_string = &T::free_string;
@@ -523,21 +554,37 @@ constexpr hal_backend_table make_table(uint32_t minor) {
   if constexpr (I::migration_send) t.migration_send = &T::migration_send;
   if constexpr (I::migration_progress) t.migration_get_progress = &T::migration_get_progress;
   if constexpr (I::migration_cancel) t.migration_cancel = &T::migration_cancel;
-  if (minor >= 1) {
-    if constexpr (I::snapshot) t.vm_snapshot = &T::vm_snapshot;
-    if constexpr (I::restore) t.vm_restore = &T::vm_restore;
-    if constexpr (I::attach_device) t.vm_attach_device = &T::vm_attach_device;
-    if constexpr (I::detach_device) t.vm_detach_device = &T::vm_detach_device;
-  }
+  if constexpr (I::snapshot) t.vm_snapshot = &T::vm_snapshot;
+  if constexpr (I::restore) t.vm_restore = &T::vm_restore;
+  if constexpr (I::attach_device) t.vm_attach_device = &T::vm_attach_device;
+  if constexpr (I::detach_device) t.vm_detach_device = &T::vm_detach_device;
+#define HAL_PLUGIN_DROP_NEWER_(member, required, since) \
+  if (!entry_in_minor(since, minor)) t.member = nullptr;
+  HAL_TABLE_ENTRIES(HAL_PLUGIN_DROP_NEWER_)
+#undef HAL_PLUGIN_DROP_NEWER_
   return t;
+}
+
+/** The tables of every minor this plugin speaks, indexed by minor. */
+template <class B, class V, const char *(*Identity)()>
+constexpr std::array<hal_backend_table, HAL_ABI_VERSION_MINOR + 1> make_tables() {
+  std::array<hal_backend_table, HAL_ABI_VERSION_MINOR + 1> tables{};
+  for (uint32_t minor = 0; minor <= HAL_ABI_VERSION_MINOR; ++minor)
+    tables[minor] = make_table<B, V, Identity>(minor);
+  return tables;
 }
 
 /** The static tables, one per minor this plugin speaks. */
 template <class B, class V, const char *(*Identity)()>
 struct Tables {
-  static constexpr hal_backend_table v1_0 = make_table<B, V, Identity>(0);
-  static constexpr hal_backend_table v1_1 = make_table<B, V, Identity>(1);
+  static constexpr std::array<hal_backend_table, HAL_ABI_VERSION_MINOR + 1> by_minor =
+      make_tables<B, V, Identity>();
 };
+
+/** The identity used for tables built only to inspect them (operations_json); never answered. */
+inline const char *no_identity() {
+  return "{}";
+}
 
 /** The version answered by the last successful negotiation (0 before any). */
 inline std::atomic<uint32_t> &negotiated() {
@@ -562,7 +609,7 @@ hal_status negotiate(uint32_t host_abi_version, uint32_t flags, const hal_backen
           HAL_ABI_VERSION_MAJOR, HAL_ABI_VERSION_MAJOR, HAL_ABI_VERSION_MINOR, major, minor);
       throw Failure(HAL_FAILED_PRECONDITION, buffer);
     }
-    *out = minor == 0 ? &Tables<B, V, Identity>::v1_0 : &Tables<B, V, Identity>::v1_1;
+    *out = &Tables<B, V, Identity>::by_minor[std::min<uint32_t>(minor, HAL_ABI_VERSION_MINOR)];
     negotiated() = (*out)->abi_version;
   });
 }
@@ -578,49 +625,25 @@ inline std::string negotiated_version() {
 }
 
 /** The capabilities "operations" object as JSON text: one bool per table entry, keyed by the
- *  entry's name (required entries true, optional ones as implemented). */
+ *  entry's name, true exactly when the table negotiated with the host has it (required entries
+ *  always; optional ones as implemented and known to that minor). */
 template <class B, class V>
 std::string operations_json() {
-  using I = detail::Implements<B, V>;
-  const bool v1_1 =
-      detail::negotiated().load() == 0 || HAL_VERSION_MINOR(detail::negotiated().load()) >= 1;
-  const std::pair<const char *, bool> entries[] = {
-      {"get_identity", true},
-      {"free_string", true},
-      {"open", true},
-      {"close", true},
-      {"get_capabilities", true},
-      {"get_host_info", true},
-      {"vm_create", true},
-      {"vm_lookup", true},
-      {"vm_release", true},
-      {"vm_list", true},
-      {"vm_start", true},
-      {"vm_force_stop", true},
-      {"vm_delete", true},
-      {"vm_get_state", true},
-      {"vm_get_info", true},
-      {"vm_pause", I::pause},
-      {"vm_resume", I::resume},
-      {"vm_shutdown", I::shutdown},
-      {"vm_reboot", I::reboot},
-      {"vm_reset", I::reset},
-      {"vm_get_console", I::console},
-      {"migration_prepare_incoming", I::prepare_incoming},
-      {"migration_send", I::migration_send},
-      {"migration_get_progress", I::migration_progress},
-      {"migration_cancel", I::migration_cancel},
-      {"vm_snapshot", v1_1 && I::snapshot},
-      {"vm_restore", v1_1 && I::restore},
-      {"vm_attach_device", v1_1 && I::attach_device},
-      {"vm_detach_device", v1_1 && I::detach_device}};
+  const uint32_t version = detail::negotiated().load();
+  const uint32_t minor = version == 0 ? HAL_ABI_VERSION_MINOR : HAL_VERSION_MINOR(version);
+  constexpr hal_backend_table table =
+      detail::make_table<B, V, &detail::no_identity>(HAL_ABI_VERSION_MINOR);
   std::string out = "{";
-  for (const auto &[name, present] : entries) {
+  auto add = [&](const char *name, bool present) {
     if (out.size() > 1) out += ',';
     out += '"';
     out += name;
     out += present ? "\":true" : "\":false";
-  }
+  };
+#define HAL_PLUGIN_OPERATION_(member, required, since) \
+  add(#member, table.member != nullptr && detail::entry_in_minor(since, minor));
+  HAL_TABLE_ENTRIES(HAL_PLUGIN_OPERATION_)
+#undef HAL_PLUGIN_OPERATION_
   return out + "}";
 }
 

@@ -23,21 +23,26 @@
 namespace hal::kvm_qemu::testing {
 namespace fs = std::filesystem;
 
-const hal_backend_table &plugin_table() {
-  static const hal_backend_table *table = [] {
-    void *library = ::dlopen(HAL_KVM_QEMU_PLUGIN, RTLD_NOW | RTLD_LOCAL);
-    if (library == nullptr) throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
-    auto negotiate = reinterpret_cast<hal_negotiate_fn>(::dlsym(library, HAL_PLUGIN_ENTRY_SYMBOL));
-    if (negotiate == nullptr) throw std::runtime_error("no hal_plugin_negotiate");
-    const hal_backend_table *out = nullptr;
-    hal_error error{};
-    error.struct_size = sizeof error;
-    if (negotiate(HAL_ABI_VERSION, 0, &out, &error) != HAL_OK) {
-      throw std::runtime_error(std::string("negotiate: ") + error.message);
-    }
-    return out;
+const hal_backend_table &negotiate_plugin(uint32_t offered) {
+  static void *const library = [] {
+    void *handle = ::dlopen(HAL_KVM_QEMU_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
+    return handle;
   }();
-  return *table;
+  auto negotiate = reinterpret_cast<hal_negotiate_fn>(::dlsym(library, HAL_PLUGIN_ENTRY_SYMBOL));
+  if (negotiate == nullptr) throw std::runtime_error("no hal_plugin_negotiate");
+  const hal_backend_table *out = nullptr;
+  hal_error error{};
+  error.struct_size = sizeof error;
+  if (negotiate(offered, 0, &out, &error) != HAL_OK) {
+    throw std::runtime_error(std::string("negotiate: ") + error.message);
+  }
+  return *out;
+}
+
+const hal_backend_table &plugin_table() {
+  static const hal_backend_table &table = negotiate_plugin(HAL_ABI_VERSION);
+  return table;
 }
 
 void EventRecorder::callback(void *user_data, const hal_event *event) {

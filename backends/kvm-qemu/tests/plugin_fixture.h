@@ -22,6 +22,10 @@ namespace hal::kvm_qemu::testing {
 /** The negotiated table of the kvm-qemu plugin (loaded once per test program). */
 const hal_backend_table &plugin_table();
 
+/** Negotiates again with the loaded kvm-qemu plugin, the host offering `offered`; returns the
+ *  table it answers. Throws std::runtime_error when it refuses. */
+const hal_backend_table &negotiate_plugin(uint32_t offered);
+
 /** One recorded event. */
 struct RecordedEvent {
   hal_event_type type;

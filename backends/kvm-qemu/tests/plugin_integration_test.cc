@@ -203,6 +203,23 @@ TEST_F(KvmQemuPluginTest, AutoAcceleratorBootsTheGuestToReady) {
   EXPECT_GT(info(vm)["console"].value("outputBytes", 0), 0);
 }
 
+// The capabilities' abiVersion is the version negotiated with the host, not the header's: a host
+// offering 1.0 gets "1.0" and no 1.1 operations declared.
+TEST_F(KvmQemuPluginTest, CapabilitiesReportTheNegotiatedAbiVersion) {
+  ASSERT_EQ(negotiate_plugin(HAL_MAKE_VERSION(1, 0)).abi_version, HAL_MAKE_VERSION(1, 0));
+  hal_backend *backend = open(new_state_dir(), &recorder(), "tcg");
+  ASSERT_NE(backend, nullptr);
+  nlohmann::json caps =
+      call_json([&](char **out, hal_error *e) { return t_->get_capabilities(backend, 0, out, e); });
+  EXPECT_EQ(caps.value("abiVersion", ""), "1.0");
+  EXPECT_FALSE(caps["operations"].value("vm_snapshot", true)) << caps["operations"].dump();
+  ASSERT_EQ(negotiate_plugin(HAL_ABI_VERSION).abi_version, HAL_ABI_VERSION);
+  caps =
+      call_json([&](char **out, hal_error *e) { return t_->get_capabilities(backend, 0, out, e); });
+  EXPECT_EQ(caps.value("abiVersion", ""),
+            std::to_string(HAL_ABI_VERSION_MAJOR) + "." + std::to_string(HAL_ABI_VERSION_MINOR));
+}
+
 // Boot, pause/resume, reboot and ACPI shutdown of one guest, observed on its console.
 TEST_F(KvmQemuPluginTest, LifecycleObservedFromGuestConsole) {
   EventRecorder &events = recorder();

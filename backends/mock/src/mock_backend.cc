@@ -83,8 +83,6 @@ MockBackend::~MockBackend() {
 }
 
 void MockBackend::close(uint32_t flags) {
-  if ((flags & HAL_CLOSE_KEEP_VMS) && (flags & HAL_CLOSE_STOP_VMS))
-    invalid("close: HAL_CLOSE_KEEP_VMS and HAL_CLOSE_STOP_VMS contradict each other");
   if (int open = handles.load(); open > 0)
     throw Failure(HAL_FAILED_PRECONDITION,
                   "close: " + std::to_string(open) + " VM handle(s) still unreleased");

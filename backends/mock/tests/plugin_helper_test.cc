@@ -17,15 +17,20 @@ class TinyVm : public hal::plugin::Vm {
   void pause() override {}  // the only optional entry implemented
 };
 
+/** How often the thunks reached TinyBackend's close and create_vm. */
+int g_close_calls = 0;
+int g_create_calls = 0;
+
 class TinyBackend : public hal::plugin::Backend {
  public:
   TinyBackend(std::string_view config, hal::plugin::EventSink) {
     if (config == "bad") throw hal::plugin::Failure(HAL_INVALID_ARGUMENT, "config: bad");
   }
-  void close(uint32_t) override {}
+  void close(uint32_t) override { ++g_close_calls; }
   std::string capabilities() override { return "{}"; }
   std::string host_info() override { return "{}"; }
   std::unique_ptr<hal::plugin::Vm> create_vm(std::string_view, uint32_t) override {
+    ++g_create_calls;
     return std::make_unique<TinyVm>();
   }
   std::unique_ptr<hal::plugin::Vm> lookup_vm(std::string_view id) override {
@@ -85,6 +90,38 @@ TEST(PluginHelper, UndeclaredOptionalEntriesAreNull) {
   EXPECT_NE(ops.find("\"vm_pause\":true"), std::string::npos) << ops;
   EXPECT_NE(ops.find("\"vm_resume\":false"), std::string::npos) << ops;
   EXPECT_NE(ops.find("\"vm_create\":true"), std::string::npos) << ops;
+  EXPECT_EQ(hal::plugin::negotiated_version(), "1.1");
+}
+
+TEST(PluginHelper, ExclusiveFlagPairsAreRefusedBeforeTheClass) {
+  const auto &t = Table();
+  hal_backend *b = nullptr;
+  hal_error error{sizeof(hal_error), 0, {}};
+  ASSERT_EQ(t.open(nullptr, nullptr, nullptr, 0, &b, &error), HAL_OK);
+  const int creates = g_create_calls, closes = g_close_calls;
+  hal_vm *vm = reinterpret_cast<hal_vm *>(1);
+  EXPECT_EQ(t.vm_create(b, "{}", HAL_CREATE_VALIDATE_ONLY | HAL_CREATE_START, &vm, &error),
+            HAL_INVALID_ARGUMENT);
+  EXPECT_EQ(vm, nullptr);
+  EXPECT_THAT(error.message, HasSubstr("HAL_CREATE_VALIDATE_ONLY and HAL_CREATE_START"));
+  EXPECT_EQ(g_create_calls, creates) << "the backend class saw the refused vm_create";
+  EXPECT_EQ(t.close(b, HAL_CLOSE_KEEP_VMS | HAL_CLOSE_STOP_VMS, &error), HAL_INVALID_ARGUMENT);
+  EXPECT_THAT(error.message, HasSubstr("HAL_CLOSE_KEEP_VMS and HAL_CLOSE_STOP_VMS"));
+  EXPECT_EQ(g_close_calls, closes) << "the backend class saw the refused close";
+  // Each flag alone still reaches the class, and the backend is still open.
+  ASSERT_EQ(t.vm_create(b, "{}", HAL_CREATE_START, &vm, &error), HAL_OK);
+  t.vm_release(vm);
+  EXPECT_EQ(g_create_calls, creates + 1);
+  EXPECT_EQ(t.close(b, HAL_CLOSE_STOP_VMS, &error), HAL_OK);
+  EXPECT_EQ(g_close_calls, closes + 1);
+}
+
+TEST(PluginHelper, NegotiatedVersionFollowsTheHostsOffer) {
+  const hal_backend_table *table = nullptr;
+  ASSERT_EQ(hal_plugin_negotiate(HAL_MAKE_VERSION(1, 0), 0, &table, nullptr), HAL_OK);
+  EXPECT_EQ(table->abi_version, HAL_MAKE_VERSION(1, 0));
+  EXPECT_EQ(hal::plugin::negotiated_version(), "1.0");
+  ASSERT_EQ(hal_plugin_negotiate(HAL_ABI_VERSION, 0, &table, nullptr), HAL_OK);
   EXPECT_EQ(hal::plugin::negotiated_version(), "1.1");
 }
 
