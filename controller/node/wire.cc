@@ -32,24 +32,7 @@ std::string state_name(hal_vm_state state) {
 }
 
 std::string event_type_name(hal_event_type type) {
-  switch (type) {
-    case HAL_EVENT_STATE_CHANGED:
-      return "state-changed";
-    case HAL_EVENT_MIGRATION_PROGRESS:
-      return "migration-progress";
-    case HAL_EVENT_MIGRATION_FINISHED:
-      return "migration-finished";
-    case HAL_EVENT_GUEST_CRASHED:
-      return "guest-crashed";
-    case HAL_EVENT_GUEST_REBOOTED:
-      return "guest-rebooted";
-    case HAL_EVENT_DEVICE_CHANGED:
-      return "device-changed";
-    case HAL_EVENT_VM_DELETED:
-      return "vm-deleted";
-    default:
-      return "unknown";
-  }
+  return hal_event_type_name(type);
 }
 
 void require_field(std::string_view field, const std::string &value) {

@@ -38,8 +38,8 @@ grpc::Status guarded(std::string_view rpc, Body &&body) noexcept {
 /** The wire name of a VM state: the names of include/hal/names.h ("Running", ...). */
 std::string state_name(hal_vm_state state);
 
-/** The wire name of an event type: "state-changed", "migration-progress",
- *  "migration-finished", "guest-crashed", "guest-rebooted", "device-changed" ("unknown"). */
+/** The wire name of an event type: hal_event_type_name of include/hal/names.h ("state-changed",
+ *  ..., "vm-deleted"; "unknown"). */
 std::string event_type_name(hal_event_type type);
 
 /** Throws hal::Error(INVALID_ARGUMENT, "<field>: required") when `value` is empty. */

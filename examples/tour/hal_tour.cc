@@ -44,32 +44,11 @@ void say(const std::string &line) {
   std::cout << line << std::endl;
 }
 
-const char *event_name(hal_event_type type) {
-  switch (type) {
-    case HAL_EVENT_STATE_CHANGED:
-      return "state";
-    case HAL_EVENT_MIGRATION_PROGRESS:
-      return "migration-progress";
-    case HAL_EVENT_MIGRATION_FINISHED:
-      return "migration-finished";
-    case HAL_EVENT_GUEST_CRASHED:
-      return "guest-crashed";
-    case HAL_EVENT_GUEST_REBOOTED:
-      return "guest-rebooted";
-    case HAL_EVENT_DEVICE_CHANGED:
-      return "device";
-    case HAL_EVENT_VM_DELETED:
-      return "deleted";
-    default:
-      return "unknown";
-  }
-}
-
 // Prints events of one backend instance, tagged with its name.
 void print_events(hal::Backend &backend, const std::string &tag) {
   backend.on_event([tag](const hal::Event &event) {
-    std::string line = "  event[" + tag + "] " + event_name(event.type) + " vm=" + event.vm_id +
-                       " state=" + hal_vm_state_name(event.state);
+    std::string line = "  event[" + tag + "] " + hal_event_type_name(event.type) +
+                       " vm=" + event.vm_id + " state=" + hal_vm_state_name(event.state);
     if (event.type == HAL_EVENT_MIGRATION_PROGRESS && event.detail.is_object()) {
       line += " transferred=" + std::to_string(event.detail.value("transferredBytes", 0ull)) + "/" +
               std::to_string(event.detail.value("totalBytes", 0ull));

@@ -1,6 +1,7 @@
 /*
  * names.h - the names of HAL's enumerations as they appear in JSON documents (vm_list, vm-info,
- * events), for plugins and hosts alike. Pure C99, header-only; no ABI of its own.
+ * events) and on the controller's wire, for plugins and hosts alike. Pure C99, header-only; no
+ * ABI of its own.
  */
 #ifndef HAL_NAMES_H
 #define HAL_NAMES_H
@@ -27,6 +28,15 @@ static inline hal_vm_state hal_vm_state_from_name(const char *name) {
     if (strcmp(name, hal_vm_state_name(state)) == 0) return state;
   }
   return HAL_VM_STATE_UNKNOWN;
+}
+
+/** The name of an event type as hosts show it ("state-changed", "vm-deleted", ...); "unknown"
+ *  for values this header predates. */
+static inline const char *hal_event_type_name(hal_event_type type) {
+  static const char *const names[] = {
+      "unknown",       "state-changed",  "migration-progress", "migration-finished",
+      "guest-crashed", "guest-rebooted", "device-changed",     "vm-deleted"};
+  return type < sizeof names / sizeof names[0] ? names[type] : "unknown";
 }
 
 #ifdef __cplusplus

@@ -1,8 +1,7 @@
 // mock_config.cc - parses and validates the mock backend's open() configuration.
 #include "mock_config.h"
 
-#include <cctype>
-
+#include "core/spec/quantity.h"
 #include "hal/plugin.hpp"
 
 namespace hal::mock {
@@ -131,24 +130,7 @@ uint64_t parse_quantity(const json &value) {
   if (value.is_number_unsigned()) return value.get<uint64_t>();
   if (value.is_number_integer()) return value.get<int64_t>() > 0 ? value.get<uint64_t>() : 0;
   if (!value.is_string()) return 0;
-  const std::string text = value.get<std::string>();
-  size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-  if (digits == 0 || digits > 18) return 0;
-  uint64_t number = std::stoull(text.substr(0, digits));
-  const std::string suffix = text.substr(digits);
-  static const std::pair<const char *, uint64_t> kUnits[] = {{"", 1},
-                                                             {"Ki", 1ull << 10},
-                                                             {"Mi", 1ull << 20},
-                                                             {"Gi", 1ull << 30},
-                                                             {"Ti", 1ull << 40},
-                                                             {"K", 1000},
-                                                             {"M", 1000000},
-                                                             {"G", 1000000000},
-                                                             {"T", 1000000000000ull}};
-  for (const auto &[unit, factor] : kUnits)
-    if (suffix == unit) return number * factor;
-  return 0;
+  return hal::parse_quantity(value.get<std::string>()).value_or(0);
 }
 
 Config parse_config(std::string_view config_json) {

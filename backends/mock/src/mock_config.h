@@ -48,7 +48,8 @@ struct Config {
   int64_t max_vms = 200000;
 };
 
-/** Bytes of a quantity ("512Mi", "1Gi", "2G", "1073741824" or an integer); 0 when malformed. */
+/** Bytes of a quantity: a JSON integer, or a string hal::parse_quantity reads ("512Mi", "1Gi",
+ *  "2G", "1073741824"); 0 when malformed. */
 uint64_t parse_quantity(const nlohmann::json &value);
 
 /** Parses `config_json`; throws hal::plugin::Failure(INVALID_ARGUMENT) naming the bad key. */
