@@ -3,8 +3,11 @@
 
 #include <signal.h>
 
-#include "backends/cloud-hypervisor/process_supervisor.h"
 #include "backends/cloud-hypervisor/rest_client.h"
+#include "backends/cloud-hypervisor/vm_state_dir.h"
+#include "backends/cloud-hypervisor/vmm_argv.h"
+#include "backends/common/state_files.h"
+#include "backends/common/supervised_process.h"
 #include "core/host/host_topology.h"
 
 namespace hal::cloud_hypervisor {
@@ -16,8 +19,9 @@ BinaryProbe probe_binary(const std::string &binary, const fs::path &scratch_dir)
   const VmStateDir dir(scratch_dir);
   try {
     dir.create();
-    std::unique_ptr<VmmProcess> process =
-        VmmProcess::spawn(vmm_argv(binary, dir, false), dir.stderr_log(), dir.pidfile(), nullptr);
+    std::unique_ptr<backend_common::SupervisedProcess> process =
+        backend_common::SupervisedProcess::spawn(vmm_argv(binary, dir, false), dir.stderr_log(),
+                                                 dir.pidfile(), nullptr);
     ChApiClient api(dir.api_socket().string());
     const auto deadline = std::chrono::steady_clock::now() + 5s;
     if (auto ping = api.ping_until_served(
@@ -30,8 +34,8 @@ BinaryProbe probe_binary(const std::string &binary, const fs::path &scratch_dir)
       }
     }
     if (!probe.ok) {
-      probe.error =
-          "the binary '" + binary + "' did not serve its API: " + read_tail(dir.stderr_log(), 300);
+      probe.error = "the binary '" + binary +
+                    "' did not serve its API: " + backend_common::read_tail(dir.stderr_log(), 300);
     }
     process->send_signal(SIGKILL);
     process->wait_exit(5s);

@@ -6,8 +6,12 @@
 #include <filesystem>
 
 #include "backends/cloud-hypervisor/vm_config.h"
+#include "backends/common/private_dir.h"
+#include "backends/common/resolve_binary.h"
+#include "backends/common/state_files.h"
 #include "core/host/host_topology.h"
 #include "core/spec/vm_spec.h"
+#include "hal/names.h"
 
 namespace hal::cloud_hypervisor {
 namespace fs = std::filesystem;
@@ -111,9 +115,10 @@ void ChVm::detach_device(std::string_view device_name) {
 ChBackend::ChBackend(std::string_view config_json, hal::plugin::EventSink events) {
   BackendConfig config = parse_backend_config(config_json);
   auto settings = std::make_shared<BackendSettings>();
-  settings->state_root =
-      config.state_dir.empty() ? default_state_root() : fs::path(config.state_dir);
-  settings->binary = resolve_binary(config.binary);
+  settings->state_root = config.state_dir.empty()
+                             ? backend_common::default_state_root("cloud-hypervisor")
+                             : fs::path(config.state_dir);
+  settings->binary = backend_common::resolve_binary(config.binary);
   if (settings->binary.empty()) {
     throw Failure(HAL_UNAVAILABLE, "cloud-hypervisor: binary '" + config.binary +
                                        "' not found or not executable (config.binary)");
@@ -126,7 +131,7 @@ ChBackend::ChBackend(std::string_view config_json, hal::plugin::EventSink events
   settings->verbose = config.verbose;
   settings->events = events;
   try {
-    VmStateDir(settings->state_root).create();
+    backend_common::create_private_dir(settings->state_root);
   } catch (const std::exception &e) {
     throw Failure(HAL_PERMISSION_DENIED,
                   std::string("cloud-hypervisor: cannot create stateDir: ") + e.what());
@@ -153,7 +158,7 @@ void ChBackend::adopt_existing() {
   for (const auto &entry : fs::directory_iterator(settings_->state_root, ec)) {
     if (!entry.is_directory(ec)) continue;
     const VmStateDir dir(entry.path());
-    auto text = VmStateDir::read_file(dir.spec_file());
+    auto text = backend_common::read_file(dir.spec_file());
     if (!text) continue;
     json spec_json = json::parse(*text, nullptr, false);
     if (spec_json.is_discarded()) continue;
@@ -261,7 +266,7 @@ std::shared_ptr<VmController> ChBackend::define(std::string_view spec_json, bool
   }
   try {
     dir.create();
-    VmStateDir::write_file(dir.spec_file(), doc.dump(2));
+    backend_common::write_file_atomic(dir.spec_file(), doc.dump(2));
   } catch (const std::exception &e) {
     dir.remove();
     throw Failure(HAL_PERMISSION_DENIED,
@@ -318,7 +323,7 @@ std::string ChBackend::list_vms() {
   json list = json::array();
   for (auto &vm : vms) {
     try {
-      list.push_back({{"id", vm->id()}, {"state", state_name(vm->state())}});
+      list.push_back({{"id", vm->id()}, {"state", hal_vm_state_name(vm->state())}});
     } catch (const Failure &) {
     }
   }

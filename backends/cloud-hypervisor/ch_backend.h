@@ -20,7 +20,8 @@ namespace hal::cloud_hypervisor {
 struct BackendConfig {
   /** VMM binary: "cloud-hypervisor" from PATH by default, or hal-ch-emulator. */
   std::string binary = "cloud-hypervisor";
-  /** Root of per-VM state dirs (default: default_state_root()). */
+  /** Root of per-VM state dirs (default: backend_common::default_state_root("cloud-hypervisor")).
+   */
   std::string state_dir;
   /** Prefix for host sysfs reads. */
   std::string host_root = "/";

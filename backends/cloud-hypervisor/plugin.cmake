@@ -3,7 +3,7 @@
 
 add_library(hal_ch_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/rest_client.cc
-  ${CMAKE_CURRENT_LIST_DIR}/process_supervisor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/vmm_argv.cc
   ${CMAKE_CURRENT_LIST_DIR}/event_monitor.cc
   ${CMAKE_CURRENT_LIST_DIR}/capabilities.cc
   ${CMAKE_CURRENT_LIST_DIR}/vm_config.cc
@@ -12,8 +12,8 @@ add_library(hal_ch_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/ch_backend.cc)
 target_include_directories(hal_ch_backend PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(hal_ch_backend
-  PUBLIC hal::headers hal_ch_protocol hal_core_spec hal_core_host nlohmann_json::nlohmann_json
-         Threads::Threads
+  PUBLIC hal::headers hal_backend_common hal_ch_protocol hal_core_spec hal_core_host
+         nlohmann_json::nlohmann_json Threads::Threads
   PRIVATE hal_warnings Boost::system)
 set_target_properties(hal_ch_backend hal_ch_protocol PROPERTIES CXX_VISIBILITY_PRESET hidden
                                                                 VISIBILITY_INLINES_HIDDEN ON)

@@ -7,10 +7,17 @@
 #include <future>
 
 #include "backends/cloud-hypervisor/vm_config.h"
+#include "backends/cloud-hypervisor/vmm_argv.h"
+#include "backends/common/process_identity.h"
+#include "backends/common/state_files.h"
 #include "core/host/host_topology.h"
+#include "hal/names.h"
 
 namespace hal::cloud_hypervisor {
 namespace fs = std::filesystem;
+using backend_common::ExitInfo;
+using backend_common::read_tail;
+using backend_common::SupervisedProcess;
 using hal::plugin::Failure;
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -19,29 +26,6 @@ namespace {
 constexpr auto kQuitGrace = 2s;
 constexpr size_t kLogTail = 600;
 }  // namespace
-
-const char *state_name(hal_vm_state state) {
-  switch (state) {
-    case HAL_VM_STATE_STOPPED:
-      return "Stopped";
-    case HAL_VM_STATE_STARTING:
-      return "Starting";
-    case HAL_VM_STATE_RUNNING:
-      return "Running";
-    case HAL_VM_STATE_PAUSED:
-      return "Paused";
-    case HAL_VM_STATE_SHUTTING_DOWN:
-      return "ShuttingDown";
-    case HAL_VM_STATE_CRASHED:
-      return "Crashed";
-    case HAL_VM_STATE_INCOMING:
-      return "Incoming";
-    case HAL_VM_STATE_MIGRATED:
-      return "Migrated";
-    default:
-      return "Unknown";
-  }
-}
 
 VmController::VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec,
                            json spec_json)
@@ -58,7 +42,7 @@ void VmController::detach() {
     if (relay_ && role_ == Role::kTarget) relay_->cancel();
   }
   join_migration();
-  std::unique_ptr<VmmProcess> process;
+  std::unique_ptr<SupervisedProcess> process;
   std::unique_ptr<EventMonitorReader> reader;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -111,14 +95,15 @@ void VmController::launch() {
     reader_ = std::make_unique<EventMonitorReader>(d.event_file(), 0,
                                                    [this](const ChEvent &e) { on_event(e); });
   }
-  std::unique_ptr<VmmProcess> process;
+  std::unique_ptr<SupervisedProcess> process;
   try {
-    process = VmmProcess::spawn(vmm_argv(settings_->binary, d, settings_->verbose), d.stderr_log(),
-                                d.pidfile(), [this](const ExitInfo &info) { on_exit(info); });
+    process =
+        SupervisedProcess::spawn(vmm_argv(settings_->binary, d, settings_->verbose), d.stderr_log(),
+                                 d.pidfile(), [this](const ExitInfo &info) { on_exit(info); });
   } catch (const std::exception &e) {
     throw Failure(HAL_UNAVAILABLE, std::string("cannot start cloud-hypervisor: ") + e.what());
   }
-  VmmProcess *raw = process.get();
+  SupervisedProcess *raw = process.get();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     process_ = std::move(process);
@@ -136,7 +121,7 @@ void VmController::launch() {
 }
 
 void VmController::kill_vmm(std::chrono::milliseconds grace) {
-  VmmProcess *process;
+  SupervisedProcess *process;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!process_) return;
@@ -149,14 +134,11 @@ void VmController::kill_vmm(std::chrono::milliseconds grace) {
     } catch (const std::exception &) {
     }
   }
-  if (!process->wait_exit(grace)) {
-    process->send_signal(SIGKILL);
-    process->wait_exit(30s);
-  }
+  process->kill_after(grace);
 }
 
 void VmController::release_run() {
-  std::unique_ptr<VmmProcess> process;
+  std::unique_ptr<SupervisedProcess> process;
   std::unique_ptr<EventMonitorReader> reader;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -214,7 +196,7 @@ void VmController::start(uint32_t flags) {
     if (state_ == HAL_VM_STATE_RUNNING) return;
     if (state_ != HAL_VM_STATE_STOPPED && state_ != HAL_VM_STATE_CRASHED) {
       throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_start: VM '" + spec_.name + "' is " + state_name(state_));
+                    "vm_start: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
     }
   }
   if (spec_.launch_security.type == LaunchSecurityType::kTdx) {
@@ -280,7 +262,7 @@ void VmController::pause() {
     if (state_ == HAL_VM_STATE_PAUSED) return;
     if (state_ != HAL_VM_STATE_RUNNING || migration_active_) {
       throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_pause: VM '" + spec_.name + "' is " + state_name(state_));
+                    "vm_pause: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
     }
   }
   api().pause();
@@ -295,7 +277,7 @@ void VmController::resume() {
     if (state_ == HAL_VM_STATE_RUNNING) return;
     if (state_ != HAL_VM_STATE_PAUSED || migration_active_) {
       throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_resume: VM '" + spec_.name + "' is " + state_name(state_));
+                    "vm_resume: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
     }
   }
   api().resume();
@@ -305,7 +287,7 @@ void VmController::resume() {
 
 void VmController::shutdown(uint32_t timeout_ms, uint32_t flags) {
   hal_vm_state previous;
-  VmmProcess *process;
+  SupervisedProcess *process;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
@@ -313,7 +295,7 @@ void VmController::shutdown(uint32_t timeout_ms, uint32_t flags) {
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED &&
         state_ != HAL_VM_STATE_SHUTTING_DOWN) {
       throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_shutdown: VM '" + spec_.name + "' is " + state_name(state_));
+                    "vm_shutdown: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
     }
     previous = state_ == HAL_VM_STATE_SHUTTING_DOWN ? HAL_VM_STATE_RUNNING : state_;
     process = process_.get();
@@ -353,7 +335,7 @@ void VmController::reboot() {
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING) {
       throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_reboot: VM '" + spec_.name + "' is " + state_name(state_));
+                    "vm_reboot: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
     }
   }
   api().reboot();
@@ -366,7 +348,7 @@ void VmController::remove() {
     if (state_ != HAL_VM_STATE_STOPPED && state_ != HAL_VM_STATE_CRASHED &&
         state_ != HAL_VM_STATE_MIGRATED) {
       throw Failure(HAL_FAILED_PRECONDITION, "vm_delete: VM '" + spec_.name + "' is " +
-                                                 state_name(state_) + "; stop it first");
+                                                 hal_vm_state_name(state_) + "; stop it first");
     }
     if (relay_) relay_->cancel();
   }
@@ -389,7 +371,7 @@ void VmController::remove() {
 std::string VmController::info() const {
   std::lock_guard<std::mutex> lock(mutex_);
   check_not_deleted_locked();
-  json doc = {{"id", spec_.name}, {"state", state_name(state_)}, {"spec", to_json(spec_)}};
+  json doc = {{"id", spec_.name}, {"state", hal_vm_state_name(state_)}, {"spec", to_json(spec_)}};
   const bool alive = process_ && !process_->exited();
   if (alive) doc["pid"] = process_->pid();
   if (!spec_.numa_nodes.empty()) {
@@ -408,7 +390,7 @@ std::string VmController::info() const {
     std::error_code ec;
     const fs::path task = "/proc/" + std::to_string(process_->pid()) + "/task";
     for (const auto &entry : fs::directory_iterator(task, ec)) {
-      auto comm = VmStateDir::read_file(entry.path() / "comm");
+      auto comm = backend_common::read_file(entry.path() / "comm");
       if (!comm || comm->rfind("vcpu", 0) != 0) continue;
       int vcpu = std::atoi(comm->c_str() + 4);
       pid_t tid = std::atoi(entry.path().filename().c_str());
@@ -451,7 +433,7 @@ std::string VmController::console() const {
   }
   if (!process_ || process_->exited() || state_ == HAL_VM_STATE_INCOMING) {
     throw Failure(HAL_FAILED_PRECONDITION,
-                  "vm_get_console: VM '" + spec_.name + "' is " + state_name(state_));
+                  "vm_get_console: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
   }
   return json({{"type", "unix"}, {"path", serial_socket().string()}}).dump();
 }
@@ -468,7 +450,7 @@ void VmController::attach_device(std::string_view device_json) {
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
       throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_attach_device: VM '" + spec_.name + "' is " + state_name(state_));
+                    "vm_attach_device: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
     }
   }
   const std::string kind = device.value("kind", "");
@@ -493,7 +475,7 @@ void VmController::detach_device(std::string_view name) {
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
       throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_detach_device: VM '" + spec_.name + "' is " + state_name(state_));
+                    "vm_detach_device: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
     }
   }
   api().remove_device(std::string(name));
@@ -505,7 +487,7 @@ void VmController::detach_device(std::string_view name) {
 
 void VmController::restore_from_disk() {
   const VmStateDir d = dir();
-  if (auto status = VmStateDir::read_file(d.status_file())) {
+  if (auto status = backend_common::read_file(d.status_file())) {
     json doc = json::parse(*status, nullptr, false);
     if (!doc.is_discarded() && doc.value("state", "") == "Migrated") {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -515,7 +497,7 @@ void VmController::restore_from_disk() {
   }
   auto pid = d.read_pid();
   if (!pid) return;  // STOPPED
-  if (!is_our_vmm(*pid, settings_->binary, d.api_socket().string())) {
+  if (!backend_common::is_our_process(*pid, settings_->binary, d.api_socket().string())) {
     std::error_code ec;
     fs::remove(d.pidfile(), ec);
     std::lock_guard<std::mutex> lock(mutex_);
@@ -535,7 +517,7 @@ void VmController::restore_from_disk() {
   std::lock_guard<std::mutex> lock(mutex_);
   state_ = adopted;
   try {
-    process_ = VmmProcess::adopt(*pid, [this](const ExitInfo &info) { on_exit(info); });
+    process_ = SupervisedProcess::adopt(*pid, [this](const ExitInfo &info) { on_exit(info); });
   } catch (const std::exception &) {
     state_ = HAL_VM_STATE_CRASHED;
     return;
@@ -564,7 +546,7 @@ void VmController::migration_send(std::string_view params_json) {
     }
     if ((state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) || migration_active_) {
       throw Failure(HAL_FAILED_PRECONDITION, std::string("migration_send: VM '") + spec_.name +
-                                                 "' is " + state_name(state_) +
+                                                 "' is " + hal_vm_state_name(state_) +
                                                  (migration_active_ ? " and migrating" : ""));
     }
   }
@@ -633,7 +615,7 @@ void VmController::run_send(MigrationParams params) {
     progress_["downtimeMs"] = downtime.count();
     expect_exit_ = true;  // the source VMM exits once its VM lives elsewhere
     try {
-      VmStateDir::write_file(dir().status_file(), R"({"state":"Migrated"})");
+      backend_common::write_file_atomic(dir().status_file(), R"({"state":"Migrated"})");
     } catch (const std::exception &) {
     }
     set_state_locked(HAL_VM_STATE_MIGRATED, "migrated");
@@ -692,7 +674,7 @@ std::string VmController::start_incoming(const MigrationParams &params) {
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_STOPPED) {
       throw Failure(HAL_FAILED_PRECONDITION,
-                    "migration target '" + spec_.name + "' is " + state_name(state_));
+                    "migration target '" + spec_.name + "' is " + hal_vm_state_name(state_));
     }
     role_ = Role::kTarget;
     migration_active_ = true;

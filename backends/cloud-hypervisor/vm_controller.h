@@ -21,8 +21,10 @@
 #include "backends/cloud-hypervisor/capabilities.h"
 #include "backends/cloud-hypervisor/event_monitor.h"
 #include "backends/cloud-hypervisor/migration.h"
-#include "backends/cloud-hypervisor/process_supervisor.h"
 #include "backends/cloud-hypervisor/rest_client.h"
+#include "backends/cloud-hypervisor/vm_state_dir.h"
+#include "backends/common/exit_info.h"
+#include "backends/common/supervised_process.h"
 #include "core/spec/vm_spec.h"
 #include "hal/plugin.hpp"
 
@@ -48,9 +50,6 @@ struct BackendSettings {
   /** Where events go. */
   hal::plugin::EventSink events;
 };
-
-/** The JSON name of a state ("Running", ...). */
-const char *state_name(hal_vm_state state);
 
 /** One VM, shared by the backend's table and every handle on it. */
 class VmController {
@@ -122,7 +121,7 @@ class VmController {
   void kill_vmm(std::chrono::milliseconds grace);
   void release_run();
   void on_event(const ChEvent &event);
-  void on_exit(const ExitInfo &info);
+  void on_exit(const backend_common::ExitInfo &info);
   void run_send(MigrationParams params);
   void run_receive();
   void join_migration();
@@ -135,7 +134,7 @@ class VmController {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   hal_vm_state state_ = HAL_VM_STATE_STOPPED;
-  std::unique_ptr<VmmProcess> process_;
+  std::unique_ptr<backend_common::SupervisedProcess> process_;
   std::unique_ptr<EventMonitorReader> reader_;
   bool expect_exit_ = false;
   bool guest_shutdown_ = false;

@@ -4,6 +4,9 @@
 
 #include <filesystem>
 
+#include "backends/common/private_dir.h"
+#include "backends/common/resolve_binary.h"
+#include "backends/common/state_files.h"
 #include "backends/kvm-qemu/accelerator.h"
 #include "backends/kvm-qemu/command_line.h"
 #include "backends/kvm-qemu/machine_type.h"
@@ -11,6 +14,7 @@
 #include "backends/kvm-qemu/qemu_probe.h"
 #include "core/host/host_topology.h"
 #include "core/spec/vm_spec.h"
+#include "hal/names.h"
 
 namespace hal::kvm_qemu {
 namespace fs = std::filesystem;
@@ -109,12 +113,12 @@ void KvmQemuVm::migration_cancel() {
 KvmQemuBackend::KvmQemuBackend(std::string_view config_json, hal::plugin::EventSink events) {
   BackendConfig config = parse_backend_config(config_json);
   auto settings = std::make_shared<BackendSettings>();
-  settings->state_root =
-      config.state_dir.empty() ? default_state_root() : fs::path(config.state_dir);
+  settings->state_root = config.state_dir.empty() ? backend_common::default_state_root("kvm-qemu")
+                                                  : fs::path(config.state_dir);
   settings->host_root = config.host_root;
   settings->events = events;
   settings->qemu_binary = config.qemu_binary;
-  if (resolve_binary(config.qemu_binary).empty()) {
+  if (backend_common::resolve_binary(config.qemu_binary).empty()) {
     throw Failure(HAL_UNAVAILABLE, "kvm-qemu: QEMU binary '" + config.qemu_binary +
                                        "' not found or not executable (config.qemuBinary)");
   }
@@ -124,7 +128,7 @@ KvmQemuBackend::KvmQemuBackend(std::string_view config_json, hal::plugin::EventS
   settings->accelerator = choice.accelerator;
   settings->accelerator_reason = choice.reason;
   try {
-    VmStateDir(settings->state_root).create();
+    backend_common::create_private_dir(settings->state_root);
   } catch (const std::exception &e) {
     throw Failure(HAL_PERMISSION_DENIED,
                   std::string("kvm-qemu: cannot create stateDir: ") + e.what());
@@ -147,7 +151,7 @@ void KvmQemuBackend::adopt_existing() {
   for (const auto &entry : fs::directory_iterator(settings_->state_root, ec)) {
     if (!entry.is_directory(ec)) continue;
     const VmStateDir dir(entry.path());
-    auto text = VmStateDir::read_file(dir.spec_file());
+    auto text = backend_common::read_file(dir.spec_file());
     if (!text) continue;
     nlohmann::json spec_json = nlohmann::json::parse(*text, nullptr, false);
     if (spec_json.is_discarded()) continue;
@@ -272,7 +276,7 @@ std::shared_ptr<VmController> KvmQemuBackend::define(std::string_view spec_json,
   }
   try {
     dir.create();
-    VmStateDir::write_file(dir.spec_file(), doc.dump(2));
+    backend_common::write_file_atomic(dir.spec_file(), doc.dump(2));
   } catch (const std::exception &e) {
     dir.remove();
     throw Failure(HAL_PERMISSION_DENIED,
@@ -331,7 +335,7 @@ std::string KvmQemuBackend::list_vms() {
   nlohmann::json list = nlohmann::json::array();
   for (auto &vm : vms) {
     try {
-      list.push_back({{"id", vm->id()}, {"state", state_name(vm->state())}});
+      list.push_back({{"id", vm->id()}, {"state", hal_vm_state_name(vm->state())}});
     } catch (const Failure &) {
       // deleted meanwhile
     }

@@ -17,7 +17,7 @@ namespace hal::kvm_qemu {
 
 /** The backend's configuration JSON: {"stateDir", "qemuBinary", "accelerator", "hostRoot"}. */
 struct BackendConfig {
-  /** Root of per-VM state dirs (default: default_state_root()). */
+  /** Root of per-VM state dirs (default: backend_common::default_state_root("kvm-qemu")). */
   std::string state_dir;
   /** QEMU binary (default qemu-system-x86_64 from PATH). */
   std::string qemu_binary = "qemu-system-x86_64";

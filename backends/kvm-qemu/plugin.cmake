@@ -6,7 +6,6 @@ add_library(hal_kvm_qemu_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/accelerator.cc
   ${CMAKE_CURRENT_LIST_DIR}/command_line.cc
   ${CMAKE_CURRENT_LIST_DIR}/machine_type.cc
-  ${CMAKE_CURRENT_LIST_DIR}/process_supervisor.cc
   ${CMAKE_CURRENT_LIST_DIR}/qemu_probe.cc
   ${CMAKE_CURRENT_LIST_DIR}/vcpu_pinning.cc
   ${CMAKE_CURRENT_LIST_DIR}/migration.cc
@@ -14,8 +13,8 @@ add_library(hal_kvm_qemu_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/kvm_qemu_backend.cc)
 target_include_directories(hal_kvm_qemu_backend PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(hal_kvm_qemu_backend
-  PUBLIC hal::headers hal_kvm_qemu_qmp hal_core_spec hal_core_host nlohmann_json::nlohmann_json
-         Threads::Threads
+  PUBLIC hal::headers hal_backend_common hal_kvm_qemu_qmp hal_core_spec hal_core_host
+         nlohmann_json::nlohmann_json Threads::Threads
   PRIVATE hal_warnings)
 set_target_properties(hal_kvm_qemu_backend PROPERTIES CXX_VISIBILITY_PRESET hidden
                                                       VISIBILITY_INLINES_HIDDEN ON)
@@ -35,9 +34,8 @@ hal_add_test(hal_kvm_qemu_command_line_test
           ${CMAKE_CURRENT_LIST_DIR}/tests/migration_params_test.cc
   LIBS hal_kvm_qemu_backend hal_core_spec)
 
-hal_add_test(hal_kvm_qemu_process_supervisor_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/process_supervisor_test.cc
-          ${CMAKE_CURRENT_LIST_DIR}/tests/qemu_probe_test.cc
+hal_add_test(hal_kvm_qemu_probe_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/qemu_probe_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/accelerator_test.cc
   LIBS hal_kvm_qemu_backend
   TIMEOUT 60)

@@ -9,31 +9,18 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <sstream>
 
+#include "backends/common/resolve_binary.h"
+#include "backends/common/state_files.h"
+#include "backends/common/supervised_process.h"
 #include "backends/kvm-qemu/command_line.h"
-#include "backends/kvm-qemu/process_supervisor.h"
 #include "backends/kvm-qemu/qmp_client.h"
 #include "core/host/host_topology.h"
 
 namespace hal::kvm_qemu {
 namespace fs = std::filesystem;
-
-std::string resolve_binary(const std::string &binary) {
-  if (binary.empty()) return "";
-  if (binary.find('/') != std::string::npos) {
-    return ::access(binary.c_str(), X_OK) == 0 ? binary : "";
-  }
-  const char *path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) dir = ".";
-    fs::path candidate = fs::path(dir) / binary;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
+using backend_common::read_tail;
+using backend_common::SupervisedProcess;
 
 namespace {
 
@@ -52,16 +39,8 @@ fs::path make_probe_dir(const fs::path &scratch_dir, std::string &error) {
 
 // The cache key of a QEMU binary: its resolved path, or the name as given.
 std::string binary_key(const std::string &binary) {
-  std::string key = resolve_binary(binary);
+  std::string key = backend_common::resolve_binary(binary);
   return key.empty() ? binary : key;
-}
-
-// Stops a probe's QEMU (ours, by its PID) if it is still running.
-void end_probe_process(const QemuProcess &process) {
-  if (!process.wait_exit(std::chrono::seconds(3))) {
-    process.send_signal(SIGKILL);
-    process.wait_exit(std::chrono::seconds(3));
-  }
 }
 
 // Runs the probe itself (uncached).
@@ -84,7 +63,7 @@ QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
       "-mon",
       "chardev=qmp,mode=control"};
   try {
-    auto process = QemuProcess::spawn(argv, dir / "stderr.log", dir / "qemu.pid", nullptr);
+    auto process = SupervisedProcess::spawn(argv, dir / "stderr.log", dir / "qemu.pid", nullptr);
     try {
       // A binary that exits at once (not QEMU, or QEMU refusing its options) fails the probe
       // now rather than after the connect timeout.
@@ -116,7 +95,7 @@ QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
       features.error = std::string("probing ") + binary + ": " + e.what() + " " +
                        read_tail(dir / "stderr.log", 400);
     }
-    end_probe_process(*process);
+    process->kill_after(std::chrono::seconds(3));
   } catch (const std::exception &e) {
     features.error = std::string("probing ") + binary + ": " + e.what();
   }
@@ -152,7 +131,7 @@ std::string kvm_guest_probe(const std::string &binary, const fs::path &scratch_d
       "isa-debugcon,iobase=0x402,chardev=firmware"};
   std::string reason = "QEMU under KVM ran no firmware code within 10 s";
   try {
-    auto process = QemuProcess::spawn(argv, dir / "stderr.log", dir / "qemu.pid", nullptr);
+    auto process = SupervisedProcess::spawn(argv, dir / "stderr.log", dir / "qemu.pid", nullptr);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < deadline) {
       std::error_code ec;
@@ -167,7 +146,7 @@ std::string kvm_guest_probe(const std::string &binary, const fs::path &scratch_d
       }
     }
     process->send_signal(SIGKILL);
-    end_probe_process(*process);
+    process->kill_after(std::chrono::seconds(3));
   } catch (const std::exception &e) {
     reason = std::string("running ") + binary + " under KVM: " + e.what();
   }

@@ -29,9 +29,6 @@ struct QemuFeatures {
  *  of the process; runs QEMU with -machine none under `scratch_dir`. Never throws. */
 QemuFeatures probe_qemu(const std::string &binary, const std::filesystem::path &scratch_dir);
 
-/** Resolves `binary` like execvp would ("" when not found or not executable). */
-std::string resolve_binary(const std::string &binary);
-
 /** The QEMU half of the KVM check (accelerator.h), uncached: runs `binary` once under KVM with the
  * default CPU model and waits up to 10 s for the firmware's first line on the debug console (I/O
  * port 0x402). "" once it arrives, else why not (QEMU's own error when it exits). Never throws. */

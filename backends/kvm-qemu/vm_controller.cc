@@ -7,12 +7,17 @@
 #include <chrono>
 #include <thread>
 
+#include "backends/common/process_identity.h"
+#include "backends/common/state_files.h"
 #include "backends/kvm-qemu/command_line.h"
 #include "backends/kvm-qemu/qemu_probe.h"
 #include "hal/names.h"
 
 namespace hal::kvm_qemu {
 namespace fs = std::filesystem;
+using backend_common::ExitInfo;
+using backend_common::read_tail;
+using backend_common::SupervisedProcess;
 using hal::plugin::Failure;
 using namespace std::chrono_literals;
 
@@ -44,10 +49,6 @@ Failure qmp_failure(const std::string &what, const std::exception &e) {
 }
 
 }  // namespace
-
-const char *state_name(hal_vm_state state) {
-  return hal_vm_state_name(state);
-}
 
 VmController::VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec,
                            nlohmann::json spec_json)
@@ -105,7 +106,7 @@ std::string VmController::tdx_missing_reason() const {
 // Drops the previous run's QMP client and process watcher (outside the mutex: both join threads
 // whose callbacks take it).
 void VmController::release_run() {
-  std::unique_ptr<QemuProcess> process;
+  std::unique_ptr<SupervisedProcess> process;
   std::shared_ptr<QmpClient> qmp;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -125,7 +126,7 @@ void VmController::join_migration_thread() {
 
 // ---- launching -------------------------------------------------------------------------------
 
-void VmController::connect_qmp(QemuProcess *process) {
+void VmController::connect_qmp(SupervisedProcess *process) {
   const VmStateDir d = dir();
   const auto deadline = std::chrono::steady_clock::now() + kStartupTimeout;
   std::error_code ec;
@@ -189,14 +190,14 @@ void VmController::launch(bool incoming) {
     guest_shutdown_ = false;
     console_log_start_ = size_ec ? 0 : console_log_size;
   }
-  std::unique_ptr<QemuProcess> process;
+  std::unique_ptr<SupervisedProcess> process;
   try {
-    process = QemuProcess::spawn(argv, d.stderr_log(), d.pidfile(),
-                                 [this](const ExitInfo &info) { on_exit(info); });
+    process = SupervisedProcess::spawn(argv, d.stderr_log(), d.pidfile(),
+                                       [this](const ExitInfo &info) { on_exit(info); });
   } catch (const std::exception &e) {
     throw Failure(HAL_UNAVAILABLE, std::string("cannot start QEMU: ") + e.what());
   }
-  QemuProcess *raw = process.get();
+  SupervisedProcess *raw = process.get();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     process_ = std::move(process);
@@ -229,7 +230,7 @@ void VmController::abort_launch() {
 
 // Asks QEMU to quit (when `grace` > 0), SIGKILLs it after `grace`, waits for the exit.
 void VmController::stop_process(std::chrono::milliseconds grace) {
-  QemuProcess *process = nullptr;
+  SupervisedProcess *process = nullptr;
   std::shared_ptr<QmpClient> qmp;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -244,10 +245,7 @@ void VmController::stop_process(std::chrono::milliseconds grace) {
     } catch (const std::exception &) {
     }
   }
-  if (!process->wait_exit(grace)) {
-    process->send_signal(SIGKILL);
-    process->wait_exit(30s);
-  }
+  process->kill_after(grace);
 }
 
 // ---- lifecycle -------------------------------------------------------------------------------
@@ -263,8 +261,8 @@ void VmController::start(uint32_t flags) {
       case HAL_VM_STATE_CRASHED:
         break;
       default:
-        throw Failure(HAL_FAILED_PRECONDITION,
-                      std::string("vm_start: VM '") + spec_.name + "' is " + state_name(state_));
+        throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_start: VM '") + spec_.name +
+                                                   "' is " + hal_vm_state_name(state_));
     }
   }
   if (spec_.launch_security.type == LaunchSecurityType::kTdx) {
@@ -330,8 +328,8 @@ void VmController::pause() {
     check_not_deleted_locked();
     if (state_ == HAL_VM_STATE_PAUSED) return;
     if (state_ != HAL_VM_STATE_RUNNING) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    std::string("vm_pause: VM '") + spec_.name + "' is " + state_name(state_));
+      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_pause: VM '") + spec_.name + "' is " +
+                                                 hal_vm_state_name(state_));
     }
   }
   try {
@@ -351,8 +349,8 @@ void VmController::resume() {
     check_not_deleted_locked();
     if (state_ == HAL_VM_STATE_RUNNING) return;
     if (state_ != HAL_VM_STATE_PAUSED) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    std::string("vm_resume: VM '") + spec_.name + "' is " + state_name(state_));
+      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_resume: VM '") + spec_.name + "' is " +
+                                                 hal_vm_state_name(state_));
     }
   }
   try {
@@ -368,15 +366,15 @@ void VmController::resume() {
 
 void VmController::shutdown(uint32_t timeout_ms, uint32_t flags) {
   hal_vm_state previous;
-  QemuProcess *process = nullptr;
+  SupervisedProcess *process = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ == HAL_VM_STATE_STOPPED) return;
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED &&
         state_ != HAL_VM_STATE_SHUTTING_DOWN) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    std::string("vm_shutdown: VM '") + spec_.name + "' is " + state_name(state_));
+      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_shutdown: VM '") + spec_.name +
+                                                 "' is " + hal_vm_state_name(state_));
     }
     previous = state_ == HAL_VM_STATE_SHUTTING_DOWN ? HAL_VM_STATE_RUNNING : state_;
     process = process_.get();
@@ -409,8 +407,8 @@ void VmController::reboot() {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    std::string("vm_reboot: VM '") + spec_.name + "' is " + state_name(state_));
+      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_reboot: VM '") + spec_.name + "' is " +
+                                                 hal_vm_state_name(state_));
     }
   }
   nlohmann::json keys = nlohmann::json::array();
@@ -430,8 +428,8 @@ void VmController::reset() {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    std::string("vm_reset: VM '") + spec_.name + "' is " + state_name(state_));
+      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_reset: VM '") + spec_.name + "' is " +
+                                                 hal_vm_state_name(state_));
     }
   }
   try {
@@ -450,7 +448,7 @@ void VmController::remove() {
     if (state_ != HAL_VM_STATE_STOPPED && state_ != HAL_VM_STATE_CRASHED &&
         state_ != HAL_VM_STATE_MIGRATED) {
       throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_delete: VM '") + spec_.name + "' is " +
-                                                 state_name(state_) + "; stop it first");
+                                                 hal_vm_state_name(state_) + "; stop it first");
     }
   }
   stop_process(0ms);
@@ -469,7 +467,7 @@ std::string VmController::info() const {
   std::lock_guard<std::mutex> lock(mutex_);
   check_not_deleted_locked();
   nlohmann::json doc = {
-      {"id", spec_.name}, {"state", state_name(state_)}, {"spec", to_json(spec_)}};
+      {"id", spec_.name}, {"state", hal_vm_state_name(state_)}, {"spec", to_json(spec_)}};
   const bool alive = process_ && !process_->exited();
   if (alive) doc["pid"] = process_->pid();
   if (!spec_.numa_nodes.empty()) {
@@ -509,7 +507,8 @@ std::string VmController::console() const {
   }
   if (!process_ || process_->exited()) {
     throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_get_console: VM '") + spec_.name +
-                                               "' is " + state_name(state_) + "; no console");
+                                               "' is " + hal_vm_state_name(state_) +
+                                               "; no console");
   }
   return nlohmann::json({{"type", "unix"}, {"path", dir().console_socket().string()}}).dump();
 }
@@ -631,8 +630,8 @@ std::string VmController::start_incoming(const MigrationParams &params) {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_STOPPED) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    std::string("migration target '") + spec_.name + "' is " + state_name(state_));
+      throw Failure(HAL_FAILED_PRECONDITION, std::string("migration target '") + spec_.name +
+                                                 "' is " + hal_vm_state_name(state_));
     }
     role_ = Role::kTarget;
     migration_active_ = true;
@@ -685,7 +684,7 @@ void VmController::migration_send(std::string_view params_json) {
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
       throw Failure(HAL_FAILED_PRECONDITION, std::string("migration_send: VM '") + spec_.name +
-                                                 "' is " + state_name(state_));
+                                                 "' is " + hal_vm_state_name(state_));
     }
     if (migration_active_) {
       throw Failure(HAL_FAILED_PRECONDITION,
@@ -775,7 +774,7 @@ void VmController::monitor_migration(MigrationParams params) {
       if (status == "completed") {
         expect_exit_ = true;
         try {
-          VmStateDir::write_file(dir().status_file(), R"({"state":"Migrated"})");
+          backend_common::write_file_atomic(dir().status_file(), R"({"state":"Migrated"})");
         } catch (const std::exception &) {
         }
         set_state_locked(HAL_VM_STATE_MIGRATED, "migrated to " + params.uri);
@@ -826,7 +825,7 @@ void VmController::migration_cancel() {
 void VmController::restore_from_disk() {
   const VmStateDir d = dir();
   bool migrated = false;
-  if (auto status = VmStateDir::read_file(d.status_file())) {
+  if (auto status = backend_common::read_file(d.status_file())) {
     migrated = status->find("Migrated") != std::string::npos;
   }
   std::optional<pid_t> pid = d.read_pid();
@@ -836,7 +835,7 @@ void VmController::restore_from_disk() {
     state_ = migrated ? HAL_VM_STATE_MIGRATED : HAL_VM_STATE_STOPPED;
     return;
   }
-  if (!is_our_qemu(*pid, settings_->qemu_binary, marker)) {
+  if (!backend_common::is_our_process(*pid, settings_->qemu_binary, marker)) {
     std::error_code ec;
     fs::remove(d.pidfile(), ec);
     std::lock_guard<std::mutex> lock(mutex_);
@@ -852,15 +851,15 @@ void VmController::restore_from_disk() {
                 {{"reason", how}, {"stderr", read_tail(d.stderr_log(), kStderrTail)}});
     return;
   }
-  std::unique_ptr<QemuProcess> process;
+  std::unique_ptr<SupervisedProcess> process;
   try {
-    process = QemuProcess::adopt(*pid, [this](const ExitInfo &info) { on_exit(info); });
+    process = SupervisedProcess::adopt(*pid, [this](const ExitInfo &info) { on_exit(info); });
   } catch (const std::exception &) {
     std::lock_guard<std::mutex> lock(mutex_);
     state_ = HAL_VM_STATE_CRASHED;
     return;
   }
-  QemuProcess *raw = process.get();
+  SupervisedProcess *raw = process.get();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     state_ = HAL_VM_STATE_UNKNOWN;  // until QMP tells us

@@ -7,7 +7,7 @@
 // process exit on the supervisor's watcher thread, migration progress on a monitor thread.
 // All shared state is guarded by one mutex; events are emitted while holding it (so they are
 // ordered) and the host callback never calls back in. Objects that own threads (QmpClient,
-// QemuProcess) are only destroyed on operation threads with the mutex released.
+// SupervisedProcess) are only destroyed on operation threads with the mutex released.
 #ifndef HAL_BACKENDS_KVM_QEMU_VM_CONTROLLER_H
 #define HAL_BACKENDS_KVM_QEMU_VM_CONTROLLER_H
 
@@ -22,10 +22,12 @@
 #include <thread>
 #include <vector>
 
+#include "backends/common/exit_info.h"
+#include "backends/common/supervised_process.h"
 #include "backends/kvm-qemu/migration.h"
-#include "backends/kvm-qemu/process_supervisor.h"
 #include "backends/kvm-qemu/qmp_client.h"
 #include "backends/kvm-qemu/vcpu_pinning.h"
+#include "backends/kvm-qemu/vm_state_dir.h"
 #include "core/spec/vm_spec.h"
 #include "hal/plugin.hpp"
 
@@ -46,9 +48,6 @@ struct BackendSettings {
   /** Where events go. */
   hal::plugin::EventSink events;
 };
-
-/** The JSON name of a state ("Running", ...). */
-const char *state_name(hal_vm_state state);
 
 /** One VM. Shared by the backend's table of VMs and every hal_vm handle on it. */
 class VmController {
@@ -115,12 +114,12 @@ class VmController {
   void check_not_deleted_locked() const;
   std::shared_ptr<QmpClient> qmp_or_throw() const;
   void launch(bool incoming);
-  void connect_qmp(QemuProcess *process);
+  void connect_qmp(backend_common::SupervisedProcess *process);
   void abort_launch();
   void release_run();
   void stop_process(std::chrono::milliseconds grace);
   void on_event(const QmpEvent &event);
-  void on_exit(const ExitInfo &info);
+  void on_exit(const backend_common::ExitInfo &info);
   void on_target_completed(QmpClient *qmp);
   void monitor_migration(MigrationParams params);
   void join_migration_thread();
@@ -133,7 +132,7 @@ class VmController {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   hal_vm_state state_ = HAL_VM_STATE_STOPPED;
-  std::unique_ptr<QemuProcess> process_;
+  std::unique_ptr<backend_common::SupervisedProcess> process_;
   std::shared_ptr<QmpClient> qmp_;
   std::vector<VcpuThread> vcpu_threads_;
   bool expect_exit_ = false;              // we asked QEMU to go away (quit / kill)

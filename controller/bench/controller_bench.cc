@@ -25,9 +25,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "backends/common/process_identity.h"
 #include "backends/kvm-qemu/bench/bench_accelerator.h"
 #include "backends/kvm-qemu/bench/guest_console.h"
-#include "backends/kvm-qemu/process_supervisor.h"
 #include "backends/kvm-qemu/tests/test_guest.h"
 #include "controller/bench/controller_client.h"
 #include "controller/bench/process_stats.h"
@@ -218,7 +218,7 @@ ShapeResult kubevirt_shape(const Options &options, const std::string &pool,
       ++qemu_count;
       vm_dirs[name] = cluster.qemu_vm_dir(node.name, "default-" + name);
       if (result.qemu_argv.empty()) {
-        result.qemu_argv = kvm_qemu::process_cmdline(pid);
+        result.qemu_argv = backend_common::process_cmdline(pid);
         result.qemu_vm_dir = cluster.qemu_vm_dir(node.name, "default-" + name);
       }
     }

@@ -8,9 +8,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "backends/common/supervised_process.h"
 #include "backends/kvm-qemu/bench/guest_console.h"
-#include "backends/kvm-qemu/process_supervisor.h"
 #include "backends/kvm-qemu/qmp_client.h"
+#include "backends/kvm-qemu/vm_state_dir.h"
 #include "controller/bench/process_stats.h"
 
 namespace hal::bench {
@@ -22,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 /** One bare QEMU of the run. */
 struct RawVm {
   kvm_qemu::VmStateDir dir{fs::path()};
-  std::unique_ptr<kvm_qemu::QemuProcess> process;
+  std::unique_ptr<backend_common::SupervisedProcess> process;
   double ms = -1;
   std::string error;
 };
@@ -43,7 +44,8 @@ void start(RawVm &vm, const std::vector<std::string> &argv) {
   try {
     vm.dir.create();
     const auto started = Clock::now();
-    vm.process = kvm_qemu::QemuProcess::spawn(argv, vm.dir.stderr_log(), vm.dir.pidfile(), nullptr);
+    vm.process = backend_common::SupervisedProcess::spawn(argv, vm.dir.stderr_log(),
+                                                          vm.dir.pidfile(), nullptr);
     kvm_qemu::QmpClient::Options options;
     options.connect_timeout = std::chrono::seconds(120);
     auto qmp = kvm_qemu::QmpClient::Connect(vm.dir.qmp_socket().string(), options);

@@ -10,13 +10,18 @@
 #include <thread>
 
 #include "backends/cloud-hypervisor/event_monitor.h"
-#include "backends/cloud-hypervisor/process_supervisor.h"
 #include "backends/cloud-hypervisor/rest_client.h"
+#include "backends/cloud-hypervisor/vm_state_dir.h"
+#include "backends/cloud-hypervisor/vmm_argv.h"
+#include "backends/common/resolve_binary.h"
+#include "backends/common/state_files.h"
+#include "backends/common/supervised_process.h"
 #include "hal/plugin.hpp"
 
 namespace hal::cloud_hypervisor {
 namespace {
 namespace fs = std::filesystem;
+using backend_common::SupervisedProcess;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -33,14 +38,14 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
     root_ = ::mkdtemp(tmpl);
     dir_ = std::make_unique<VmStateDir>(root_ / "vm");
     dir_->create();
-    process_ = VmmProcess::spawn(vmm_argv(binary_, *dir_, false), dir_->stderr_log(),
-                                 dir_->pidfile(), nullptr);
+    process_ = SupervisedProcess::spawn(vmm_argv(binary_, *dir_, false), dir_->stderr_log(),
+                                        dir_->pidfile(), nullptr);
     api_ = std::make_unique<ChApiClient>(dir_->api_socket().string());
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     ASSERT_TRUE(api_->ping_until_served([&] {
       return process_->exited() || std::chrono::steady_clock::now() > deadline;
     })) << "the VMM did not serve its API: "
-        << read_tail(dir_->stderr_log(), 2000);
+        << backend_common::read_tail(dir_->stderr_log(), 2000);
   }
   void TearDown() override {
     if (process_) {
@@ -53,7 +58,7 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
   static std::string real_binary() {
     const char *env = std::getenv("HAL_CH_BINARY");
     if (env == nullptr || ::access("/dev/kvm", R_OK | W_OK) != 0) return "";
-    return resolve_binary(env);
+    return backend_common::resolve_binary(env);
   }
   json config() const {
     return {{"payload", {{"kernel", "/proc/self/exe"}}},
@@ -73,7 +78,7 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
   std::string binary_;
   fs::path root_;
   std::unique_ptr<VmStateDir> dir_;
-  std::unique_ptr<VmmProcess> process_;
+  std::unique_ptr<SupervisedProcess> process_;
   std::unique_ptr<ChApiClient> api_;
   std::string last_message_;
 };

@@ -43,13 +43,13 @@
 #include <thread>
 #include <vector>
 
+#include "backends/common/supervised_process.h"
 #include "backends/kvm-qemu/bench/bench_accelerator.h"
 #include "backends/kvm-qemu/bench/guest_console.h"
 #include "backends/kvm-qemu/bench/private_libvirtd.h"
 #include "backends/kvm-qemu/bench/round_helpers.h"
 #include "backends/kvm-qemu/command_line.h"
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
-#include "backends/kvm-qemu/process_supervisor.h"
 #include "backends/kvm-qemu/qmp_client.h"
 #include "backends/kvm-qemu/tests/test_guest.h"
 #include "core/spec/vm_spec.h"
@@ -59,6 +59,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace hal::kvm_qemu;
 using namespace hal::kvm_qemu::bench;
+using hal::backend_common::SupervisedProcess;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kMemoryMiB = 192;
@@ -211,7 +212,7 @@ int main(int argc, char **argv) {
        [&] {
          const std::uintmax_t from = bench::console_size(options.console_log);
          const auto start = Clock::now();
-         std::unique_ptr<QemuProcess> process = QemuProcess::spawn(
+         std::unique_ptr<SupervisedProcess> process = SupervisedProcess::spawn(
              raw_argv, scratch.path / "raw.log", scratch.path / "raw.pid", nullptr);
          Finally stop{[&] {
            process->send_signal(SIGKILL);

@@ -35,12 +35,12 @@
 #include <thread>
 #include <vector>
 
+#include "backends/common/supervised_process.h"
 #include "backends/kvm-qemu/bench/bench_accelerator.h"
 #include "backends/kvm-qemu/bench/guest_console.h"
 #include "backends/kvm-qemu/bench/round_helpers.h"
 #include "backends/kvm-qemu/command_line.h"
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
-#include "backends/kvm-qemu/process_supervisor.h"
 #include "backends/kvm-qemu/qmp_client.h"
 #include "backends/kvm-qemu/tests/test_guest.h"
 #include "core/spec/vm_spec.h"
@@ -50,6 +50,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace hal::kvm_qemu;
 using namespace hal::kvm_qemu::bench;
+using hal::backend_common::SupervisedProcess;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -227,11 +228,11 @@ class RawSide {
     std::mutex mutex;
     std::condition_variable cv;
     std::string final_status;
-    std::unique_ptr<QemuProcess> src = QemuProcess::spawn(
+    std::unique_ptr<SupervisedProcess> src = SupervisedProcess::spawn(
         build_qemu_argv(spec_, src_), dir_.path / "src.log", dir_.path / "src.pid", nullptr);
-    std::unique_ptr<QemuProcess> dst;
+    std::unique_ptr<SupervisedProcess> dst;
     Finally stop{[&] {
-      for (QemuProcess *process : {src.get(), dst.get()}) {
+      for (SupervisedProcess *process : {src.get(), dst.get()}) {
         if (process == nullptr) continue;
         process->send_signal(SIGKILL);
         process->wait_exit(10s);
@@ -248,8 +249,8 @@ class RawSide {
         "raw QEMU (source)", src_.console_log, 0, kBootTimeout,
         [&] { return src->exited() ? "QEMU " + src->exit_info().describe() : std::string(); });
     std::this_thread::sleep_for(kSettle);
-    dst = QemuProcess::spawn(build_qemu_argv(spec_, dst_), dir_.path / "dst.log",
-                             dir_.path / "dst.pid", nullptr);
+    dst = SupervisedProcess::spawn(build_qemu_argv(spec_, dst_), dir_.path / "dst.log",
+                                   dir_.path / "dst.pid", nullptr);
     auto dst_qmp = QmpClient::Connect(dst_.qmp_socket);
     const nlohmann::json caps = {{"capabilities",
                                   {{{"capability", "events"}, {"state", true}},
