@@ -296,16 +296,33 @@ void VmController::start(uint32_t flags) {
     return;
   }
   try {
-    qmp_or_throw()->Execute("cont", nullptr, 10s);
-  } catch (const Failure &) {
+    run_state_command("cont", "vm_start: cont");
+  } catch (...) {
     abort_launch();
     throw;
-  } catch (const std::exception &e) {
-    abort_launch();
-    throw qmp_failure("vm_start: cont", e);
   }
   std::lock_guard<std::mutex> lock(mutex_);
   if (state_ == HAL_VM_STATE_STARTING) set_state_locked(HAL_VM_STATE_RUNNING, "started");
+}
+
+void VmController::run_state_command(const char *command, const char *what) {
+  const bool stop = std::string_view(command) == "stop";
+  uint64_t seen = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    seen = stop ? stop_events_ : resume_events_;
+  }
+  try {
+    qmp_or_throw()->Execute(command, nullptr, 10s);
+  } catch (const Failure &) {
+    throw;
+  } catch (const std::exception &e) {
+    throw qmp_failure(what, e);
+  }
+  // No event comes when the vCPUs already were as asked; then the wait just times out.
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait_for(lock, 1s,
+               [&] { return detached_ || (stop ? stop_events_ : resume_events_) > seen; });
 }
 
 void VmController::force_stop() {
@@ -332,13 +349,7 @@ void VmController::pause() {
                                                  hal_vm_state_name(state_));
     }
   }
-  try {
-    qmp_or_throw()->Execute("stop", nullptr, 10s);
-  } catch (const Failure &) {
-    throw;
-  } catch (const std::exception &e) {
-    throw qmp_failure("vm_pause", e);
-  }
+  run_state_command("stop", "vm_pause");
   std::lock_guard<std::mutex> lock(mutex_);
   if (state_ == HAL_VM_STATE_RUNNING) set_state_locked(HAL_VM_STATE_PAUSED, "paused");
 }
@@ -353,13 +364,7 @@ void VmController::resume() {
                                                  hal_vm_state_name(state_));
     }
   }
-  try {
-    qmp_or_throw()->Execute("cont", nullptr, 10s);
-  } catch (const Failure &) {
-    throw;
-  } catch (const std::exception &e) {
-    throw qmp_failure("vm_resume", e);
-  }
+  run_state_command("cont", "vm_resume");
   std::lock_guard<std::mutex> lock(mutex_);
   if (state_ == HAL_VM_STATE_PAUSED) set_state_locked(HAL_VM_STATE_RUNNING, "resumed");
 }
@@ -520,10 +525,14 @@ void VmController::on_event(const QmpEvent &event) {
   if (detached_) return;
   const nlohmann::json &data = event.data;
   if (event.name == "STOP") {
+    ++stop_events_;
+    cv_.notify_all();
     if (state_ == HAL_VM_STATE_RUNNING && !migration_active_) {
       set_state_locked(HAL_VM_STATE_PAUSED, "stopped");
     }
   } else if (event.name == "RESUME") {
+    ++resume_events_;
+    cv_.notify_all();
     // Not INCOMING: a migration target resumes just before QEMU reports the migration
     // completed, and turns RUNNING in on_target_completed(), with its progress "completed".
     if (state_ == HAL_VM_STATE_PAUSED || state_ == HAL_VM_STATE_STARTING ||

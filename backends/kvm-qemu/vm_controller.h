@@ -123,6 +123,9 @@ class VmController {
   void on_target_completed(QmpClient *qmp);
   void monitor_migration(MigrationParams params);
   void join_migration_thread();
+  /** Runs QMP `command` ("stop" or "cont"; `what` names the operation in errors) and then waits,
+   *  up to a second, until the STOP or RESUME event it causes has been handled. */
+  void run_state_command(const char *command, const char *what);
   std::string tdx_missing_reason() const;
 
   std::shared_ptr<const BackendSettings> settings_;
@@ -147,6 +150,11 @@ class VmController {
   bool migration_active_ = false;
   bool cancel_requested_ = false;
   uint64_t migration_wakeups_ = 0;  // bumped by MIGRATION/MIGRATION_PASS events and cancel
+  // QMP STOP and RESUME events handled so far. QEMU sends a command's STOP/RESUME before its
+  // reply, but events are handled on the client's dispatch thread: `stop`/`cont` wait for theirs
+  // so a late one cannot undo a later command's state (a stale STOP after the next `cont`).
+  uint64_t stop_events_ = 0;
+  uint64_t resume_events_ = 0;
   nlohmann::json progress_ = {{"status", "none"}};
   std::thread migration_thread_;
   std::mutex migration_thread_mutex_;
