@@ -287,7 +287,7 @@ grpc::Status ControllerService::Delete(grpc::ServerContext *, const v1::ObjectKe
                                        v1::DeleteResponse *response) {
   return guarded([&] {
     StoreKey key = request_key(request->kind(), request->namespace_(), request->name());
-    to_wire(controller_.delete_object(key), response->mutable_object());
+    to_wire(controller_.actions().delete_object(key), response->mutable_object());
     return grpc::Status::OK;
   });
 }
@@ -301,7 +301,7 @@ std::string ns_or_default(const std::string &ns) {
 grpc::Status ControllerService::Start(grpc::ServerContext *, const v1::VmActionRequest *request,
                                       v1::Object *response) {
   return guarded([&] {
-    to_wire(controller_.start_vm(ns_or_default(request->namespace_()), request->name()), response);
+    to_wire(controller_.actions().start_vm(ns_or_default(request->namespace_()), request->name()), response);
     return grpc::Status::OK;
   });
 }
@@ -309,7 +309,7 @@ grpc::Status ControllerService::Start(grpc::ServerContext *, const v1::VmActionR
 grpc::Status ControllerService::Stop(grpc::ServerContext *, const v1::VmActionRequest *request,
                                      v1::Object *response) {
   return guarded([&] {
-    to_wire(controller_.stop_vm(ns_or_default(request->namespace_()), request->name(),
+    to_wire(controller_.actions().stop_vm(ns_or_default(request->namespace_()), request->name(),
                                 request->force()),
             response);
     return grpc::Status::OK;
@@ -319,7 +319,7 @@ grpc::Status ControllerService::Stop(grpc::ServerContext *, const v1::VmActionRe
 grpc::Status ControllerService::Restart(grpc::ServerContext *, const v1::VmActionRequest *request,
                                         v1::Object *response) {
   return guarded([&] {
-    to_wire(controller_.restart_vm(ns_or_default(request->namespace_()), request->name()),
+    to_wire(controller_.actions().restart_vm(ns_or_default(request->namespace_()), request->name()),
             response);
     return grpc::Status::OK;
   });
@@ -328,7 +328,7 @@ grpc::Status ControllerService::Restart(grpc::ServerContext *, const v1::VmActio
 grpc::Status ControllerService::Pause(grpc::ServerContext *, const v1::VmActionRequest *request,
                                       v1::Object *response) {
   return guarded([&] {
-    to_wire(controller_.pause_vm(ns_or_default(request->namespace_()), request->name(), true),
+    to_wire(controller_.actions().pause_vm(ns_or_default(request->namespace_()), request->name(), true),
             response);
     return grpc::Status::OK;
   });
@@ -337,7 +337,7 @@ grpc::Status ControllerService::Pause(grpc::ServerContext *, const v1::VmActionR
 grpc::Status ControllerService::Unpause(grpc::ServerContext *, const v1::VmActionRequest *request,
                                         v1::Object *response) {
   return guarded([&] {
-    to_wire(controller_.pause_vm(ns_or_default(request->namespace_()), request->name(), false),
+    to_wire(controller_.actions().pause_vm(ns_or_default(request->namespace_()), request->name(), false),
             response);
     return grpc::Status::OK;
   });
@@ -346,7 +346,7 @@ grpc::Status ControllerService::Unpause(grpc::ServerContext *, const v1::VmActio
 grpc::Status ControllerService::Migrate(grpc::ServerContext *, const v1::MigrateRequest *request,
                                         v1::Object *response) {
   return guarded([&] {
-    to_wire(controller_.migrate_vm(ns_or_default(request->namespace_()), request->name(),
+    to_wire(controller_.actions().migrate_vm(ns_or_default(request->namespace_()), request->name(),
                                    request->target_node()),
             response);
     return grpc::Status::OK;
@@ -357,7 +357,7 @@ grpc::Status ControllerService::Drain(grpc::ServerContext *, const v1::DrainRequ
                                       v1::DrainResponse *response) {
   return guarded([&] {
     DrainResult result =
-        controller_.drain(request->node(), request->cordon_only(), request->uncordon());
+        controller_.actions().drain(request->node(), request->cordon_only(), request->uncordon());
     for (const auto &migration : result.migrations) to_wire(migration, response->add_migrations());
     for (const auto &skipped : result.skipped) response->add_skipped(skipped);
     return grpc::Status::OK;
@@ -367,7 +367,7 @@ grpc::Status ControllerService::Drain(grpc::ServerContext *, const v1::DrainRequ
 grpc::Status ControllerService::Console(grpc::ServerContext *, const v1::VmActionRequest *request,
                                         v1::ConsoleLocation *response) {
   return guarded([&] {
-    auto [node, vm_id] = controller_.console(ns_or_default(request->namespace_()), request->name());
+    auto [node, vm_id] = controller_.actions().console(ns_or_default(request->namespace_()), request->name());
     response->set_node(node.name);
     response->set_node_address(node.address);
     response->set_vm_id(vm_id);

@@ -2,7 +2,10 @@
 // VirtualMachineInstance (same namespace/name, one queue key): runStrategy decisions, VMI
 // creation, termination and status, and the VM status derived from them, written as one store
 // transaction per pass.
-#include "controller/server/controller.h"
+#include "controller/server/instance_reconciler.h"
+
+#include <algorithm>
+
 #include "controller/server/events.h"
 #include "controller/server/object_util.h"
 #include "controller/server/run_strategy.h"
@@ -14,7 +17,7 @@ using nlohmann::json;
 using Pointer = json::json_pointer;
 
 /** Working copies of one VM/VMI pair during a pass. */
-struct Controller::InstanceContext {
+struct InstanceReconciler::InstanceContext {
   std::string ns, name;
   StoreKey vm_key, vmi_key;
   /// Key and version as read (their objects are moved into `vm` and `vmi`).
@@ -49,22 +52,16 @@ bool has_deletion(const json &object) {
          object["metadata"].contains("deletionTimestamp");
 }
 
-bool migration_active(const json &vmi) {
-  if (!vmi.contains("status") || !vmi["status"].contains("migrationState")) return false;
-  const auto &state = vmi["status"]["migrationState"];
-  return !state.value("completed", false) && !state.value("failed", false);
-}
-
 }  // namespace
 
-WorkResult Controller::reconcile_instance(const std::string &ns, const std::string &name) {
+WorkResult InstanceReconciler::reconcile(const std::string &ns, const std::string &name) {
   InstanceContext ctx;
   ctx.ns = ns;
   ctx.name = name;
   ctx.vm_key = StoreKey{kVmKind, ns, name};
   ctx.vmi_key = StoreKey{kVmiKind, ns, name};
-  ctx.vm_stored = store_.get(ctx.vm_key);
-  ctx.vmi_stored = store_.get(ctx.vmi_key);
+  ctx.vm_stored = shared_.store.get(ctx.vm_key);
+  ctx.vmi_stored = shared_.store.get(ctx.vmi_key);
   ctx.now_ms = unix_ms_now();
   if (ctx.vm_stored) ctx.vm = std::move(ctx.vm_stored->object);
   if (ctx.vmi_stored) ctx.vmi = std::move(ctx.vmi_stored->object);
@@ -117,13 +114,14 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
                     ? ctx.vmi["status"]["hal"].value("runningSinceUnixMs", int64_t{0})
                     : 0;
             int count = failure.is_object() ? failure.value("consecutiveFailCount", 0) : 0;
-            if (running_since != 0 && ctx.now_ms - running_since >= options_.stable_run.count()) {
+            if (running_since != 0 &&
+                ctx.now_ms - running_since >= shared_.options.stable_run.count()) {
               count = 0;
             }
             ++count;
-            auto delay = options_.crash_backoff_base;
-            for (int i = 1; i < count && delay < options_.crash_backoff_max; ++i) delay *= 2;
-            delay = std::min(delay, options_.crash_backoff_max);
+            auto delay = shared_.options.crash_backoff_base;
+            for (int i = 1; i < count && delay < shared_.options.crash_backoff_max; ++i) delay *= 2;
+            delay = std::min(delay, shared_.options.crash_backoff_max);
             failure = {{"consecutiveFailCount", count},
                        {"lastFailedVMIUID", str_at(ctx.vmi, Pointer("/metadata/uid"))},
                        {"retryAfterUnixMs", ctx.now_ms + delay.count()},
@@ -132,7 +130,7 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
             ctx.event(ctx.vm_key, EventType::kWarning, "CrashLoopBackOff",
                       "VMI failed; restarting in " + std::to_string(delay.count()) +
                           " ms (attempt " + std::to_string(count) + ")",
-                      store_);
+                      shared_.store);
           }
           if (!terminate_vmi(ctx)) break;
           continue;  // VMI gone: the strategy may want a new one at once.
@@ -148,12 +146,12 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
       if (ctx.vm.contains("status") && ctx.vm["status"].contains("startFailure") &&
           str_at(ctx.vmi, Pointer("/status/phase")) == "Running") {
         int64_t since = ctx.vmi["status"]["hal"].value("runningSinceUnixMs", int64_t{0});
-        if (since != 0 && ctx.now_ms - since >= options_.stable_run.count()) {
+        if (since != 0 && ctx.now_ms - since >= shared_.options.stable_run.count()) {
           ctx.vm["status"].erase("startFailure");
           ctx.vm_dirty = true;
         } else if (since != 0) {
-          ctx.requeue_after(
-              std::chrono::milliseconds(options_.stable_run.count() - (ctx.now_ms - since) + 1));
+          ctx.requeue_after(std::chrono::milliseconds(shared_.options.stable_run.count() -
+                                                      (ctx.now_ms - since) + 1));
         }
       }
       if (!ctx.vm_removed) {
@@ -180,7 +178,7 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
   if (ctx.vmi_removed && ctx.vmi_stored) {
     writes.push_back(
         StoreWrite{StoreWrite::Op::kDelete, ctx.vmi_key, json(), ctx.vmi_stored->version, true});
-    for (auto &w : delete_events(store_, ctx.vmi_key)) writes.push_back(std::move(w));
+    for (auto &w : delete_events(shared_.store, ctx.vmi_key)) writes.push_back(std::move(w));
   }
   if (ctx.vmi_created) {
     writes.push_back(
@@ -192,7 +190,7 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
   if (ctx.vm_removed) {
     writes.push_back(
         StoreWrite{StoreWrite::Op::kDelete, ctx.vm_key, json(), ctx.vm_stored->version, true});
-    for (auto &w : delete_events(store_, ctx.vm_key)) writes.push_back(std::move(w));
+    for (auto &w : delete_events(shared_.store, ctx.vm_key)) writes.push_back(std::move(w));
   } else if (ctx.vm_dirty) {
     writes.push_back(StoreWrite{StoreWrite::Op::kUpdate, ctx.vm_key, std::move(ctx.vm),
                                 ctx.vm_stored->version, false});
@@ -207,14 +205,14 @@ WorkResult Controller::reconcile_instance(const std::string &ns, const std::stri
     }
     writes.push_back(std::move(w));
   }
-  store_.commit(std::move(writes));
+  shared_.store.commit(std::move(writes));
 
   if (ctx.retry) return WorkResult::retry();
   if (ctx.requeue) return WorkResult::after(*ctx.requeue);
   return WorkResult::done();
 }
 
-void Controller::create_vmi(InstanceContext &ctx) {
+void InstanceReconciler::create_vmi(InstanceContext &ctx) {
   const json &vm = ctx.vm;
   const json &templ = member_or_empty(member_or_empty(vm, "spec"), "template");
   json metadata{{"name", ctx.name},
@@ -244,13 +242,13 @@ void Controller::create_vmi(InstanceContext &ctx) {
   ctx.vmi_created = true;  // A VMI removed earlier in this pass is deleted in the same commit.
   ctx.vm["status"]["hal"]["started"] = true;
   ctx.vm_dirty = true;
-  index_vm_id(vm_id_for(ctx.ns, ctx.name), ctx.vmi_key);
+  shared_.placements.index_vm_id(vm_id_for(ctx.ns, ctx.name), ctx.vmi_key);
   ctx.event(ctx.vm_key, EventType::kNormal, "SuccessfulCreate",
             "Started the virtual machine by creating the new virtual machine instance " + ctx.name,
-            store_);
+            shared_.store);
 }
 
-bool Controller::terminate_vmi(InstanceContext &ctx) {
+bool InstanceReconciler::terminate_vmi(InstanceContext &ctx) {
   json &vmi = ctx.vmi;
   const std::string vm_id = vm_id_of(vmi, ctx.ns, ctx.name);
   const std::string node = str_at(vmi, Pointer("/status/nodeName"));
@@ -261,64 +259,62 @@ bool Controller::terminate_vmi(InstanceContext &ctx) {
     if (!target.empty()) nodes.push_back(target);
   }
   for (const std::string &where : nodes) {
-    NodeReadiness readiness = registry_.readiness(where);
+    NodeReadiness readiness = shared_.registry.readiness(where);
     if (readiness == NodeReadiness::kWaiting) {
       ctx.requeue_after(std::chrono::milliseconds(200));  // Wait for it to re-register.
       return false;
     }
     if (readiness != NodeReadiness::kReady) continue;  // Orphan clean-up on its return.
-    auto observed = registry_.observed(where, vm_id);
+    auto observed = shared_.registry.observed(where, vm_id);
     if (observed && observed->empty()) continue;
-    auto connection = registry_.connection(where);
-    if (!connection) continue;
-    auto slot = call_slots_.try_claim(where, instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
-    if (!slot) {  // queued again when a call to the node ends
+    auto claim = shared_.calls.claim(where, instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
+    if (claim.busy) {  // queued again when a call to the node ends
       ctx.requeue_after(kSlotRecheck);
       return false;
     }
+    if (!claim.call) continue;
+    NodeCall &call = *claim.call;
     int64_t grace_s = vmi["spec"].value("terminationGracePeriodSeconds", int64_t{30});
     grace_s = std::clamp<int64_t>(grace_s, 0, 30);
     if (observed && (state_is(*observed, "Running") || state_is(*observed, "Paused") ||
                      state_is(*observed, "ShuttingDown"))) {
       if (grace_s > 0) {
         // A guest may take its whole grace period: no worker waits for it.
-        if (!graceful_stop_over(ctx, *connection, vm_id, std::chrono::seconds(grace_s)))
+        if (!graceful_stop_over(ctx, call.connection(), vm_id, std::chrono::seconds(grace_s)))
           return false;
       } else {
         v1::StopVmRequest stop;
         stop.set_vm_id(vm_id);
         stop.set_force(true);
         v1::VmStatus status;
-        auto context = rpc_context(options_.rpc_timeout);
-        connection->stub().StopVm(context.get(), stop, &status);  // Delete forces anyway.
+        call.invoke(&v1::NodeAgent::Stub::StopVm, stop, &status);  // Delete forces anyway.
       }
     }
     v1::DeleteVmRequest request;
     request.set_vm_id(vm_id);
     v1::DeleteVmResponse response;
-    auto context = rpc_context(options_.rpc_timeout);
-    grpc::Status status = connection->stub().DeleteVm(context.get(), request, &response);
+    grpc::Status status = call.invoke(&v1::NodeAgent::Stub::DeleteVm, request, &response);
     if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) {
       ctx.event(ctx.vmi_key, EventType::kWarning, "FailedDelete",
                 "Deleting VM " + vm_id + " on node " + where + " failed: " + status.error_message(),
-                store_);
+                shared_.store);
       ctx.retry = true;
       return false;
     }
-    registry_.set_observed(where, vm_id, "");
+    shared_.registry.set_observed(where, vm_id, "");
   }
-  unplace(ctx.vmi_key);
+  shared_.unplace(ctx.vmi_key);
+  shared_.placements.clear_migrating(vm_id);
+  shared_.placements.stop_waiting(ctx.vmi_key);
   {
-    std::lock_guard lock(mutex_);
-    migrating_.erase(vm_id);
-    unschedulable_.erase(ctx.vmi_key);
+    std::lock_guard lock(stops_mutex_);
     graceful_stops_.erase(vm_id);
   }
   if (!ctx.vm.is_null()) {
     ctx.event(ctx.vm_key, EventType::kNormal, "SuccessfulDelete",
               "Stopped the virtual machine by deleting the virtual machine instance " +
                   str_at(vmi, Pointer("/metadata/uid")),
-              store_);
+              shared_.store);
   }
   if (ctx.vmi_created) {
     ctx.vmi_created = false;  // Never stored: nothing to delete.
@@ -329,17 +325,18 @@ bool Controller::terminate_vmi(InstanceContext &ctx) {
   return true;
 }
 
-bool Controller::graceful_stop_over(InstanceContext &ctx, NodeConnection &connection,
-                                    const std::string &vm_id, std::chrono::milliseconds grace) {
+bool InstanceReconciler::graceful_stop_over(InstanceContext &ctx, NodeConnection &connection,
+                                            const std::string &vm_id,
+                                            std::chrono::milliseconds grace) {
   const auto now = std::chrono::steady_clock::now();
   const std::string uid = str_at(ctx.vmi, Pointer("/metadata/uid"));
   std::chrono::steady_clock::time_point give_up_at;
   bool send = false;
   {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(stops_mutex_);
     auto [stop, added] = graceful_stops_.try_emplace(vm_id);
     if (added || stop->second.vmi_uid != uid) {  // Not sent yet for this VMI.
-      stop->second = GracefulStop{uid, now + grace + options_.rpc_timeout, false};
+      stop->second = GracefulStop{uid, now + grace + shared_.options.rpc_timeout, false};
       send = true;
     }
     if (stop->second.answered || now >= stop->second.give_up_at) return true;
@@ -349,12 +346,12 @@ bool Controller::graceful_stop_over(InstanceContext &ctx, NodeConnection &connec
     ctx.event(ctx.vmi_key, EventType::kNormal, "ShuttingDown",
               "Signaled graceful shutdown of VM " + vm_id + " (grace period " +
                   std::to_string(grace.count() / 1000) + " s)",
-              store_);
+              shared_.store);
     connection.stop_vm_async(
-        vm_id, grace, options_.rpc_timeout,
+        vm_id, grace, shared_.options.rpc_timeout,
         [this, vm_id, uid, key = instance_queue_key(ctx.ns, ctx.name)](const grpc::Status &status) {
           {
-            std::lock_guard lock(mutex_);
+            std::lock_guard lock(stops_mutex_);
             auto stop = graceful_stops_.find(vm_id);
             if (stop != graceful_stops_.end() && stop->second.vmi_uid == uid) {
               if (status.error_code() == grpc::StatusCode::CANCELLED) {
@@ -368,14 +365,14 @@ bool Controller::graceful_stop_over(InstanceContext &ctx, NodeConnection &connec
             hal::log("controller")
                 ->warn("graceful stop of VM {} failed ({}); deleting it by force", vm_id,
                        status.error_message());
-          queue_.add(key);
+          shared_.queue.add(key);
         });
   }
   ctx.requeue_after(std::chrono::ceil<std::chrono::milliseconds>(give_up_at - now));
   return false;
 }
 
-void Controller::schedule_and_start(InstanceContext &ctx) {
+void InstanceReconciler::schedule_and_start(InstanceContext &ctx) {
   json &vmi = ctx.vmi;
   json &status = vmi["status"];
   const std::string vm_id = vm_id_of(vmi, ctx.ns, ctx.name);
@@ -386,14 +383,14 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
   const json &spec = member_or_empty(vmi, "spec");  // Stays valid: only status changes below.
 
   // A node may already run it (controller restarted between CreateVm and its write): adopt.
-  for (const auto &[node, state] : registry_.find_vm(vm_id)) {
+  for (const auto &[node, state] : shared_.registry.find_vm(vm_id)) {
     if (!(state_is(state, "Running") || state_is(state, "Paused") || state_is(state, "Starting"))) {
       continue;
     }
     ResourceRequest request = resource_request(spec);
-    place(ctx.vmi_key, Placement{node, request.vcpus, request.memory_bytes, {}});
+    shared_.placements.place(ctx.vmi_key, Placement{node, request.vcpus, request.memory_bytes, {}});
     status["nodeName"] = node;
-    auto snapshot = registry_.node(node);
+    auto snapshot = shared_.registry.node(node);
     if (snapshot && !snapshot->backends.empty())
       status["hal"]["backend"] = snapshot->backends.front();
     status["hal"]["state"] = state;
@@ -401,7 +398,7 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
     if (!state_is(state, "Starting")) status["hal"]["runningSinceUnixMs"] = ctx.now_ms;
     set_condition(status["conditions"], "PodScheduled", true, "", "");
     set_condition(status["conditions"], "Ready", status["phase"] == "Running", "", "");
-    index_vm_id(vm_id, ctx.vmi_key);
+    shared_.placements.index_vm_id(vm_id, ctx.vmi_key);
     mark();
     hal::log("controller")
         ->info("{}: adopted VM {} running on node {}", ctx.vmi_key.str(), vm_id, node);
@@ -418,15 +415,15 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
         trial.host_cpus.push_back(i);
         trial.host_numa_nodes.push_back(0);
       }
-      to_hal_spec(spec, translation(vm_id), trial);
+      to_hal_spec(spec, shared_.translation(vm_id), trial);
     } else {
-      hal_spec = to_hal_spec(spec, translation(vm_id));
+      hal_spec = to_hal_spec(spec, shared_.translation(vm_id));
     }
   } catch (const std::exception &e) {
     status["phase"] = "Failed";
     set_condition(status["conditions"], "Failure", true, "InvalidSpec", e.what());
     set_condition(status["conditions"], "Ready", false, "InvalidSpec", e.what());
-    ctx.event(ctx.vmi_key, EventType::kWarning, "FailedCreate", e.what(), store_);
+    ctx.event(ctx.vmi_key, EventType::kWarning, "FailedCreate", e.what(), shared_.store);
     mark();
     return;
   }
@@ -438,8 +435,8 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
   std::string node;
   std::string backend;
   {
-    std::lock_guard lock(schedule_mutex_);
-    const std::vector<SchedulerNode> &nodes = scheduler_nodes();
+    auto placing = shared_.scheduling_lock();
+    const std::vector<SchedulerNode> &nodes = shared_.scheduler_nodes();
     SchedulingDecision decision = schedule(scheduling, nodes);
     if (!decision.node) {
       std::string message = decision.message(nodes.size());
@@ -449,15 +446,12 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
       if (set_condition(status["conditions"], "PodScheduled", false, "Unschedulable", message))
         mark();
       if (!repeated) {
-        ctx.event(ctx.vmi_key, EventType::kWarning, "FailedScheduling", message, store_);
+        ctx.event(ctx.vmi_key, EventType::kWarning, "FailedScheduling", message, shared_.store);
         if (!ctx.vm.is_null()) {
-          ctx.event(ctx.vm_key, EventType::kWarning, "FailedScheduling", message, store_);
+          ctx.event(ctx.vm_key, EventType::kWarning, "FailedScheduling", message, shared_.store);
         }
       }
-      {
-        std::lock_guard guard(mutex_);
-        unschedulable_.insert(ctx.vmi_key);
-      }
+      shared_.placements.wait_for_room(ctx.vmi_key);
       ctx.retry = true;  // Back-off; node registration and freed room re-queue it too.
       return;
     }
@@ -468,58 +462,55 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
     std::vector<uint32_t> host_cpus;
     if (request.dedicated_cpus) {
       try {
-        hal_spec = hal_spec_for(spec, vm_id, node, request, &host_cpus);
+        hal_spec = shared_.hal_spec_for(spec, vm_id, node, request, &host_cpus);
       } catch (const std::exception &e) {
         if (set_condition(status["conditions"], "PodScheduled", false, "Unschedulable", e.what()))
           mark();
-        ctx.event(ctx.vmi_key, EventType::kWarning, "FailedScheduling", e.what(), store_);
+        ctx.event(ctx.vmi_key, EventType::kWarning, "FailedScheduling", e.what(), shared_.store);
         ctx.retry = true;
         return;
       }
       status["hal"]["hostCpus"] = host_cpus;
     }
-    place(ctx.vmi_key, Placement{node, request.vcpus, request.memory_bytes, host_cpus});
-  }
-  auto connection = registry_.connection(node);
-  if (!connection) {
-    unplace(ctx.vmi_key);
-    ctx.retry = true;
-    return;
+    shared_.placements.place(ctx.vmi_key,
+                             Placement{node, request.vcpus, request.memory_bytes, host_cpus});
   }
   // A node whose calls hang holds a few workers at most: without a slot, this VMI waits for one
   // (queued again when a call to the node ends) and is scheduled afresh then.
-  auto slot = call_slots_.try_claim(node, instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
-  if (!slot) {
-    unplace(ctx.vmi_key);
-    ctx.requeue_after(kSlotRecheck);
+  auto claim = shared_.calls.claim(node, instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
+  if (!claim.call) {
+    shared_.unplace(ctx.vmi_key);
+    if (claim.busy) {
+      ctx.requeue_after(kSlotRecheck);
+    } else {
+      ctx.retry = true;
+    }
     return;
   }
+  NodeCall &call = *claim.call;
   v1::CreateVmRequest create;
   create.set_backend(backend);
   create.set_spec_json(hal_spec.dump());
   create.set_start(true);
   v1::VmStatus answer;
   // The VM's events during the calls only echo what the answer tells.
-  NodeRegistry::Action action(registry_, node, vm_id);
-  auto context = rpc_context(options_.rpc_timeout);
-  grpc::Status rpc = connection->stub().CreateVm(context.get(), create, &answer);
+  NodeRegistry::Action action(shared_.registry, node, vm_id);
+  grpc::Status rpc = call.invoke(&v1::NodeAgent::Stub::CreateVm, create, &answer);
   if (rpc.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
     v1::VmRef ref;
     ref.set_vm_id(vm_id);
-    auto get_context = rpc_context(options_.rpc_timeout);
-    rpc = connection->stub().GetVm(get_context.get(), ref, &answer);
+    rpc = call.invoke(&v1::NodeAgent::Stub::GetVm, ref, &answer);
     if (rpc.ok() && !(state_is(answer.state(), "Running") || state_is(answer.state(), "Paused") ||
                       state_is(answer.state(), "Starting"))) {
-      auto start_context = rpc_context(options_.rpc_timeout);
-      rpc = connection->stub().StartVm(start_context.get(), ref, &answer);
+      rpc = call.invoke(&v1::NodeAgent::Stub::StartVm, ref, &answer);
     }
   }
   if (!rpc.ok()) {
-    unplace(ctx.vmi_key);
+    shared_.unplace(ctx.vmi_key);
     std::string message =
         "Creating VM " + vm_id + " on node " + node + " failed: " + rpc.error_message();
     hal::log("controller")->warn("{}: {}", ctx.vmi_key.str(), message);
-    ctx.event(ctx.vmi_key, EventType::kWarning, "FailedCreate", message, store_);
+    ctx.event(ctx.vmi_key, EventType::kWarning, "FailedCreate", message, shared_.store);
     if (rpc.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
       status["phase"] = "Failed";
       set_condition(status["conditions"], "Failure", true, "FailedCreate", message);
@@ -529,10 +520,10 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
     ctx.retry = true;
     return;
   }
-  registry_.set_observed(node, vm_id, answer.state(), answer.event_sequence());
+  shared_.registry.set_observed(node, vm_id, answer.state(), answer.event_sequence());
   if (action.end(answer.event_sequence()))  // the VM changed again after the answer
-    queue_.add(instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
-  index_vm_id(vm_id, ctx.vmi_key);
+    shared_.queue.add(instance_queue_key(ctx.vmi_key.ns, ctx.vmi_key.name));
+  shared_.placements.index_vm_id(vm_id, ctx.vmi_key);
   status["nodeName"] = node;
   status["hal"]["backend"] = backend;
   status["hal"]["state"] = answer.state();
@@ -551,13 +542,13 @@ void Controller::schedule_and_start(InstanceContext &ctx) {
   if (running) {
     status["hal"]["runningSinceUnixMs"] = ctx.now_ms;
     ctx.event(ctx.vmi_key, EventType::kNormal, "Started",
-              "VirtualMachineInstance started on node " + node, store_);
+              "VirtualMachineInstance started on node " + node, shared_.store);
   }
   mark();
-  schedule_node_flush(node);
+  shared_.schedule_node_flush(node);
 }
 
-void Controller::observe_vmi(InstanceContext &ctx) {
+void InstanceReconciler::observe_vmi(InstanceContext &ctx) {
   json &vmi = ctx.vmi;
   json &status = vmi["status"];
   const std::string vm_id = vm_id_of(vmi, ctx.ns, ctx.name);
@@ -568,18 +559,18 @@ void Controller::observe_vmi(InstanceContext &ctx) {
     status["phase"] = "Failed";
     set_condition(status["conditions"], "Ready", false, reason, message);
     set_condition(status["conditions"], "Failure", true, reason, message);
-    ctx.event(ctx.vmi_key, EventType::kWarning, reason, message, store_);
-    unplace(ctx.vmi_key);
+    ctx.event(ctx.vmi_key, EventType::kWarning, reason, message, shared_.store);
+    shared_.unplace(ctx.vmi_key);
     changed = true;
   };
-  NodeReadiness readiness = registry_.readiness(node);
+  NodeReadiness readiness = shared_.registry.readiness(node);
   if (readiness == NodeReadiness::kNotReady) {
     fail("NodeNotReady", "node " + node + " is not ready (missed heartbeats)");
   } else if (readiness == NodeReadiness::kWaiting) {
     ctx.requeue_after(std::chrono::milliseconds(200));
   } else if (migration_active(vmi)) {
     // The migration controller owns the VMI while it moves.
-  } else if (auto observed = registry_.observed(node, vm_id)) {
+  } else if (auto observed = shared_.registry.observed(node, vm_id)) {
     const std::string &state = *observed;
     if (state.empty()) {
       fail("VMDisappeared", "VM " + vm_id + " is no longer on node " + node);
@@ -589,7 +580,7 @@ void Controller::observe_vmi(InstanceContext &ctx) {
         status["phase"] = "Running";
         status["hal"]["runningSinceUnixMs"] = ctx.now_ms;
         ctx.event(ctx.vmi_key, EventType::kNormal, "Started",
-                  "VirtualMachineInstance started on node " + node, store_);
+                  "VirtualMachineInstance started on node " + node, shared_.store);
         changed = true;
       }
       changed |= set_condition(status["conditions"], "Ready", !paused, paused ? "Paused" : "", "");
@@ -606,8 +597,8 @@ void Controller::observe_vmi(InstanceContext &ctx) {
       set_condition(status["conditions"], "Ready", false, "Stopped", "the guest shut down");
       remove_condition(status["conditions"], "Paused");
       ctx.event(ctx.vmi_key, EventType::kNormal, "Stopped",
-                "the guest of VM " + vm_id + " shut down", store_);
-      unplace(ctx.vmi_key);
+                "the guest of VM " + vm_id + " shut down", shared_.store);
+      shared_.unplace(ctx.vmi_key);
       changed = true;
     } else if (state_is(state, "Stopped") && phase == "Scheduled") {
       fail("FailedStart", "VM " + vm_id + " stopped before it ran on node " + node);
@@ -624,24 +615,25 @@ void Controller::observe_vmi(InstanceContext &ctx) {
   if (changed) ctx.vmi_dirty = true;
 }
 
-bool Controller::update_guest_silence(InstanceContext &ctx, const std::string &node,
-                                      const std::string &vm_id, bool running) {
+bool InstanceReconciler::update_guest_silence(InstanceContext &ctx, const std::string &node,
+                                              const std::string &vm_id, bool running) {
   json &conditions = ctx.vmi["status"]["conditions"];
-  const std::string silence = running ? registry_.guest_silence(node, vm_id) : std::string();
+  const std::string silence = running ? shared_.registry.guest_silence(node, vm_id) : std::string();
   if (silence.empty()) return remove_condition(conditions, "GuestConsoleSilent");
   if (!set_condition(conditions, "GuestConsoleSilent", true, "NoConsoleOutput", silence))
     return false;
-  ctx.event(ctx.vmi_key, EventType::kWarning, "GuestConsoleSilent", silence, store_);
+  ctx.event(ctx.vmi_key, EventType::kWarning, "GuestConsoleSilent", silence, shared_.store);
   return true;
 }
 
-void Controller::handle_orphans(const std::string &node, const std::vector<std::string> &vm_ids) {
-  auto connection = registry_.connection(node);
-  if (!connection) return;
-  for (const std::string &vm_id : vm_ids) {
+WorkResult InstanceReconciler::delete_orphans(const std::string &node) {
+  auto claim = shared_.calls.claim(node, "orphans/" + node);
+  if (claim.busy) return WorkResult::after(kSlotRecheck);  // or when a call to the node ends
+  if (!claim.call) return WorkResult::done();
+  for (const auto &[vm_id, state] : shared_.registry.observed_vms(node)) {
     bool keep = false;
-    if (auto key = vmi_for_vm_id(vm_id)) {
-      auto vmi = store_.get(*key);
+    if (auto key = shared_.placements.vmi_for_vm_id(vm_id)) {
+      auto vmi = shared_.store.get(*key);
       if (vmi) {
         std::string placed = str_at(vmi->object, Pointer("/status/nodeName"));
         std::string target = str_at(vmi->object, Pointer("/status/migrationState/targetNode"));
@@ -655,9 +647,10 @@ void Controller::handle_orphans(const std::string &node, const std::vector<std::
       for (size_t dash = vm_id.find('-'); dash != std::string::npos;
            dash = vm_id.find('-', dash + 1)) {
         StoreKey vm_key{kVmKind, vm_id.substr(0, dash), vm_id.substr(dash + 1)};
-        if (store_.get(vm_key) && !store_.get(StoreKey{kVmiKind, vm_key.ns, vm_key.name})) {
+        if (shared_.store.get(vm_key) &&
+            !shared_.store.get(StoreKey{kVmiKind, vm_key.ns, vm_key.name})) {
           keep = true;
-          queue_.add(instance_queue_key(vm_key.ns, vm_key.name));
+          shared_.queue.add(instance_queue_key(vm_key.ns, vm_key.name));
         }
       }
     }
@@ -666,11 +659,10 @@ void Controller::handle_orphans(const std::string &node, const std::vector<std::
     v1::DeleteVmRequest request;
     request.set_vm_id(vm_id);
     v1::DeleteVmResponse response;
-    auto context = rpc_context(options_.rpc_timeout);
-    if (connection->stub().DeleteVm(context.get(), request, &response).ok()) {
-      registry_.set_observed(node, vm_id, "");
-    }
+    if (claim.call->invoke(&v1::NodeAgent::Stub::DeleteVm, request, &response).ok())
+      shared_.registry.set_observed(node, vm_id, "");
   }
+  return WorkResult::done();
 }
 
 }  // namespace hal::controller

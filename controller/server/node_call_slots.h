@@ -2,11 +2,14 @@
 // call a worker makes to a node takes one of that node's slots; a worker that finds them all
 // taken leaves its key waiting instead of blocking, and the key is queued again as soon as one
 // of the node's calls ends. A node whose calls hang (a stuck hypervisor that still heartbeats)
-// then holds at most its slots, and the other nodes' work goes on.
+// then holds at most its slots, and the other nodes' work goes on. A key already holding a slot of
+// a node shares it (one key is handled by one worker at a time, which makes one call at a time).
+// Callers outside the workers (Controller API handlers) wait for a slot, up to a deadline.
 #ifndef HAL_CONTROLLER_SERVER_NODE_CALL_SLOTS_H
 #define HAL_CONTROLLER_SERVER_NODE_CALL_SLOTS_H
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -37,9 +40,10 @@ class NodeCallSlots {
 
    private:
     friend class NodeCallSlots;
-    Slot(NodeCallSlots *owner, std::string node) : owner_(owner), node_(std::move(node)) {}
+    Slot(NodeCallSlots *owner, std::string node, std::string key)
+        : owner_(owner), node_(std::move(node)), key_(std::move(key)) {}
     NodeCallSlots *owner_;
-    std::string node_;
+    std::string node_, key_;
   };
 
   /** `per_node` slots for each node (at least 1); `requeue` queues a waiting key again (it runs
@@ -47,8 +51,12 @@ class NodeCallSlots {
   NodeCallSlots(std::size_t per_node, std::function<void(const std::string &key)> requeue);
 
   /** A slot of `node`, or nullopt when all of them are taken: `key` then waits, once however
-   *  often it asks, until one of them is released. */
+   *  often it asks, until one of them is released. A key holding a slot of `node` shares it. */
   std::optional<Slot> try_claim(const std::string &node, const std::string &key);
+  /** A slot of `node` for `key`, waiting up to `timeout` for one to be released (for callers
+   *  that are not queue workers); nullopt when none was released in time. */
+  std::optional<Slot> claim_within(const std::string &node, const std::string &key,
+                                   std::chrono::milliseconds timeout);
 
   /** Calls to `node` holding a slot now. */
   std::size_t in_flight(const std::string &node) const;
@@ -59,15 +67,18 @@ class NodeCallSlots {
 
  private:
   struct Node {
-    std::size_t busy = 0;
-    std::deque<std::string> waiting;  // oldest first
+    std::map<std::string, std::size_t> holders;  // key → slots it holds (shared: one counts)
+    std::deque<std::string> waiting;             // oldest first
     std::set<std::string> waiting_keys;
   };
-  void release(const std::string &node);
+  // A slot for `key` when one is free or `key` holds one already; mutex_ held.
+  std::optional<Slot> claim_locked(Node &slots, const std::string &node, const std::string &key);
+  void release(const std::string &node, const std::string &key);
 
   const std::size_t per_node_;
   const std::function<void(const std::string &)> requeue_;
   mutable std::mutex mutex_;
+  std::condition_variable released_;  ///< Signalled whenever a slot is freed.
   std::map<std::string, Node> nodes_;
 };
 

@@ -116,6 +116,12 @@ bool remove_condition(nlohmann::json &conditions, const std::string &type) {
   return false;
 }
 
+bool migration_active(const nlohmann::json &vmi) {
+  if (!vmi.contains("status") || !vmi["status"].contains("migrationState")) return false;
+  const nlohmann::json &state = vmi["status"]["migrationState"];
+  return !state.value("completed", false) && !state.value("failed", false);
+}
+
 std::string vm_id_for(const std::string &ns, const std::string &name) {
   return ns + "-" + name;
 }

@@ -49,6 +49,9 @@ const nlohmann::json &member_or_empty(const nlohmann::json &object, const char *
 /** Not on temporaries: the answer would dangle. */
 const nlohmann::json &member_or_empty(nlohmann::json &&object, const char *key) = delete;
 
+/** Whether a VMI has a migration that has neither completed nor failed. */
+bool migration_active(const nlohmann::json &vmi);
+
 /** HAL VM id of a VMI: "<namespace>-<name>". */
 std::string vm_id_for(const std::string &ns, const std::string &name);
 

@@ -2,9 +2,10 @@
 // console), drain and delete, as KubeVirt defines them per run strategy: start/stop change the
 // run strategy (Always/RerunOnFailure/Halted/Once) or queue status.stateChangeRequests (Manual,
 // restart); the reconciler then does the work.
+#include "controller/server/vm_actions.h"
+
 #include <grpcpp/grpcpp.h>
 
-#include "controller/server/controller.h"
 #include "controller/server/events.h"
 #include "controller/server/object_util.h"
 #include "controller/server/run_strategy.h"
@@ -16,6 +17,11 @@ using nlohmann::json;
 using Pointer = json::json_pointer;
 
 namespace {
+
+// The call-slot key of an action on the VM ns/name (not a work queue key: actions wait).
+std::string action_key(const std::string &ns, const std::string &name) {
+  return "action/" + ns + "/" + name;
+}
 
 [[noreturn]] void refuse(grpc::StatusCode code, const std::string &message) {
   throw ActionError(static_cast<int>(code), message);
@@ -41,14 +47,14 @@ void add_requests(json &vm, std::initializer_list<json> requests) {
 
 }  // namespace
 
-StoredObject Controller::modify_vm(const std::string &ns, const std::string &name,
-                                   const std::function<void(json &vm, const json *vmi)> &change) {
+StoredObject VmActions::modify_vm(const std::string &ns, const std::string &name,
+                                  const std::function<void(json &vm, const json *vmi)> &change) {
   const StoreKey key{kVmKind, ns, name};
   for (int attempt = 0; attempt < 10; ++attempt) {
-    auto stored = store_.get(key);
+    auto stored = shared_.store.get(key);
     if (!stored)
       refuse(grpc::StatusCode::NOT_FOUND, "VirtualMachine " + ns + "/" + name + " not found");
-    auto vmi_stored = store_.get(StoreKey{kVmiKind, ns, name});
+    auto vmi_stored = shared_.store.get(StoreKey{kVmiKind, ns, name});
     json vm = stored->object;
     if (vm["metadata"].contains("deletionTimestamp")) {
       refuse(grpc::StatusCode::FAILED_PRECONDITION,
@@ -60,8 +66,8 @@ StoredObject Controller::modify_vm(const std::string &ns, const std::string &nam
     change(vm, vmi);
     if (vm == stored->object) return *stored;
     try {
-      auto written = store_.update(key, vm, stored->version);
-      enqueue(key);
+      auto written = shared_.store.update(key, vm, stored->version);
+      shared_.queue_object(key);
       return written;
     } catch (const StoreError &e) {
       if (e.code() != StoreErrorCode::kConflict) throw;
@@ -71,7 +77,7 @@ StoredObject Controller::modify_vm(const std::string &ns, const std::string &nam
          "VirtualMachine " + ns + "/" + name + " keeps changing; try again");
 }
 
-StoredObject Controller::start_vm(const std::string &ns, const std::string &name) {
+StoredObject VmActions::start_vm(const std::string &ns, const std::string &name) {
   return modify_vm(ns, name, [&](json &vm, const json *vmi) {
     const std::string strategy = run_strategy(vm);
     if (strategy == "Always") {
@@ -98,7 +104,7 @@ StoredObject Controller::start_vm(const std::string &ns, const std::string &name
   });
 }
 
-StoredObject Controller::stop_vm(const std::string &ns, const std::string &name, bool force) {
+StoredObject VmActions::stop_vm(const std::string &ns, const std::string &name, bool force) {
   std::string node, vm_id;
   auto result = modify_vm(ns, name, [&](json &vm, const json *vmi) {
     const std::string strategy = run_strategy(vm);
@@ -115,22 +121,23 @@ StoredObject Controller::stop_vm(const std::string &ns, const std::string &name,
       set_strategy(vm, "Halted");
     }
   });
+  // Forced off now; without a call (node gone or busy) the reconciler stops it as Halted says.
   if (force && !node.empty() && !vm_id.empty()) {
-    if (auto connection = registry_.connection(node)) {
+    NodeCallClaim claim =
+        shared_.calls.wait(node, action_key(ns, name), shared_.options.rpc_timeout);
+    if (claim.call) {
       v1::StopVmRequest request;
       request.set_vm_id(vm_id);
       request.set_force(true);
       v1::VmStatus status;
-      auto context = rpc_context(options_.rpc_timeout);
-      if (connection->stub().StopVm(context.get(), request, &status).ok()) {
-        registry_.set_observed(node, vm_id, status.state(), status.event_sequence());
-      }
+      if (claim.call->invoke(&v1::NodeAgent::Stub::StopVm, request, &status).ok())
+        shared_.registry.set_observed(node, vm_id, status.state(), status.event_sequence());
     }
   }
   return result;
 }
 
-StoredObject Controller::restart_vm(const std::string &ns, const std::string &name) {
+StoredObject VmActions::restart_vm(const std::string &ns, const std::string &name) {
   return modify_vm(ns, name, [&](json &vm, const json *vmi) {
     const std::string strategy = run_strategy(vm);
     if (strategy == "Halted")
@@ -143,15 +150,15 @@ StoredObject Controller::restart_vm(const std::string &ns, const std::string &na
   });
 }
 
-StoredObject Controller::pause_vm(const std::string &ns, const std::string &name, bool pause) {
-  auto vmi = store_.get(StoreKey{kVmiKind, ns, name});
+StoredObject VmActions::pause_vm(const std::string &ns, const std::string &name, bool pause) {
+  auto vmi = shared_.store.get(StoreKey{kVmiKind, ns, name});
   if (!vmi)
     refuse(grpc::StatusCode::NOT_FOUND,
            "VirtualMachineInstance " + ns + "/" + name + " not found (is the VM running?)");
   if (str_at(vmi->object, Pointer("/status/phase")) != "Running") {
     refuse(grpc::StatusCode::FAILED_PRECONDITION, "VMI is not running");
   }
-  if (Controller::migration_active_for(vmi->object)) {
+  if (migration_active(vmi->object)) {
     refuse(grpc::StatusCode::FAILED_PRECONDITION, "VMI is migrating");
   }
   const json *paused = find_condition(conditions_of(vmi->object), "Paused");
@@ -161,30 +168,35 @@ StoredObject Controller::pause_vm(const std::string &ns, const std::string &name
   const std::string node = str_at(vmi->object, Pointer("/status/nodeName"));
   std::string vm_id = str_at(vmi->object, Pointer("/status/hal/vmId"));
   if (vm_id.empty()) vm_id = vm_id_for(ns, name);
-  auto connection = registry_.connection(node);
-  if (!connection || registry_.readiness(node) != NodeReadiness::kReady) {
+  if (shared_.registry.readiness(node) != NodeReadiness::kReady)
     refuse(grpc::StatusCode::UNAVAILABLE, "node " + node + " is not ready");
+  NodeCallClaim claim = shared_.calls.wait(node, action_key(ns, name), shared_.options.rpc_timeout);
+  if (!claim.call) {
+    refuse(grpc::StatusCode::UNAVAILABLE,
+           claim.busy ? "node " + node + " is busy: all its call slots stayed taken for " +
+                            std::to_string(shared_.options.rpc_timeout.count()) + " ms"
+                      : "node " + node + " is not connected");
   }
   v1::VmRef ref;
   ref.set_vm_id(vm_id);
   v1::VmStatus status;
-  auto context = rpc_context(options_.rpc_timeout);
-  grpc::Status rpc = pause ? connection->stub().PauseVm(context.get(), ref, &status)
-                           : connection->stub().ResumeVm(context.get(), ref, &status);
+  grpc::Status rpc = claim.call->invoke(
+      pause ? &v1::NodeAgent::Stub::PauseVm : &v1::NodeAgent::Stub::ResumeVm, ref, &status);
   if (!rpc.ok())
     throw ActionError(rpc.error_code(), (pause ? "pause: " : "unpause: ") + rpc.error_message());
-  registry_.set_observed(node, vm_id, status.state(), status.event_sequence());
-  store_.commit({record_event(
-      store_, StoreKey{kVmiKind, ns, name}, EventType::kNormal, pause ? "Paused" : "Unpaused",
-      pause ? "VirtualMachineInstance paused" : "VirtualMachineInstance unpaused")});
-  enqueue(StoreKey{kVmiKind, ns, name});
-  auto vm = store_.get(StoreKey{kVmKind, ns, name});
-  return vm ? *vm : *store_.get(StoreKey{kVmiKind, ns, name});
+  shared_.registry.set_observed(node, vm_id, status.state(), status.event_sequence());
+  shared_.store.commit(
+      {record_event(shared_.store, StoreKey{kVmiKind, ns, name}, EventType::kNormal,
+                    pause ? "Paused" : "Unpaused",
+                    pause ? "VirtualMachineInstance paused" : "VirtualMachineInstance unpaused")});
+  shared_.queue_object(StoreKey{kVmiKind, ns, name});
+  auto vm = shared_.store.get(StoreKey{kVmKind, ns, name});
+  return vm ? *vm : *shared_.store.get(StoreKey{kVmiKind, ns, name});
 }
 
-StoredObject Controller::migrate_vm(const std::string &ns, const std::string &name,
-                                    const std::string &target_node) {
-  auto vmi = store_.get(StoreKey{kVmiKind, ns, name});
+StoredObject VmActions::migrate_vm(const std::string &ns, const std::string &name,
+                                   const std::string &target_node) {
+  auto vmi = shared_.store.get(StoreKey{kVmiKind, ns, name});
   if (!vmi)
     refuse(grpc::StatusCode::NOT_FOUND,
            "VirtualMachineInstance " + ns + "/" + name + " not found (is the VM running?)");
@@ -199,7 +211,7 @@ StoredObject Controller::migrate_vm(const std::string &ns, const std::string &na
                              : "VMI " + ns + "/" + name + " is not live-migratable");
   }
   if (!target_node.empty()) {
-    if (!registry_.node(target_node))
+    if (!shared_.registry.node(target_node))
       refuse(grpc::StatusCode::NOT_FOUND, "node " + target_node + " not found");
     if (target_node == str_at(vmi->object, Pointer("/status/nodeName"))) {
       refuse(grpc::StatusCode::INVALID_ARGUMENT, "VMI already runs on node " + target_node);
@@ -216,25 +228,26 @@ StoredObject Controller::migrate_vm(const std::string &ns, const std::string &na
             {"metadata", metadata},
             {"spec", {{"vmiName", name}}},
             {"status", {{"phase", "Pending"}}}};
-  auto written = store_.create(key_of(vmim), vmim);
-  enqueue(written.key);
+  auto written = shared_.store.create(key_of(vmim), vmim);
+  shared_.queue_object(written.key);
   return written;
 }
 
-DrainResult Controller::drain(const std::string &node, bool cordon_only, bool uncordon) {
+DrainResult VmActions::drain(const std::string &node, bool cordon_only, bool uncordon) {
   DrainResult result;
-  if (!registry_.node(node)) refuse(grpc::StatusCode::NOT_FOUND, "node " + node + " not found");
+  if (!shared_.registry.node(node))
+    refuse(grpc::StatusCode::NOT_FOUND, "node " + node + " not found");
   if (uncordon) {
-    registry_.set_unschedulable(node, false);
-    for (const auto &vmi : store_.list(kVmiKind, "")) {
+    shared_.registry.set_unschedulable(node, false);
+    for (const auto &vmi : shared_.store.list(kVmiKind, "")) {
       std::string phase = str_at(vmi.object, Pointer("/status/phase"));
-      if (phase.empty() || phase == "Pending") enqueue(vmi.key);
+      if (phase.empty() || phase == "Pending") shared_.queue_object(vmi.key);
     }
     return result;
   }
-  registry_.set_unschedulable(node, true);
+  shared_.registry.set_unschedulable(node, true);
   if (cordon_only) return result;
-  for (const auto &vmi : store_.list(kVmiKind, "")) {
+  for (const auto &vmi : shared_.store.list(kVmiKind, "")) {
     if (str_at(vmi.object, Pointer("/status/nodeName")) != node) continue;
     std::string phase = str_at(vmi.object, Pointer("/status/phase"));
     if (phase != "Running" && phase != "Scheduled") continue;
@@ -243,7 +256,7 @@ DrainResult Controller::drain(const std::string &node, bool cordon_only, bool un
     ResourceRequest request = resource_request(vmi.object.value("spec", json::object()));
     bool migratable = request.live_migratable && phase == "Running";
     if ((strategy == "LiveMigrate" || strategy == "LiveMigrateIfPossible") && migratable) {
-      if (Controller::migration_active_for(vmi.object)) {
+      if (migration_active(vmi.object)) {
         result.skipped.push_back(label + ": already migrating");
         continue;
       }
@@ -276,34 +289,34 @@ DrainResult Controller::drain(const std::string &node, bool cordon_only, bool un
       result.skipped.push_back(label + ": cannot stop: " + e.what());
     }
   }
-  store_.commit(
-      {record_event(store_, StoreKey{kNodeKind, "", node}, EventType::kNormal, "Drain",
+  shared_.store.commit(
+      {record_event(shared_.store, StoreKey{kNodeKind, "", node}, EventType::kNormal, "Drain",
                     "Node " + node + " drained: " + std::to_string(result.migrations.size()) +
                         " migrations, " + std::to_string(result.skipped.size()) + " other VMIs")});
   return result;
 }
 
-std::pair<NodeSnapshot, std::string> Controller::console(const std::string &ns,
-                                                         const std::string &name) {
-  auto vmi = store_.get(StoreKey{kVmiKind, ns, name});
+std::pair<NodeSnapshot, std::string> VmActions::console(const std::string &ns,
+                                                        const std::string &name) {
+  auto vmi = shared_.store.get(StoreKey{kVmiKind, ns, name});
   if (!vmi)
     refuse(grpc::StatusCode::NOT_FOUND,
            "VirtualMachineInstance " + ns + "/" + name + " not found (is the VM running?)");
   const std::string node = str_at(vmi->object, Pointer("/status/nodeName"));
-  auto snapshot = registry_.node(node);
+  auto snapshot = shared_.registry.node(node);
   if (node.empty() || !snapshot)
     refuse(grpc::StatusCode::FAILED_PRECONDITION, "VMI is not scheduled on a node");
   std::string vm_id = str_at(vmi->object, Pointer("/status/hal/vmId"));
   return {*snapshot, vm_id.empty() ? vm_id_for(ns, name) : vm_id};
 }
 
-StoredObject Controller::delete_object(const StoreKey &key) {
+StoredObject VmActions::delete_object(const StoreKey &key) {
   for (int attempt = 0; attempt < 10; ++attempt) {
-    auto stored = store_.get(key);
+    auto stored = shared_.store.get(key);
     if (!stored) refuse(grpc::StatusCode::NOT_FOUND, key.str() + " not found");
     bool graceful = false;
     if (key.kind == kVmKind) {
-      graceful = store_.get(StoreKey{kVmiKind, key.ns, key.name}).has_value();
+      graceful = shared_.store.get(StoreKey{kVmiKind, key.ns, key.name}).has_value();
     } else if (key.kind == kVmiKind) {
       graceful = true;
     } else if (key.kind == kVmimKind) {
@@ -315,15 +328,15 @@ StoredObject Controller::delete_object(const StoreKey &key) {
         if (stored->object["metadata"].contains("deletionTimestamp")) return *stored;
         json object = stored->object;
         object["metadata"]["deletionTimestamp"] = now_rfc3339();
-        auto written = store_.update(key, object, stored->version);
-        enqueue(key);
+        auto written = shared_.store.update(key, object, stored->version);
+        shared_.queue_object(key);
         return written;
       }
       std::vector<StoreWrite> writes{
           StoreWrite{StoreWrite::Op::kDelete, key, json(), stored->version, false}};
-      for (auto &w : delete_events(store_, key)) writes.push_back(std::move(w));
-      store_.commit(writes);
-      if (key.kind == kNodeKind) registry_.forget(key.name);
+      for (auto &w : delete_events(shared_.store, key)) writes.push_back(std::move(w));
+      shared_.store.commit(writes);
+      if (key.kind == kNodeKind) shared_.registry.forget(key.name);
       return *stored;
     } catch (const StoreError &e) {
       if (e.code() != StoreErrorCode::kConflict) throw;

@@ -1,10 +1,11 @@
-// migration_controller.cc - VirtualMachineInstanceMigration orchestration: KubeVirt's limits
+// migration_reconciler.cc - VirtualMachineInstanceMigration orchestration: KubeVirt's limits
 // (parallel per cluster, outbound per node), target picked by the scheduler without the source
 // (or the requested node), PrepareIncoming on the target → SendMigration on the source →
 // progress polled into status.progress → on success the VMI moves to the target and the
 // source's leftover VM is deleted; on failure or timeout the migration is cancelled and the
 // source keeps running. Non-migratable VMIs (TDX, ...) are refused with a condition.
-#include "controller/server/controller.h"
+#include "controller/server/migration_reconciler.h"
+
 #include "controller/server/events.h"
 #include "controller/server/object_util.h"
 #include "controller/server/run_strategy.h"
@@ -17,8 +18,6 @@ using Pointer = json::json_pointer;
 
 namespace {
 
-const char *const kTargetAnnotation = "hal.dev/target-node";
-
 json parse_or_empty(const std::string &text) {
   try {
     return text.empty() ? json::object() : json::parse(text);
@@ -29,41 +28,41 @@ json parse_or_empty(const std::string &text) {
 
 }  // namespace
 
-void Controller::finish_migration(const StoreKey &vmim_key, json &vmim, json &vmi, bool succeeded,
-                                  const std::string &reason, std::vector<StoreWrite> &writes) {
+bool MigrationReconciler::finish_migration(const StoreKey &vmim_key, json &vmim, json &vmi,
+                                           bool succeeded, const std::string &reason,
+                                           std::vector<StoreWrite> &writes) {
   const std::string ns = vmim_key.ns;
   const std::string vmi_name = str_at(vmim, Pointer("/spec/vmiName"));
   const std::string vm_id = vm_id_for(ns, vmi_name);
   const std::string source = str_at(vmim, Pointer("/status/migrationState/sourceNode"));
   const std::string target = str_at(vmim, Pointer("/status/migrationState/targetNode"));
   const StoreKey vmi_key{kVmiKind, ns, vmi_name};
-  auto call = [&](const std::string &node, auto &&body) {
-    auto connection = registry_.connection(node);
-    if (connection && registry_.readiness(node) == NodeReadiness::kReady) body(*connection);
+  // The node calls first: without a free slot nothing changes, and the migration waits for one.
+  std::optional<NodeCall> source_call, target_call;
+  auto claim = [&](const std::string &node, std::optional<NodeCall> &call) {
+    if (node.empty() || shared_.registry.readiness(node) != NodeReadiness::kReady) return true;
+    NodeCallClaim granted = shared_.calls.claim(node, migration_queue_key(ns, vmim_key.name));
+    if (granted.call) call.emplace(std::move(*granted.call));
+    return !granted.busy;
   };
+  if (!claim(source, source_call) || (!succeeded && !claim(target, target_call))) return false;
   const std::string now = now_rfc3339();
   if (succeeded) {
     // The source's leftover (Migrated) VM goes; the VMI now lives on the target.
-    call(source, [&](NodeConnection &connection) {
+    if (source_call) {
       v1::DeleteVmRequest request;
       request.set_vm_id(vm_id);
       v1::DeleteVmResponse response;
-      auto context = rpc_context(options_.rpc_timeout);
-      connection.stub().DeleteVm(context.get(), request, &response);
-    });
-    registry_.set_observed(source, vm_id, "");
-    if (registry_.observed(target, vm_id).value_or("").empty()) {
-      registry_.set_observed(target, vm_id, "Running");
+      source_call->invoke(&v1::NodeAgent::Stub::DeleteVm, request, &response);
+    }
+    shared_.registry.set_observed(source, vm_id, "");
+    if (shared_.registry.observed(target, vm_id).value_or("").empty()) {
+      shared_.registry.set_observed(target, vm_id, "Running");
     }
     ResourceRequest request = resource_request(vmi.value("spec", json::object()));
-    std::vector<uint32_t> host_cpus;
-    {
-      std::lock_guard lock(mutex_);
-      if (auto it = target_placements_.find(vmim_key); it != target_placements_.end()) {
-        host_cpus = it->second.host_cpus;
-      }
-    }
-    place(vmi_key, Placement{target, request.vcpus, request.memory_bytes, host_cpus});
+    std::vector<uint32_t> host_cpus = shared_.placements.target_host_cpus(vmim_key);
+    shared_.placements.place(vmi_key,
+                             Placement{target, request.vcpus, request.memory_bytes, host_cpus});
     if (!vmi.is_null()) {
       if (host_cpus.empty()) {
         vmi["status"]["hal"].erase("hostCpus");
@@ -71,32 +70,25 @@ void Controller::finish_migration(const StoreKey &vmim_key, json &vmim, json &vm
         vmi["status"]["hal"]["hostCpus"] = host_cpus;
       }
     }
-    schedule_node_flush(source);
-    schedule_node_flush(target);
+    shared_.schedule_node_flush(source);
+    shared_.schedule_node_flush(target);
   } else {
-    call(source, [&](NodeConnection &connection) {
+    if (source_call) {
       v1::CancelMigrationRequest request;
       request.set_vm_id(vm_id);
       v1::CancelMigrationResponse response;
-      auto context = rpc_context(options_.rpc_timeout);
-      connection.stub().CancelMigration(context.get(), request, &response);
-    });
-    if (!target.empty()) {
-      call(target, [&](NodeConnection &connection) {
-        v1::DeleteVmRequest request;
-        request.set_vm_id(vm_id);
-        v1::DeleteVmResponse response;
-        auto context = rpc_context(options_.rpc_timeout);
-        connection.stub().DeleteVm(context.get(), request, &response);
-      });
-      registry_.set_observed(target, vm_id, "");
+      source_call->invoke(&v1::NodeAgent::Stub::CancelMigration, request, &response);
     }
+    if (target_call) {
+      v1::DeleteVmRequest request;
+      request.set_vm_id(vm_id);
+      v1::DeleteVmResponse response;
+      target_call->invoke(&v1::NodeAgent::Stub::DeleteVm, request, &response);
+    }
+    if (!target.empty()) shared_.registry.set_observed(target, vm_id, "");
   }
-  unplace_target(vmim_key);
-  {
-    std::lock_guard lock(mutex_);
-    migrating_.erase(vm_id);
-  }
+  shared_.placements.unplace_target(vmim_key);
+  shared_.placements.clear_migrating(vm_id);
   auto &state = vmim["status"]["migrationState"];
   state["endTimestamp"] = now;
   state["completed"] = succeeded;
@@ -109,7 +101,7 @@ void Controller::finish_migration(const StoreKey &vmim_key, json &vmim, json &vm
   }
   set_condition(vmim["status"]["conditions"], succeeded ? "Succeeded" : "Failed", true,
                 succeeded ? "Migrated" : "MigrationFailed", reason);
-  writes.push_back(record_event(store_, vmim_key,
+  writes.push_back(record_event(shared_.store, vmim_key,
                                 succeeded ? EventType::kNormal : EventType::kWarning,
                                 succeeded ? "Migrated" : "FailedMigration", reason));
   if (!vmi.is_null()) {
@@ -118,20 +110,20 @@ void Controller::finish_migration(const StoreKey &vmim_key, json &vmim, json &vm
       vmi["status"]["hal"]["state"] = "Running";
     }
     vmi["status"]["migrationState"] = state;
-    writes.push_back(record_event(store_, vmi_key,
+    writes.push_back(record_event(shared_.store, vmi_key,
                                   succeeded ? EventType::kNormal : EventType::kWarning,
                                   succeeded ? "Migrated" : "FailedMigration", reason));
   }
   hal::log("controller")
       ->info("{}: migration {} ({})", vmim_key.str(), succeeded ? "succeeded" : "failed", reason);
+  return true;
 }
 
-std::string Controller::running_machine(NodeConnection &connection, const std::string &vm_id) {
+std::string MigrationReconciler::running_machine(NodeCall &call, const std::string &vm_id) {
   v1::VmRef ref;
   ref.set_vm_id(vm_id);
   v1::VmStatus status;
-  auto context = rpc_context(options_.rpc_timeout);
-  grpc::Status rpc = connection.stub().GetVm(context.get(), ref, &status);
+  grpc::Status rpc = call.invoke(&v1::NodeAgent::Stub::GetVm, ref, &status);
   if (!rpc.ok()) {
     hal::log("controller")
         ->warn("{}: cannot read its machine type: {}", vm_id, rpc.error_message());
@@ -140,18 +132,18 @@ std::string Controller::running_machine(NodeConnection &connection, const std::s
   return str_at(parse_or_empty(status.info_json()), Pointer("/spec/machine"));
 }
 
-WorkResult Controller::reconcile_migration(const std::string &ns, const std::string &name) {
+WorkResult MigrationReconciler::reconcile(const std::string &ns, const std::string &name) {
   const StoreKey key{kVmimKind, ns, name};
-  auto stored = store_.get(key);
+  auto stored = shared_.store.get(key);
   if (!stored) return WorkResult::done();
   json vmim = stored->object;
   const std::string phase = str_at(vmim, Pointer("/status/phase"));
   const std::string vmi_name = str_at(vmim, Pointer("/spec/vmiName"));
   const StoreKey vmi_key{kVmiKind, ns, vmi_name};
   const StoreKey vm_key{kVmKind, ns, vmi_name};
-  auto vmi_stored = store_.get(vmi_key);
+  auto vmi_stored = shared_.store.get(vmi_key);
   json vmi = vmi_stored ? vmi_stored->object : json();
-  auto vm_stored = store_.get(vm_key);
+  auto vm_stored = shared_.store.get(vm_key);
   const std::string vm_id = vm_id_for(ns, vmi_name);
   std::vector<StoreWrite> writes;
   const bool deleting = vmim["metadata"].contains("deletionTimestamp");
@@ -160,7 +152,7 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
   auto commit = [&](bool remove_vmim) {
     if (remove_vmim) {
       writes.push_back(StoreWrite{StoreWrite::Op::kDelete, key, json(), stored->version, true});
-      for (auto &w : delete_events(store_, key)) writes.push_back(std::move(w));
+      for (auto &w : delete_events(shared_.store, key)) writes.push_back(std::move(w));
       std::erase_if(writes, [&](const StoreWrite &w) {
         return w.key.kind == kEventKind && w.op != StoreWrite::Op::kDelete &&
                w.object["involvedObject"].value("kind", "") == kVmimKind &&
@@ -185,13 +177,13 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
         }
       }
       try {
-        store_.commit(writes);
+        shared_.store.commit(writes);
         return;
       } catch (const StoreError &e) {
         // The instance reconciler wrote the VMI/VM meanwhile: re-apply the migration's part of
         // the VMI on the fresh copy (node-side effects already happened and must be recorded).
         if (e.code() != StoreErrorCode::kConflict || attempt >= 8 || !vmi_changed) throw;
-        auto fresh = store_.get(vmi_key);
+        auto fresh = shared_.store.get(vmi_key);
         if (!fresh) throw;
         json merged = fresh->object;
         for (const char *field : {"migrationState", "nodeName"}) {
@@ -206,14 +198,15 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
         }
         vmi = merged;
         vmi_stored = fresh;
-        vm_stored = store_.get(vm_key);
+        vm_stored = shared_.store.get(vm_key);
       }
     }
   };
   auto fail = [&](const std::string &reason, const std::string &message) {
     vmim["status"]["phase"] = "Failed";
     set_condition(vmim["status"]["conditions"], "Failed", true, reason, message);
-    writes.push_back(record_event(store_, key, EventType::kWarning, "FailedMigration", message));
+    writes.push_back(
+        record_event(shared_.store, key, EventType::kWarning, "FailedMigration", message));
   };
 
   if (phase == "Succeeded" || phase == "Failed") {
@@ -222,35 +215,37 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
   }
   if (phase == "Running") {
     if (deleting) {
-      finish_migration(key, vmim, vmi, false,
-                       "migration cancelled: the migration object was deleted", writes);
+      if (!finish_migration(key, vmim, vmi, false,
+                            "migration cancelled: the migration object was deleted", writes))
+        return WorkResult::after(kSlotRecheck);
       vmi_changed = !vmi.is_null();
       commit(true);
       return WorkResult::done();
     }
     if (vmi.is_null()) {
-      finish_migration(key, vmim, vmi, false, "the VMI was deleted during the migration", writes);
+      if (!finish_migration(key, vmim, vmi, false, "the VMI was deleted during the migration",
+                            writes))
+        return WorkResult::after(kSlotRecheck);
       commit(false);
       return WorkResult::done();
     }
     const std::string source = str_at(vmim, Pointer("/status/migrationState/sourceNode"));
     const std::string target = str_at(vmim, Pointer("/status/migrationState/targetNode"));
-    if (registry_.readiness(source) == NodeReadiness::kNotReady ||
-        registry_.readiness(target) == NodeReadiness::kNotReady) {
-      finish_migration(key, vmim, vmi, false, "a node of the migration is not ready", writes);
+    if (shared_.registry.readiness(source) == NodeReadiness::kNotReady ||
+        shared_.registry.readiness(target) == NodeReadiness::kNotReady) {
+      if (!finish_migration(key, vmim, vmi, false, "a node of the migration is not ready", writes))
+        return WorkResult::after(kSlotRecheck);
       vmi_changed = true;
       commit(false);
       return WorkResult::done();
     }
-    auto connection = registry_.connection(source);
-    if (!connection) return WorkResult::retry();
-    auto slot = call_slots_.try_claim(source, "vmim/" + ns + "/" + name);
-    if (!slot) return WorkResult::after(kSlotRecheck);  // or when a call to the node ends
+    NodeCallClaim claim = shared_.calls.claim(source, migration_queue_key(ns, name));
+    if (claim.busy) return WorkResult::after(kSlotRecheck);  // or when a call to the node ends
+    if (!claim.call) return WorkResult::retry();
     v1::VmRef ref;
     ref.set_vm_id(vm_id);
     v1::MigrationProgress answer;
-    auto context = rpc_context(options_.rpc_timeout);
-    grpc::Status rpc = connection->stub().GetMigrationProgress(context.get(), ref, &answer);
+    grpc::Status rpc = claim.call->invoke(&v1::NodeAgent::Stub::GetMigrationProgress, ref, &answer);
     if (!rpc.ok()) {
       hal::log("controller")->warn("{}: progress: {}", key.str(), rpc.error_message());
       return WorkResult::retry();
@@ -263,17 +258,19 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
     const int64_t remaining = progress.value("remainingBytes", int64_t{0});
     const int64_t total = progress.value("totalBytes", transferred + remaining);
     if (status == "completed") {
-      finish_migration(key, vmim, vmi, true, "migrated from node " + source + " to node " + target,
-                       writes);
+      if (!finish_migration(key, vmim, vmi, true,
+                            "migrated from node " + source + " to node " + target, writes))
+        return WorkResult::after(kSlotRecheck);
       vmi_changed = true;
       commit(false);
       return WorkResult::done();
     }
     if (status == "failed" || status == "cancelled") {
-      finish_migration(
-          key, vmim, vmi, false,
-          "migration " + status + ": " + progress.value("error", std::string("(no detail)")),
-          writes);
+      if (!finish_migration(
+              key, vmim, vmi, false,
+              "migration " + status + ": " + progress.value("error", std::string("(no detail)")),
+              writes))
+        return WorkResult::after(kSlotRecheck);
       vmi_changed = true;
       commit(false);
       return WorkResult::done();
@@ -290,19 +287,22 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
     const double gib = std::max(
         1.0, static_cast<double>(hal.value("memoryBytes", int64_t{0})) / (1024.0 * 1024 * 1024));
     const int64_t completion_ms = static_cast<int64_t>(
-        gib * static_cast<double>(options_.migration.completion_timeout_per_gib.count()));
+        gib * static_cast<double>(shared_.options.migration.completion_timeout_per_gib.count()));
     std::string timeout;
     if (now_ms - hal.value("lastProgressUnixMs", now_ms) >
-        options_.migration.progress_timeout.count()) {
-      timeout = "no progress for " + std::to_string(options_.migration.progress_timeout.count()) +
+        shared_.options.migration.progress_timeout.count()) {
+      timeout = "no progress for " +
+                std::to_string(shared_.options.migration.progress_timeout.count()) +
                 " ms (progressTimeout)";
     } else if (now_ms - start_ms > completion_ms) {
       timeout = "not completed within " + std::to_string(completion_ms) +
                 " ms (completionTimeoutPerGiB " +
-                std::to_string(options_.migration.completion_timeout_per_gib.count()) + " ms)";
+                std::to_string(shared_.options.migration.completion_timeout_per_gib.count()) +
+                " ms)";
     }
     if (!timeout.empty()) {
-      finish_migration(key, vmim, vmi, false, "migration cancelled: " + timeout, writes);
+      if (!finish_migration(key, vmim, vmi, false, "migration cancelled: " + timeout, writes))
+        return WorkResult::after(kSlotRecheck);
       vmi_changed = true;
       commit(false);
       return WorkResult::done();
@@ -317,7 +317,7 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
       hal["lastWriteUnixMs"] = now_ms;
       commit(false);
     }
-    return WorkResult::after(options_.migration.poll_interval);
+    return WorkResult::after(shared_.options.migration.poll_interval);
   }
 
   // Not started yet (phase "", Pending, or an intermediate phase left by a crash).
@@ -346,7 +346,7 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
     commit(false);
     return WorkResult::done();
   }
-  if (migration_active_for(vmi)) {
+  if (migration_active(vmi)) {
     fail("MigrationInProgress", "another migration of " + vmi_name + " is in progress");
     commit(false);
     return WorkResult::done();
@@ -354,7 +354,7 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
   const std::string source = str_at(vmi, Pointer("/status/nodeName"));
   json hal_spec;
   try {
-    if (!request.dedicated_cpus) hal_spec = to_hal_spec(spec, translation(vm_id));
+    if (!request.dedicated_cpus) hal_spec = to_hal_spec(spec, shared_.translation(vm_id));
   } catch (const std::exception &e) {
     fail("InvalidSpec", e.what());
     commit(false);
@@ -369,17 +369,18 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
   scheduling.required_node = str_at(vmim, Pointer("/metadata/annotations/hal.dev~1target-node"));
   std::string target, backend;
   {
-    std::lock_guard lock(schedule_mutex_);
+    auto placing = shared_.scheduling_lock();
     // KubeVirt's limits, checked and reserved atomically with the target.
-    const bool at_cluster_limit = active_migrations("") >= options_.migration.parallel_per_cluster;
-    const bool at_node_limit =
-        active_migrations(source) >= options_.migration.parallel_outbound_per_node;
+    const bool at_cluster_limit =
+        shared_.placements.active_migrations("") >= shared_.options.migration.parallel_per_cluster;
+    const bool at_node_limit = shared_.placements.active_migrations(source) >=
+                               shared_.options.migration.parallel_outbound_per_node;
     if (at_cluster_limit || at_node_limit) {
       std::string message =
           at_cluster_limit
-              ? "waiting: " + std::to_string(options_.migration.parallel_per_cluster) +
+              ? "waiting: " + std::to_string(shared_.options.migration.parallel_per_cluster) +
                     " migrations run in the cluster (parallelMigrationsPerCluster)"
-              : "waiting: " + std::to_string(options_.migration.parallel_outbound_per_node) +
+              : "waiting: " + std::to_string(shared_.options.migration.parallel_outbound_per_node) +
                     " outbound migrations run on node " + source +
                     " (parallelOutboundMigrationsPerNode)";
       bool changed = vmim["status"].value("phase", "") != "Pending";
@@ -389,7 +390,7 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
       if (changed) commit(false);
       return WorkResult::after(std::chrono::milliseconds(200));
     }
-    const std::vector<SchedulerNode> &nodes = scheduler_nodes();
+    const std::vector<SchedulerNode> &nodes = shared_.scheduler_nodes();
     // The source must be able to send.
     for (const auto &view : nodes) {
       if (view.name == source &&
@@ -414,51 +415,43 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
     std::vector<uint32_t> host_cpus;
     if (request.dedicated_cpus) {
       try {
-        hal_spec = hal_spec_for(spec, vm_id, target, request, &host_cpus);
+        hal_spec = shared_.hal_spec_for(spec, vm_id, target, request, &host_cpus);
       } catch (const std::exception &e) {
         fail("FailedScheduling", std::string("no target node: ") + e.what());
         commit(false);
         return WorkResult::done();
       }
     }
-    place_target(key, Placement{target, request.vcpus, request.memory_bytes, host_cpus}, source);
+    shared_.placements.place_target(
+        key, Placement{target, request.vcpus, request.memory_bytes, host_cpus}, source);
   }
-  (void)kTargetAnnotation;
-  auto target_connection = registry_.connection(target);
-  auto source_connection = registry_.connection(source);
-  if (!target_connection || !source_connection) {
-    unplace_target(key);
-    return WorkResult::retry();
+  NodeCallClaim target_claim = shared_.calls.claim(target, migration_queue_key(ns, name));
+  NodeCallClaim source_claim = target_claim.call
+                                   ? shared_.calls.claim(source, migration_queue_key(ns, name))
+                                   : NodeCallClaim{};
+  if (!target_claim.call || !source_claim.call) {
+    shared_.placements.unplace_target(key);
+    // A busy node queues the key again when one of its calls ends, or after a while.
+    return target_claim.busy || source_claim.busy ? WorkResult::after(kSlotRecheck)
+                                                  : WorkResult::retry();
   }
-  auto target_slot = call_slots_.try_claim(target, "vmim/" + ns + "/" + name);
-  auto source_slot =
-      target_slot ? call_slots_.try_claim(source, "vmim/" + ns + "/" + name) : std::nullopt;
-  if (!source_slot) {  // queued again when a call to the busy node ends, or after a while
-    unplace_target(key);
-    return WorkResult::after(kSlotRecheck);
-  }
-  {
-    std::lock_guard lock(mutex_);
-    migrating_[vm_id] = key;
-  }
+  NodeCall &target_call = *target_claim.call;
+  NodeCall &source_call = *source_claim.call;
+  shared_.placements.set_migrating(vm_id, key);
   // The target runs the machine type the source runs (a backend pins one at creation, and a
   // newer hypervisor on the target would otherwise pick a newer one the guest cannot move to).
-  if (std::string machine = running_machine(*source_connection, vm_id); !machine.empty())
+  if (std::string machine = running_machine(source_call, vm_id); !machine.empty())
     hal_spec["machine"] = machine;
   v1::PrepareIncomingRequest prepare;
   prepare.set_backend(backend);
   prepare.set_spec_json(hal_spec.dump());
   v1::PrepareIncomingResponse endpoint;
-  auto context = rpc_context(options_.rpc_timeout);
-  grpc::Status rpc = target_connection->stub().PrepareIncoming(context.get(), prepare, &endpoint);
+  grpc::Status rpc = target_call.invoke(&v1::NodeAgent::Stub::PrepareIncoming, prepare, &endpoint);
   std::string uri;
   if (rpc.ok()) uri = parse_or_empty(endpoint.endpoint_json()).value("uri", "");
   if (!rpc.ok() || uri.empty()) {
-    unplace_target(key);
-    {
-      std::lock_guard lock(mutex_);
-      migrating_.erase(vm_id);
-    }
+    shared_.placements.unplace_target(key);
+    shared_.placements.clear_migrating(vm_id);
     fail("FailedPrepareTarget", "preparing the target on node " + target + " failed: " +
                                     (rpc.ok() ? "no uri in the endpoint" : rpc.error_message()));
     commit(false);
@@ -468,8 +461,7 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
   send.set_vm_id(vm_id);
   send.set_params_json(json{{"uri", uri}}.dump());
   v1::VmStatus sent;
-  auto send_context = rpc_context(options_.rpc_timeout);
-  rpc = source_connection->stub().SendMigration(send_context.get(), send, &sent);
+  rpc = source_call.invoke(&v1::NodeAgent::Stub::SendMigration, send, &sent);
   const std::string now = now_rfc3339();
   json state{{"sourceNode", source},  {"targetNode", target},
              {"startTimestamp", now}, {"migrationUid", str_at(vmim, Pointer("/metadata/uid"))},
@@ -477,8 +469,10 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
              {"failed", false}};
   vmim["status"]["migrationState"] = state;
   if (!rpc.ok()) {
-    finish_migration(key, vmim, vmi, false,
-                     "sending from node " + source + " failed: " + rpc.error_message(), writes);
+    if (!finish_migration(key, vmim, vmi, false,
+                          "sending from node " + source + " failed: " + rpc.error_message(),
+                          writes))
+      return WorkResult::after(kSlotRecheck);
     commit(false);
     return WorkResult::done();
   }
@@ -493,20 +487,10 @@ WorkResult Controller::reconcile_migration(const std::string &ns, const std::str
   vmi["status"]["migrationState"] = state;
   vmi_changed = true;
   writes.push_back(
-      record_event(store_, key, EventType::kNormal, "Migrating",
+      record_event(shared_.store, key, EventType::kNormal, "Migrating",
                    "migrating " + vmi_name + " from node " + source + " to node " + target));
   commit(false);
-  return WorkResult::after(options_.migration.poll_interval);
-}
-
-}  // namespace hal::controller
-
-namespace hal::controller {
-
-bool Controller::migration_active_for(const nlohmann::json &vmi) {
-  if (!vmi.contains("status") || !vmi["status"].contains("migrationState")) return false;
-  const auto &state = vmi["status"]["migrationState"];
-  return !state.value("completed", false) && !state.value("failed", false);
+  return WorkResult::after(shared_.options.migration.poll_interval);
 }
 
 }  // namespace hal::controller
