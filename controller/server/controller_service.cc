@@ -301,7 +301,8 @@ std::string ns_or_default(const std::string &ns) {
 grpc::Status ControllerService::Start(grpc::ServerContext *, const v1::VmActionRequest *request,
                                       v1::Object *response) {
   return guarded([&] {
-    to_wire(controller_.actions().start_vm(ns_or_default(request->namespace_()), request->name()), response);
+    to_wire(controller_.actions().start_vm(ns_or_default(request->namespace_()), request->name()),
+            response);
     return grpc::Status::OK;
   });
 }
@@ -310,7 +311,7 @@ grpc::Status ControllerService::Stop(grpc::ServerContext *, const v1::VmActionRe
                                      v1::Object *response) {
   return guarded([&] {
     to_wire(controller_.actions().stop_vm(ns_or_default(request->namespace_()), request->name(),
-                                request->force()),
+                                          request->force()),
             response);
     return grpc::Status::OK;
   });
@@ -328,8 +329,9 @@ grpc::Status ControllerService::Restart(grpc::ServerContext *, const v1::VmActio
 grpc::Status ControllerService::Pause(grpc::ServerContext *, const v1::VmActionRequest *request,
                                       v1::Object *response) {
   return guarded([&] {
-    to_wire(controller_.actions().pause_vm(ns_or_default(request->namespace_()), request->name(), true),
-            response);
+    to_wire(
+        controller_.actions().pause_vm(ns_or_default(request->namespace_()), request->name(), true),
+        response);
     return grpc::Status::OK;
   });
 }
@@ -337,7 +339,8 @@ grpc::Status ControllerService::Pause(grpc::ServerContext *, const v1::VmActionR
 grpc::Status ControllerService::Unpause(grpc::ServerContext *, const v1::VmActionRequest *request,
                                         v1::Object *response) {
   return guarded([&] {
-    to_wire(controller_.actions().pause_vm(ns_or_default(request->namespace_()), request->name(), false),
+    to_wire(controller_.actions().pause_vm(ns_or_default(request->namespace_()), request->name(),
+                                           false),
             response);
     return grpc::Status::OK;
   });
@@ -347,7 +350,7 @@ grpc::Status ControllerService::Migrate(grpc::ServerContext *, const v1::Migrate
                                         v1::Object *response) {
   return guarded([&] {
     to_wire(controller_.actions().migrate_vm(ns_or_default(request->namespace_()), request->name(),
-                                   request->target_node()),
+                                             request->target_node()),
             response);
     return grpc::Status::OK;
   });
@@ -367,7 +370,8 @@ grpc::Status ControllerService::Drain(grpc::ServerContext *, const v1::DrainRequ
 grpc::Status ControllerService::Console(grpc::ServerContext *, const v1::VmActionRequest *request,
                                         v1::ConsoleLocation *response) {
   return guarded([&] {
-    auto [node, vm_id] = controller_.actions().console(ns_or_default(request->namespace_()), request->name());
+    auto [node, vm_id] =
+        controller_.actions().console(ns_or_default(request->namespace_()), request->name());
     response->set_node(node.name);
     response->set_node_address(node.address);
     response->set_vm_id(vm_id);
