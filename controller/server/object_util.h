@@ -43,6 +43,8 @@ const nlohmann::json *find_condition(const nlohmann::json &conditions, const std
 const nlohmann::json *find_condition(nlohmann::json &&conditions, const std::string &type) = delete;
 /** status.conditions of `object` (a shared empty array when absent). */
 const nlohmann::json &conditions_of(const nlohmann::json &object);
+/** Not on temporaries: the answer would dangle. */
+const nlohmann::json &conditions_of(nlohmann::json &&object) = delete;
 /** Member `key` of `object`, without copying (a shared empty object when absent or when
  *  `object` is not an object). */
 const nlohmann::json &member_or_empty(const nlohmann::json &object, const char *key);
