@@ -40,30 +40,9 @@ void NodeRegistry::load_from_store() {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   for (const auto &stored : store_.list(kNodeKind, "")) {
-    const auto &object = stored.object;
     Node node;
-    node.info.name = stored.key.name;
-    const auto &status = object.contains("status") ? object["status"] : nlohmann::json();
-    if (status.is_object()) {
-      node.info.pool = status.value("pool", "");
-      node.info.address = status.value("address", "");
-      if (status.contains("backends")) {
-        node.info.backends = status["backends"].get<std::vector<std::string>>();
-      }
-      node.info.capabilities = status.value("capabilities", nlohmann::json::object());
-      node.info.host_info = share_json(status.value("hostInfo", nlohmann::json::object()));
-      if (status.contains("allocatable")) {
-        node.info.allocatable_cpus = status["allocatable"].value("cpu", 0u);
-        node.info.allocatable_memory = status["allocatable"].value("memory", uint64_t{0});
-      }
-    }
-    if (object.contains("metadata") && object["metadata"].contains("labels")) {
-      node.info.labels = object["metadata"]["labels"].get<std::map<std::string, std::string>>();
-    }
+    node.info = snapshot_of(stored.key.name, stored.object);
     node.shared_labels = share_labels(node.info.labels);
-    node.info.unschedulable =
-        object.contains("spec") && object["spec"].value("unschedulable", false);
-    node.info.readiness = NodeReadiness::kWaiting;
     node.last_heartbeat = now;
     node.last_flush = now;
     nodes_[node.info.name] = std::move(node);
@@ -92,35 +71,6 @@ void NodeRegistry::stop() {
   for (auto &connection : connections) connection->close();
 }
 
-nlohmann::json NodeRegistry::node_object(const Node &node, const nlohmann::json &existing) const {
-  nlohmann::json object = existing.is_object() ? existing : nlohmann::json::object();
-  object["apiVersion"] = "hal.dev/v1";
-  object["kind"] = kNodeKind;
-  auto &metadata = object["metadata"];
-  metadata["name"] = node.info.name;
-  if (!metadata.contains("uid")) metadata["uid"] = new_uid();
-  if (!metadata.contains("creationTimestamp")) metadata["creationTimestamp"] = now_rfc3339();
-  metadata["labels"] = node.info.labels;
-  object["spec"]["unschedulable"] = node.info.unschedulable;
-  auto &status = object["status"];
-  status["pool"] = node.info.pool;
-  status["address"] = node.info.address;
-  status["backends"] = node.info.backends;
-  status["capabilities"] = node.info.capabilities;
-  status["hostInfo"] = *node.info.host_info;
-  status["allocatable"] = {{"cpu", node.info.allocatable_cpus},
-                           {"memory", node.info.allocatable_memory}};
-  if (!status.contains("allocated")) status["allocated"] = {{"cpu", "0m"}, {"memory", 0}};
-  status["bootId"] = node.boot_id;
-  status["lastHeartbeatTime"] = now_rfc3339();
-  const bool ready = node.info.readiness == NodeReadiness::kReady;
-  set_condition(status["conditions"], "Ready", ready, ready ? "NodeReady" : "NodeStatusUnknown",
-                ready ? "hal-node is posting heartbeats"
-                      : "hal-node stopped posting heartbeats (grace period " +
-                            std::to_string(options_.grace_period.count()) + " ms)");
-  return object;
-}
-
 void NodeRegistry::write_node(const std::string &name, bool heartbeat_only) {
   StoreKey key{kNodeKind, "", name};
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -134,7 +84,8 @@ void NodeRegistry::write_node(const std::string &name, bool heartbeat_only) {
         object = existing->object;
         object["status"]["lastHeartbeatTime"] = now_rfc3339();
       } else {
-        object = node_object(it->second, existing ? existing->object : nlohmann::json());
+        object = node_object(it->second.info, it->second.boot_id, options_.grace_period,
+                             existing ? existing->object : nlohmann::json());
       }
       it->second.last_flush = std::chrono::steady_clock::now();
     }
@@ -193,20 +144,18 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
     node.boot_id = info.boot_id();
     node.last_heartbeat = std::chrono::steady_clock::now();
     node.registered = true;
-    for (const auto &[vm_id, state] : node.vms) index_remove(vm_id, name);
-    node.vms.clear();
-    node.reflected.clear();      // a new boot numbers its events afresh
-    node.guest_silence.clear();  // the new agent watches no guest it did not start
+    std::vector<std::pair<std::string, std::string>> vms;
     for (const auto &vm : request->vms()) {
-      if (node.vms.emplace(vm.vm_id(), vm.state()).second) index_add(vm.vm_id(), name);
+      vms.emplace_back(vm.vm_id(), vm.state());
       vm_ids.push_back(vm.vm_id());
     }
+    observed_.reset_node(name, vms);
     if (!node.connection || node.connection->address() != info.address() || !was_ready) {
       old_connection = node.connection;
       node.connection = std::make_shared<NodeConnection>(
           name, info.address(),
           [this, name](const v1::NodeEvent &event) {
-            if (observe_event(name, event) && listener_ != nullptr)
+            if (observed_.observe_event(name, event) && listener_ != nullptr)
               listener_->node_event(name, event);
           },
           event_poller_);
@@ -287,7 +236,8 @@ void NodeRegistry::monitor() {
           std::lock_guard guard(mutex_);
           auto it = nodes_.find(name);
           if (it == nodes_.end()) continue;  // forgotten meanwhile
-          object = node_object(it->second, existing ? existing->object : nlohmann::json());
+          object = node_object(it->second.info, it->second.boot_id, options_.grace_period,
+                               existing ? existing->object : nlohmann::json());
         }
         store_.commit({StoreWrite{StoreWrite::Op::kPut, key, object, 0, false},
                        record_event(store_, key, EventType::kWarning, "NodeNotReady",
@@ -328,159 +278,44 @@ NodeReadiness NodeRegistry::readiness(const std::string &name) const {
 }
 
 std::string NodeRegistry::guest_silence(const std::string &node, const std::string &vm_id) const {
-  std::lock_guard lock(mutex_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return "";
-  auto silence = it->second.guest_silence.find(vm_id);
-  return silence == it->second.guest_silence.end() ? std::string() : silence->second;
+  return observed_.guest_silence(node, vm_id);
 }
 
 std::optional<std::string> NodeRegistry::observed(const std::string &node,
                                                   const std::string &vm_id) const {
-  std::lock_guard lock(mutex_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end() || !it->second.registered) return std::nullopt;
-  auto vm = it->second.vms.find(vm_id);
-  return vm == it->second.vms.end() ? std::string() : vm->second;
-}
-
-void NodeRegistry::begin_action(const std::string &node, const std::string &vm_id) {
-  std::lock_guard lock(mutex_);
-  auto it = nodes_.find(node);
-  if (it != nodes_.end()) ++it->second.actions[vm_id].calls;
-}
-
-bool NodeRegistry::end_action(const std::string &node, const std::string &vm_id,
-                              uint64_t answered_sequence) {
-  std::lock_guard lock(mutex_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return false;
-  auto action = it->second.actions.find(vm_id);
-  if (action == it->second.actions.end()) return false;
-  const bool newer = action->second.held > answered_sequence;
-  if (--action->second.calls <= 0) it->second.actions.erase(action);
-  return newer;
+  return observed_.state(node, vm_id);
 }
 
 NodeRegistry::Action::Action(NodeRegistry &registry, std::string node, std::string vm_id)
     : registry_(registry), node_(std::move(node)), vm_id_(std::move(vm_id)) {
-  registry_.begin_action(node_, vm_id_);
+  registry_.observed_.begin_action(node_, vm_id_);
 }
 
 NodeRegistry::Action::~Action() {
-  if (!ended_) registry_.end_action(node_, vm_id_, 0);
+  if (!ended_) registry_.observed_.end_action(node_, vm_id_, 0);
 }
 
 bool NodeRegistry::Action::end(uint64_t answered_sequence) {
   ended_ = true;
-  return registry_.end_action(node_, vm_id_, answered_sequence);
-}
-
-bool NodeRegistry::observe_event(const std::string &name, const v1::NodeEvent &event) {
-  // A deletion is a change to the state "gone" (""), ordered like any other state change.
-  const bool deleted = event.type() == "vm-deleted";
-  const bool state_changed = event.type() == "state-changed" || deleted;
-  const bool crashed = event.type() == "guest-crashed";
-  std::lock_guard lock(mutex_);
-  auto it = nodes_.find(name);
-  if (it == nodes_.end()) return !state_changed;
-  Node &node = it->second;
-  if (event.type() == "guest-console") {
-    const nlohmann::json detail = parse_or_empty(event.detail_json());
-    const bool silent = detail.is_object() && detail.value("silent", false);
-    if (silent && node.vms.count(event.vm_id())) {
-      node.guest_silence[event.vm_id()] =
-          detail.value("message", "no serial console output since the VM started");
-    } else {
-      node.guest_silence.erase(event.vm_id());
-    }
-    return true;
-  }
-  // A state change from before an RPC answer the controller already recorded.
-  if (state_changed) {
-    auto reflected = node.reflected.find(event.vm_id());
-    if (reflected != node.reflected.end() && event.sequence() <= reflected->second) return false;
-  }
-  if ((state_changed || crashed) && (deleted || !event.state().empty())) {
-    const std::string state = deleted ? "" : crashed ? "Crashed" : event.state();
-    bool changed = record_state(node, name, event.vm_id(), state);
-    // The echo of a state already recorded (e.g. from CreateVm's answer) needs no reconcile.
-    if (!changed && state_changed) return false;
-  }
-  // An action on the VM is in flight: its caller acts on the answer (see end_action).
-  if (state_changed) {
-    auto action = node.actions.find(event.vm_id());
-    if (action != node.actions.end()) {
-      action->second.held = std::max(action->second.held, event.sequence());
-      return false;
-    }
-  }
-  return true;
+  return registry_.observed_.end_action(node_, vm_id_, answered_sequence);
 }
 
 bool NodeRegistry::set_observed(const std::string &node, const std::string &vm_id,
                                 const std::string &state, uint64_t event_sequence) {
-  std::lock_guard lock(mutex_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return false;
-  if (event_sequence > 0) {
-    uint64_t &reflected = it->second.reflected[vm_id];
-    reflected = std::max(reflected, event_sequence);
-  }
-  return record_state(it->second, node, vm_id, state);
-}
-
-bool NodeRegistry::record_state(Node &node, const std::string &name, const std::string &vm_id,
-                                const std::string &state) {
-  if (state != "Running" && state != "Paused") node.guest_silence.erase(vm_id);
-  if (state.empty()) {
-    node.reflected.erase(vm_id);
-    if (node.vms.erase(vm_id) == 0) return false;
-    index_remove(vm_id, name);
-    return true;
-  }
-  auto [vm, added] = node.vms.try_emplace(vm_id, state);
-  if (added) {
-    index_add(vm_id, name);
-    return true;
-  }
-  if (vm->second == state) return false;
-  vm->second = state;
-  return true;
+  return observed_.record(node, vm_id, state, event_sequence);
 }
 
 std::vector<std::pair<std::string, std::string>> NodeRegistry::find_vm(
     const std::string &vm_id) const {
-  std::lock_guard lock(mutex_);
-  std::vector<std::pair<std::string, std::string>> result;
-  auto where = vm_nodes_.find(vm_id);
-  if (where == vm_nodes_.end()) return result;
-  for (const std::string &name : where->second) {
-    auto node = nodes_.find(name);
-    if (node == nodes_.end() || node->second.info.readiness != NodeReadiness::kReady) continue;
-    if (auto it = node->second.vms.find(vm_id); it != node->second.vms.end())
-      result.emplace_back(name, it->second);
-  }
-  std::sort(result.begin(), result.end());  // By node name, as a scan of the nodes gives them.
-  return result;
-}
-
-void NodeRegistry::index_add(const std::string &vm_id, const std::string &node) {
-  vm_nodes_[vm_id].push_back(node);
-}
-
-void NodeRegistry::index_remove(const std::string &vm_id, const std::string &node) {
-  auto it = vm_nodes_.find(vm_id);
-  if (it == vm_nodes_.end()) return;
-  std::erase(it->second, node);
-  if (it->second.empty()) vm_nodes_.erase(it);
+  std::vector<std::pair<std::string, std::string>> found = observed_.nodes_with(vm_id);
+  std::erase_if(found,
+                [&](const auto &entry) { return readiness(entry.first) != NodeReadiness::kReady; });
+  return found;
 }
 
 std::map<std::string, std::string> NodeRegistry::observed_vms(const std::string &node) const {
-  std::lock_guard lock(mutex_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end() || it->second.info.readiness != NodeReadiness::kReady) return {};
-  return it->second.vms;
+  if (readiness(node) != NodeReadiness::kReady) return {};
+  return observed_.vms_of(node);
 }
 
 bool NodeRegistry::set_unschedulable(const std::string &name, bool unschedulable) {
@@ -522,8 +357,8 @@ void NodeRegistry::forget(const std::string &name) {
     auto it = nodes_.find(name);
     if (it == nodes_.end()) return;
     connection = it->second.connection;
-    for (const auto &[vm_id, state] : it->second.vms) index_remove(vm_id, name);
     nodes_.erase(it);
+    observed_.forget_node(name);
     ++nodes_generation_;
   }
   if (connection) connection->close();

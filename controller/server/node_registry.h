@@ -15,10 +15,11 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "controller/server/node_connection.h"
+#include "controller/server/node_snapshot.h"
+#include "controller/server/observed_vms.h"
 #include "controller/server/scheduler.h"
 #include "controller/store/store.h"
 #include "hal/v1/node.grpc.pb.h"
@@ -44,28 +45,6 @@ struct NodeRegistryOptions {
   std::chrono::milliseconds heartbeat_interval{1000};  ///< Told to nodes at Register.
   std::chrono::milliseconds grace_period{10000};       ///< Missed for this long → NotReady.
   std::chrono::milliseconds status_flush{30000};       ///< Max age of stored heartbeat time.
-};
-
-/** Readiness as the controller sees it. */
-enum class NodeReadiness {
-  kWaiting,   ///< Known from the store; has not registered since the controller started.
-  kReady,     ///< Registered and heartbeating.
-  kNotReady,  ///< Heartbeats missed beyond the grace period.
-};
-
-/** A copy of what the registry knows about a node. */
-struct NodeSnapshot {
-  std::string name;                                   ///< Node name.
-  std::string pool;                                   ///< NodePool.
-  std::string address;                                ///< NodeAgent address.
-  NodeReadiness readiness = NodeReadiness::kWaiting;  ///< Current readiness.
-  bool unschedulable = false;                         ///< Cordoned.
-  std::map<std::string, std::string> labels;          ///< Node labels.
-  std::vector<std::string> backends;                  ///< Loaded backends (first = default).
-  nlohmann::json capabilities;                        ///< {"<backend>": capabilities}.
-  SharedJson host_info = empty_shared_json();         ///< host-info document.
-  uint32_t allocatable_cpus = 0;                      ///< CPUs for VMs.
-  uint64_t allocatable_memory = 0;                    ///< Memory bytes for VMs.
 };
 
 /** The registry. Thread-safe. */
@@ -151,38 +130,14 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
     int64_t boot_id = 0;
     std::chrono::steady_clock::time_point last_heartbeat;
     std::chrono::steady_clock::time_point last_flush;
-    bool registered = false;                 ///< Reported its VM list since the controller started.
-    std::map<std::string, std::string> vms;  ///< vm id → state.
-    /** vm id → the node's event sequence its state reflects (from RPC answers; this boot). */
-    std::unordered_map<std::string, uint64_t> reflected;
-    /** vm id → action RPCs in flight, and the newest event sequence held back meanwhile. */
-    struct InFlight {
-      int calls = 0;
-      uint64_t held = 0;
-    };
-    std::unordered_map<std::string, InFlight> actions;
-    /** vm id → message of a guest the node reported silent (no console output since it started). */
-    std::unordered_map<std::string, std::string> guest_silence;
+    bool registered = false;  ///< Reported its VM list since the controller started.
     SharedLabels shared_labels =
         empty_shared_labels();  ///< info.labels, shared by scheduler views.
     std::shared_ptr<NodeConnection> connection;
   };
 
   void monitor();
-  // Action's bookkeeping.
-  void begin_action(const std::string &node, const std::string &vm_id);
-  bool end_action(const std::string &node, const std::string &vm_id, uint64_t answered_sequence);
-  // Records what a node's event tells; true when the listener should hear of it (not a state
-  // change already reflected, echoed, or held back for an action in flight).
-  bool observe_event(const std::string &name, const v1::NodeEvent &event);
-  // set_observed's recording part; mutex_ held.
-  bool record_state(Node &node, const std::string &name, const std::string &vm_id,
-                    const std::string &state);
-  // Index upkeep (mutex_ held): `node` reports / no longer reports `vm_id`.
-  void index_add(const std::string &vm_id, const std::string &node);
-  void index_remove(const std::string &vm_id, const std::string &node);
   void write_node(const std::string &name, bool heartbeat_only);
-  nlohmann::json node_object(const Node &node, const nlohmann::json &existing) const;
 
   Store &store_;
   NodeRegistryOptions options_;
@@ -195,8 +150,7 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   uint64_t nodes_generation_ = 0;  ///< Bumped whenever a scheduler view of a node changes.
   mutable uint64_t views_generation_ = ~uint64_t{0};                 ///< Generation of views_.
   mutable std::shared_ptr<const std::vector<SchedulerNode>> views_;  ///< scheduler_views().
-  /** vm id → the nodes whose lists have it (find_vm without a scan of every node). */
-  std::unordered_map<std::string, std::vector<std::string>> vm_nodes_;
+  ObservedVms observed_;  ///< What the nodes report of their VMs.
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread monitor_;
