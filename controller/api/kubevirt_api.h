@@ -13,14 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/spec/field_error.h"
+
 namespace hal::controller {
 
-/** One problem found in a manifest: the field path (e.g.
- *  "spec.template.spec.volumes[0].dataVolume") and what is wrong with it. */
-struct FieldError {
-  std::string path;     ///< Dotted path with [index]es, rooted at the object.
-  std::string message;  ///< What is wrong, and when useful what is accepted instead.
-};
+/** One problem found in a manifest (path rooted at the object). */
+using hal::FieldError;
 
 /** Renders errors one per line as "<kind>/<name>: <path>: <message>". */
 std::string format_errors(const nlohmann::json &object, const std::vector<FieldError> &errors);

@@ -18,19 +18,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/spec/field_error.h"
+
 namespace hal {
-
-/** One validation problem: where (`spec.cpu.vcpus`) and what (`must be >= 1`). */
-struct FieldError {
-  std::string path;
-  std::string message;
-  bool operator==(const FieldError &) const = default;
-};
-
-/** Prints "path: message" (used by test frameworks). */
-inline std::ostream &operator<<(std::ostream &os, const FieldError &e) {
-  return os << e.path << ": " << e.message;
-}
 
 /** Validates instances against one schema document. Thread-safe once constructed. */
 class JsonSchemaValidator {
