@@ -1,7 +1,7 @@
 # check_run.cmake - runs hal-conformance on a plugin and checks the exit code and the JSON
 # report: -DEXE -DPLUGIN -DOUT (dir) -DEXPECT_EXIT -DARGS ("|"-separated) and optionally
-# -DPROFILE with -DVERDICT (that profile's verdict) and -DCLAUSE (a clause that must be among
-# its failures).
+# -DPROFILE with -DVERDICT (that profile's verdict), -DCLAUSE (a clause that must be among its
+# failures) and -DMESSAGE (text that clause's message must hold).
 string(REPLACE "|" ";" ARGS "${ARGS}")
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
@@ -29,6 +29,21 @@ if(NOT CLAUSE STREQUAL "")
   string(FIND "${failed}" "\"${CLAUSE}\"" pos)
   if(pos EQUAL -1)
     message(FATAL_ERROR "clause ${CLAUSE} not among the failures of ${PROFILE}: ${failed}")
+  endif()
+  if(NOT MESSAGE STREQUAL "")
+    string(JSON count LENGTH "${json}" clauses)
+    math(EXPR last "${count} - 1")
+    set(found "")
+    foreach(i RANGE ${last})
+      string(JSON id GET "${json}" clauses ${i} id)
+      if(id STREQUAL "${CLAUSE}")
+        string(JSON found GET "${json}" clauses ${i} message)
+      endif()
+    endforeach()
+    string(FIND "${found}" "${MESSAGE}" pos)
+    if(pos EQUAL -1)
+      message(FATAL_ERROR "clause ${CLAUSE}'s message lacks \"${MESSAGE}\": ${found}")
+    endif()
   endif()
 endif()
 file(READ ${OUT}/junit.xml junit)

@@ -13,8 +13,12 @@
 //   REF_BUG_EXCLUSIVE_FLAGS    vm_create lets START win over VALIDATE_ONLY, close lets STOP_VMS
 //                              win over KEEP_VMS, instead of refusing either pair
 //   REF_BUG_MIGRATED_FORCE_STOP  vm_force_stop of a MIGRATED VM answers FAILED_PRECONDITION
+//   REF_BUG_CRASH_IN_START     vm_start dies of SIGSEGV
+//   REF_BUG_HANG_IN_SHUTDOWN   vm_shutdown of a running guest never returns
+//   REF_BUG_LEAKS_THREAD       every open starts a thread that runs on after close
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -218,6 +222,9 @@ class RefVm : public hal::plugin::Vm {
   ~RefVm() override;
 
   void start(uint32_t flags) override {
+#ifdef REF_BUG_CRASH_IN_START
+    std::raise(SIGSEGV);
+#endif
     std::lock_guard lock(g_mu);
     Rec &r = alive();
     switch (r.state) {
@@ -297,6 +304,9 @@ class RefVm : public hal::plugin::Vm {
     set_state(r, HAL_VM_STATE_RUNNING, "resumed");
   }
   void shutdown(uint32_t timeout_ms, uint32_t flags) override {
+#ifdef REF_BUG_HANG_IN_SHUTDOWN
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+#endif
     {
       std::lock_guard lock(g_mu);
       Rec &r = alive();
@@ -364,6 +374,9 @@ class RefVm : public hal::plugin::Vm {
 class RefBackend : public hal::plugin::Backend {
  public:
   RefBackend(std::string_view config_json, EventSink events) {
+#ifdef REF_BUG_LEAKS_THREAD
+    std::thread([] { std::this_thread::sleep_for(std::chrono::hours(1)); }).detach();
+#endif
     json config = json::parse(config_json.empty() ? "{}" : config_json, nullptr, false);
     if (config.is_discarded() || !config.is_object()) {
       fail(HAL_INVALID_ARGUMENT, "config: must be a JSON object");
@@ -480,7 +493,9 @@ class RefBackend : public hal::plugin::Backend {
   }
 
   /** Runs a migration worker; joined at close. Caller holds g_mu. */
-  void spawn(std::function<void()> fn) { workers_.emplace_back(std::move(fn)); }
+  void spawn(std::function<void()> fn) {
+    workers_.emplace_back(std::move(fn));
+  }
   std::atomic<int> handles{0};
 
  private:

@@ -1,22 +1,28 @@
-// main.cc - hal-conformance: loads a backend plugin, runs the clauses of the selected profiles as
-// GoogleTest tests, and writes the JSON / JUnit / HTML reports. Exit 0 only when every selected
-// profile passes; 1 when one does not; 2 for a usage or load error.
+// main.cc - hal-conformance: runs the clauses of the selected profiles as GoogleTest tests against
+// a backend plugin, each clause in a process of its own (isolation.h) unless --in-process, and
+// writes the JSON / JUnit / HTML reports. The same binary is the clause process (--clause-process)
+// and the probe that loads the plugin once for the report (--probe-result). Exit 0 only when every
+// selected profile passes; 1 when one does not; 2 for a usage or load error.
 #include <gtest/gtest.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <thread>
 
+#include "call_trace.h"
 #include "clause.h"
 #include "core/plugin/backend.h"
 #include "core/plugin/plugin.h"
 #include "host_facts.h"
+#include "isolation.h"
 #include "report.h"
 #include "sha256.h"
 #include "suite.h"
@@ -31,6 +37,41 @@
 namespace hal::conformance {
 namespace {
 
+/** How the clauses of this process run. */
+struct ClauseRunner {
+  /** Run each clause in a clause process (the supervisor's side) instead of in this one. */
+  bool isolated = false;
+  /** This is a clause process: check for threads left behind after the clause. */
+  bool clause_process = false;
+  /** The clause process's arguments, without the clause's own. */
+  std::vector<std::string> base_argv;
+  /** Where clause processes keep their files. */
+  std::filesystem::path dir;
+  /** Their deadlines. */
+  IsolationLimits limits;
+};
+
+ClauseRunner &runner() {
+  static ClauseRunner instance;
+  return instance;
+}
+
+/** Fails the running clause when the plugin left more threads running than there were before it,
+ *  once every backend it opened is closed (allowing them two seconds to end). */
+void check_no_thread_left(std::size_t before) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (thread_count() > before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::size_t after = thread_count();
+  if (after > before) {
+    ADD_FAILURE() << (after - before)
+                  << " thread(s) the plugin started still run after every backend of the clause "
+                     "was closed (a leaked thread)";
+  }
+}
+
+void clean_up_after(const std::filesystem::path &base);
+
 /** One clause as a GoogleTest test. */
 class ClauseTest : public ::testing::Test {
  public:
@@ -40,16 +81,61 @@ class ClauseTest : public ::testing::Test {
     RecordProperty("level", std::string(level_name(clause_->level)));
     RecordProperty("profile", clause_->profile);
     RecordProperty("title", clause_->title);
+    if (runner().isolated) return run_isolated();
     if (!clause_->capability.empty() && !suite().declares(clause_->capability)) {
       GTEST_SKIP() << "optional capability " << clause_->capability
                    << " is declared absent by the backend";
     }
+    const std::size_t threads = thread_count();
     clause_->body();
+    if (runner().clause_process) check_no_thread_left(threads);
   }
 
  private:
+  void run_isolated() {
+    const ClauseRunner &r = runner();
+    const std::filesystem::path base = r.dir / clause_->id;
+    ClauseFiles files{base.string() + ".result.json", base.string() + ".trace",
+                      base.string() + ".log"};
+    std::vector<std::string> argv = r.base_argv;
+    for (const std::string &arg :
+         {std::string("--clause-process"), clause_->id, std::string("--clause-result"),
+          files.result.string(), std::string("--call-trace"), files.trace.string()})
+      argv.push_back(arg);
+    IsolatedResult result = run_clause_process(argv, files, r.limits);
+    if (!result.completed) clean_up_after(base);
+    if (result.result == "skip") GTEST_SKIP() << result.message;
+    if (result.result != "pass") ADD_FAILURE() << result.message;
+  }
+
   const Clause *clause_;
 };
+
+/** Removes, in a process of its own, the VMs a clause process that did not complete left. */
+void clean_up_after(const std::filesystem::path &base) {
+  const ClauseRunner &r = runner();
+  std::vector<std::string> argv = r.base_argv;
+  argv.push_back("--clean-up");
+  IsolatedResult cleaned = run_clause_process(
+      argv,
+      ClauseFiles{base.string() + ".cleanup.json", base.string() + ".cleanup.trace",
+                  base.string() + ".cleanup.log"},
+      r.limits);
+  if (!cleaned.completed)
+    std::cerr << "hal-conformance: clean-up failed: " << cleaned.message << "\n";
+}
+
+/** What the probe learns of the plugin for the report: identity, ABI, capabilities, host. */
+nlohmann::json plugin_facts(const Suite &s) {
+  return {{"name", s.plugin->name()},
+          {"identity", s.plugin->identity()},
+          {"abi",
+           {{"offered", version_string(s.plugin->offered_version())},
+            {"negotiated", version_string(s.plugin->negotiated_version())},
+            {"tableSize", s.plugin->table_size()}}},
+          {"capabilities", s.capabilities},
+          {"hostInfo", s.host_info}};
+}
 
 nlohmann::json read_json_file(const std::string &path) {
   std::ifstream in(path);
@@ -132,6 +218,28 @@ int run(int argc, char **argv) {
   app.add_flag("--markdown", markdown, "with --list-clauses: Markdown (CLAUSES.md)");
   app.add_option("--wait-seconds", wait_seconds, "longest wait for a state change or event")
       ->check(CLI::PositiveNumber);
+  bool in_process = false;
+  int call_timeout = 120, clause_timeout = 900;
+  std::string clause_process, clause_result, call_trace, probe_result, run_id;
+  bool clean_up = false;
+  app.add_flag("--in-process", in_process,
+               "run the clauses in this process (for a debugger): a crash or hang of the plugin "
+               "then ends the run without reports");
+  app.add_option("--call-timeout-seconds", call_timeout,
+                 "longest a plugin call may run before its clause fails (default 120)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--clause-timeout-seconds", clause_timeout,
+                 "longest a clause may run before it fails (default 900)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--clause-process", clause_process, "(internal) run this clause and exit")
+      ->group("");
+  app.add_option("--clause-result", clause_result, "(internal) where the clause's result goes")
+      ->group("");
+  app.add_option("--call-trace", call_trace, "(internal) where plugin calls are traced")->group("");
+  app.add_option("--probe-result", probe_result, "(internal) load and open, write the facts")
+      ->group("");
+  app.add_option("--run-id", run_id, "(internal) the run's VM name tag")->group("");
+  app.add_flag("--clean-up", clean_up, "(internal) remove the VMs of --run-id and exit")->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -177,11 +285,23 @@ int run(int argc, char **argv) {
                    "--profile is not allowed\n";
       return 2;
     }
+    if (in_process) {
+      std::cerr << "hal-conformance: --certify runs every clause in its own process; "
+                   "--in-process is not allowed\n";
+      return 2;
+    }
+  }
+  const bool supervisor =
+      !in_process && clause_process.empty() && probe_result.empty() && !clean_up;
+  std::unique_ptr<CallTraceWriter> trace_writer;
+  if (!call_trace.empty()) {
+    trace_writer = std::make_unique<CallTraceWriter>(call_trace);
+    set_plugin_call_observer(trace_writer.get());
   }
 
   Suite &s = suite();
   s.wait = std::chrono::seconds(wait_seconds);
-  s.run_id = random_tag();
+  s.run_id = run_id.empty() ? random_tag() : run_id;
   try {
     if (!config_path.empty()) s.config = read_json_file(config_path);
     if (!template_path.empty()) s.spec_template = read_json_file(template_path);
@@ -197,21 +317,86 @@ int run(int argc, char **argv) {
             s.config.value("instance", std::string("default")) + "-target";
       }
     }
-    s.plugin = Plugin::load(plugin_path);
+    if (!supervisor) s.plugin = Plugin::load(plugin_path);
   } catch (const std::exception &e) {
     std::cerr << "hal-conformance: " << e.what() << "\n";
     return 2;
   }
 
-  nlohmann::json open_error;
-  try {
-    Backend backend = s.open();
-    s.capabilities = backend.capabilities();
-    s.host_info = backend.host_info();
-  } catch (const std::exception &e) {
-    // Every clause will fail on its own; record why up front.
-    open_error = e.what();
-    std::cerr << "hal-conformance: opening the backend failed: " << e.what() << "\n";
+  // The clause processes' arguments: this run's inputs and deadlines.
+  std::vector<std::string> base_argv = {std::filesystem::read_symlink("/proc/self/exe").string(),
+                                        "--plugin",
+                                        plugin_path,
+                                        "--wait-seconds",
+                                        std::to_string(wait_seconds),
+                                        "--run-id",
+                                        s.run_id};
+  for (const auto &[flag, path] :
+       {std::pair<const char *, const std::string &>{"--config", config_path},
+        {"--target-config", target_config_path},
+        {"--spec-template", template_path}}) {
+    if (!path.empty()) {
+      base_argv.push_back(flag);
+      base_argv.push_back(std::filesystem::absolute(path).string());
+    }
+  }
+
+  if (clean_up) {
+    std::cout << "removed " << remove_run_vms() << " VM(s) of run " << s.run_id << "\n";
+    return 0;
+  }
+
+  nlohmann::json open_error, facts;
+  if (supervisor) {
+    // The plugin is loaded and opened only in processes of their own.
+    ClauseRunner &r = runner();
+    r.isolated = true;
+    r.base_argv = base_argv;
+    r.limits.call_timeout = std::chrono::seconds(call_timeout);
+    r.limits.clause_timeout = std::chrono::seconds(clause_timeout);
+    char dir_template[] = "/tmp/hal-conformance-XXXXXX";
+    if (::mkdtemp(dir_template) == nullptr) {
+      std::cerr << "hal-conformance: cannot create a temporary directory\n";
+      return 2;
+    }
+    r.dir = dir_template;
+    std::vector<std::string> argv = base_argv;
+    for (const std::string &arg : {std::string("--probe-result"), (r.dir / "probe.json").string(),
+                                   std::string("--call-trace"), (r.dir / "probe.trace").string()})
+      argv.push_back(arg);
+    IsolatedResult probe = run_clause_process(
+        argv, ClauseFiles{r.dir / "probe.json", r.dir / "probe.trace", r.dir / "probe.log"},
+        r.limits);
+    if (probe.result == "pass") {
+      std::ifstream in(r.dir / "probe.json");
+      facts = nlohmann::json::parse(in, nullptr, false).value("facts", nlohmann::json::object());
+      s.capabilities = facts.value("capabilities", nlohmann::json());
+      s.host_info = facts.value("hostInfo", nlohmann::json());
+      if (facts.contains("openError")) open_error = facts["openError"];
+    } else {
+      open_error = "loading or opening the plugin failed: " + probe.message;
+    }
+    if (!open_error.is_null())
+      std::cerr << "hal-conformance: " << open_error.get<std::string>() << "\n";
+  } else {
+    try {
+      Backend backend = s.open();
+      s.capabilities = backend.capabilities();
+      s.host_info = backend.host_info();
+    } catch (const std::exception &e) {
+      // Every clause will fail on its own; record why up front.
+      open_error = e.what();
+      std::cerr << "hal-conformance: opening the backend failed: " << e.what() << "\n";
+    }
+    facts = plugin_facts(s);
+    if (!open_error.is_null()) facts["openError"] = open_error;
+    if (!probe_result.empty()) {
+      nlohmann::json probe = result_json(IsolatedResult{"pass", ""});
+      probe["facts"] = facts;
+      write_file(probe_result, probe.dump());
+      return 0;
+    }
+    runner().clause_process = !clause_process.empty();
   }
 
   std::vector<std::string> profiles =
@@ -226,7 +411,10 @@ int run(int argc, char **argv) {
 
   std::vector<const Clause *> selected;
   for (const auto &c : clauses()) {
-    if (std::find(profiles.begin(), profiles.end(), c.profile) == profiles.end()) continue;
+    if (!clause_process.empty()
+            ? c.id != clause_process
+            : std::find(profiles.begin(), profiles.end(), c.profile) == profiles.end())
+      continue;
     selected.push_back(&c);
     std::string name = c.id;
     for (char &ch : name) {
@@ -256,11 +444,19 @@ int run(int argc, char **argv) {
   auto t0 = std::chrono::steady_clock::now();
   int gtest_rc = RUN_ALL_TESTS();
   (void)gtest_rc;  // the verdicts come from the clause results
+  if (!clause_process.empty()) {
+    auto results = collector->results();
+    IsolatedResult result{"fail", "clause " + clause_process + " is not in the catalogue"};
+    if (!results.empty()) result = {results.front().result, results.front().message};
+    write_file(clause_result, result_json(result).dump());
+    return 0;
+  }
+  if (supervisor) std::filesystem::remove_all(runner().dir);
   auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
 
-  HostFacts facts = read_host_facts();
+  HostFacts host = read_host_facts();
   nlohmann::json report;
   report["suite"] = {{"name", "hal-conformance"},
                      {"version", HAL_CONFORMANCE_VERSION},
@@ -273,12 +469,9 @@ int run(int argc, char **argv) {
   }
   report["plugin"] = {{"path", plugin_path},
                       {"sha256", digest},
-                      {"identity", s.plugin->identity()},
-                      {"abi",
-                       {{"offered", version_string(s.plugin->offered_version())},
-                        {"negotiated", version_string(s.plugin->negotiated_version())},
-                        {"tableSize", s.plugin->table_size()}}}};
-  report["host"] = facts.to_json();
+                      {"identity", facts.value("identity", nlohmann::json())},
+                      {"abi", facts.value("abi", nlohmann::json())}};
+  report["host"] = host.to_json();
   report["backend"] = {{"config", s.config},
                        {"targetConfig", s.target_config},
                        {"specTemplate", s.spec_template},
@@ -286,8 +479,13 @@ int run(int argc, char **argv) {
                        {"hostInfo", s.host_info}};
   if (!open_error.is_null()) report["backend"]["openError"] = open_error;
   std::string filter = ::testing::GTEST_FLAG(filter);
-  report["run"] = {{"startedAt", started}, {"durationMs", elapsed}, {"certify", certify},
-                   {"profiles", profiles}, {"filter", filter},      {"runId", s.run_id}};
+  report["run"] = {{"startedAt", started},
+                   {"durationMs", elapsed},
+                   {"certify", certify},
+                   {"profiles", profiles},
+                   {"filter", filter},
+                   {"runId", s.run_id},
+                   {"isolation", supervisor ? "process per clause" : "in process"}};
   auto results = collector->results();
   nlohmann::json summary = results_json(results, profiles);
   report["clauses"] = summary["clauses"];
@@ -302,8 +500,9 @@ int run(int argc, char **argv) {
     return 2;
   }
 
-  std::cout << "\nhal-conformance " << HAL_CONFORMANCE_VERSION << ": plugin " << s.plugin->name()
-            << " (sha256 " << digest.substr(0, 16) << "...)\n";
+  std::cout << "\nhal-conformance " << HAL_CONFORMANCE_VERSION << ": plugin "
+            << facts.value("name", std::string("(not loaded)")) << " (sha256 "
+            << digest.substr(0, 16) << "...)\n";
   for (const auto &p : profiles) {
     const auto &pj = report["profiles"][p];
     std::cout << "  profile " << p << ": " << pj["verdict"].get<std::string>();

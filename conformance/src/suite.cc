@@ -256,6 +256,23 @@ Cleanup::~Cleanup() {
   }
 }
 
+int remove_run_vms() {
+  Suite &s = suite();
+  const std::string prefix = "c-" + s.run_id + "-";
+  int removed = 0;
+  for (const nlohmann::json *config : {&s.config, &s.target_config}) {
+    Backend backend = config == &s.config ? s.open() : s.open_target();
+    for (const auto &vm : backend.list().value("vms", nlohmann::json::array())) {
+      const std::string id = vm.value("id", "");
+      if (id.rfind(prefix, 0) != 0) continue;
+      Cleanup cleanup(backend);
+      cleanup.add(id);
+      ++removed;
+    }
+  }
+  return removed;
+}
+
 RawBackend::RawBackend(const nlohmann::json &config) {
   ErrorBuffer err;
   std::string text = config.dump();

@@ -161,6 +161,11 @@ class RawBackend {
   hal_backend *backend_ = nullptr;
 };
 
+/** Force-stops and deletes every VM of this run (ids starting "c-<run_id>-") on the main and the
+ *  target instance: what a clause process that crashed or was killed left behind. Answers how
+ *  many it removed. */
+int remove_run_vms();
+
 /** True when `list` ({"vms":[...]}) holds a VM with id `id`. */
 bool list_has(const nlohmann::json &list, const std::string &id);
 

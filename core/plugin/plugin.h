@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/plugin/call_observer.h"
 #include "hal/hal.h"
 #include "hal/host.hpp"
 
@@ -26,10 +27,12 @@ void report_escaped_exception(std::string_view entry, hal_error *error) noexcept
 /** "operation 'vm_snapshot' is not supported by backend <name>", for an entry a plugin lacks. */
 std::string unsupported_message(std::string_view entry, std::string_view backend_name);
 
-/** Calls `fn()` (a call into a plugin) and turns any C++ exception escaping it into HAL_INTERNAL
- *  with "plugin entry '<entry>' threw a C++ exception across the C ABI" in `error`. */
+/** Calls `fn()` (a call into a plugin, reported to the PluginCallObserver if one is installed)
+ *  and turns any C++ exception escaping it into HAL_INTERNAL with "plugin entry '<entry>' threw
+ *  a C++ exception across the C ABI" in `error`. */
 template <class Fn>
 inline hal_status guarded_call(std::string_view entry, hal_error *error, Fn &&fn) noexcept {
+  PluginCallScope call(entry);
   try {
     return std::forward<Fn>(fn)();
   } catch (...) {
