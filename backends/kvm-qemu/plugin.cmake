@@ -40,14 +40,6 @@ hal_add_test(hal_kvm_qemu_probe_test
   LIBS hal_kvm_qemu_backend hal_testing
   TIMEOUT 60)
 
-# Finds or builds the test guest for the controller's tests and benchmarks (until they use
-# testing/test_guest.h).
-add_library(hal_kvm_qemu_test_guest STATIC ${CMAKE_CURRENT_LIST_DIR}/tests/test_guest.cc)
-target_include_directories(hal_kvm_qemu_test_guest PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(hal_kvm_qemu_test_guest PRIVATE hal_warnings)
-target_compile_definitions(hal_kvm_qemu_test_guest PRIVATE
-  HAL_TEST_GUEST_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/test-guest/build.sh")
-
 hal_add_test(hal_kvm_qemu_plugin_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_integration_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_fixture.cc
