@@ -40,7 +40,7 @@ hal_add_test(hal_ch_vm_config_test
 # Spawns VMMs (the emulator; a real cloud-hypervisor with HAL_CH_BINARY and /dev/kvm).
 hal_add_test(hal_ch_api_contract_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/api_contract_test.cc
-  LIBS hal_ch_backend
+  LIBS hal_ch_backend hal_testing
   LABELS integration
   TIMEOUT 120)
 add_dependencies(hal_ch_api_contract_test hal-ch-emulator)

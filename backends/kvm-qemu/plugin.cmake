@@ -37,21 +37,14 @@ hal_add_test(hal_kvm_qemu_command_line_test
 hal_add_test(hal_kvm_qemu_probe_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/qemu_probe_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/accelerator_test.cc
-  LIBS hal_kvm_qemu_backend
+  LIBS hal_kvm_qemu_backend hal_testing
   TIMEOUT 60)
-
-# Finds or builds the test guest for the integration tests and benchmarks.
-add_library(hal_kvm_qemu_test_guest STATIC ${CMAKE_CURRENT_LIST_DIR}/tests/test_guest.cc)
-target_include_directories(hal_kvm_qemu_test_guest PUBLIC ${PROJECT_SOURCE_DIR})
-target_link_libraries(hal_kvm_qemu_test_guest PRIVATE hal_warnings)
-target_compile_definitions(hal_kvm_qemu_test_guest PRIVATE
-  HAL_TEST_GUEST_SCRIPT="${PROJECT_SOURCE_DIR}/scripts/test-guest/build.sh")
 
 hal_add_test(hal_kvm_qemu_plugin_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_integration_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_fixture.cc
-  LIBS hal::headers hal_core_spec hal_core_host hal_kvm_qemu_test_guest
-       nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS} Threads::Threads
+  LIBS hal::headers hal_core_spec hal_core_host hal_testing_plugin
+       nlohmann_json::nlohmann_json Threads::Threads
   LABELS integration
   TIMEOUT 300)
 add_dependencies(hal_kvm_qemu_plugin_test hal-kvm-qemu)
@@ -67,7 +60,7 @@ if(HAL_BUILD_BENCHMARKS)
     ${CMAKE_CURRENT_LIST_DIR}/bench/guest_console.cc)
   target_include_directories(hal_kvm_qemu_bench_support PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(hal_kvm_qemu_bench_support
-    PUBLIC hal_kvm_qemu_backend
+    PUBLIC hal_kvm_qemu_backend hal_testing
     PRIVATE hal_warnings)
 endif()
 
@@ -76,9 +69,9 @@ endif()
 hal_add_benchmark(hal_kvm_qemu_create_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/create_to_running_bench.cc
           ${CMAKE_CURRENT_LIST_DIR}/bench/private_libvirtd.cc
-  LIBS hal_kvm_qemu_bench_support hal_kvm_qemu_backend hal_kvm_qemu_test_guest)
+  LIBS hal_kvm_qemu_bench_support hal_kvm_qemu_backend hal_testing)
 
 # Live migration of a 512 MiB guest through the backend vs raw QEMU migrate (prints the ratio).
 hal_add_benchmark(hal_kvm_qemu_migration_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/migration_bench.cc
-  LIBS hal_kvm_qemu_bench_support hal_kvm_qemu_backend hal_kvm_qemu_test_guest)
+  LIBS hal_kvm_qemu_bench_support hal_kvm_qemu_backend hal_testing)

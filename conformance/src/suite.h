@@ -5,7 +5,6 @@
 #define HAL_CONFORMANCE_SUITE_H
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,6 +16,7 @@
 #include "core/plugin/backend.h"
 #include "core/plugin/plugin.h"
 #include "hal/hal.h"
+#include "testing/event_log.h"
 
 namespace hal::conformance {
 
@@ -85,36 +85,9 @@ hal_vm_state wait_state(const Vm &vm, hal_vm_state want, std::chrono::millisecon
 /** JSON state name ("Running") of a hal_vm_state. */
 std::string state_name(hal_vm_state state);
 
-/** Records every event of one backend instance and lets tests wait for them. */
-class EventLog {
- public:
-  /** Subscribes to `backend` (which must outlive this log or be closed first). */
-  explicit EventLog(Backend &backend);
-  ~EventLog();
-  EventLog(const EventLog &) = delete;
-  EventLog &operator=(const EventLog &) = delete;
-
-  /** Every event recorded so far for `vm_id` ("" = all). */
-  std::vector<Event> events(const std::string &vm_id = "") const;
-  /** Waits until an event matching `pred` was recorded (true) or `timeout` passed (false). */
-  bool wait_for(const std::function<bool(const Event &)> &pred, std::chrono::milliseconds timeout);
-  /** Waits for a STATE_CHANGED event of `vm_id` to `state`. */
-  bool wait_state_event(const std::string &vm_id, hal_vm_state state,
-                        std::chrono::milliseconds timeout);
-  /** Number of events recorded for `vm_id`. */
-  size_t count(const std::string &vm_id) const;
-  /** Forgets everything recorded so far. */
-  void clear();
-  /** A readable list of the events of `vm_id`. */
-  std::string describe(const std::string &vm_id) const;
-
- private:
-  Backend *backend_;
-  Backend::SubscriptionId id_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Event> events_;
-};
+/** Records every event of one backend instance and lets tests wait for them (the tree's one
+ *  event recorder). */
+using EventLog = hal::testing::EventLog;
 
 /** Force-stops and deletes VMs by id when it goes out of scope (test cleanup). */
 class Cleanup {

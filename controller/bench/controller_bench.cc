@@ -25,14 +25,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "backends/common/process_identity.h"
-#include "backends/kvm-qemu/bench/bench_accelerator.h"
-#include "backends/kvm-qemu/bench/guest_console.h"
-#include "backends/kvm-qemu/tests/test_guest.h"
+#include "controller/bench/backend_accelerator.h"
 #include "controller/bench/controller_client.h"
 #include "controller/bench/process_stats.h"
 #include "controller/bench/raw_qemu_shape.h"
 #include "controller/e2e/cluster.h"
+#include "testing/temp_dir.h"
+#include "testing/test_guest.h"
 
 namespace hal::bench {
 namespace {
@@ -102,7 +101,7 @@ struct Options {
   int interval_ms = 100;
   /** --accelerator as given ("auto", "kvm" or "tcg") and what it resolved to (qemu runs only). */
   std::string accelerator = "auto";
-  kvm_qemu::AcceleratorChoice accel;
+  AcceleratorChoice accel;
   /** The test guest the kvm-qemu VMs boot (qemu runs only). */
   std::string test_guest;
   /** How long the VMs of KubeVirt's shape may take to reach Running. */
@@ -162,7 +161,7 @@ int wait_guests_booted(const std::map<std::string, std::string> &vm_dirs,
     try {
       if (dir.empty()) throw std::runtime_error(side + ": no node runs a QEMU for it");
       const auto left = std::max(Clock::duration::zero(), deadline - Clock::now());
-      kvm_qemu::bench::require_guest_ready(
+      hal::testing::require_guest_ready(
           side + " (" + dir + ")", dir + "/console.log", 0,
           std::chrono::duration_cast<std::chrono::milliseconds>(left));
       ++booted;
@@ -218,7 +217,7 @@ ShapeResult kubevirt_shape(const Options &options, const std::string &pool,
       ++qemu_count;
       vm_dirs[name] = cluster.qemu_vm_dir(node.name, "default-" + name);
       if (result.qemu_argv.empty()) {
-        result.qemu_argv = backend_common::process_cmdline(pid);
+        result.qemu_argv = process_cmdline(pid);
         result.qemu_vm_dir = cluster.qemu_vm_dir(node.name, "default-" + name);
       }
     }
@@ -240,7 +239,7 @@ ShapeResult kubevirt_shape(const Options &options, const std::string &pool,
       return result;
     }
     std::printf("qemu     all %d guests booted ('%s' on each console)\n", booted,
-                std::string(kvm_qemu::bench::kGuestReadyMarker).c_str());
+                std::string(hal::testing::kGuestReadyMarker).c_str());
   }
   print_latencies(pool, ms, options.vms);
   std::printf("         KubeVirt's published p95 38.5 s / HAL p95 = %.0fx\n",
@@ -290,7 +289,7 @@ bool raw_qemu_baseline(const Options &options, const ShapeResult &hal) {
     return false;
   }
   std::printf("raw QEMU all %d guests booted ('%s' on each console)\n", raw.booted,
-              std::string(kvm_qemu::bench::kGuestReadyMarker).c_str());
+              std::string(hal::testing::kGuestReadyMarker).c_str());
   print_latencies("raw QEMU", raw.ms, options.vms);
   std::printf(
       "         (the HAL run's QEMU argv, spawned paused, QMP connected and `cont` sent by "
@@ -416,9 +415,8 @@ int main(int argc, char **argv) {
   }
   rlimit files{65536, 65536};
   ::setrlimit(RLIMIT_NOFILE, &files);
-  char tmpl[] = "/tmp/hal-controller-bench-XXXXXX";
-  if (!::mkdtemp(tmpl)) return 1;
-  options.work_dir = tmpl;
+  const hal::testing::TempDir work_dir("hal-controller-bench-");
+  options.work_dir = work_dir.str();
   bool ok = true;
   try {
     std::printf("KubeVirt performance-test shape: %d VMs, one every %d ms, create->Running\n",
@@ -426,12 +424,12 @@ int main(int argc, char **argv) {
     if (options.run_qemu) {
       // One accelerator and one guest for the kvm-qemu pool and the bare QEMUs, decided first.
       std::string why;
-      options.test_guest = hal::kvm_qemu::testing::test_guest_dir(&why).value_or("");
+      options.test_guest = hal::testing::test_guest_dir(&why).value_or("");
       if (options.test_guest.empty()) throw std::runtime_error("test guest unavailable: " + why);
       options.accel =
-          hal::kvm_qemu::bench::bench_accelerator(options.accelerator, options.work_dir);
+          backend_accelerator(HAL_KVM_QEMU_PLUGIN, options.accelerator, options.work_dir);
       std::printf("qemu     %s; every VM boots the test guest (128 MiB)\n",
-                  hal::kvm_qemu::bench::accelerator_line(options.accel).c_str());
+                  accelerator_line(options.accel).c_str());
     }
     // Each scenario starts on a quiet machine: the processes of the one before have exited.
     if (options.run_mock) {
@@ -453,7 +451,5 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "controller bench: %s\n", e.what());
     ok = false;
   }
-  std::error_code ec;
-  std::filesystem::remove_all(options.work_dir, ec);
   return ok ? 0 : 1;
 }

@@ -1,5 +1,5 @@
 // process_stats.h - what the benchmarks read of processes and of the machine from /proc: a
-// process's CPU time and memory, the load average, and a wait for the machine to go quiet.
+// process's argv, CPU time and memory, the load average, and a wait for the machine to go quiet.
 #ifndef HAL_CONTROLLER_BENCH_PROCESS_STATS_H
 #define HAL_CONTROLLER_BENCH_PROCESS_STATS_H
 
@@ -9,6 +9,8 @@
 
 namespace hal::bench {
 
+/** The argv of process `pid` (/proc/PID/cmdline); empty when it is gone. */
+std::vector<std::string> process_cmdline(int pid);
 /** CPU seconds (user + system) process `pid` has used so far, or -1 when it is gone. */
 double process_cpu_seconds(int pid);
 /** A memory field of /proc/PID/status in KiB ("VmRSS", "VmHWM"), or -1. */

@@ -26,10 +26,11 @@ struct RawQemuShapeResult {
 /** Starts `vms` QEMU processes `interval` apart with `hal_argv` (the argv HAL's kvm-qemu backend
  *  used for one VM of the HAL run, read from /proc), each in its own state dir under `work_dir`
  *  (every mention of `hal_vm_dir` in the argv is replaced by it, so the console log too). Each
- *  is spawned the backend's way (posix_spawn, paused with -S), its QMP socket connected and
- *  `cont` sent; the time to the `cont` answer is recorded. All run until the last one answered
- *  and every guest printed its ready marker on its console log (within `boot_timeout` in all,
- *  counted from then), then all are killed and reaped. */
+ *  is spawned as the backend does it (posix_spawn in its own process group, paused with -S;
+ *  testing/child_process.h), its QMP socket (found in the argv) connected with
+ *  testing/qmp_test_client.h and `cont` sent; the time to the `cont` answer is recorded. All
+ *  run until the last one answered and every guest printed its ready marker on its console log
+ *  (within `boot_timeout` in all, counted from then), then all are killed and reaped. */
 RawQemuShapeResult raw_qemu_shape(const std::vector<std::string> &hal_argv,
                                   const std::string &hal_vm_dir,
                                   const std::filesystem::path &work_dir, int vms,

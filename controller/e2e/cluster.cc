@@ -13,6 +13,8 @@
 
 namespace hal::e2e {
 namespace fs = std::filesystem;
+using testing::ChildProcess;
+using testing::RunResult;
 
 namespace {
 
@@ -31,7 +33,7 @@ std::string tail(const std::string &text, size_t bytes) {
 
 Cluster::Cluster(Binaries binaries, ClusterOptions options)
     : bin_(std::move(binaries)), options_(std::move(options)) {
-  become_subreaper();
+  testing::become_subreaper();
   char tmpl[] = "/tmp/hal-e2e-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -48,14 +50,14 @@ Cluster::~Cluster() {
   for (auto &[name, node] : nodes_) node.reset();
   controller_.reset();
   // QEMU processes the agents started (ours, by their pidfiles), also those of killed agents.
-  stop_pidfiles_under(dir_, "qemu.pid", "qemu-system");
+  testing::stop_pidfiles_under(dir_, "qemu.pid", "qemu-system");
   std::error_code ec;
   if (!std::getenv("HAL_E2E_KEEP")) fs::remove_all(dir_, ec);
 }
 
 int Cluster::bound_port(ChildProcess &process, const std::string &marker) {
-  auto match =
-      process.wait_for_log(std::regex(marker + R"(127\.0\.0\.1:(\d+))"), std::chrono::seconds(20));
+  auto match = process.wait_for_output(std::regex(marker + R"(127\.0\.0\.1:(\d+))"),
+                                       std::chrono::seconds(20));
   if (!match) throw std::runtime_error("no '" + marker + "' line:\n" + logs_tail());
   return std::stoi((*match)[1].str());
 }
@@ -166,7 +168,7 @@ RunResult Cluster::halctl(const std::vector<std::string> &args, std::chrono::mil
                           const std::string &input) {
   std::vector<std::string> argv = {bin_.halctl, "--server", address_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv, timeout, input);
+  return testing::run_to_completion(argv, timeout, input);
 }
 
 nlohmann::json Cluster::get(const std::string &kind, const std::string &name) {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "controller/e2e/child_process.h"
+#include "testing/child_process.h"
 
 namespace hal::e2e {
 
@@ -51,9 +51,9 @@ class Cluster {
   ~Cluster();
 
   /** Runs halctl with `args` against this controller. */
-  RunResult halctl(const std::vector<std::string> &args,
-                   std::chrono::milliseconds timeout = std::chrono::seconds(60),
-                   const std::string &input = {});
+  testing::RunResult halctl(const std::vector<std::string> &args,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                            const std::string &input = {});
   /** `halctl get KIND NAME -o json` parsed; null when it does not exist. */
   nlohmann::json get(const std::string &kind, const std::string &name);
   /** Polls `condition` every 100 ms until true or `timeout`. */
@@ -89,15 +89,15 @@ class Cluster {
  private:
   void start_controller();
   /** Waits for `process` to print `marker` followed by 127.0.0.1:PORT; returns PORT. */
-  int bound_port(ChildProcess &process, const std::string &marker);
+  int bound_port(testing::ChildProcess &process, const std::string &marker);
   bool all_nodes_ready(std::chrono::milliseconds timeout);
 
   Binaries bin_;
   ClusterOptions options_;
   std::string dir_;
   std::string address_;
-  std::unique_ptr<ChildProcess> controller_;
-  std::map<std::string, std::unique_ptr<ChildProcess>> nodes_;
+  std::unique_ptr<testing::ChildProcess> controller_;
+  std::map<std::string, std::unique_ptr<testing::ChildProcess>> nodes_;
   std::map<std::string, int> node_ports_;
 };
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <thread>
 
-#include "backends/kvm-qemu/tests/test_guest.h"
 #include "controller/e2e/cluster.h"
+#include "testing/test_guest.h"
 
 namespace hal::e2e {
 namespace {
@@ -32,9 +32,10 @@ class E2eQemuTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
-    auto guest = hal::kvm_qemu::testing::test_guest_dir(&why);
+    auto guest = hal::testing::test_guest_dir(&why);
     if (!guest) GTEST_SKIP() << "test guest unavailable: " << why;
-    if (run({"/bin/sh", "-c", "command -v qemu-system-x86_64"}, 5s).exit_code != 0)
+    if (hal::testing::run_to_completion({"/bin/sh", "-c", "command -v qemu-system-x86_64"}, 5s)
+            .exit_code != 0)
       GTEST_SKIP() << "qemu-system-x86_64 not installed";
     ClusterOptions options;
     options.nodes = {{"qemu-a", "qemu"}, {"qemu-b", "qemu"}, {"mock-a", "mock"}};

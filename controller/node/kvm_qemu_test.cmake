@@ -1,9 +1,9 @@
 # The real-process test: the hal-node binary with the kvm-qemu backend and the test guest
 # (QEMU under TCG). Included from CMakeLists.txt when the kvm-qemu targets exist.
-if(TARGET hal-kvm-qemu AND TARGET hal_kvm_qemu_test_guest)
+if(TARGET hal-kvm-qemu)
   hal_add_test(hal_node_kvm_qemu_test
     SOURCES tests/kvm_qemu_node_test.cc tests/node_process.cc
-    LIBS hal_node_test_support hal_kvm_qemu_test_guest
+    LIBS hal_node_test_support hal_testing
     LABELS integration
     TIMEOUT 600)
   add_dependencies(hal_node_kvm_qemu_test hal-node hal-kvm-qemu)

@@ -98,6 +98,7 @@ std::shared_ptr<Plugin> Plugin::load(const std::filesystem::path &library) {
   auto negotiate =
       p->library_.get<hal_status(uint32_t, uint32_t, const hal_backend_table **, hal_error *)>(
           HAL_PLUGIN_ENTRY_SYMBOL);
+  p->negotiate_ = negotiate;
 
   // Negotiate.
   ErrorBuffer err;

@@ -84,6 +84,10 @@ class Plugin {
     return offset + sizeof(Fn) <= usable_size_ ? table_->*Member : Fn{nullptr};
   }
 
+  /** The plugin's exported hal_plugin_negotiate, for a host (or a test) that negotiates again
+   *  offering another version; the table it answers is not validated by this Plugin. */
+  hal_negotiate_fn negotiate_entry() const noexcept { return negotiate_; }
+
   /** The plugin's free_string, for OwnedString. */
   OwnedString::FreeFn free_fn() const noexcept { return table_->free_string; }
 
@@ -96,6 +100,7 @@ class Plugin {
   boost::dll::shared_library library_;
   std::filesystem::path path_;
   const hal_backend_table *table_ = nullptr;
+  hal_negotiate_fn negotiate_ = nullptr;
   std::size_t usable_size_ = 0;
   uint32_t offered_ = HAL_ABI_VERSION;
   nlohmann::json identity_;

@@ -17,6 +17,7 @@
 #include "backends/common/state_files.h"
 #include "backends/common/supervised_process.h"
 #include "hal/plugin.hpp"
+#include "testing/temp_dir.h"
 
 namespace hal::cloud_hypervisor {
 namespace {
@@ -34,8 +35,8 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
       GTEST_SKIP() << "real cloud-hypervisor variant skipped: set HAL_CH_BINARY to a "
                       "cloud-hypervisor binary on a host with a usable /dev/kvm";
     }
-    char tmpl[] = "/tmp/hal-ch-test-XXXXXX";
-    root_ = ::mkdtemp(tmpl);
+    tmp_ = std::make_unique<hal::testing::TempDir>("hal-ch-test-");
+    root_ = tmp_->path();
     dir_ = std::make_unique<VmStateDir>(root_ / "vm");
     dir_->create();
     process_ = SupervisedProcess::spawn(vmm_argv(binary_, *dir_, false), dir_->stderr_log(),
@@ -53,7 +54,7 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
       process_->wait_exit(5s);
     }
     process_.reset();
-    if (!root_.empty()) fs::remove_all(root_);
+    tmp_.reset();
   }
   static std::string real_binary() {
     const char *env = std::getenv("HAL_CH_BINARY");
@@ -76,6 +77,7 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
   }
 
   std::string binary_;
+  std::unique_ptr<hal::testing::TempDir> tmp_;
   fs::path root_;
   std::unique_ptr<VmStateDir> dir_;
   std::unique_ptr<SupervisedProcess> process_;

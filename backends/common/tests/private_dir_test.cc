@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "backends/common/tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace hal::backend_common {
 namespace {

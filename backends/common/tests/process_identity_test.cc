@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "backends/common/spawn.h"
-#include "backends/common/tests/process_guard.h"
-#include "backends/common/tests/temp_dir.h"
+#include "testing/process_guard.h"
+#include "testing/temp_dir.h"
 
 namespace hal::backend_common {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "backends/common/tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace hal::backend_common {
 namespace {

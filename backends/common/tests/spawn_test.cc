@@ -15,8 +15,8 @@
 #include <system_error>
 
 #include "backends/common/state_files.h"
-#include "backends/common/tests/process_guard.h"
-#include "backends/common/tests/temp_dir.h"
+#include "testing/process_guard.h"
+#include "testing/temp_dir.h"
 
 namespace hal::backend_common {
 namespace {

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "backends/common/state_files.h"
-#include "backends/common/tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace hal::backend_common {
 namespace {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "backends/common/tests/temp_dir.h"
+#include "testing/temp_dir.h"
 
 namespace hal::backend_common {
 namespace {

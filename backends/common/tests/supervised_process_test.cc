@@ -19,8 +19,8 @@
 #include "backends/common/spawn.h"
 #include "backends/common/state_dir.h"
 #include "backends/common/state_files.h"
-#include "backends/common/tests/process_guard.h"
-#include "backends/common/tests/temp_dir.h"
+#include "testing/process_guard.h"
+#include "testing/temp_dir.h"
 
 namespace hal::backend_common {
 namespace {

@@ -51,8 +51,9 @@
 #include "backends/kvm-qemu/command_line.h"
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
 #include "backends/kvm-qemu/qmp_client.h"
-#include "backends/kvm-qemu/tests/test_guest.h"
 #include "core/spec/vm_spec.h"
+#include "testing/temp_dir.h"
+#include "testing/test_guest.h"
 
 namespace {
 
@@ -128,16 +129,8 @@ std::string domain_xml(const std::string &guest, const fs::path &dir,
 }
 
 // A private temp dir removed at scope exit.
-struct Scratch {
-  fs::path path;
-  Scratch() {
-    char templ[] = "/tmp/hal-kvmq-bench-XXXXXX";
-    path = ::mkdtemp(templ);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct Scratch : hal::testing::TempDir {
+  Scratch() : TempDir("hal-kvmq-bench-") {}
 };
 
 std::string load_average() {
@@ -175,7 +168,7 @@ int main(int argc, char **argv) {
     }
   }
   std::string why;
-  const std::string guest = testing::test_guest_dir(&why).value_or("");
+  const std::string guest = hal::testing::test_guest_dir(&why).value_or("");
   if (guest.empty()) {
     std::fprintf(stderr, "test guest unavailable: %s\n", why.c_str());
     return 1;
@@ -183,7 +176,7 @@ int main(int argc, char **argv) {
   Scratch scratch;
   AcceleratorChoice accel;
   try {
-    accel = bench::bench_accelerator(requested, scratch.path);
+    accel = bench::bench_accelerator(requested, scratch.path());
   } catch (const std::exception &e) {
     std::fprintf(stderr, "accelerator: %s\n", e.what());
     return 1;
@@ -193,7 +186,8 @@ int main(int argc, char **argv) {
   std::printf("%s\n", bench::accelerator_line(accel).c_str());
   std::printf(
       "a start counts once its guest printed '%s' on its console (untimed, within %lld s)\n",
-      std::string(bench::kGuestReadyMarker).c_str(), static_cast<long long>(kBootTimeout.count()));
+      std::string(hal::testing::kGuestReadyMarker).c_str(),
+      static_cast<long long>(kBootTimeout.count()));
   std::printf("load average before: %s\n", load_average().c_str());
   std::fflush(stdout);
 
@@ -203,17 +197,17 @@ int main(int argc, char **argv) {
   hal::VmSpec raw_spec = hal::parse_vm_spec(guest_spec("raw", guest));
   LaunchOptions options;
   options.accelerator = accel.accelerator;
-  options.qmp_socket = (scratch.path / "raw-qmp.sock").string();
-  options.console_socket = (scratch.path / "raw-console.sock").string();
-  options.console_log = (scratch.path / "raw-console.log").string();
+  options.qmp_socket = (scratch.path() / "raw-qmp.sock").string();
+  options.console_socket = (scratch.path() / "raw-console.sock").string();
+  options.console_log = (scratch.path() / "raw-console.log").string();
   const std::vector<std::string> raw_argv = build_qemu_argv(raw_spec, options);
   variants.push_back(
       {"raw QEMU spawn + QMP cont",
        [&] {
-         const std::uintmax_t from = bench::console_size(options.console_log);
+         const std::uintmax_t from = hal::testing::console_size(options.console_log);
          const auto start = Clock::now();
          std::unique_ptr<SupervisedProcess> process = SupervisedProcess::spawn(
-             raw_argv, scratch.path / "raw.log", scratch.path / "raw.pid", nullptr);
+             raw_argv, scratch.path() / "raw.log", scratch.path() / "raw.pid", nullptr);
          Finally stop{[&] {
            process->send_signal(SIGKILL);
            process->wait_exit(std::chrono::seconds(10));
@@ -229,15 +223,16 @@ int main(int argc, char **argv) {
            qmp->Execute("cont");
            ms = ms_since(start);
          }
-         bench::require_guest_ready("raw QEMU", options.console_log, from, kBootTimeout, [&] {
-           return process->exited() ? "QEMU " + process->exit_info().describe() : std::string();
-         });
+         hal::testing::require_guest_ready(
+             "raw QEMU", options.console_log, from, kBootTimeout, [&] {
+               return process->exited() ? "QEMU " + process->exit_info().describe() : std::string();
+             });
          return ms;
        },
        {}});
 
   // backend: KvmQemuBackend::create_vm with HAL_CREATE_START.
-  fs::path backend_state = scratch.path / "backend";
+  fs::path backend_state = scratch.path() / "backend";
   std::unique_ptr<KvmQemuBackend> backend;
   try {
     backend = std::make_unique<KvmQemuBackend>(
@@ -266,8 +261,8 @@ int main(int argc, char **argv) {
            ignore_errors([&] { vm->force_stop(); });
            ignore_errors([&] { vm->remove(0); });
          }};
-         bench::require_guest_ready("HAL backend", backend_console_log(*vm, "HAL backend"), 0,
-                                    kBootTimeout);
+         hal::testing::require_guest_ready("HAL backend", backend_console_log(*vm, "HAL backend"),
+                                           0, kBootTimeout);
          return ms;
        },
        {}});
@@ -291,14 +286,14 @@ int main(int argc, char **argv) {
         variants.push_back({"libvirt virsh start",
                             [&, console_log] {
                               std::string output;
-                              const std::uintmax_t from = bench::console_size(console_log);
+                              const std::uintmax_t from = hal::testing::console_size(console_log);
                               const auto start = Clock::now();
                               const int rc = libvirt->virsh({"start", kDomain}, &output);
                               const double ms = ms_since(start);
                               if (rc != 0) throw std::runtime_error("virsh start: " + output);
                               Finally stop{[&] { libvirt->virsh({"destroy", kDomain}); }};
-                              bench::require_guest_ready("libvirt", console_log, from,
-                                                         kBootTimeout);
+                              hal::testing::require_guest_ready("libvirt", console_log, from,
+                                                                kBootTimeout);
                               return ms;
                             },
                             {}});
@@ -340,7 +335,7 @@ int main(int argc, char **argv) {
   if (status != 0) return status;
 
   std::printf("guest booted ('%s') in every start: %d per variant (1 warm-up + %d rounds)\n",
-              std::string(bench::kGuestReadyMarker).c_str(), rounds + 1, rounds);
+              std::string(hal::testing::kGuestReadyMarker).c_str(), rounds + 1, rounds);
   std::printf("\n%-32s %9s %9s %9s %9s\n", "variant (ms)", "median", "mean", "min", "max");
   std::map<std::string, double> med;
   for (const Variant &v : variants) {

@@ -1,55 +1,18 @@
-// guest_console.h - the test guest's serial console as the benchmarks read it from a console log
-// file: wait for the line scripts/test-guest/init prints once the guest has booted
-// ("HAL-GUEST: ready boot_id=<id> uptime=<s>"), and fail loudly, naming the side and showing the
-// last console lines, when it never comes. A benchmark's figures count only for a guest that
-// booted: a guest hung in its firmware or kernel is still "running" to QEMU.
+// guest_console.h - where the kvm-qemu backend keeps a VM's console log, for the benchmarks that
+// wait for the test guest's ready marker on it (testing/test_guest.h reads the log).
 #ifndef HAL_BACKENDS_KVM_QEMU_BENCH_GUEST_CONSOLE_H
 #define HAL_BACKENDS_KVM_QEMU_BENCH_GUEST_CONSOLE_H
 
-#include <chrono>
-#include <cstdint>
 #include <filesystem>
-#include <functional>
-#include <optional>
 #include <string>
-#include <string_view>
 
 #include "hal/plugin.hpp"
 
 namespace hal::kvm_qemu::bench {
 
-/** What the test guest prints on its console once booted (scripts/test-guest/init). */
-inline constexpr std::string_view kGuestReadyMarker = "HAL-GUEST: ready";
-
-/** The size of `log` now, 0 when it does not exist: pass it as `from` below to look only at
- *  what a run appends to a log that earlier runs wrote to. */
-std::uintmax_t console_size(const std::filesystem::path &log);
-
-/** Polls `log` (from byte `from` on) until a line contains `text`, for at most `timeout`;
- *  returns that line (control characters removed). Stops early, with nullopt, when `gone`
- *  (optional) answers non-empty: the side can no longer print anything (e.g. QEMU exited). */
-std::optional<std::string> wait_for_console_line(const std::filesystem::path &log,
-                                                 std::uintmax_t from, std::string_view text,
-                                                 std::chrono::milliseconds timeout,
-                                                 const std::function<std::string()> &gone = {});
-
-/** The last `lines` lines of `log` after byte `from`, control characters removed, each on its
- *  own line indented by four spaces; "    (no console output)" when there are none. */
-std::string console_tail(const std::filesystem::path &log, std::uintmax_t from, int lines = 12);
-
-/** Waits for kGuestReadyMarker as wait_for_console_line does and returns the ready line. When it
- *  does not come, throws std::runtime_error: "<side>: the guest did not boot: no 'HAL-GUEST:
- *  ready' on its console within N s[ (<gone>)]; last console lines of <log>:" + console_tail. */
-std::string require_guest_ready(const std::string &side, const std::filesystem::path &log,
-                                std::uintmax_t from, std::chrono::milliseconds timeout,
-                                const std::function<std::string()> &gone = {});
-
 /** The console log of a VM the kvm-qemu backend runs: the file next to the console socket its
  *  vm-info names. Throws std::runtime_error naming `side` when the info names no console. */
 std::filesystem::path backend_console_log(hal::plugin::Vm &vm, const std::string &side);
-
-/** The value of "boot_id=" in a console line ("" when it has none). */
-std::string boot_id_of(std::string_view line);
 
 }  // namespace hal::kvm_qemu::bench
 

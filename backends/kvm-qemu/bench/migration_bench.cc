@@ -42,8 +42,9 @@
 #include "backends/kvm-qemu/command_line.h"
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
 #include "backends/kvm-qemu/qmp_client.h"
-#include "backends/kvm-qemu/tests/test_guest.h"
 #include "core/spec/vm_spec.h"
+#include "testing/temp_dir.h"
+#include "testing/test_guest.h"
 
 namespace {
 
@@ -76,32 +77,25 @@ nlohmann::json guest_spec(const std::string &name, const std::string &guest) {
 }
 
 // A private temp dir removed at scope exit.
-struct Scratch {
-  fs::path path;
-  Scratch() {
-    char templ[] = "/tmp/hal-kvmq-bench-XXXXXX";
-    path = ::mkdtemp(templ);
-  }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct Scratch : hal::testing::TempDir {
+  Scratch() : TempDir("hal-kvmq-bench-") {}
 };
 
 // Waits for the guest that booted with `ready_line` to heartbeat on the target's console `log`:
 // the migrated guest runs there. Throws naming `side` otherwise.
 void require_migrated_guest_runs(const std::string &side, const fs::path &log,
                                  const std::string &ready_line) {
-  const std::string boot_id = bench::boot_id_of(ready_line);
+  const std::string boot_id = hal::testing::boot_id_of(ready_line);
   if (boot_id.empty()) throw std::runtime_error(side + ": no boot_id in '" + ready_line + "'");
   // The target's console shows only what the guest printed after the migration: heartbeats.
-  const auto line = bench::wait_for_console_line(log, 0, "boot_id=" + boot_id, kHeartbeatTimeout);
+  const auto line =
+      hal::testing::wait_for_console_line(log, 0, "boot_id=" + boot_id, kHeartbeatTimeout);
   if (!line || line->find("heartbeat") == std::string::npos) {
     throw std::runtime_error(side + ": the migrated guest (boot_id=" + boot_id +
                              ") printed no heartbeat with that boot_id on the target within " +
                              std::to_string(kHeartbeatTimeout.count()) +
                              " s; last console lines of " + log.string() + ":\n" +
-                             bench::console_tail(log, 0));
+                             hal::testing::console_tail(log, 0));
   }
 }
 
@@ -169,7 +163,7 @@ class BackendSide {
       ignore_errors([&] { vm->force_stop(); });
       ignore_errors([&] { vm->remove(0); });
     }};
-    const std::string ready = bench::require_guest_ready(
+    const std::string ready = hal::testing::require_guest_ready(
         "HAL backend (source)", backend_console_log(*vm, "HAL backend (source)"), 0, kBootTimeout);
     std::this_thread::sleep_for(kSettle);
     std::string endpoint;
@@ -193,7 +187,7 @@ class BackendSide {
 
  private:
   static std::string config(const Scratch &dir, const std::string &accelerator) {
-    return nlohmann::json({{"stateDir", dir.path.string()}, {"accelerator", accelerator}}).dump();
+    return nlohmann::json({{"stateDir", dir.path().string()}, {"accelerator", accelerator}}).dump();
   }
 
   std::string guest_;
@@ -209,12 +203,12 @@ class RawSide {
   RawSide(const std::string &guest, const std::string &accelerator)
       : spec_(hal::parse_vm_spec(guest_spec("raw", guest))) {
     src_.accelerator = dst_.accelerator = accelerator;
-    src_.qmp_socket = (dir_.path / "src.sock").string();
-    src_.console_socket = (dir_.path / "src-console.sock").string();
-    src_.console_log = (dir_.path / "src-console.log").string();
-    dst_.qmp_socket = (dir_.path / "dst.sock").string();
-    dst_.console_socket = (dir_.path / "dst-console.sock").string();
-    dst_.console_log = (dir_.path / "dst-console.log").string();
+    src_.qmp_socket = (dir_.path() / "src.sock").string();
+    src_.console_socket = (dir_.path() / "src-console.sock").string();
+    src_.console_log = (dir_.path() / "src-console.log").string();
+    dst_.qmp_socket = (dir_.path() / "dst.sock").string();
+    dst_.console_socket = (dir_.path() / "dst-console.sock").string();
+    dst_.console_log = (dir_.path() / "dst-console.log").string();
     dst_.paused = false;
     dst_.incoming = true;
   }
@@ -229,7 +223,7 @@ class RawSide {
     std::condition_variable cv;
     std::string final_status;
     std::unique_ptr<SupervisedProcess> src = SupervisedProcess::spawn(
-        build_qemu_argv(spec_, src_), dir_.path / "src.log", dir_.path / "src.pid", nullptr);
+        build_qemu_argv(spec_, src_), dir_.path() / "src.log", dir_.path() / "src.pid", nullptr);
     std::unique_ptr<SupervisedProcess> dst;
     Finally stop{[&] {
       for (SupervisedProcess *process : {src.get(), dst.get()}) {
@@ -245,12 +239,12 @@ class RawSide {
     }};
     auto src_qmp = QmpClient::Connect(src_.qmp_socket);
     src_qmp->Execute("cont");
-    const std::string ready = bench::require_guest_ready(
+    const std::string ready = hal::testing::require_guest_ready(
         "raw QEMU (source)", src_.console_log, 0, kBootTimeout,
         [&] { return src->exited() ? "QEMU " + src->exit_info().describe() : std::string(); });
     std::this_thread::sleep_for(kSettle);
-    dst = SupervisedProcess::spawn(build_qemu_argv(spec_, dst_), dir_.path / "dst.log",
-                                   dir_.path / "dst.pid", nullptr);
+    dst = SupervisedProcess::spawn(build_qemu_argv(spec_, dst_), dir_.path() / "dst.log",
+                                   dir_.path() / "dst.pid", nullptr);
     auto dst_qmp = QmpClient::Connect(dst_.qmp_socket);
     const nlohmann::json caps = {{"capabilities",
                                   {{{"capability", "events"}, {"state", true}},
@@ -321,7 +315,7 @@ int main(int argc, char **argv) {
     }
   }
   std::string why;
-  const std::string guest = testing::test_guest_dir(&why).value_or("");
+  const std::string guest = hal::testing::test_guest_dir(&why).value_or("");
   if (guest.empty()) {
     std::fprintf(stderr, "test guest unavailable: %s\n", why.c_str());
     return 1;
@@ -330,7 +324,7 @@ int main(int argc, char **argv) {
   std::string accelerator;
   try {
     Scratch scratch;
-    const AcceleratorChoice accel = bench::bench_accelerator(requested, scratch.path);
+    const AcceleratorChoice accel = bench::bench_accelerator(requested, scratch.path());
     accelerator = accel.accelerator;
     std::printf(
         "live migration over loopback, same guest (1 vCPU, 512 MiB, direct kernel boot), %d "
@@ -339,7 +333,7 @@ int main(int argc, char **argv) {
     std::printf(
         "a migration counts once its guest printed '%s' on the source and heartbeats with the "
         "same boot_id on the target\n",
-        std::string(bench::kGuestReadyMarker).c_str());
+        std::string(hal::testing::kGuestReadyMarker).c_str());
     std::fflush(stdout);
     BackendSide backend(guest, accel.accelerator);
     RawSide raw(guest, accel.accelerator);

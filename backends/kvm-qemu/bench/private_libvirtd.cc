@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -15,8 +14,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
+
+#include "testing/child_process.h"
 
 extern char **environ;
 
@@ -267,26 +269,19 @@ int PrivateLibvirtd::virsh(const std::vector<std::string> &args, std::string *ou
   const std::string log = (dir_ / "virsh.log").string();
   std::vector<std::string> full = {program, "-q", "-c", uri()};
   full.insert(full.end(), args.begin(), args.end());
-  std::vector<char *> argv;
-  for (std::string &a : full) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    if (output) *output = std::string("cannot spawn virsh: ") + std::strerror(rc);
+  std::unique_ptr<hal::testing::ChildProcess> child;
+  try {
+    child = std::make_unique<hal::testing::ChildProcess>(
+        std::move(full), hal::testing::output_to(log, /*truncate=*/true));
+  } catch (const std::exception &e) {
+    if (output) *output = e.what();
     return 127;
   }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  std::optional<int> status;
+  while (!(status = child->wait(std::chrono::minutes(10)))) {
   }
   if (output) *output = tail(read_text(log), 600);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
 }
 
 void PrivateLibvirtd::kill_domain_qemu(const std::string &name) const {

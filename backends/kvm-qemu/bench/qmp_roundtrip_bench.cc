@@ -41,7 +41,8 @@
 #include "backends/kvm-qemu/qmp_client.h"
 #include "backends/kvm-qemu/qmp_framing.h"
 #include "backends/kvm-qemu/tests/fake_qmp_server.h"
-#include "backends/kvm-qemu/tests/qemu_process.h"
+#include "testing/bare_qemu.h"
+#include "testing/temp_dir.h"
 
 namespace {
 
@@ -263,19 +264,19 @@ int main(int argc, char **argv) {
   std::printf(
       "accelerator: tcg (fixed: every client talks to the same QEMU, held at -S with no guest, "
       "so no guest code runs on any side)\n");
-  const std::string qemu = with_qemu ? testing::FindQemuBinary() : "";
+  const std::string qemu = with_qemu ? hal::testing::find_qemu_binary() : "";
   if (!with_qemu) {
     std::printf("\n== real QEMU ==\nskipped (--no-qemu)\n");
   } else if (qemu.empty()) {
     std::printf("\n== real QEMU ==\nskipped: qemu-system-x86_64 not found\n");
   } else {
-    char templ[] = "/tmp/hal-kvmq-qmpbench-XXXXXX";
-    const fs::path dir = ::mkdtemp(templ);
+    const hal::testing::TempDir scratch("hal-kvmq-qmpbench-");
+    const fs::path dir = scratch.path();
     {
       const std::string raw_sock = (dir / "raw.sock").string();
       const std::string min_sock = (dir / "min.sock").string();
       const std::string old_sock = (dir / "old.sock").string();
-      testing::QemuProcess proc(
+      hal::testing::BareQemu proc(
           qemu, {"-S",       "-accel",
                  "tcg",      "-machine",
                  "q35",      "-nodefaults",
@@ -296,10 +297,8 @@ int main(int argc, char **argv) {
       std::vector<Series> series = make_series(*hal, raw, raw_min, raw_old);
       run_section("real QEMU 7.2 (-S, TCG, no guest)", series, calls, rounds);
       hal->Execute("quit");
-      proc.WaitForExit(std::chrono::seconds(5));
+      proc.wait_for_exit(std::chrono::seconds(5));
     }
-    std::error_code ec;
-    fs::remove_all(dir, ec);
   }
 
   // Fake servers answering at once, one per client: the clients' own cost.

@@ -10,6 +10,7 @@
 
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
 #include "backends/kvm-qemu/tests/stand_in_qemu.h"
+#include "testing/temp_dir.h"
 
 namespace hal::kvm_qemu {
 namespace {
@@ -20,15 +21,6 @@ constexpr const char *kPvmRefusal = "/dev/kvm is kvm-pvm, which runs only PVM gu
 
 class AcceleratorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char templ[] = "/tmp/hal-kvmq-accel-XXXXXX";
-    ASSERT_NE(::mkdtemp(templ), nullptr);
-    root_ = templ;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
   void write(const std::string &relative, const std::string &text) {
     fs::create_directories((root_ / relative).parent_path());
     std::ofstream(root_ / relative) << text;
@@ -55,7 +47,8 @@ class AcceleratorTest : public ::testing::Test {
         .dump();
   }
 
-  fs::path root_;
+  hal::testing::TempDir dir_{"hal-kvmq-accel-"};
+  const fs::path root_ = dir_.path();
 };
 
 TEST_F(AcceleratorTest, HardwareKvmThatRunsFirmwareIsChosenByAuto) {

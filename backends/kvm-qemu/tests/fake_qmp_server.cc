@@ -65,10 +65,7 @@ void FakeQmpConnection::Close() {
 }
 
 FakeQmpServer::FakeQmpServer(std::function<void(FakeQmpConnection &)> script) {
-  char tmpl[] = "/tmp/hal-fakeqmp-XXXXXX";
-  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  dir_ = tmpl;
-  path_ = dir_ + "/qmp.sock";
+  path_ = dir_.str() + "/qmp.sock";
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -91,8 +88,6 @@ FakeQmpServer::FakeQmpServer(std::function<void(FakeQmpConnection &)> script) {
 FakeQmpServer::~FakeQmpServer() {
   if (thread_.joinable()) thread_.join();
   if (listen_fd_ >= 0) ::close(listen_fd_);
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
 }
 
 }  // namespace hal::kvm_qemu::testing

@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "testing/temp_dir.h"
+
 namespace hal::kvm_qemu::testing {
 
 // One accepted connection, used from the server script (blocking I/O).
@@ -42,7 +44,7 @@ class FakeQmpServer {
   const std::string &path() const { return path_; }
 
  private:
-  std::string dir_;
+  hal::testing::TempDir dir_{"hal-fakeqmp-"};
   std::string path_;
   int listen_fd_ = -1;
   std::thread thread_;

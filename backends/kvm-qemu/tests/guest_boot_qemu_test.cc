@@ -13,7 +13,8 @@
 #include <thread>
 
 #include "backends/kvm-qemu/qmp_client.h"
-#include "backends/kvm-qemu/tests/qemu_process.h"
+#include "testing/bare_qemu.h"
+#include "testing/temp_dir.h"
 
 namespace hal::kvm_qemu {
 namespace {
@@ -41,14 +42,13 @@ bool WaitForText(const std::string &path, const std::string &needle,
 TEST(GuestBootQemu, MarkersAndAcpiPowerdown) {
   const char *guest = std::getenv("HAL_TEST_GUEST_DIR");
   if (!guest || !*guest) GTEST_SKIP() << "HAL_TEST_GUEST_DIR not set (see scripts/test-guest)";
-  std::string qemu = testing::FindQemuBinary();
+  std::string qemu = hal::testing::find_qemu_binary();
   if (qemu.empty()) GTEST_SKIP() << "qemu-system-x86_64 not found";
   std::string g = guest;
-  char tmpl[] = "/tmp/hal-guestlog-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string console = std::string(tmpl) + "/console.log";
+  hal::testing::TempDir dir("hal-guestlog-");
+  std::string console = (dir.path() / "console.log").string();
   {
-    testing::QemuProcess proc(
+    hal::testing::BareQemu proc(
         qemu, {"-accel", "tcg", "-machine", "q35", "-m", "512", "-smp", "2", "-nodefaults",
                "-display", "none", "-serial", "file:" + console, "-kernel", g + "/vmlinuz",
                "-initrd", g + "/initrd.img", "-append", "console=ttyS0 quiet"});
@@ -77,10 +77,8 @@ TEST(GuestBootQemu, MarkersAndAcpiPowerdown) {
       std::unique_lock lock(mu);
       EXPECT_TRUE(cv.wait_for(lock, 30s, [&] { return shutdown; }));
     }
-    EXPECT_TRUE(proc.WaitForExit(30s));
+    EXPECT_TRUE(proc.wait_for_exit(30s));
   }
-  std::error_code ec;
-  std::filesystem::remove_all(tmpl, ec);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // plugin_fixture.cc - implementation of the integration-test helpers (see plugin_fixture.h).
 #include "backends/kvm-qemu/tests/plugin_fixture.h"
 
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,65 +18,17 @@
 
 #include "core/spec/embedded_schemas.h"
 #include "core/spec/json_schema_validator.h"
+#include "testing/child_process.h"
 
 namespace hal::kvm_qemu::testing {
 namespace fs = std::filesystem;
 
-const hal_backend_table &negotiate_plugin(uint32_t offered) {
-  static void *const library = [] {
-    void *handle = ::dlopen(HAL_KVM_QEMU_PLUGIN, RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
-    return handle;
-  }();
-  auto negotiate = reinterpret_cast<hal_negotiate_fn>(::dlsym(library, HAL_PLUGIN_ENTRY_SYMBOL));
-  if (negotiate == nullptr) throw std::runtime_error("no hal_plugin_negotiate");
-  const hal_backend_table *out = nullptr;
-  hal_error error{};
-  error.struct_size = sizeof error;
-  if (negotiate(offered, 0, &out, &error) != HAL_OK) {
-    throw std::runtime_error(std::string("negotiate: ") + error.message);
-  }
-  return *out;
+const hal::testing::PluginUnderTest &kvm_qemu_plugin() {
+  return hal::testing::plugin_under_test(HAL_KVM_QEMU_PLUGIN);
 }
 
 const hal_backend_table &plugin_table() {
-  static const hal_backend_table &table = negotiate_plugin(HAL_ABI_VERSION);
-  return table;
-}
-
-void EventRecorder::callback(void *user_data, const hal_event *event) {
-  auto *self = static_cast<EventRecorder *>(user_data);
-  RecordedEvent recorded{event->type, event->vm_id, event->state, nullptr};
-  if (event->detail_json != nullptr) {
-    recorded.detail = nlohmann::json::parse(event->detail_json, nullptr, false);
-  }
-  {
-    std::lock_guard<std::mutex> lock(self->mutex_);
-    self->events_.push_back(std::move(recorded));
-  }
-  self->cv_.notify_all();
-}
-
-std::optional<RecordedEvent> EventRecorder::wait_for(
-    const std::function<bool(const RecordedEvent &)> &pred, std::chrono::milliseconds timeout,
-    size_t from) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  std::optional<RecordedEvent> found;
-  cv_.wait_for(lock, timeout, [&] {
-    for (size_t i = from; i < events_.size(); ++i) {
-      if (pred(events_[i])) {
-        found = events_[i];
-        return true;
-      }
-    }
-    return false;
-  });
-  return found;
-}
-
-std::vector<RecordedEvent> EventRecorder::all() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return events_;
+  return kvm_qemu_plugin().table();
 }
 
 ConsoleReader::ConsoleReader(const std::string &path) {
@@ -166,32 +117,10 @@ std::string ConsoleReader::text() {
   return out + partial_;
 }
 
-TempDir::TempDir(const std::string &prefix) {
-  std::string templ = "/tmp/" + prefix + "XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = templ;
-}
+QemuStateDir::QemuStateDir(const std::string &prefix) : dir_(prefix) {}
 
-TempDir::~TempDir() {
-  kill_qemus_under(path_);
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-void kill_qemus_under(const std::string &state_root) {
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(state_root, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->path().filename() != "qemu.pid") continue;
-    std::ifstream in(it->path());
-    long pid = 0;
-    if (in >> pid && pid > 1) {
-      std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-      std::string argv0;
-      std::getline(cmdline, argv0, '\0');
-      if (argv0.find("qemu") != std::string::npos) ::kill(static_cast<pid_t>(pid), SIGKILL);
-    }
-  }
+QemuStateDir::~QemuStateDir() {
+  hal::testing::stop_pidfiles_under(dir_.path(), "qemu.pid", "qemu", std::chrono::milliseconds(0));
 }
 
 std::string schema_problems(const std::string &schema, const nlohmann::json &doc) {

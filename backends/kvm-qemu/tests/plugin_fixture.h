@@ -1,6 +1,6 @@
-// plugin_fixture.h - helpers for the kvm-qemu plugin integration tests: loading the plugin with
-// dlopen + hal_plugin_negotiate, an event recorder, a serial console reader, the test guest and
-// per-test temporary state dirs (with every QEMU the test started killed by pid at teardown).
+// plugin_fixture.h - helpers for the kvm-qemu plugin integration tests: the plugin loaded through
+// hal::Plugin (testing/plugin_under_test.h), a serial console reader and per-test temporary
+// state dirs (with every QEMU the test started killed by pid at teardown).
 #ifndef HAL_BACKENDS_KVM_QEMU_TESTS_PLUGIN_FIXTURE_H
 #define HAL_BACKENDS_KVM_QEMU_TESTS_PLUGIN_FIXTURE_H
 
@@ -14,42 +14,22 @@
 #include <thread>
 #include <vector>
 
-#include "backends/kvm-qemu/tests/test_guest.h"
 #include "hal/hal.h"
+#include "testing/event_log.h"
+#include "testing/plugin_under_test.h"
+#include "testing/temp_dir.h"
+#include "testing/test_guest.h"
 
 namespace hal::kvm_qemu::testing {
 
-/** The negotiated table of the kvm-qemu plugin (loaded once per test program). */
+/** The kvm-qemu plugin, loaded once per test program through hal::Plugin. */
+const hal::testing::PluginUnderTest &kvm_qemu_plugin();
+
+/** The negotiated table of the kvm-qemu plugin. */
 const hal_backend_table &plugin_table();
 
-/** Negotiates again with the loaded kvm-qemu plugin, the host offering `offered`; returns the
- *  table it answers. Throws std::runtime_error when it refuses. */
-const hal_backend_table &negotiate_plugin(uint32_t offered);
-
-/** One recorded event. */
-struct RecordedEvent {
-  hal_event_type type;
-  std::string vm_id;
-  hal_vm_state state;
-  nlohmann::json detail;
-};
-
-/** Records every event of a backend instance; pass as (callback, this) to open(). */
-class EventRecorder {
- public:
-  /** The hal_event_fn to register. */
-  static void callback(void *user_data, const hal_event *event);
-  /** Waits until an event matching `pred` has been recorded at index >= `from`. */
-  std::optional<RecordedEvent> wait_for(const std::function<bool(const RecordedEvent &)> &pred,
-                                        std::chrono::milliseconds timeout, size_t from = 0);
-  /** Copy of everything so far. */
-  std::vector<RecordedEvent> all();
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::vector<RecordedEvent> events_;
-};
+/** The events of one backend instance; pass (&EventLog::callback, &log) to open(). */
+using EventRecorder = hal::testing::EventLog;
 
 /** Reads a unix-socket serial console line by line on a background thread. */
 class ConsoleReader {
@@ -78,21 +58,21 @@ class ConsoleReader {
   std::string partial_;
 };
 
-/** A temporary directory removed (recursively) at destruction. */
-class TempDir {
+/** A temporary state directory; every QEMU whose pidfile is under it is SIGKILLed (test safety
+ *  net) before it is removed. */
+class QemuStateDir {
  public:
   /** mkdtemp under /tmp with `prefix`. */
-  explicit TempDir(const std::string &prefix);
-  ~TempDir();
+  explicit QemuStateDir(const std::string &prefix);
+  ~QemuStateDir();
+  QemuStateDir(const QemuStateDir &) = delete;
+  QemuStateDir &operator=(const QemuStateDir &) = delete;
   /** The path. */
-  const std::string &path() const { return path_; }
+  std::string path() const { return dir_.str(); }
 
  private:
-  std::string path_;
+  hal::testing::TempDir dir_;
 };
-
-/** SIGKILLs every QEMU whose pidfile is under `state_root` (test safety net). */
-void kill_qemus_under(const std::string &state_root);
 
 /** Problems of `doc` against the embedded schema `schema` ("vm-info.schema.json"), as text;
  *  "" when it conforms. */

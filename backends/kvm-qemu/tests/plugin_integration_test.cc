@@ -1,5 +1,5 @@
 // plugin_integration_test.cc - the kvm-qemu plugin end to end with real QEMU (TCG) and the
-// project's test guest: loaded through dlopen + hal_plugin_negotiate, driven through the C table.
+// project's test guest: loaded through hal::Plugin, driven through the C table.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -41,7 +41,7 @@ class KvmQemuPluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string why;
-    guest_ = test_guest_dir(&why);
+    guest_ = hal::testing::test_guest_dir(&why);
     if (!guest_) GTEST_SKIP() << "kvm-qemu integration tests need the test guest: " << why;
     t_ = &plugin_table();
   }
@@ -62,7 +62,7 @@ class KvmQemuPluginTest : public ::testing::Test {
 
   // A fresh state dir (removed at teardown).
   std::string new_state_dir(const std::string &prefix = "hal-kvmq-") {
-    dirs_.push_back(std::make_unique<TempDir>(prefix));
+    dirs_.push_back(std::make_unique<QemuStateDir>(prefix));
     return dirs_.back()->path();
   }
 
@@ -169,7 +169,7 @@ class KvmQemuPluginTest : public ::testing::Test {
 
   const hal_backend_table *t_ = nullptr;
   std::optional<std::string> guest_;
-  std::vector<std::unique_ptr<TempDir>> dirs_;
+  std::vector<std::unique_ptr<QemuStateDir>> dirs_;
   std::vector<hal_backend *> backends_;
   std::vector<hal_vm *> vms_;
   std::list<EventRecorder> recorders_;
@@ -206,14 +206,15 @@ TEST_F(KvmQemuPluginTest, AutoAcceleratorBootsTheGuestToReady) {
 // The capabilities' abiVersion is the version negotiated with the host, not the header's: a host
 // offering 1.0 gets "1.0" and no 1.1 operations declared.
 TEST_F(KvmQemuPluginTest, CapabilitiesReportTheNegotiatedAbiVersion) {
-  ASSERT_EQ(negotiate_plugin(HAL_MAKE_VERSION(1, 0)).abi_version, HAL_MAKE_VERSION(1, 0));
+  ASSERT_EQ(kvm_qemu_plugin().table_for(HAL_MAKE_VERSION(1, 0)).abi_version,
+            HAL_MAKE_VERSION(1, 0));
   hal_backend *backend = open(new_state_dir(), &recorder(), "tcg");
   ASSERT_NE(backend, nullptr);
   nlohmann::json caps =
       call_json([&](char **out, hal_error *e) { return t_->get_capabilities(backend, 0, out, e); });
   EXPECT_EQ(caps.value("abiVersion", ""), "1.0");
   EXPECT_FALSE(caps["operations"].value("vm_snapshot", true)) << caps["operations"].dump();
-  ASSERT_EQ(negotiate_plugin(HAL_ABI_VERSION).abi_version, HAL_ABI_VERSION);
+  ASSERT_EQ(kvm_qemu_plugin().table_for(HAL_ABI_VERSION).abi_version, HAL_ABI_VERSION);
   caps =
       call_json([&](char **out, hal_error *e) { return t_->get_capabilities(backend, 0, out, e); });
   EXPECT_EQ(caps.value("abiVersion", ""),
@@ -278,7 +279,7 @@ TEST_F(KvmQemuPluginTest, LifecycleObservedFromGuestConsole) {
   ASSERT_EQ(t_->vm_pause(vm, 0, &err), HAL_OK) << err.msg();
   EXPECT_EQ(state(vm), HAL_VM_STATE_PAUSED);
   EXPECT_TRUE(events.wait_for(
-      [](const RecordedEvent &e) {
+      [](const Event &e) {
         return e.type == HAL_EVENT_STATE_CHANGED && e.state == HAL_VM_STATE_PAUSED;
       },
       5s));
@@ -301,8 +302,8 @@ TEST_F(KvmQemuPluginTest, LifecycleObservedFromGuestConsole) {
   ASSERT_TRUE(rebooted) << console->text();
   EXPECT_NE(boot_id_of(console->line(*rebooted)), boot_id);
   EXPECT_EQ(state(vm), HAL_VM_STATE_RUNNING);
-  EXPECT_TRUE(events.wait_for(
-      [](const RecordedEvent &e) { return e.type == HAL_EVENT_GUEST_REBOOTED; }, 5s));
+  EXPECT_TRUE(
+      events.wait_for([](const Event &e) { return e.type == HAL_EVENT_GUEST_REBOOTED; }, 5s));
 
   // Reset (hard): another new boot.
   size_t before_reset = console->size();
@@ -315,8 +316,8 @@ TEST_F(KvmQemuPluginTest, LifecycleObservedFromGuestConsole) {
   ASSERT_EQ(t_->vm_shutdown(vm, 60000, HAL_SHUTDOWN_NO_FORCE, &err), HAL_OK) << err.msg();
   EXPECT_TRUE(console->wait_for("HAL-GUEST: powerdown", 5s)) << console->text();
   EXPECT_EQ(state(vm), HAL_VM_STATE_STOPPED);
-  EXPECT_FALSE(events.wait_for(
-      [](const RecordedEvent &e) { return e.type == HAL_EVENT_GUEST_CRASHED; }, 0ms));
+  EXPECT_FALSE(
+      events.wait_for([](const Event &e) { return e.type == HAL_EVENT_GUEST_CRASHED; }, 0ms));
   ASSERT_EQ(t_->vm_delete(vm, 0, &err), HAL_OK) << err.msg();
   EXPECT_EQ(t_->vm_get_state(vm, 0, nullptr, &err), HAL_INVALID_ARGUMENT);
   hal_vm_state s;
@@ -411,7 +412,7 @@ TEST_F(KvmQemuPluginTest, LiveMigrationKeepsGuestRunning) {
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(t_->migration_send(vm, params.dump().c_str(), 0, &err), HAL_OK) << err.msg();
   auto finished = source_events.wait_for(
-      [](const RecordedEvent &e) { return e.type == HAL_EVENT_MIGRATION_FINISHED; }, 120s);
+      [](const Event &e) { return e.type == HAL_EVENT_MIGRATION_FINISHED; }, 120s);
   ASSERT_TRUE(finished);
   auto t1 = std::chrono::steady_clock::now();
   ASSERT_EQ(finished->detail.value("status", ""), "completed") << finished->detail.dump();
@@ -420,7 +421,7 @@ TEST_F(KvmQemuPluginTest, LiveMigrationKeepsGuestRunning) {
               (long long)std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count(),
               downtime);
   EXPECT_TRUE(source_events.wait_for(
-      [](const RecordedEvent &e) { return e.type == HAL_EVENT_MIGRATION_PROGRESS; }, 0ms));
+      [](const Event &e) { return e.type == HAL_EVENT_MIGRATION_PROGRESS; }, 0ms));
   EXPECT_GE(downtime, 0);
   EXPECT_LE(downtime, 1000) << finished->detail.dump();  // the limit set above (TCG, 2 busy cores)
   EXPECT_TRUE(wait_state(vm, HAL_VM_STATE_MIGRATED, 10s));
@@ -475,7 +476,7 @@ TEST_F(KvmQemuPluginTest, MigrationCancelLeavesSourceRunning) {
     nlohmann::json params = {{"uri", uri}, {"bandwidthMiBps", 1}, {"timeoutMs", 2000}};
     ASSERT_EQ(t_->migration_send(vm, params.dump().c_str(), 0, &err), HAL_OK) << err.msg();
     auto finished = source_events.wait_for(
-        [](const RecordedEvent &e) { return e.type == HAL_EVENT_MIGRATION_FINISHED; }, 30s);
+        [](const Event &e) { return e.type == HAL_EVENT_MIGRATION_FINISHED; }, 30s);
     ASSERT_TRUE(finished);
     EXPECT_EQ(finished->detail.value("status", ""), "cancelled") << finished->detail.dump();
     EXPECT_NE(finished->detail.value("error", "").find("timed out"), std::string::npos);
@@ -484,7 +485,7 @@ TEST_F(KvmQemuPluginTest, MigrationCancelLeavesSourceRunning) {
     ASSERT_EQ(t_->vm_delete(incoming, 0, &err), HAL_OK) << err.msg();
     release(incoming);
   }
-  const size_t events_before = source_events.all().size();
+  const size_t events_before = source_events.count();
 
   hal_vm *incoming = nullptr;
   ASSERT_EQ(
@@ -499,14 +500,13 @@ TEST_F(KvmQemuPluginTest, MigrationCancelLeavesSourceRunning) {
   ASSERT_EQ(t_->migration_send(vm, params.dump().c_str(), 0, &err), HAL_OK) << err.msg();
   EXPECT_EQ(t_->migration_send(vm, params.dump().c_str(), 0, &err), HAL_FAILED_PRECONDITION);
   ASSERT_TRUE(source_events.wait_for(
-      [](const RecordedEvent &e) {
+      [](const Event &e) {
         return e.type == HAL_EVENT_MIGRATION_PROGRESS && e.detail.value("status", "") == "active";
       },
       30s, events_before));
   ASSERT_EQ(t_->migration_cancel(vm, 0, &err), HAL_OK) << err.msg();
   auto finished = source_events.wait_for(
-      [](const RecordedEvent &e) { return e.type == HAL_EVENT_MIGRATION_FINISHED; }, 30s,
-      events_before);
+      [](const Event &e) { return e.type == HAL_EVENT_MIGRATION_FINISHED; }, 30s, events_before);
   ASSERT_TRUE(finished);
   EXPECT_EQ(finished->detail.value("status", ""), "cancelled");
   EXPECT_EQ(state(vm), HAL_VM_STATE_RUNNING);
@@ -559,8 +559,8 @@ TEST_F(KvmQemuPluginTest, ReadoptionAfterRestartThenKillIsCrash) {
 
   // kill -9: CRASHED plus a crash event naming the signal.
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  auto crash = events.wait_for(
-      [](const RecordedEvent &e) { return e.type == HAL_EVENT_GUEST_CRASHED; }, 20s);
+  auto crash =
+      events.wait_for([](const Event &e) { return e.type == HAL_EVENT_GUEST_CRASHED; }, 20s);
   ASSERT_TRUE(crash);
   EXPECT_EQ(crash->vm_id, "adopt");
   EXPECT_EQ(crash->state, HAL_VM_STATE_CRASHED);
@@ -581,8 +581,8 @@ TEST_F(KvmQemuPluginTest, KillNineOfOwnChildReportsSignal) {
   const int pid = info(vm).value("pid", 0);
   ASSERT_GT(pid, 0);
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
-  auto crash = events.wait_for(
-      [](const RecordedEvent &e) { return e.type == HAL_EVENT_GUEST_CRASHED; }, 20s);
+  auto crash =
+      events.wait_for([](const Event &e) { return e.type == HAL_EVENT_GUEST_CRASHED; }, 20s);
   ASSERT_TRUE(crash);
   EXPECT_NE(crash->detail.value("reason", "").find("signal 9"), std::string::npos)
       << crash->detail.dump();
@@ -606,8 +606,8 @@ TEST_F(KvmQemuPluginTest, KillNineOfOwnChildReportsSignal) {
       call_json([&](char **out, hal_error *e) { return t_->vm_list(later, 0, out, e); });
   ASSERT_EQ(list["vms"].size(), 1u);
   EXPECT_EQ(list["vms"][0]["state"], "Crashed");
-  auto reported = later_events.wait_for(
-      [](const RecordedEvent &e) { return e.type == HAL_EVENT_GUEST_CRASHED; }, 0ms);
+  auto reported =
+      later_events.wait_for([](const Event &e) { return e.type == HAL_EVENT_GUEST_CRASHED; }, 0ms);
   ASSERT_TRUE(reported);
   EXPECT_NE(reported->detail.value("reason", "").find("exited while no backend was watching"),
             std::string::npos);

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "backends/kvm-qemu/tests/stand_in_qemu.h"
+#include "testing/temp_dir.h"
 
 namespace hal::kvm_qemu {
 namespace {
@@ -18,15 +19,6 @@ namespace fs = std::filesystem;
 
 class KvmGuestProbeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char templ[] = "/tmp/hal-kvmq-probe-XXXXXX";
-    ASSERT_NE(::mkdtemp(templ), nullptr);
-    root_ = templ;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
   // Writes an executable stand-in QEMU `name` running `body` (stand_in_qemu.h).
   std::string fake_qemu(const std::string &name, const std::string &body) {
     return testing::write_stand_in_qemu(root_ / name, body);
@@ -34,7 +26,8 @@ class KvmGuestProbeTest : public ::testing::Test {
   // True when nothing the probe made is left under the scratch dir.
   bool scratch_is_empty() const { return fs::is_empty(root_ / "scratch"); }
 
-  fs::path root_;
+  hal::testing::TempDir dir_{"hal-kvmq-probe-"};
+  const fs::path root_ = dir_.path();
 };
 
 TEST_F(KvmGuestProbeTest, FirmwareOutputMeansKvmRunsAGuest) {

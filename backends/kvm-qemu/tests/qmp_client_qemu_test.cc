@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "backends/kvm-qemu/qmp_client.h"
-#include "backends/kvm-qemu/tests/qemu_process.h"
+#include "testing/bare_qemu.h"
 
 namespace hal::kvm_qemu {
 namespace {
@@ -38,16 +38,16 @@ class EventLog {
 };
 
 TEST(QmpClientQemu, HandshakeQueryContStopQuit) {
-  std::string qemu = testing::FindQemuBinary();
+  std::string qemu = hal::testing::find_qemu_binary();
   if (qemu.empty()) GTEST_SKIP() << "qemu-system-x86_64 not found";
   std::string dir;
   {
-    testing::QemuProcess proc(qemu, {"-S", "-accel", "tcg", "-machine", "q35", "-nodefaults",
-                                     "-display", "none", "-smp", "2", "-m", "128"});
+    hal::testing::BareQemu proc(qemu, {"-S", "-accel", "tcg", "-machine", "q35", "-nodefaults",
+                                       "-display", "none", "-smp", "2", "-m", "128"});
     QmpClient::Options options;
     options.connect_timeout = 20s;
     std::unique_ptr<QmpClient> client;
-    ASSERT_NO_THROW(client = QmpClient::Connect(proc.qmp_path(), options)) << proc.Log();
+    ASSERT_NO_THROW(client = QmpClient::Connect(proc.qmp_path(), options)) << proc.log();
     dir = proc.qmp_path().substr(0, proc.qmp_path().rfind('/'));
     EXPECT_THAT(client->qemu_version(), ::testing::StartsWith("7."));
 
@@ -80,7 +80,7 @@ TEST(QmpClientQemu, HandshakeQueryContStopQuit) {
     }
 
     client->Execute("quit");
-    EXPECT_TRUE(proc.WaitForExit(10s)) << proc.Log();
+    EXPECT_TRUE(proc.wait_for_exit(10s)) << proc.log();
     // QEMU hung up: the client notices and fails further commands instead of hanging.
     for (int i = 0; i < 200 && client->connected(); ++i) std::this_thread::sleep_for(10ms);
     EXPECT_FALSE(client->connected());
@@ -91,16 +91,16 @@ TEST(QmpClientQemu, HandshakeQueryContStopQuit) {
 }
 
 TEST(QmpClientQemu, StoppedByPidWhenNotQuit) {
-  std::string qemu = testing::FindQemuBinary();
+  std::string qemu = hal::testing::find_qemu_binary();
   if (qemu.empty()) GTEST_SKIP() << "qemu-system-x86_64 not found";
-  testing::QemuProcess proc(
+  hal::testing::BareQemu proc(
       qemu, {"-S", "-accel", "tcg", "-machine", "q35", "-nodefaults", "-display", "none"});
   QmpClient::Options options;
   options.connect_timeout = 20s;
   auto client = QmpClient::Connect(proc.qmp_path(), options);
   EXPECT_EQ(client->Execute("query-status")["status"], "prelaunch");
-  proc.Stop();
-  EXPECT_TRUE(proc.WaitForExit(1s));
+  proc.stop();
+  EXPECT_TRUE(proc.wait_for_exit(1s));
   EXPECT_THROW(client->Execute("query-status", nullptr, 5s), QmpConnectionError);
 }
 

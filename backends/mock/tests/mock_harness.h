@@ -1,9 +1,9 @@
-// mock_harness.h - test helpers: load libhal-mock.so with dlopen, negotiate its table, open
-// backends with an event recorder, RAII VM handles and small spec builders.
+// mock_harness.h - test helpers: libhal-mock.so loaded through hal::Plugin
+// (testing/plugin_under_test.h), backends opened on its raw table with an event log, RAII VM
+// handles and small spec builders.
 #ifndef HAL_BACKENDS_MOCK_TESTS_MOCK_HARNESS_H
 #define HAL_BACKENDS_MOCK_TESTS_MOCK_HARNESS_H
 
-#include <dlfcn.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,25 +17,21 @@
 #include <vector>
 
 #include "hal/hal.h"
+#include "testing/event_log.h"
+#include "testing/plugin_under_test.h"
 
 namespace hal::mock::test {
 
 using nlohmann::json;
 
-/** The dlopen()ed plugin and its negotiated table (loaded once per process). */
+/** The mock plugin, loaded once per process. */
+inline const hal::testing::PluginUnderTest &MockPlugin() {
+  return hal::testing::plugin_under_test(HAL_MOCK_PLUGIN_PATH);
+}
+
+/** The mock's negotiated table. */
 inline const hal_backend_table &T() {
-  static const hal_backend_table *table = [] {
-    void *dl = dlopen(HAL_MOCK_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
-    if (dl == nullptr) throw std::runtime_error(dlerror());
-    auto negotiate = reinterpret_cast<hal_negotiate_fn>(dlsym(dl, HAL_PLUGIN_ENTRY_SYMBOL));
-    if (negotiate == nullptr) throw std::runtime_error("no hal_plugin_negotiate");
-    const hal_backend_table *out = nullptr;
-    hal_error error{sizeof(hal_error), 0, {}};
-    if (negotiate(HAL_ABI_VERSION, 0, &out, &error) != HAL_OK)
-      throw std::runtime_error(error.message);
-    return out;
-  }();
-  return *table;
+  return MockPlugin().table();
 }
 
 /** A fresh hal_error. */
@@ -50,57 +46,15 @@ inline std::string Take(char *text) {
   return out;
 }
 
-/** One recorded event. */
-struct Event {
-  hal_event_type type;
-  std::string vm;
-  hal_vm_state state;
-  json detail;
-};
-
-/** Records events delivered by the plugin; thread-safe. */
-class EventLog {
- public:
-  static void Callback(void *self, const hal_event *event) {
-    auto *log = static_cast<EventLog *>(self);
-    std::lock_guard lock(log->mu_);
-    log->events_.push_back({event->type, event->vm_id, event->state,
-                            event->detail_json ? json::parse(event->detail_json) : json()});
-    log->cv_.notify_all();
-  }
-  std::vector<Event> All() {
-    std::lock_guard lock(mu_);
-    return events_;
-  }
-  /** State-change states of VM `vm`, in order. */
-  std::vector<hal_vm_state> States(const std::string &vm) {
-    std::vector<hal_vm_state> out;
-    for (const auto &e : All())
-      if (e.vm == vm && e.type == HAL_EVENT_STATE_CHANGED) out.push_back(e.state);
-    return out;
-  }
-  /** Waits until `pred(events)` holds or `ms` passes. */
-  bool WaitFor(const std::function<bool(const std::vector<Event> &)> &pred, int ms = 5000) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return pred(events_); });
-  }
-  void Clear() {
-    std::lock_guard lock(mu_);
-    events_.clear();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Event> events_;
-};
+/** The events a backend delivered; thread-safe. */
+using EventLog = hal::testing::EventLog;
 
 /** An open backend with an event log; closed (KEEP_VMS) by the destructor. */
 class Backend {
  public:
   explicit Backend(const json &config) {
     hal_error error = Err();
-    status = T().open(config.dump().c_str(), &EventLog::Callback, &events, 0, &b, &error);
+    status = T().open(config.dump().c_str(), &EventLog::callback, &events, 0, &b, &error);
     message = error.message;
   }
   ~Backend() { Close(); }

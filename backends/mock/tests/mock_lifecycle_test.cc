@@ -1,7 +1,6 @@
-// mock_lifecycle_test.cc - the mock through its real C ABI (dlopen + hal_plugin_negotiate):
+// mock_lifecycle_test.cc - the mock through its real C ABI (hal::Plugin + hal_plugin_negotiate):
 // negotiation, config errors, capabilities, the lifecycle state machine, events, flags,
 // NUMA/TDX checks, faults, re-adoption and concurrency.
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,10 +24,10 @@ json Config(const json &extra = json::object()) {
 }
 
 TEST(MockNegotiate, RefusesOtherMajorsAndAnswersMinMinor) {
-  void *dl = dlopen(HAL_MOCK_PLUGIN_PATH, RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(dl, nullptr);
-  auto negotiate = reinterpret_cast<hal_negotiate_fn>(dlsym(dl, HAL_PLUGIN_ENTRY_SYMBOL));
-  ASSERT_NE(negotiate, nullptr);
+  auto negotiate = [](uint32_t offered, uint32_t flags, const hal_backend_table **out,
+                      hal_error *error) {
+    return MockPlugin().negotiate(offered, flags, out, error);
+  };
   const hal_backend_table *table = nullptr;
   hal_error error = Err();
   EXPECT_EQ(negotiate(HAL_MAKE_VERSION(2, 0), 0, &table, &error), HAL_FAILED_PRECONDITION);
@@ -47,7 +46,6 @@ TEST(MockNegotiate, RefusesOtherMajorsAndAnswersMinMinor) {
   EXPECT_EQ(table->vm_snapshot, nullptr);
   EXPECT_EQ(negotiate(HAL_ABI_VERSION, 1, &table, &error), HAL_INVALID_ARGUMENT);
   EXPECT_EQ(negotiate(HAL_ABI_VERSION, 0, nullptr, &error), HAL_INVALID_ARGUMENT);
-  dlclose(dl);
 }
 
 TEST(MockBackend, IdentityCapabilitiesAndHostInfo) {
@@ -129,7 +127,7 @@ TEST(MockLifecycle, StateMachineEventsAndIdempotency) {
   ASSERT_EQ(Call(T().vm_start, vm).status, HAL_OK);
   EXPECT_EQ(vm.State(), HAL_VM_STATE_RUNNING);
   EXPECT_EQ(Call(T().vm_start, vm).status, HAL_OK);  // idempotent, no event
-  EXPECT_EQ(be.events.States("vm1"),
+  EXPECT_EQ(be.events.states("vm1"),
             (std::vector<hal_vm_state>{HAL_VM_STATE_STARTING, HAL_VM_STATE_RUNNING}));
   Result del = Call(T().vm_delete, vm);
   EXPECT_EQ(del.status, HAL_FAILED_PRECONDITION);
@@ -150,11 +148,11 @@ TEST(MockLifecycle, StateMachineEventsAndIdempotency) {
   EXPECT_EQ(vm.State(), HAL_VM_STATE_STOPPED);
 
   EXPECT_EQ(
-      be.events.States("vm1"),
+      be.events.states("vm1"),
       (std::vector<hal_vm_state>{HAL_VM_STATE_STARTING, HAL_VM_STATE_RUNNING, HAL_VM_STATE_PAUSED,
                                  HAL_VM_STATE_RUNNING, HAL_VM_STATE_STOPPED}));
   int reboots = 0;
-  for (const auto &e : be.events.All()) reboots += e.type == HAL_EVENT_GUEST_REBOOTED;
+  for (const auto &e : be.events.events()) reboots += e.type == HAL_EVENT_GUEST_REBOOTED;
   EXPECT_EQ(reboots, 2);
 
   ASSERT_EQ(Call(T().vm_delete, vm).status, HAL_OK);
@@ -196,8 +194,8 @@ TEST(MockLifecycle, GracefulShutdown) {
   hal_error error = Err();
   ASSERT_EQ(T().vm_shutdown(vm.get(), 5000, 0, &error), HAL_OK) << error.message;
   EXPECT_EQ(vm.State(), HAL_VM_STATE_STOPPED);
-  EXPECT_EQ(be.events.States("sd").back(), HAL_VM_STATE_STOPPED);
-  EXPECT_EQ(be.events.All().back().detail["reason"], "guest powered off (ACPI)");
+  EXPECT_EQ(be.events.states("sd").back(), HAL_VM_STATE_STOPPED);
+  EXPECT_EQ(be.events.events().back().detail["reason"], "guest powered off (ACPI)");
 
   // NO_FORCE with a timeout shorter than the guest needs: DEADLINE_EXCEEDED, then the guest,
   // which did see the request, powers off by itself.
@@ -221,7 +219,7 @@ TEST(MockLifecycle, ShutdownTimeoutWhenGuestIgnoresAcpi) {
   EXPECT_EQ(Call(T().vm_start, vm).status, HAL_FAILED_PRECONDITION);
   EXPECT_EQ(T().vm_shutdown(vm.get(), 50, 0, &error), HAL_OK);  // forced after the timeout
   EXPECT_EQ(vm.State(), HAL_VM_STATE_STOPPED);
-  EXPECT_EQ(be.events.States("stubborn"),
+  EXPECT_EQ(be.events.states("stubborn"),
             (std::vector<hal_vm_state>{HAL_VM_STATE_STARTING, HAL_VM_STATE_RUNNING,
                                        HAL_VM_STATE_SHUTTING_DOWN, HAL_VM_STATE_STOPPED}));
 }
@@ -411,12 +409,14 @@ TEST(MockFaults, CrashAfterMsSendsCrashEvent) {
   Backend be(Config({{"faults", {{"crashAfterMs", 50}}}}));
   Vm vm;
   ASSERT_EQ(Create(be.b, Spec("crashy"), vm, HAL_CREATE_START).status, HAL_OK);
-  ASSERT_TRUE(be.events.WaitFor([](const auto &events) {
-    return !events.empty() && events.back().type == HAL_EVENT_STATE_CHANGED &&
-           events.back().state == HAL_VM_STATE_CRASHED;
-  }));
+  ASSERT_TRUE(be.events.wait_until(
+      [](const auto &events) {
+        return !events.empty() && events.back().type == HAL_EVENT_STATE_CHANGED &&
+               events.back().state == HAL_VM_STATE_CRASHED;
+      },
+      std::chrono::milliseconds(5000)));
   EXPECT_EQ(vm.State(), HAL_VM_STATE_CRASHED);
-  auto all = be.events.All();
+  auto all = be.events.events();
   EXPECT_EQ(all[all.size() - 2].type, HAL_EVENT_GUEST_CRASHED);
   EXPECT_EQ(all.back().state, HAL_VM_STATE_CRASHED);
   EXPECT_EQ(Call(T().vm_start, vm).status, HAL_OK);
@@ -441,10 +441,10 @@ TEST(MockBackend, CloseRefusesWithHandlesAndNoEventsAfterClose) {
     EXPECT_EQ(be.Close(), HAL_FAILED_PRECONDITION);
     EXPECT_THAT(be.message, HasSubstr("unreleased"));
   }
-  size_t before = be.events.All().size();
+  size_t before = be.events.events().size();
   ASSERT_EQ(be.Close(HAL_CLOSE_KEEP_VMS), HAL_OK);
   Sleep(150);  // the crash timer would have fired by now
-  EXPECT_EQ(be.events.All().size(), before);
+  EXPECT_EQ(be.events.events().size(), before);
 }
 
 TEST(MockBackend, CloseStopVmsStopsThem) {
@@ -455,7 +455,7 @@ TEST(MockBackend, CloseStopVmsStopsThem) {
     ASSERT_EQ(Create(be.b, Spec("stopme"), vm, HAL_CREATE_START).status, HAL_OK);
     vm = Vm();
     ASSERT_EQ(be.Close(HAL_CLOSE_STOP_VMS), HAL_OK);
-    EXPECT_EQ(be.events.States("stopme").back(), HAL_VM_STATE_STOPPED);
+    EXPECT_EQ(be.events.states("stopme").back(), HAL_VM_STATE_STOPPED);
   }
 }
 
@@ -488,13 +488,16 @@ TEST(MockReadoption, ReadoptedGuestKeepsItsCrashFault) {
     ASSERT_EQ(be.Close(HAL_CLOSE_KEEP_VMS), HAL_OK);  // its timer goes with it
   }
   Backend again(config);
-  ASSERT_TRUE(again.events.WaitFor([](const auto &events) {
-    return !events.empty() && events.back().state == HAL_VM_STATE_CRASHED;
-  })) << "the re-adopted guest never crashed";
-  EXPECT_EQ(again.events.States("fragile"), std::vector<hal_vm_state>{HAL_VM_STATE_CRASHED});
-  EXPECT_TRUE(again.events.States("idle").empty());  // a stopped guest has no crash to come
+  ASSERT_TRUE(again.events.wait_until(
+      [](const auto &events) {
+        return !events.empty() && events.back().state == HAL_VM_STATE_CRASHED;
+      },
+      std::chrono::milliseconds(5000)))
+      << "the re-adopted guest never crashed";
+  EXPECT_EQ(again.events.states("fragile"), std::vector<hal_vm_state>{HAL_VM_STATE_CRASHED});
+  EXPECT_TRUE(again.events.states("idle").empty());  // a stopped guest has no crash to come
   Sleep(400);
-  EXPECT_EQ(again.events.All().size(), 2u);  // GUEST_CRASHED + STATE_CHANGED, once
+  EXPECT_EQ(again.events.events().size(), 2u);  // GUEST_CRASHED + STATE_CHANGED, once
 }
 
 TEST(MockReadoption, StateDirPersistsVms) {
@@ -612,7 +615,7 @@ TEST(MockConcurrency, ManyThreadsOnDifferentVms) {
   EXPECT_EQ(json::parse(Take(out))["vms"].size(), size_t{kThreads * kVms / 2});
   // Every VM saw its transitions in order.
   for (int t = 0; t < kThreads; ++t) {
-    auto states = be.events.States("t" + std::to_string(t) + "-vm3");
+    auto states = be.events.states("t" + std::to_string(t) + "-vm3");
     EXPECT_EQ(states, (std::vector<hal_vm_state>{HAL_VM_STATE_STARTING, HAL_VM_STATE_RUNNING,
                                                  HAL_VM_STATE_PAUSED, HAL_VM_STATE_RUNNING,
                                                  HAL_VM_STATE_STOPPED}));

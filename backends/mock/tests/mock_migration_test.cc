@@ -2,7 +2,6 @@
 // success (guest continues, no reboot), monotonic progress, cancel, injected failure/stall,
 // parameter errors, and a target in another process.
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,8 +10,7 @@
 #include <fstream>
 
 #include "mock_harness.h"
-
-extern char **environ;
+#include "testing/child_process.h"
 
 namespace hal::mock::test {
 namespace {
@@ -122,14 +120,14 @@ TEST(MockMigration, SucceedsAndGuestContinuesWithoutReboot) {
   EXPECT_GT(dst.Info()["guest"]["heartbeat"].get<int64_t>(), guest["heartbeat"].get<int64_t>());
 
   // Events: progress on the source, then MIGRATED and FINISHED; RUNNING on the target.
-  auto events = p.source->events.All();
+  auto events = p.source->events.events();
   int progress_events = 0;
   for (const auto &e : events) progress_events += e.type == HAL_EVENT_MIGRATION_PROGRESS;
   EXPECT_GT(progress_events, 0);
   EXPECT_EQ(events.back().type, HAL_EVENT_MIGRATION_FINISHED);
   EXPECT_EQ(events.back().detail["status"], "completed");
-  EXPECT_EQ(p.source->events.States("mig").back(), HAL_VM_STATE_MIGRATED);
-  EXPECT_EQ(p.target->events.States("mig"),
+  EXPECT_EQ(p.source->events.states("mig").back(), HAL_VM_STATE_MIGRATED);
+  EXPECT_EQ(p.target->events.states("mig"),
             (std::vector<hal_vm_state>{HAL_VM_STATE_INCOMING, HAL_VM_STATE_RUNNING}));
 
   // The source may now be deleted; the target runs on.
@@ -171,7 +169,7 @@ TEST(MockMigration, InjectedFailure) {
   EXPECT_THAT(src.Progress()["error"].get<std::string>(), HasSubstr("faults.migration"));
   EXPECT_EQ(src.State(), HAL_VM_STATE_RUNNING);
   ASSERT_TRUE(WaitState(dst, HAL_VM_STATE_STOPPED));
-  EXPECT_EQ(p.source->events.All().back().type, HAL_EVENT_MIGRATION_FINISHED);
+  EXPECT_EQ(p.source->events.events().back().type, HAL_EVENT_MIGRATION_FINISHED);
 }
 
 TEST(MockMigration, StallTimesOutOrCancels) {
@@ -297,16 +295,13 @@ TEST(MockMigration, CrossProcess) {
   std::remove(out.c_str());
   std::remove((out + ".info").c_str());
   std::string self = std::filesystem::read_symlink("/proc/self/exe");
-  std::string filter = "--gtest_filter=MockMigrationChild.Target";
-  std::string env_out = "HAL_MOCK_CHILD_OUT=" + out;
-  std::vector<char *> argv = {self.data(), filter.data(), nullptr};
-  std::vector<char *> envp = {env_out.data(), nullptr};
-  pid_t child = 0;
-  ASSERT_EQ(posix_spawn(&child, self.c_str(), nullptr, nullptr, argv.data(), envp.data()), 0);
+  hal::testing::ChildOptions options;  // the child's environment: only its output path
+  options.env = {{"HAL_MOCK_CHILD_OUT", out}};
+  options.inherit_environment = false;
+  hal::testing::ChildProcess child({self, "--gtest_filter=MockMigrationChild.Target"}, options);
   std::string uri = ReadWhenPresent(out, 10000);
   if (uri.empty()) {
-    ::kill(child, SIGKILL);
-    ::waitpid(child, nullptr, 0);
+    child.kill_hard();
     FAIL() << "child did not publish its endpoint";
   }
   Backend be(json{{"instance", Instance()}});
@@ -319,8 +314,7 @@ TEST(MockMigration, CrossProcess) {
   EXPECT_EQ(WaitFinished(src), "completed");
   EXPECT_EQ(src.State(), HAL_VM_STATE_MIGRATED);
   std::string info = ReadWhenPresent(out + ".info", 10000);
-  int status = 0;
-  ::waitpid(child, &status, 0);
+  const int status = child.wait(std::chrono::seconds(60)).value_or(-1);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   ASSERT_FALSE(info.empty());
   EXPECT_EQ(json::parse(info)["bootCount"], 2);

@@ -23,9 +23,9 @@
 #include <sstream>
 #include <thread>
 
-#include "backends/kvm-qemu/tests/test_guest.h"
 #include "controller/node/tests/node_process.h"
 #include "controller/node/tests/test_support.h"
+#include "testing/test_guest.h"
 
 namespace hal::node::testing {
 namespace {
@@ -127,7 +127,7 @@ class KvmQemuNodeTest : public ::testing::Test {
     if (!on_path("qemu-system-x86_64"))
       GTEST_SKIP() << "qemu-system-x86_64 is not on PATH: the kvm-qemu node test needs QEMU";
     std::string why;
-    guest_ = kvm_qemu::testing::test_guest_dir(&why);
+    guest_ = hal::testing::test_guest_dir(&why);
     if (!guest_) GTEST_SKIP() << "the kvm-qemu node test needs the test guest: " << why;
     dir_ = std::make_unique<TempDir>("hal-nk-");
   }

@@ -2,26 +2,11 @@
 #include "controller/node/tests/test_support.h"
 
 #include <grpcpp/grpcpp.h>
-#include <stdlib.h>
 
-#include <stdexcept>
 #include <thread>
 #include <vector>
 
 namespace hal::node::testing {
-
-TempDir::TempDir(const std::string &prefix) {
-  std::string pattern = "/tmp/" + prefix + "XXXXXX";
-  std::vector<char> buffer(pattern.begin(), pattern.end());
-  buffer.push_back('\0');
-  if (::mkdtemp(buffer.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = buffer.data();
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 std::filesystem::path mock_plugin_dir() {
   return std::filesystem::path(HAL_NODE_MOCK_PLUGIN).parent_path();

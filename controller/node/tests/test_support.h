@@ -1,4 +1,4 @@
-// test_support.h - helpers for hal-node tests: temp dirs, mock-backed agent options, a client
+// test_support.h - helpers for hal-node tests: mock-backed agent options, a client
 // stub on a real channel, minimal HAL specs, waiting for conditions.
 #ifndef HAL_CONTROLLER_NODE_TESTS_TEST_SUPPORT_H
 #define HAL_CONTROLLER_NODE_TESTS_TEST_SUPPORT_H
@@ -12,23 +12,12 @@
 
 #include "controller/node/agent_options.h"
 #include "hal/v1/node.grpc.pb.h"
+#include "testing/temp_dir.h"
 
 namespace hal::node::testing {
 
-/** A directory under /tmp removed recursively at destruction. */
-class TempDir {
- public:
-  /** mkdtemp("/tmp/<prefix>XXXXXX"). */
-  explicit TempDir(const std::string &prefix = "hal-node-");
-  ~TempDir();
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  /** The directory. */
-  const std::filesystem::path &path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+/** A directory under /tmp removed recursively at destruction (testing/temp_dir.h). */
+using hal::testing::TempDir;
 
 /** The directory holding libhal-mock.so and its manifest. */
 std::filesystem::path mock_plugin_dir();
