@@ -12,6 +12,7 @@
 #include "controller/server/controller_server.h"
 #include "controller/server/object_util.h"
 #include "hal/v1/controller.grpc.pb.h"
+#include "testing/temp_dir.h"
 
 namespace hal::controller {
 namespace {
@@ -19,8 +20,8 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 using hal::node::NodeAgent;
-using hal::node::testing::TempDir;
 using hal::node::testing::wait_until;
+using hal::testing::TempDir;
 
 std::string vm_manifest(const std::string &name, const std::string &strategy,
                         const std::string &extra_spec = "", const std::string &selector = "mock") {

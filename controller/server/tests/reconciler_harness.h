@@ -17,6 +17,7 @@
 #include "controller/node/node_agent.h"
 #include "controller/node/tests/test_support.h"
 #include "controller/server/reconcile_context.h"
+#include "testing/temp_dir.h"
 
 namespace hal::controller::testing {
 
@@ -64,7 +65,7 @@ class ReconcilerHarness : public NodeListener {
 
  private:
   ControllerOptions options_;
-  node::testing::TempDir dir_{"hal-reconciler-"};
+  ::hal::testing::TempDir dir_{"hal-reconciler-"};
   std::unique_ptr<Store> store_;
   ImageCatalog images_;
   PlacementModel placements_;
