@@ -128,19 +128,16 @@ void VmController::join_migration_thread() {
 
 void VmController::connect_qmp(SupervisedProcess *process) {
   const VmStateDir d = dir();
-  const auto deadline = std::chrono::steady_clock::now() + kStartupTimeout;
-  std::error_code ec;
-  while (!fs::exists(d.qmp_socket(), ec)) {
-    if (process->exited()) {
+  switch (process->wait_for_path(d.qmp_socket(), kStartupTimeout)) {
+    case backend_common::PathWait::kAppeared:
+      break;
+    case backend_common::PathWait::kExited:
       throw Failure(HAL_UNAVAILABLE,
                     "QEMU " + process->exit_info().describe() +
                         " during startup: " + read_tail(d.stderr_log(), kStderrTail));
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
+    case backend_common::PathWait::kTimedOut:
       throw Failure(HAL_UNAVAILABLE, "QEMU did not create its QMP socket within 30 s: " +
                                          read_tail(d.stderr_log(), kStderrTail));
-    }
-    std::this_thread::sleep_for(2ms);
   }
   std::shared_ptr<QmpClient> qmp;
   try {
