@@ -456,13 +456,13 @@ void VmController::restore_from_disk() {
       return;
     }
   }
-  auto pid = d.read_pid();
-  if (!pid) return;  // STOPPED
-  if (!backend_common::is_our_process(*pid, settings_->binary, d.api_socket().string())) {
-    std::error_code ec;
-    fs::remove(d.pidfile(), ec);
+  const backend_common::FoundProcess found =
+      backend_common::find_process(d, settings_->binary, d.api_socket().string());
+  if (found.kind == backend_common::FoundProcess::Kind::kNone) return;  // STOPPED
+  if (found.kind == backend_common::FoundProcess::Kind::kGone) {
     std::lock_guard<std::mutex> lock(mutex_);
-    state_ = HAL_VM_STATE_CRASHED;  // the VMM died while nobody watched
+    crashed_while_unwatched_locked("cloud-hypervisor", found.pid, "log",
+                                   read_tail(d.stderr_log(), kLogTail));
     return;
   }
   hal_vm_state adopted = HAL_VM_STATE_STOPPED;
@@ -478,7 +478,7 @@ void VmController::restore_from_disk() {
   std::lock_guard<std::mutex> lock(mutex_);
   state_ = adopted;
   try {
-    process_ = SupervisedProcess::adopt(*pid, [this](const ExitInfo &info) { on_exit(info); });
+    process_ = SupervisedProcess::adopt(found.pid, [this](const ExitInfo &info) { on_exit(info); });
   } catch (const std::exception &) {
     state_ = HAL_VM_STATE_CRASHED;
     return;

@@ -6,6 +6,8 @@
 #ifndef HAL_BACKENDS_COMMON_VM_CONTROLLER_BASE_H
 #define HAL_BACKENDS_COMMON_VM_CONTROLLER_BASE_H
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -84,6 +86,18 @@ class VmControllerBase {
     throw hal::plugin::Failure(HAL_FAILED_PRECONDITION, std::string(op) + ": VM '" + spec_.name +
                                                             "' is " + hal_vm_state_name(state_) +
                                                             std::string(more));
+  }
+
+  /** At open(), for a VM whose hypervisor `hypervisor` (e.g. "QEMU") with `pid` exited while no
+   *  backend was watching it (FoundProcess::kGone): CRASHED, reported as hal.h's close asks
+   *  (the next open() reports what happened meanwhile) by STATE_CHANGED and GUEST_CRASHED,
+   *  whose reason says so and whose `log_key` holds `log_tail` (the end of its output log). */
+  void crashed_while_unwatched_locked(const std::string &hypervisor, pid_t pid,
+                                      const std::string &log_key, const std::string &log_tail) {
+    const std::string how =
+        hypervisor + " (pid " + std::to_string(pid) + ") exited while no backend was watching it";
+    set_state_locked(HAL_VM_STATE_CRASHED, how);
+    emit_locked(HAL_EVENT_GUEST_CRASHED, {{"reason", how}, {log_key, log_tail}});
   }
 
   /** The backend's settings. */

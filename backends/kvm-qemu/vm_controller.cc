@@ -793,32 +793,26 @@ void VmController::restore_from_disk() {
   if (auto status = backend_common::read_file(d.status_file())) {
     migrated = status->find("Migrated") != std::string::npos;
   }
-  std::optional<pid_t> pid = d.read_pid();
-  const std::string marker = escape_option_value(d.qmp_socket().string());
-  if (!pid) {
+  const backend_common::FoundProcess found = backend_common::find_process(
+      d, settings_->qemu_binary, escape_option_value(d.qmp_socket().string()));
+  if (found.kind == backend_common::FoundProcess::Kind::kNone) {
     std::lock_guard<std::mutex> lock(mutex_);
     state_ = migrated ? HAL_VM_STATE_MIGRATED : HAL_VM_STATE_STOPPED;
     return;
   }
-  if (!backend_common::is_our_process(*pid, settings_->qemu_binary, marker)) {
-    std::error_code ec;
-    fs::remove(d.pidfile(), ec);
+  if (found.kind == backend_common::FoundProcess::Kind::kGone) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (migrated) {
       state_ = HAL_VM_STATE_MIGRATED;
       return;
     }
-    state_ = HAL_VM_STATE_CRASHED;
-    const std::string how =
-        "QEMU (pid " + std::to_string(*pid) + ") exited while no backend was watching it";
-    emit_locked(HAL_EVENT_STATE_CHANGED, {{"reason", how}});
-    emit_locked(HAL_EVENT_GUEST_CRASHED,
-                {{"reason", how}, {"stderr", read_tail(d.stderr_log(), kStderrTail)}});
+    crashed_while_unwatched_locked("QEMU", found.pid, "stderr",
+                                   read_tail(d.stderr_log(), kStderrTail));
     return;
   }
   std::unique_ptr<SupervisedProcess> process;
   try {
-    process = SupervisedProcess::adopt(*pid, [this](const ExitInfo &info) { on_exit(info); });
+    process = SupervisedProcess::adopt(found.pid, [this](const ExitInfo &info) { on_exit(info); });
   } catch (const std::exception &) {
     std::lock_guard<std::mutex> lock(mutex_);
     state_ = HAL_VM_STATE_CRASHED;
