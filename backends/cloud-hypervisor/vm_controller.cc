@@ -27,9 +27,8 @@ constexpr auto kQuitGrace = 2s;
 constexpr size_t kLogTail = 600;
 }  // namespace
 
-VmController::VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec,
-                           json spec_json)
-    : settings_(std::move(settings)), spec_(std::move(spec)), spec_json_(std::move(spec_json)) {}
+VmController::VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec)
+    : VmControllerBase(std::move(settings), std::move(spec)) {}
 
 VmController::~VmController() {
   detach();
@@ -49,35 +48,6 @@ void VmController::detach() {
     process.swap(process_);
     reader.swap(reader_);
   }
-}
-
-hal_vm_state VmController::state() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  check_not_deleted_locked();
-  return state_;
-}
-
-bool VmController::deleted() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return deleted_;
-}
-
-void VmController::check_not_deleted_locked() const {
-  if (deleted_) throw Failure(HAL_NOT_FOUND, "VM '" + spec_.name + "' was deleted");
-}
-
-void VmController::set_state_locked(hal_vm_state state, const std::string &reason) {
-  if (state == state_) return;
-  state_ = state;
-  cv_.notify_all();
-  if (!detached_) {
-    settings_->events.emit(HAL_EVENT_STATE_CHANGED, spec_.name, state,
-                           json({{"reason", reason}}).dump());
-  }
-}
-
-void VmController::emit_locked(hal_event_type type, const json &detail) const {
-  if (!detached_) settings_->events.emit(type, spec_.name, state_, detail.dump());
 }
 
 // ---- process ---------------------------------------------------------------------------------
@@ -195,8 +165,7 @@ void VmController::start(uint32_t flags) {
     check_not_deleted_locked();
     if (state_ == HAL_VM_STATE_RUNNING) return;
     if (state_ != HAL_VM_STATE_STOPPED && state_ != HAL_VM_STATE_CRASHED) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_start: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
+      refuse_locked("vm_start");
     }
   }
   if (spec_.launch_security.type == LaunchSecurityType::kTdx) {
@@ -261,8 +230,7 @@ void VmController::pause() {
     check_not_deleted_locked();
     if (state_ == HAL_VM_STATE_PAUSED) return;
     if (state_ != HAL_VM_STATE_RUNNING || migration_active_) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_pause: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
+      refuse_locked("vm_pause");
     }
   }
   api().pause();
@@ -276,8 +244,7 @@ void VmController::resume() {
     check_not_deleted_locked();
     if (state_ == HAL_VM_STATE_RUNNING) return;
     if (state_ != HAL_VM_STATE_PAUSED || migration_active_) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_resume: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
+      refuse_locked("vm_resume");
     }
   }
   api().resume();
@@ -294,8 +261,7 @@ void VmController::shutdown(uint32_t timeout_ms, uint32_t flags) {
     if (state_ == HAL_VM_STATE_STOPPED) return;
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED &&
         state_ != HAL_VM_STATE_SHUTTING_DOWN) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_shutdown: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
+      refuse_locked("vm_shutdown");
     }
     previous = state_ == HAL_VM_STATE_SHUTTING_DOWN ? HAL_VM_STATE_RUNNING : state_;
     process = process_.get();
@@ -334,8 +300,7 @@ void VmController::reboot() {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_reboot: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
+      refuse_locked("vm_reboot");
     }
   }
   api().reboot();
@@ -347,8 +312,7 @@ void VmController::remove() {
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_STOPPED && state_ != HAL_VM_STATE_CRASHED &&
         state_ != HAL_VM_STATE_MIGRATED) {
-      throw Failure(HAL_FAILED_PRECONDITION, "vm_delete: VM '" + spec_.name + "' is " +
-                                                 hal_vm_state_name(state_) + "; stop it first");
+      refuse_locked("vm_delete", "; stop it first");
     }
     if (relay_) relay_->cancel();
   }
@@ -432,8 +396,7 @@ std::string VmController::console() const {
                                        "' has no serial console (spec.console.serial is false)");
   }
   if (!process_ || process_->exited() || state_ == HAL_VM_STATE_INCOMING) {
-    throw Failure(HAL_FAILED_PRECONDITION,
-                  "vm_get_console: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
+    refuse_locked("vm_get_console");
   }
   return json({{"type", "unix"}, {"path", serial_socket().string()}}).dump();
 }
@@ -449,8 +412,7 @@ void VmController::attach_device(std::string_view device_json) {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_attach_device: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
+      refuse_locked("vm_attach_device");
     }
   }
   const std::string kind = device.value("kind", "");
@@ -474,8 +436,7 @@ void VmController::detach_device(std::string_view name) {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
-      throw Failure(HAL_FAILED_PRECONDITION,
-                    "vm_detach_device: VM '" + spec_.name + "' is " + hal_vm_state_name(state_));
+      refuse_locked("vm_detach_device");
     }
   }
   api().remove_device(std::string(name));
@@ -495,13 +456,13 @@ void VmController::restore_from_disk() {
       return;
     }
   }
-  auto pid = d.read_pid();
-  if (!pid) return;  // STOPPED
-  if (!backend_common::is_our_process(*pid, settings_->binary, d.api_socket().string())) {
-    std::error_code ec;
-    fs::remove(d.pidfile(), ec);
+  const backend_common::FoundProcess found =
+      backend_common::find_process(d, settings_->binary, d.api_socket().string());
+  if (found.kind == backend_common::FoundProcess::Kind::kNone) return;  // STOPPED
+  if (found.kind == backend_common::FoundProcess::Kind::kGone) {
     std::lock_guard<std::mutex> lock(mutex_);
-    state_ = HAL_VM_STATE_CRASHED;  // the VMM died while nobody watched
+    crashed_while_unwatched_locked("cloud-hypervisor", found.pid, "log",
+                                   read_tail(d.stderr_log(), kLogTail));
     return;
   }
   hal_vm_state adopted = HAL_VM_STATE_STOPPED;
@@ -517,7 +478,7 @@ void VmController::restore_from_disk() {
   std::lock_guard<std::mutex> lock(mutex_);
   state_ = adopted;
   try {
-    process_ = SupervisedProcess::adopt(*pid, [this](const ExitInfo &info) { on_exit(info); });
+    process_ = SupervisedProcess::adopt(found.pid, [this](const ExitInfo &info) { on_exit(info); });
   } catch (const std::exception &) {
     state_ = HAL_VM_STATE_CRASHED;
     return;
@@ -545,9 +506,7 @@ void VmController::migration_send(std::string_view params_json) {
                                          "' is a TDX guest; TDX VMs cannot be live-migrated");
     }
     if ((state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) || migration_active_) {
-      throw Failure(HAL_FAILED_PRECONDITION, std::string("migration_send: VM '") + spec_.name +
-                                                 "' is " + hal_vm_state_name(state_) +
-                                                 (migration_active_ ? " and migrating" : ""));
+      refuse_locked("migration_send", migration_active_ ? " and migrating" : "");
     }
   }
   join_migration();

@@ -25,6 +25,7 @@
 #include "backends/cloud-hypervisor/vm_state_dir.h"
 #include "backends/common/exit_info.h"
 #include "backends/common/supervised_process.h"
+#include "backends/common/vm_controller_base.h"
 #include "core/spec/vm_spec.h"
 #include "hal/plugin.hpp"
 
@@ -52,26 +53,14 @@ struct BackendSettings {
 };
 
 /** One VM, shared by the backend's table and every handle on it. */
-class VmController {
+class VmController : public backend_common::VmControllerBase<BackendSettings, VmStateDir> {
  public:
-  /** A STOPPED VM defined by `spec` (raw JSON in `spec_json`). */
-  VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec,
-               nlohmann::json spec_json);
+  /** A VM in state STOPPED defined by `spec`. */
+  VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec);
   /** Stops watching (never stops the VMM). */
   ~VmController();
   VmController(const VmController &) = delete;
   VmController &operator=(const VmController &) = delete;
-
-  /** The VM id (spec name). */
-  const std::string &id() const { return spec_.name; }
-  /** The typed spec. */
-  const VmSpec &spec() const { return spec_; }
-  /** The state directory. */
-  VmStateDir dir() const { return VmStateDir(settings_->state_root, spec_.name); }
-  /** Current state; throws Failure(NOT_FOUND) once deleted. */
-  hal_vm_state state() const;
-  /** True once remove() succeeded. */
-  bool deleted() const;
 
   /** vm_start: spawn the VMM, vm.create, vm.boot (and vm.pause with HAL_START_PAUSED). */
   void start(uint32_t flags);
@@ -110,9 +99,6 @@ class VmController {
   void detach();
 
  private:
-  void set_state_locked(hal_vm_state state, const std::string &reason);
-  void emit_locked(hal_event_type type, const nlohmann::json &detail) const;
-  void check_not_deleted_locked() const;
   std::filesystem::path serial_socket() const {
     return settings_->serial_dir / (spec_.name + ".sock");
   }
@@ -127,19 +113,10 @@ class VmController {
   void join_migration();
   uint64_t memory_bytes() const { return spec_.memory.size_bytes; }
 
-  std::shared_ptr<const BackendSettings> settings_;
-  VmSpec spec_;
-  nlohmann::json spec_json_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  hal_vm_state state_ = HAL_VM_STATE_STOPPED;
   std::unique_ptr<backend_common::SupervisedProcess> process_;
   std::unique_ptr<EventMonitorReader> reader_;
   bool expect_exit_ = false;
   bool guest_shutdown_ = false;
-  bool detached_ = false;
-  bool deleted_ = false;
   // Migration.
   enum class Role { kNone, kSource, kTarget };
   Role role_ = Role::kNone;

@@ -44,4 +44,14 @@ bool is_our_process(pid_t pid, const std::string &binary, const std::string &mar
   return false;
 }
 
+FoundProcess find_process(const StateDir &dir, const std::string &binary,
+                          const std::string &marker) {
+  const std::optional<pid_t> pid = dir.read_pid();
+  if (!pid) return {};
+  if (is_our_process(*pid, binary, marker)) return {FoundProcess::Kind::kOurs, *pid};
+  std::error_code ec;
+  fs::remove(dir.pidfile(), ec);
+  return {FoundProcess::Kind::kGone, *pid};
+}
+
 }  // namespace hal::backend_common

@@ -12,6 +12,9 @@
 
 namespace hal::backend_common {
 
+/** The file name of the VM spec in every VM state dir (StateDir::spec_file()). */
+inline constexpr char kSpecFileName[] = "spec.json";
+
 /** The names a backend gives the files of its hypervisor process in a state dir. */
 struct ProcessFileNames {
   /** The pidfile, e.g. "qemu.pid". */
@@ -42,7 +45,7 @@ class StateDir {
   /** The hypervisor's stdout and stderr, appended across runs. */
   std::filesystem::path stderr_log() const { return dir_ / names_.log; }
   /** The VM spec as given to vm_create (JSON). */
-  std::filesystem::path spec_file() const { return dir_ / "spec.json"; }
+  std::filesystem::path spec_file() const { return dir_ / kSpecFileName; }
   /** Backend facts that must survive re-adoption (JSON, e.g. {"state":"Migrated"}). */
   std::filesystem::path status_file() const { return dir_ / "status.json"; }
 

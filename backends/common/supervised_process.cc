@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdint>
@@ -153,6 +154,21 @@ ExitInfo SupervisedProcess::exit_info() const {
 void SupervisedProcess::send_signal(int signal) const {
   if (exited()) return;
   signal_pidfd(watch_->pidfd, signal);
+}
+
+PathWait SupervisedProcess::wait_for_path(const fs::path &path,
+                                          std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::error_code ec;
+  for (;;) {
+    if (fs::exists(path, ec)) return PathWait::kAppeared;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return exited() ? PathWait::kExited : PathWait::kTimedOut;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    if (wait_exit(std::min<std::chrono::milliseconds>(2ms, left + 1ms))) {
+      return fs::exists(path, ec) ? PathWait::kAppeared : PathWait::kExited;
+    }
+  }
 }
 
 bool SupervisedProcess::kill_after(std::chrono::milliseconds grace) const {

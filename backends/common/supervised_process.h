@@ -19,6 +19,16 @@
 
 namespace hal::backend_common {
 
+/** What SupervisedProcess::wait_for_path saw first. */
+enum class PathWait {
+  /** The path exists. */
+  kAppeared,
+  /** The process exited before the path appeared. */
+  kExited,
+  /** Neither happened within the timeout. */
+  kTimedOut,
+};
+
 /** A running process being watched. */
 class SupervisedProcess {
  public:
@@ -52,6 +62,12 @@ class SupervisedProcess {
   ExitInfo exit_info() const;
   /** Sends `signal` to the process (no-op once exited). */
   void send_signal(int signal) const;
+  /** Waits up to `timeout` for `path` (e.g. the control socket the process creates at startup)
+   *  to exist, returning as soon as it does or the process exits; the path is looked at every
+   *  2 ms, the exit is seen at once. A path that exists is kAppeared even when the process has
+   *  exited meanwhile (connecting to it then fails with the real reason). */
+  PathWait wait_for_path(const std::filesystem::path &path,
+                         std::chrono::milliseconds timeout) const;
   /** Waits up to `grace` for the process to end by itself (a backend first asks it to quit through
    *  its own protocol), then SIGKILLs it and waits up to 30 s more. True when it has exited. */
   bool kill_after(std::chrono::milliseconds grace) const;

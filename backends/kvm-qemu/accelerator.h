@@ -20,21 +20,30 @@ struct AcceleratorChoice {
   std::string reason;
 };
 
-/** Decides for config.accelerator `requested` ("auto", "kvm" or "tcg"). `kvm_refusal` answers ""
- *  when KVM runs stock guests here, else why not; it is called only when the answer matters
- *  (never for "tcg"). An explicit "kvm" that is refused throws hal::plugin::Failure
- *  (HAL_PERMISSION_DENIED when the reason is a permission problem, else HAL_UNAVAILABLE) naming
- *  the reason. */
-AcceleratorChoice choose_accelerator(std::string_view requested,
-                                     const std::function<std::string()> &kvm_refusal);
+/** Why KVM cannot run stock guests here, or nothing (an empty reason) when it can. */
+struct KvmRefusal {
+  /** "" when KVM runs stock guests here, else why not, phrased to follow "kvm: ". */
+  std::string reason;
+  /** When the reason is that /dev/kvm does not open: the errno of opening it
+   *  (KvmHostFacts::device_errno; EACCES or EPERM is a permission problem); else 0. */
+  int device_errno = 0;
+};
 
-/** "" when QEMU `binary` can run a stock guest under KVM on this host, else why not. First the
+/** Decides for config.accelerator `requested` ("auto", "kvm" or "tcg"). `kvm_refusal` says
+ *  whether and why not KVM runs stock guests here; it is called only when the answer matters
+ *  (never for "tcg"). An explicit "kvm" that is refused throws hal::plugin::Failure naming the
+ *  reason: HAL_PERMISSION_DENIED when /dev/kvm failed to open with EACCES or EPERM, else
+ *  HAL_UNAVAILABLE. */
+AcceleratorChoice choose_accelerator(std::string_view requested,
+                                     const std::function<KvmRefusal()> &kvm_refusal);
+
+/** Whether QEMU `binary` can run a stock guest under KVM on this host, and why not. First the
  *  host's facts under `host_root` (core/host/kvm_host.h: /dev/kvm, its vendor module, the CPU's
  *  virtualisation flags), then QEMU started once under `scratch_dir` with accel=kvm must run the
  *  firmware (kvm_guest_probe; its answer is cached per binary for the life of the process).
  *  Never throws. */
-std::string kvm_refusal(const std::string &binary, const std::filesystem::path &scratch_dir,
-                        const std::filesystem::path &host_root);
+KvmRefusal kvm_refusal(const std::string &binary, const std::filesystem::path &scratch_dir,
+                       const std::filesystem::path &host_root);
 
 }  // namespace hal::kvm_qemu
 

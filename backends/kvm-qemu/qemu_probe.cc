@@ -67,11 +67,9 @@ QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
     try {
       // A binary that exits at once (not QEMU, or QEMU refusing its options) fails the probe
       // now rather than after the connect timeout.
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (!fs::exists(socket, ec) && std::chrono::steady_clock::now() < deadline) {
-        if (process->wait_exit(std::chrono::milliseconds(5))) {
-          throw std::runtime_error("exited before creating its QMP socket");
-        }
+      if (process->wait_for_path(socket, std::chrono::seconds(10)) ==
+          backend_common::PathWait::kExited) {
+        throw std::runtime_error("exited before creating its QMP socket");
       }
       QmpClient::Options options;
       options.connect_timeout = std::chrono::seconds(10);

@@ -50,45 +50,14 @@ Failure qmp_failure(const std::string &what, const std::exception &e) {
 
 }  // namespace
 
-VmController::VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec,
-                           nlohmann::json spec_json)
-    : settings_(std::move(settings)), spec_(std::move(spec)), spec_json_(std::move(spec_json)) {}
+VmController::VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec)
+    : VmControllerBase(std::move(settings), std::move(spec)) {}
 
 VmController::~VmController() {
   detach();
 }
 
 // ---- small helpers ---------------------------------------------------------------------------
-
-void VmController::set_state_locked(hal_vm_state state, const std::string &reason) {
-  if (state == state_) return;
-  state_ = state;
-  cv_.notify_all();
-  nlohmann::json detail = nlohmann::json::object();
-  if (!reason.empty()) detail["reason"] = reason;
-  emit_locked(HAL_EVENT_STATE_CHANGED, detail);
-}
-
-void VmController::emit_locked(hal_event_type type, const nlohmann::json &detail) const {
-  if (detached_) return;
-  settings_->events.emit(type, spec_.name, state_,
-                         detail.is_null() ? std::string() : detail.dump());
-}
-
-void VmController::check_not_deleted_locked() const {
-  if (deleted_) throw Failure(HAL_NOT_FOUND, "VM '" + spec_.name + "' was deleted");
-}
-
-hal_vm_state VmController::state() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  check_not_deleted_locked();
-  return state_;
-}
-
-bool VmController::deleted() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return deleted_;
-}
 
 std::shared_ptr<QmpClient> VmController::qmp_or_throw() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -128,19 +97,16 @@ void VmController::join_migration_thread() {
 
 void VmController::connect_qmp(SupervisedProcess *process) {
   const VmStateDir d = dir();
-  const auto deadline = std::chrono::steady_clock::now() + kStartupTimeout;
-  std::error_code ec;
-  while (!fs::exists(d.qmp_socket(), ec)) {
-    if (process->exited()) {
+  switch (process->wait_for_path(d.qmp_socket(), kStartupTimeout)) {
+    case backend_common::PathWait::kAppeared:
+      break;
+    case backend_common::PathWait::kExited:
       throw Failure(HAL_UNAVAILABLE,
                     "QEMU " + process->exit_info().describe() +
                         " during startup: " + read_tail(d.stderr_log(), kStderrTail));
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
+    case backend_common::PathWait::kTimedOut:
       throw Failure(HAL_UNAVAILABLE, "QEMU did not create its QMP socket within 30 s: " +
                                          read_tail(d.stderr_log(), kStderrTail));
-    }
-    std::this_thread::sleep_for(2ms);
   }
   std::shared_ptr<QmpClient> qmp;
   try {
@@ -261,8 +227,7 @@ void VmController::start(uint32_t flags) {
       case HAL_VM_STATE_CRASHED:
         break;
       default:
-        throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_start: VM '") + spec_.name +
-                                                   "' is " + hal_vm_state_name(state_));
+        refuse_locked("vm_start");
     }
   }
   if (spec_.launch_security.type == LaunchSecurityType::kTdx) {
@@ -345,8 +310,7 @@ void VmController::pause() {
     check_not_deleted_locked();
     if (state_ == HAL_VM_STATE_PAUSED) return;
     if (state_ != HAL_VM_STATE_RUNNING) {
-      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_pause: VM '") + spec_.name + "' is " +
-                                                 hal_vm_state_name(state_));
+      refuse_locked("vm_pause");
     }
   }
   run_state_command("stop", "vm_pause");
@@ -360,8 +324,7 @@ void VmController::resume() {
     check_not_deleted_locked();
     if (state_ == HAL_VM_STATE_RUNNING) return;
     if (state_ != HAL_VM_STATE_PAUSED) {
-      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_resume: VM '") + spec_.name + "' is " +
-                                                 hal_vm_state_name(state_));
+      refuse_locked("vm_resume");
     }
   }
   run_state_command("cont", "vm_resume");
@@ -378,8 +341,7 @@ void VmController::shutdown(uint32_t timeout_ms, uint32_t flags) {
     if (state_ == HAL_VM_STATE_STOPPED) return;
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED &&
         state_ != HAL_VM_STATE_SHUTTING_DOWN) {
-      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_shutdown: VM '") + spec_.name +
-                                                 "' is " + hal_vm_state_name(state_));
+      refuse_locked("vm_shutdown");
     }
     previous = state_ == HAL_VM_STATE_SHUTTING_DOWN ? HAL_VM_STATE_RUNNING : state_;
     process = process_.get();
@@ -412,8 +374,7 @@ void VmController::reboot() {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING) {
-      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_reboot: VM '") + spec_.name + "' is " +
-                                                 hal_vm_state_name(state_));
+      refuse_locked("vm_reboot");
     }
   }
   nlohmann::json keys = nlohmann::json::array();
@@ -433,8 +394,7 @@ void VmController::reset() {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
-      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_reset: VM '") + spec_.name + "' is " +
-                                                 hal_vm_state_name(state_));
+      refuse_locked("vm_reset");
     }
   }
   try {
@@ -452,8 +412,7 @@ void VmController::remove() {
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_STOPPED && state_ != HAL_VM_STATE_CRASHED &&
         state_ != HAL_VM_STATE_MIGRATED) {
-      throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_delete: VM '") + spec_.name + "' is " +
-                                                 hal_vm_state_name(state_) + "; stop it first");
+      refuse_locked("vm_delete", "; stop it first");
     }
   }
   stop_process(0ms);
@@ -511,9 +470,7 @@ std::string VmController::console() const {
                                        "' has no serial console (spec.console.serial is false)");
   }
   if (!process_ || process_->exited()) {
-    throw Failure(HAL_FAILED_PRECONDITION, std::string("vm_get_console: VM '") + spec_.name +
-                                               "' is " + hal_vm_state_name(state_) +
-                                               "; no console");
+    refuse_locked("vm_get_console", "; no console");
   }
   return nlohmann::json({{"type", "unix"}, {"path", dir().console_socket().string()}}).dump();
 }
@@ -692,8 +649,7 @@ void VmController::migration_send(std::string_view params_json) {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
     if (state_ != HAL_VM_STATE_RUNNING && state_ != HAL_VM_STATE_PAUSED) {
-      throw Failure(HAL_FAILED_PRECONDITION, std::string("migration_send: VM '") + spec_.name +
-                                                 "' is " + hal_vm_state_name(state_));
+      refuse_locked("migration_send");
     }
     if (migration_active_) {
       throw Failure(HAL_FAILED_PRECONDITION,
@@ -837,32 +793,26 @@ void VmController::restore_from_disk() {
   if (auto status = backend_common::read_file(d.status_file())) {
     migrated = status->find("Migrated") != std::string::npos;
   }
-  std::optional<pid_t> pid = d.read_pid();
-  const std::string marker = escape_option_value(d.qmp_socket().string());
-  if (!pid) {
+  const backend_common::FoundProcess found = backend_common::find_process(
+      d, settings_->qemu_binary, escape_option_value(d.qmp_socket().string()));
+  if (found.kind == backend_common::FoundProcess::Kind::kNone) {
     std::lock_guard<std::mutex> lock(mutex_);
     state_ = migrated ? HAL_VM_STATE_MIGRATED : HAL_VM_STATE_STOPPED;
     return;
   }
-  if (!backend_common::is_our_process(*pid, settings_->qemu_binary, marker)) {
-    std::error_code ec;
-    fs::remove(d.pidfile(), ec);
+  if (found.kind == backend_common::FoundProcess::Kind::kGone) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (migrated) {
       state_ = HAL_VM_STATE_MIGRATED;
       return;
     }
-    state_ = HAL_VM_STATE_CRASHED;
-    const std::string how =
-        "QEMU (pid " + std::to_string(*pid) + ") exited while no backend was watching it";
-    emit_locked(HAL_EVENT_STATE_CHANGED, {{"reason", how}});
-    emit_locked(HAL_EVENT_GUEST_CRASHED,
-                {{"reason", how}, {"stderr", read_tail(d.stderr_log(), kStderrTail)}});
+    crashed_while_unwatched_locked("QEMU", found.pid, "stderr",
+                                   read_tail(d.stderr_log(), kStderrTail));
     return;
   }
   std::unique_ptr<SupervisedProcess> process;
   try {
-    process = SupervisedProcess::adopt(*pid, [this](const ExitInfo &info) { on_exit(info); });
+    process = SupervisedProcess::adopt(found.pid, [this](const ExitInfo &info) { on_exit(info); });
   } catch (const std::exception &) {
     std::lock_guard<std::mutex> lock(mutex_);
     state_ = HAL_VM_STATE_CRASHED;

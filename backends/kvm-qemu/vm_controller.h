@@ -24,6 +24,7 @@
 
 #include "backends/common/exit_info.h"
 #include "backends/common/supervised_process.h"
+#include "backends/common/vm_controller_base.h"
 #include "backends/kvm-qemu/migration.h"
 #include "backends/kvm-qemu/qmp_client.h"
 #include "backends/kvm-qemu/vcpu_pinning.h"
@@ -50,26 +51,14 @@ struct BackendSettings {
 };
 
 /** One VM. Shared by the backend's table of VMs and every hal_vm handle on it. */
-class VmController {
+class VmController : public backend_common::VmControllerBase<BackendSettings, VmStateDir> {
  public:
-  /** A VM in state STOPPED defined by `spec` (its raw JSON kept in `spec_json`). */
-  VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec,
-               nlohmann::json spec_json);
+  /** A VM in state STOPPED defined by `spec`. */
+  VmController(std::shared_ptr<const BackendSettings> settings, VmSpec spec);
   /** Stops watching (never stops QEMU). */
   ~VmController();
   VmController(const VmController &) = delete;
   VmController &operator=(const VmController &) = delete;
-
-  /** The VM id (its spec name). */
-  const std::string &id() const { return spec_.name; }
-  /** The typed spec. */
-  const VmSpec &spec() const { return spec_; }
-  /** The VM's state directory. */
-  VmStateDir dir() const { return VmStateDir(settings_->state_root, spec_.name); }
-  /** Current state. Throws Failure(NOT_FOUND) once deleted. */
-  hal_vm_state state() const;
-  /** True once remove() succeeded. */
-  bool deleted() const;
 
   /** vm_start: spawn with -S, connect QMP, pin vCPUs, `cont` (unless HAL_START_PAUSED). */
   void start(uint32_t flags);
@@ -109,9 +98,6 @@ class VmController {
   void detach();
 
  private:
-  void set_state_locked(hal_vm_state state, const std::string &reason);
-  void emit_locked(hal_event_type type, const nlohmann::json &detail) const;
-  void check_not_deleted_locked() const;
   std::shared_ptr<QmpClient> qmp_or_throw() const;
   void launch(bool incoming);
   void connect_qmp(backend_common::SupervisedProcess *process);
@@ -128,13 +114,6 @@ class VmController {
   void run_state_command(const char *command, const char *what);
   std::string tdx_missing_reason() const;
 
-  std::shared_ptr<const BackendSettings> settings_;
-  VmSpec spec_;
-  nlohmann::json spec_json_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  hal_vm_state state_ = HAL_VM_STATE_STOPPED;
   std::unique_ptr<backend_common::SupervisedProcess> process_;
   std::shared_ptr<QmpClient> qmp_;
   std::vector<VcpuThread> vcpu_threads_;
@@ -142,8 +121,6 @@ class VmController {
   bool shutdown_requested_ = false;       // vm_shutdown in progress
   bool guest_shutdown_ = false;           // QEMU reported SHUTDOWN
   std::uintmax_t console_log_start_ = 0;  // console.log size when QEMU last started (it appends)
-  bool detached_ = false;
-  bool deleted_ = false;
   // Migration.
   enum class Role { kNone, kSource, kTarget };
   Role role_ = Role::kNone;

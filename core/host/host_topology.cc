@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -142,8 +143,12 @@ TdxSupport detect_tdx(const fs::path &root) {
     missing.push_back("kvm_intel tdx parameter is \"" + value +
                       "\", not enabled (load kvm_intel with tdx=1)");
   }
-  std::error_code ec;
-  if (!fs::exists(root / "dev/kvm", ec)) missing.push_back("/dev/kvm is missing");
+  // /dev/kvm as kvm_host.h reads it: TDX guests need it to open read-write too.
+  if (const KvmHostFacts kvm = read_kvm_host_facts(root); kvm.device_errno == ENOENT) {
+    missing.push_back("/dev/kvm is missing");
+  } else if (kvm.device_errno != 0) {
+    missing.push_back(kvm.device_error);
+  }
   TdxSupport out;
   out.supported = missing.empty();
   if (!out.supported) {

@@ -47,8 +47,9 @@ struct HostTopology {
  *  a machine without node directories is one node 0 holding every online CPU and all memory. */
 HostTopology discover_host_topology(const std::filesystem::path &root = "/");
 
-/** TDX host support: kvm_intel's tdx parameter "Y"/"1" and /dev/kvm present; the reason also
- *  notes a missing tdx_host_platform CPU flag. */
+/** TDX host support: kvm_intel's tdx parameter "Y"/"1" and /dev/kvm opening read-write
+ *  (read_kvm_host_facts; "/dev/kvm is missing" when absent); the reason also notes a missing
+ *  tdx_host_platform CPU flag. */
 TdxSupport detect_tdx(const std::filesystem::path &root = "/");
 
 /** "kvm" when the host's KVM can run stock guest kernels (kvm_host_refusal is empty), else "tcg".

@@ -39,7 +39,8 @@ KvmHostFacts read_kvm_host_facts(const fs::path &root) {
   KvmHostFacts facts;
   const int fd = ::open((root / "dev/kvm").c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
-    facts.device_error = std::string("/dev/kvm: ") + std::strerror(errno);
+    facts.device_errno = errno;
+    facts.device_error = std::string("/dev/kvm: ") + std::strerror(facts.device_errno);
   } else {
     ::close(fd);
   }

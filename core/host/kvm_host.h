@@ -14,6 +14,9 @@ namespace hal {
 struct KvmHostFacts {
   /** "" when <root>/dev/kvm opens read-write, else e.g. "/dev/kvm: No such file or directory". */
   std::string device_error;
+  /** 0 when <root>/dev/kvm opens read-write, else the errno of opening it (ENOENT: no device;
+   *  EACCES or EPERM: a permission problem). */
+  int device_errno = 0;
   /** The KVM vendor module in <root>/sys/module: "kvm_intel", "kvm_amd", "kvm_pvm" or "". */
   std::string vendor_module;
   /** True when <root>/proc/cpuinfo has an x86 "flags" line. */

@@ -12,6 +12,7 @@
 
 #include "core/log/log.h"
 #include "core/spec/vm_spec_validation.h"
+#include "hal/plugin.hpp"
 
 namespace hal {
 namespace detail {
@@ -225,12 +226,14 @@ nlohmann::json json_result(const Plugin &plugin, std::string_view what, F &&call
 }
 
 // hal.h makes some flag pairs exclusive; the host refuses them itself, so no plugin, however
-// lax, ever receives one.
+// lax, ever receives one. The words are plugin.hpp's, which refuses them in every plugin it
+// builds.
 void refuse_exclusive(const std::string &what, uint32_t flags, uint32_t first,
                       const char *first_name, uint32_t second, const char *second_name) {
-  if ((flags & first) == 0 || (flags & second) == 0) return;
-  throw Error(HAL_INVALID_ARGUMENT, what + ": " + first_name + " and " + second_name +
-                                        " are exclusive; pass at most one");
+  std::string conflict =
+      hal::plugin::exclusive_flags_conflict(flags, first, first_name, second, second_name);
+  if (conflict.empty()) return;
+  throw Error(HAL_INVALID_ARGUMENT, what + ": " + conflict);
 }
 
 std::string spec_name(const nlohmann::json &spec) {

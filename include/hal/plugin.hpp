@@ -94,6 +94,16 @@ class EventSink {
   void *user_data_ = nullptr;
 };
 
+/** "" when `flags` holds at most one of `first` and `second`, a pair hal.h makes exclusive
+ *  (vm_create VALIDATE_ONLY + START, close KEEP_VMS + STOP_VMS); else why not, e.g.
+ *  "HAL_CLOSE_KEEP_VMS and HAL_CLOSE_STOP_VMS are exclusive; pass at most one". The host's
+ *  hal::Backend (libhal-core) refuses the same pairs with the same words. */
+inline std::string exclusive_flags_conflict(uint32_t flags, uint32_t first, const char *first_name,
+                                            uint32_t second, const char *second_name) {
+  if ((flags & first) == 0 || (flags & second) == 0) return {};
+  return std::string(first_name) + " and " + second_name + " are exclusive; pass at most one";
+}
+
 namespace detail {
 /** Throws HAL_UNSUPPORTED for an optional entry the plugin does not implement. */
 [[noreturn]] inline void unsupported(const char *op) {
@@ -249,9 +259,9 @@ inline void check_flags(const char *op, uint32_t flags, uint32_t allowed) {
  *  exclusive (their names are given for the message). */
 inline void check_exclusive(const char *op, uint32_t flags, uint32_t first, const char *first_name,
                             uint32_t second, const char *second_name) {
-  if ((flags & first) == 0 || (flags & second) == 0) return;
-  throw Failure(HAL_INVALID_ARGUMENT, std::string(op) + ": " + first_name + " and " + second_name +
-                                          " are exclusive; pass at most one");
+  std::string conflict = exclusive_flags_conflict(flags, first, first_name, second, second_name);
+  if (conflict.empty()) return;
+  throw Failure(HAL_INVALID_ARGUMENT, std::string(op) + ": " + conflict);
 }
 
 /** Throws INVALID_ARGUMENT when a required pointer is NULL. */

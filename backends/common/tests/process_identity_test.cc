@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "backends/common/spawn.h"
+#include "backends/common/state_files.h"
 #include "testing/process_guard.h"
 #include "testing/temp_dir.h"
 
@@ -83,6 +84,28 @@ TEST(ProcessIdentity, AZombieIsNotOurs) {
   EXPECT_EQ(::kill(pid, 0), 0);
   EXPECT_FALSE(is_our_process(pid, "sleep", "0.0123"));
   ::waitpid(pid, nullptr, 0);
+}
+
+TEST(FindProcess, NoPidfileGoneOrOurs) {
+  testing::TempDir tmp;
+  const StateDir dir(tmp.path() / "vm", {"hv.pid", "hv.log"});
+  dir.create();
+  EXPECT_EQ(find_process(dir, "sleep", "0.0123").kind, FoundProcess::Kind::kNone);
+
+  const pid_t pid = spawn_process({"sleep", "30", "0.0123"}, dir.stderr_log());
+  testing::ProcessGuard guard(pid);
+  write_pid_file(dir.pidfile(), pid);
+  const FoundProcess ours = find_process(dir, "sleep", "0.0123");
+  EXPECT_EQ(ours.kind, FoundProcess::Kind::kOurs);
+  EXPECT_EQ(ours.pid, pid);
+  EXPECT_EQ(dir.read_pid(), pid);
+
+  // The same live process under another VM's marker is not this VM's: its pidfile goes.
+  const FoundProcess gone = find_process(dir, "sleep", "/other/qmp.sock");
+  EXPECT_EQ(gone.kind, FoundProcess::Kind::kGone);
+  EXPECT_EQ(gone.pid, pid);
+  EXPECT_FALSE(dir.read_pid());
+  EXPECT_EQ(find_process(dir, "sleep", "0.0123").kind, FoundProcess::Kind::kNone);
 }
 
 }  // namespace

@@ -211,5 +211,35 @@ TEST_F(SupervisedProcessTest, MayBeDestroyedFromItsOwnExitCallback) {
   EXPECT_TRUE(destroyed.load());
 }
 
+TEST_F(SupervisedProcessTest, WaitForPathSeesThePathTheProcessCreates) {
+  const std::filesystem::path socket = dir_.dir() / "control.sock";
+  auto process = SupervisedProcess::spawn(
+      {"sh", "-c", "sleep 0.1; touch '" + socket.string() + "'; exec sleep 30"}, dir_.stderr_log(),
+      dir_.pidfile(), nullptr);
+  testing::ProcessGuard guard(process->pid());
+  EXPECT_EQ(process->wait_for_path(socket, 10s), PathWait::kAppeared);
+  EXPECT_TRUE(std::filesystem::exists(socket));
+  EXPECT_EQ(process->wait_for_path(socket, 0ms), PathWait::kAppeared);
+}
+
+TEST_F(SupervisedProcessTest, WaitForPathReturnsAtOnceWhenTheProcessExits) {
+  auto process = SupervisedProcess::spawn({"sh", "-c", "sleep 0.1; exit 1"}, dir_.stderr_log(),
+                                          dir_.pidfile(), nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(process->wait_for_path(dir_.dir() / "never", 20s), PathWait::kExited);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_TRUE(process->exited());
+}
+
+TEST_F(SupervisedProcessTest, WaitForPathTimesOutWhileTheProcessRuns) {
+  auto process =
+      SupervisedProcess::spawn({"sleep", "30"}, dir_.stderr_log(), dir_.pidfile(), nullptr);
+  testing::ProcessGuard guard(process->pid());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(process->wait_for_path(dir_.dir() / "never", 100ms), PathWait::kTimedOut);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
+  EXPECT_FALSE(process->exited());
+}
+
 }  // namespace
 }  // namespace hal::backend_common

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
@@ -54,8 +55,8 @@ class AcceleratorTest : public ::testing::Test {
 TEST_F(AcceleratorTest, HardwareKvmThatRunsFirmwareIsChosenByAuto) {
   const fs::path host_root = host("kvm_intel", "fpu vmx lm");
   const std::string qemu = qemu_that_runs_firmware();
-  const std::string refusal = kvm_refusal(qemu, root_ / "scratch", host_root);
-  EXPECT_EQ(refusal, "");
+  const KvmRefusal refusal = kvm_refusal(qemu, root_ / "scratch", host_root);
+  EXPECT_EQ(refusal.reason, "");
   EXPECT_TRUE(qemu_ran());  // the host facts passed, so QEMU was asked too
   const AcceleratorChoice choice = choose_accelerator("auto", [&] { return refusal; });
   EXPECT_EQ(choice.accelerator, "kvm");
@@ -65,7 +66,7 @@ TEST_F(AcceleratorTest, HardwareKvmThatRunsFirmwareIsChosenByAuto) {
 TEST_F(AcceleratorTest, PvmIsRefusedFromHostFactsWithoutStartingQemu) {
   const fs::path host_root = host("kvm_pvm", "fpu lm hypervisor");
   const std::string qemu = qemu_that_runs_firmware();
-  EXPECT_EQ(kvm_refusal(qemu, root_ / "scratch", host_root), kPvmRefusal);
+  EXPECT_EQ(kvm_refusal(qemu, root_ / "scratch", host_root).reason, kPvmRefusal);
   EXPECT_FALSE(qemu_ran());
   const AcceleratorChoice choice =
       choose_accelerator("auto", [&] { return kvm_refusal(qemu, root_ / "scratch", host_root); });
@@ -87,7 +88,7 @@ TEST_F(AcceleratorTest, ExplicitTcgAsksNothing) {
   bool asked = false;
   const AcceleratorChoice choice = choose_accelerator("tcg", [&] {
     asked = true;
-    return std::string();
+    return KvmRefusal();
   });
   EXPECT_FALSE(asked);
   EXPECT_EQ(choice.accelerator, "tcg");
@@ -96,7 +97,7 @@ TEST_F(AcceleratorTest, ExplicitTcgAsksNothing) {
 
 TEST_F(AcceleratorTest, ExplicitKvmThatIsRefusedFailsWithTheReason) {
   try {
-    choose_accelerator("kvm", [] { return std::string(kPvmRefusal); });
+    choose_accelerator("kvm", [] { return KvmRefusal{kPvmRefusal}; });
     FAIL() << "expected a Failure";
   } catch (const hal::plugin::Failure &failure) {
     EXPECT_EQ(failure.status, HAL_UNAVAILABLE);
@@ -104,12 +105,43 @@ TEST_F(AcceleratorTest, ExplicitKvmThatIsRefusedFailsWithTheReason) {
               std::string("kvm-qemu: accelerator kvm requested but ") + kPvmRefusal);
   }
   try {
-    choose_accelerator("kvm", [] { return std::string("/dev/kvm: Permission denied"); });
+    choose_accelerator("kvm", [] { return KvmRefusal{"/dev/kvm: Permission denied", EACCES}; });
     FAIL() << "expected a Failure";
   } catch (const hal::plugin::Failure &failure) {
     EXPECT_EQ(failure.status, HAL_PERMISSION_DENIED);
   }
-  EXPECT_EQ(choose_accelerator("kvm", [] { return std::string(); }).accelerator, "kvm");
+  EXPECT_EQ(choose_accelerator("kvm", [] { return KvmRefusal(); }).accelerator, "kvm");
+}
+
+TEST_F(AcceleratorTest, TheStatusOfARefusedKvmComesFromTheDeviceErrnoNotTheWords) {
+  const fs::path host_root = host("kvm_intel", "vmx");
+  fs::remove(host_root / "dev/kvm");
+  const KvmRefusal refusal = kvm_refusal(qemu_that_runs_firmware(), root_ / "s", host_root);
+  EXPECT_EQ(refusal.reason, "/dev/kvm: No such file or directory");
+  EXPECT_EQ(refusal.device_errno, ENOENT);
+  try {
+    choose_accelerator("kvm", [&] { return refusal; });
+    FAIL() << "expected a Failure";
+  } catch (const hal::plugin::Failure &failure) {
+    EXPECT_EQ(failure.status, HAL_UNAVAILABLE);
+  }
+  // A reason that merely mentions permissions is no permission problem of /dev/kvm.
+  try {
+    choose_accelerator("kvm", [] { return KvmRefusal{"QEMU: Permission denied on its log"}; });
+    FAIL() << "expected a Failure";
+  } catch (const hal::plugin::Failure &failure) {
+    EXPECT_EQ(failure.status, HAL_UNAVAILABLE);
+  }
+  try {
+    choose_accelerator("kvm", [] {
+      return KvmRefusal{"/dev/kvm: Operation not permitted", EPERM};
+    });
+    FAIL() << "expected a Failure";
+  } catch (const hal::plugin::Failure &failure) {
+    EXPECT_EQ(failure.status, HAL_PERMISSION_DENIED);
+  }
+  EXPECT_EQ(
+      kvm_refusal(qemu_that_runs_firmware(), root_ / "s", host("kvm_pvm", "fpu")).device_errno, 0);
 }
 
 TEST_F(AcceleratorTest, BackendOnPvmHostRefusesExplicitKvmAndReportsWhyAutoIsTcg) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 
 #include "core/host/host_topology.h"
@@ -75,6 +76,22 @@ TEST(KvmHost, MissingDeviceIsRefusedWithTheOpenError) {
   EXPECT_EQ(kvm_host_refusal(read_kvm_host_facts(host.root())),
             "/dev/kvm: No such file or directory");
   EXPECT_EQ(detect_accelerator(host.root()), "tcg");
+}
+
+TEST(KvmHost, TheOpenErrorIsKeptAsErrnoAndTdxDetectionUsesIt) {
+  FakeKvmHost host("kvm_intel", "vmx");
+  EXPECT_EQ(read_kvm_host_facts(host.root()).device_errno, 0);
+  fs::remove(host.root() / "dev/kvm");
+  EXPECT_EQ(read_kvm_host_facts(host.root()).device_errno, ENOENT);
+  EXPECT_NE(detect_tdx(host.root()).reason.find("/dev/kvm is missing"), std::string::npos);
+  // A /dev/kvm that is there but does not open (as root, a directory rather than EACCES).
+  fs::create_directories(host.root() / "dev/kvm");
+  const KvmHostFacts facts = read_kvm_host_facts(host.root());
+  EXPECT_EQ(facts.device_errno, EISDIR);
+  EXPECT_EQ(facts.device_error, "/dev/kvm: Is a directory");
+  const std::string tdx_reason = detect_tdx(host.root()).reason;
+  EXPECT_NE(tdx_reason.find("/dev/kvm: Is a directory"), std::string::npos) << tdx_reason;
+  EXPECT_EQ(tdx_reason.find("/dev/kvm is missing"), std::string::npos) << tdx_reason;
 }
 
 TEST(KvmHost, CpuWithoutVmxOrSvmIsRefused) {
