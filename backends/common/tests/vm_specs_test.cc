@@ -6,8 +6,8 @@
 
 #include "backends/common/state_dir.h"
 #include "backends/common/state_files.h"
-#include "testing/temp_dir.h"
 #include "hal/plugin.hpp"
+#include "testing/temp_dir.h"
 
 namespace hal::backend_common {
 namespace {
