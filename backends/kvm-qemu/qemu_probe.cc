@@ -73,11 +73,11 @@ QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
       }
       QmpClient::Options options;
       options.connect_timeout = std::chrono::seconds(10);
-      auto qmp = QmpClient::Connect(socket.string(), options);
+      auto qmp = QmpClient::connect(socket.string(), options);
       features.version = qmp->qemu_version();
-      nlohmann::json schema = qmp->Execute("query-qmp-schema", nullptr, std::chrono::seconds(20));
+      nlohmann::json schema = qmp->execute("query-qmp-schema", nullptr, std::chrono::seconds(20));
       features.tdx_guest = schema.dump().find("\"tdx-guest\"") != std::string::npos;
-      nlohmann::json machines = qmp->Execute("query-machines", nullptr, std::chrono::seconds(20));
+      nlohmann::json machines = qmp->execute("query-machines", nullptr, std::chrono::seconds(20));
       for (const auto &machine : machines.is_array() ? machines : nlohmann::json::array()) {
         const std::string name = machine.value("name", "");
         const std::string alias = machine.value("alias", "");
@@ -86,7 +86,7 @@ QemuFeatures run_probe(const std::string &binary, const fs::path &scratch_dir) {
         if (alias == "q35") features.q35_machine = name;
       }
       try {
-        qmp->Execute("quit", nullptr, std::chrono::seconds(2));
+        qmp->execute("quit", nullptr, std::chrono::seconds(2));
       } catch (const std::exception &) {
       }
     } catch (const std::exception &e) {

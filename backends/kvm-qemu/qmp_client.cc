@@ -38,7 +38,7 @@ class QmpClient::Impl {
       : options_(std::move(options)), framer_(options_.max_message_bytes) {}
 
   ~Impl() {
-    Close("QMP client destroyed");
+    close("QMP client destroyed");
     if (dispatch_thread_.joinable()) {
       if (dispatch_thread_.get_id() == std::this_thread::get_id()) {
         dispatch_thread_.detach();  // destroyed from an event callback: documented as not allowed
@@ -74,13 +74,13 @@ class QmpClient::Impl {
     dispatch_thread_ = std::thread([this] { DispatchLoop(); });
     std::future<void> greeting = greeting_promise_.get_future();
     if (greeting.wait_until(deadline) == std::future_status::timeout) {
-      Close("no QMP greeting");
+      close("no QMP greeting");
       throw QmpTimeoutError("no QMP greeting from '" + path + "' within the connect timeout");
     }
     greeting.get();  // rethrows a connection failure
   }
 
-  json Execute(const std::string &command, const json &args, std::chrono::milliseconds timeout) {
+  json execute(const std::string &command, const json &args, std::chrono::milliseconds timeout) {
     auto pending = std::make_shared<Pending>();
     pending->command = command;
     std::future<json> reply = pending->promise.get_future();
@@ -118,20 +118,20 @@ class QmpClient::Impl {
     return reply.get();
   }
 
-  QmpClient::SubscriptionId Subscribe(const std::string &name, EventHandler handler) {
+  QmpClient::SubscriptionId subscribe(const std::string &name, EventHandler handler) {
     std::lock_guard lock(sub_mu_);
     SubscriptionId id = ++next_subscription_;
     subscribers_.emplace(id, Subscriber{name, std::make_shared<EventHandler>(std::move(handler))});
     return id;
   }
 
-  void Unsubscribe(SubscriptionId id) {
+  void unsubscribe(SubscriptionId id) {
     std::lock_guard lock(sub_mu_);
     subscribers_.erase(id);
   }
 
   // Fails everything pending, stops the I/O thread and closes the socket. Idempotent.
-  void Close(const std::string &reason) {
+  void close(const std::string &reason) {
     FailAll(reason);
     std::lock_guard lock(close_mu_);
     ShutdownSocket();
@@ -417,18 +417,18 @@ class QmpClient::Impl {
   std::unordered_map<SubscriptionId, Subscriber> subscribers_;
 };
 
-std::unique_ptr<QmpClient> QmpClient::Connect(const std::string &socket_path) {
-  return Connect(socket_path, Options{});
+std::unique_ptr<QmpClient> QmpClient::connect(const std::string &socket_path) {
+  return connect(socket_path, Options{});
 }
 
-std::unique_ptr<QmpClient> QmpClient::Connect(const std::string &socket_path, Options options) {
+std::unique_ptr<QmpClient> QmpClient::connect(const std::string &socket_path, Options options) {
   Clock::time_point deadline = Clock::now() + options.connect_timeout;
   std::vector<std::string> caps = options.enable_capabilities;
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->Open(socket_path, deadline);
   json args = caps.empty() ? json(nullptr) : json{{"enable", caps}};
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  impl->Execute("qmp_capabilities", args, std::max(remaining, std::chrono::milliseconds(1)));
+  impl->execute("qmp_capabilities", args, std::max(remaining, std::chrono::milliseconds(1)));
   return std::unique_ptr<QmpClient>(new QmpClient(std::move(impl)));
 }
 
@@ -436,18 +436,18 @@ QmpClient::QmpClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 QmpClient::~QmpClient() = default;
 
-json QmpClient::Execute(const std::string &command, const json &args,
+json QmpClient::execute(const std::string &command, const json &args,
                         std::chrono::milliseconds timeout) {
-  return impl_->Execute(command, args, timeout);
+  return impl_->execute(command, args, timeout);
 }
 
-QmpClient::SubscriptionId QmpClient::Subscribe(const std::string &event_name,
+QmpClient::SubscriptionId QmpClient::subscribe(const std::string &event_name,
                                                EventHandler handler) {
-  return impl_->Subscribe(event_name, std::move(handler));
+  return impl_->subscribe(event_name, std::move(handler));
 }
 
-void QmpClient::Unsubscribe(SubscriptionId id) {
-  impl_->Unsubscribe(id);
+void QmpClient::unsubscribe(SubscriptionId id) {
+  impl_->unsubscribe(id);
 }
 
 const json &QmpClient::greeting() const {
@@ -480,8 +480,8 @@ std::uint64_t QmpClient::unmatched_replies() const {
   return impl_->unmatched_replies();
 }
 
-void QmpClient::Close() {
-  impl_->Close("closed by the client");
+void QmpClient::close() {
+  impl_->close("closed by the client");
 }
 
 }  // namespace hal::kvm_qemu

@@ -1,13 +1,14 @@
 // QmpClient: a thread-safe QEMU Machine Protocol client over a Unix socket (Boost.Asio).
 //
-// Threading: one internal I/O thread reads the socket; Execute() may be called from any number of
+// Threading: one internal I/O thread reads the socket; execute() may be called from any number of
 // threads at once: it writes its command itself (serialised by a mutex), and the reply is matched
 // by the command's unique "id", so replies may arrive in any order. Events are delivered on a
 // separate internal dispatch thread, one at a time and in arrival order, so a subscriber may call
-// Execute() from its callback (it must not destroy the client from there). Failure: a closed
+// execute() from its callback (it must not destroy the client from there). Failure: a closed
 // socket, malformed JSON or a line over Options::max_message_bytes fails every pending and later
 // command with QmpConnectionError; the client never crashes or hangs on it.
-#pragma once
+#ifndef HAL_BACKENDS_KVM_QEMU_QMP_CLIENT_H
+#define HAL_BACKENDS_KVM_QEMU_QMP_CLIENT_H
 
 #include <atomic>
 #include <chrono>
@@ -49,7 +50,7 @@ class QmpTimeoutError : public QmpException {
 };
 
 // Connecting failed, or the connection is closed/broken (EOF, I/O error, malformed or oversized
-// message, Close()). what() says which.
+// message, close()). what() says which.
 class QmpConnectionError : public QmpException {
  public:
   using QmpException::QmpException;
@@ -65,7 +66,7 @@ struct QmpEvent {
 // A connected, capabilities-negotiated QMP session.
 class QmpClient {
  public:
-  // Tunables for Connect().
+  // Tunables for connect().
   struct Options {
     // How long to keep retrying connect() while the socket is missing/refused (QEMU starting),
     // then how long to wait for the greeting and the qmp_capabilities reply.
@@ -78,14 +79,14 @@ class QmpClient {
 
   // Callback for events; runs on the client's dispatch thread.
   using EventHandler = std::function<void(const QmpEvent &)>;
-  // Handle returned by Subscribe().
+  // Handle returned by subscribe().
   using SubscriptionId = std::uint64_t;
 
   // Connects to the QMP Unix socket at `socket_path`, reads the greeting and performs the
   // qmp_capabilities handshake. Throws QmpConnectionError / QmpTimeoutError / QmpCommandError.
-  static std::unique_ptr<QmpClient> Connect(const std::string &socket_path, Options options);
+  static std::unique_ptr<QmpClient> connect(const std::string &socket_path, Options options);
   // Same, with default options.
-  static std::unique_ptr<QmpClient> Connect(const std::string &socket_path);
+  static std::unique_ptr<QmpClient> connect(const std::string &socket_path);
 
   // Closes the connection (fails pending commands) and joins the internal threads.
   ~QmpClient();
@@ -94,13 +95,13 @@ class QmpClient {
 
   // Runs `command` with `args` (null = no arguments) and returns its "return" value. Thread-safe.
   // Throws QmpCommandError (QEMU error reply), QmpTimeoutError, QmpConnectionError.
-  nlohmann::json Execute(const std::string &command, const nlohmann::json &args = nullptr,
+  nlohmann::json execute(const std::string &command, const nlohmann::json &args = nullptr,
                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   // Calls `handler` for every event named `event_name` ("" = every event). Thread-safe.
-  SubscriptionId Subscribe(const std::string &event_name, EventHandler handler);
+  SubscriptionId subscribe(const std::string &event_name, EventHandler handler);
   // Stops deliveries to a subscription (a delivery already running may still finish).
-  void Unsubscribe(SubscriptionId id);
+  void unsubscribe(SubscriptionId id);
 
   // The greeting's "QMP" object: {"version": {...}, "capabilities": [...]}.
   const nlohmann::json &greeting() const;
@@ -113,9 +114,9 @@ class QmpClient {
   // Replies whose id matched no pending command (late replies after a timeout, foreign ids).
   std::uint64_t unmatched_replies() const;
 
-  // Closes the connection: pending and later Execute() calls fail with QmpConnectionError.
+  // Closes the connection: pending and later execute() calls fail with QmpConnectionError.
   // Idempotent; may be called from any thread, including an event callback.
-  void Close();
+  void close();
 
  private:
   class Impl;
@@ -124,3 +125,5 @@ class QmpClient {
 };
 
 }  // namespace hal::kvm_qemu
+
+#endif  // HAL_BACKENDS_KVM_QEMU_QMP_CLIENT_H

@@ -1,6 +1,7 @@
 // QMP wire framing: splitting the byte stream into lines and classifying each JSON message.
 // Kept free of I/O so it can be unit-tested and fuzzed on its own.
-#pragma once
+#ifndef HAL_BACKENDS_KVM_QEMU_QMP_FRAMING_H
+#define HAL_BACKENDS_KVM_QEMU_QMP_FRAMING_H
 
 #include <cstddef>
 #include <cstdint>
@@ -69,3 +70,5 @@ std::string EncodeQmpCommand(std::string_view command, const nlohmann::json &arg
                              std::string_view id);
 
 }  // namespace hal::kvm_qemu
+
+#endif  // HAL_BACKENDS_KVM_QEMU_QMP_FRAMING_H

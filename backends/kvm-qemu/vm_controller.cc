@@ -83,7 +83,7 @@ void VmController::release_run() {
     qmp = std::move(qmp_);
     vcpu_threads_.clear();
   }
-  if (qmp) qmp->Close();
+  if (qmp) qmp->close();
   qmp.reset();
   process.reset();
 }
@@ -112,7 +112,7 @@ void VmController::connect_qmp(SupervisedProcess *process) {
   try {
     QmpClient::Options options;
     options.connect_timeout = 10s;
-    qmp = QmpClient::Connect(d.qmp_socket().string(), options);
+    qmp = QmpClient::connect(d.qmp_socket().string(), options);
   } catch (const std::exception &e) {
     throw Failure(HAL_UNAVAILABLE, std::string("cannot connect to QMP: ") + e.what() + ": " +
                                        read_tail(d.stderr_log(), kStderrTail));
@@ -120,8 +120,8 @@ void VmController::connect_qmp(SupervisedProcess *process) {
   ::chmod(d.qmp_socket().c_str(), 0600);
   ::chmod(d.console_socket().c_str(), 0600);
   ::chmod(d.console_log().c_str(), 0600);
-  qmp->Subscribe("", [this](const QmpEvent &event) { on_event(event); });
-  std::vector<VcpuThread> threads = parse_cpus_fast(qmp->Execute("query-cpus-fast", nullptr, 10s));
+  qmp->subscribe("", [this](const QmpEvent &event) { on_event(event); });
+  std::vector<VcpuThread> threads = parse_cpus_fast(qmp->execute("query-cpus-fast", nullptr, 10s));
   {
     std::lock_guard<std::mutex> lock(mutex_);
     qmp_ = qmp;
@@ -207,7 +207,7 @@ void VmController::stop_process(std::chrono::milliseconds grace) {
   }
   if (grace > 0ms && qmp && qmp->connected() && !process->exited()) {
     try {
-      qmp->Execute("quit", nullptr, 1s);
+      qmp->execute("quit", nullptr, 1s);
     } catch (const std::exception &) {
     }
   }
@@ -278,7 +278,7 @@ void VmController::run_state_command(const char *command, const char *what) {
     seen = stop ? stop_events_ : resume_events_;
   }
   try {
-    qmp_or_throw()->Execute(command, nullptr, 10s);
+    qmp_or_throw()->execute(command, nullptr, 10s);
   } catch (const Failure &) {
     throw;
   } catch (const std::exception &e) {
@@ -353,7 +353,7 @@ void VmController::shutdown(uint32_t timeout_ms, uint32_t flags) {
     set_state_locked(HAL_VM_STATE_SHUTTING_DOWN, "ACPI power button");
   }
   try {
-    qmp_or_throw()->Execute("system_powerdown", nullptr, 10s);
+    qmp_or_throw()->execute("system_powerdown", nullptr, 10s);
   } catch (const std::exception &) {
     // Fall through: the timeout (and force, unless NO_FORCE) decides.
   }
@@ -381,7 +381,7 @@ void VmController::reboot() {
   for (const char *key : {"ctrl", "alt", "delete"})
     keys.push_back({{"type", "qcode"}, {"data", key}});
   try {
-    qmp_or_throw()->Execute("send-key", {{"keys", keys}}, 10s);
+    qmp_or_throw()->execute("send-key", {{"keys", keys}}, 10s);
   } catch (const Failure &) {
     throw;
   } catch (const std::exception &e) {
@@ -398,7 +398,7 @@ void VmController::reset() {
     }
   }
   try {
-    qmp_or_throw()->Execute("system_reset", nullptr, 10s);
+    qmp_or_throw()->execute("system_reset", nullptr, 10s);
   } catch (const Failure &) {
     throw;
   } catch (const std::exception &e) {
@@ -539,8 +539,8 @@ void VmController::on_event(const QmpEvent &event) {
 // was running; make sure it runs (HAL: the target ends RUNNING).
 void VmController::on_target_completed(QmpClient *qmp) {
   try {
-    nlohmann::json status = qmp->Execute("query-status", nullptr, 5s);
-    if (status.value("status", "") != "running") qmp->Execute("cont", nullptr, 5s);
+    nlohmann::json status = qmp->execute("query-status", nullptr, 5s);
+    if (status.value("status", "") != "running") qmp->execute("cont", nullptr, 5s);
   } catch (const std::exception &) {
   }
   std::lock_guard<std::mutex> lock(mutex_);
@@ -558,7 +558,7 @@ void VmController::on_exit(const ExitInfo &info) {
   if (detached_) return;
   std::error_code ec;
   fs::remove(dir().pidfile(), ec);
-  if (qmp_) qmp_->Close();
+  if (qmp_) qmp_->close();
   migration_active_ = false;
   cv_.notify_all();
   const std::string how = "QEMU " + info.describe();
@@ -607,13 +607,13 @@ std::string VmController::start_incoming(const MigrationParams &params) {
   try {
     launch(true);
     std::shared_ptr<QmpClient> qmp = qmp_or_throw();
-    qmp->Execute("migrate-set-capabilities", qmp_capabilities_for(params, false), 10s);
+    qmp->execute("migrate-set-capabilities", qmp_capabilities_for(params, false), 10s);
     if (params.multifd_channels > 0) {
-      qmp->Execute("migrate-set-parameters", {{"multifd-channels", params.multifd_channels}}, 10s);
+      qmp->execute("migrate-set-parameters", {{"multifd-channels", params.multifd_channels}}, 10s);
     }
     std::string uri = params.uri.empty() ? "tcp:127.0.0.1:0" : params.uri;
-    qmp->Execute("migrate-incoming", {{"uri", uri}}, 10s);
-    nlohmann::json reply = qmp->Execute("query-migrate", nullptr, 10s);
+    qmp->execute("migrate-incoming", {{"uri", uri}}, 10s);
+    nlohmann::json reply = qmp->execute("query-migrate", nullptr, 10s);
     if (reply.contains("socket-address") && reply["socket-address"].is_array()) {
       for (const auto &address : reply["socket-address"]) {
         if (address.value("type", "") != "inet") continue;
@@ -659,8 +659,8 @@ void VmController::migration_send(std::string_view params_json) {
   join_migration_thread();
   std::shared_ptr<QmpClient> qmp = qmp_or_throw();
   try {
-    qmp->Execute("migrate-set-capabilities", qmp_capabilities_for(params, true), 10s);
-    qmp->Execute("migrate-set-parameters", qmp_parameters_for(params), 10s);
+    qmp->execute("migrate-set-capabilities", qmp_capabilities_for(params, true), 10s);
+    qmp->execute("migrate-set-parameters", qmp_parameters_for(params), 10s);
   } catch (const QmpCommandError &e) {
     throw Failure(HAL_UNSUPPORTED,
                   std::string("migration_send: QEMU refused the parameters: ") + e.what());
@@ -675,7 +675,7 @@ void VmController::migration_send(std::string_view params_json) {
     progress_ = {{"status", "setup"}};
   }
   try {
-    qmp->Execute("migrate", {{"uri", params.uri}}, 10s);
+    qmp->execute("migrate", {{"uri", params.uri}}, 10s);
   } catch (const std::exception &e) {
     std::lock_guard<std::mutex> lock(mutex_);
     migration_active_ = false;
@@ -704,7 +704,7 @@ void VmController::monitor_migration(MigrationParams params) {
     }
     try {
       if (!qmp) throw QmpConnectionError("QEMU is gone");
-      progress = progress_from_query_migrate(qmp->Execute("query-migrate", nullptr, 5s));
+      progress = progress_from_query_migrate(qmp->execute("query-migrate", nullptr, 5s));
     } catch (const std::exception &e) {
       progress = {{"status", "failed"}, {"error", std::string("lost QEMU: ") + e.what()}};
     }
@@ -714,7 +714,7 @@ void VmController::monitor_migration(MigrationParams params) {
         std::chrono::steady_clock::now() - started > std::chrono::milliseconds(params.timeout_ms)) {
       timed_out = true;
       try {
-        qmp->Execute("migrate_cancel", nullptr, 5s);
+        qmp->execute("migrate_cancel", nullptr, 5s);
       } catch (const std::exception &) {
       }
     }
@@ -724,7 +724,7 @@ void VmController::monitor_migration(MigrationParams params) {
       // One full pass done: switch to post-copy so the migration is guaranteed to converge.
       postcopy_started = true;
       try {
-        qmp->Execute("migrate-start-postcopy", nullptr, 5s);
+        qmp->execute("migrate-start-postcopy", nullptr, 5s);
       } catch (const std::exception &) {
       }
     }
@@ -775,7 +775,7 @@ void VmController::migration_cancel() {
     qmp = qmp_;
   }
   try {
-    if (qmp) qmp->Execute("migrate_cancel", nullptr, 10s);
+    if (qmp) qmp->execute("migrate_cancel", nullptr, 10s);
   } catch (const std::exception &e) {
     throw qmp_failure("migration_cancel", e);
   }
@@ -826,7 +826,7 @@ void VmController::restore_from_disk() {
   }
   try {
     connect_qmp(raw);
-    nlohmann::json status = qmp_or_throw()->Execute("query-status", nullptr, 5s);
+    nlohmann::json status = qmp_or_throw()->execute("query-status", nullptr, 5s);
     hal_vm_state state = state_from_run_state(status.value("status", ""));
     if (migrated) state = HAL_VM_STATE_MIGRATED;
     std::lock_guard<std::mutex> lock(mutex_);

@@ -219,8 +219,8 @@ int main(int argc, char **argv) {
          {
            QmpClient::Options qmp_options;
            qmp_options.connect_timeout = std::chrono::seconds(10);
-           auto qmp = QmpClient::Connect(options.qmp_socket, qmp_options);
-           qmp->Execute("cont");
+           auto qmp = QmpClient::connect(options.qmp_socket, qmp_options);
+           qmp->execute("cont");
            ms = ms_since(start);
          }
          hal::testing::require_guest_ready(

@@ -237,26 +237,26 @@ class RawSide {
         fs::remove(socket, ignored);
       }
     }};
-    auto src_qmp = QmpClient::Connect(src_.qmp_socket);
-    src_qmp->Execute("cont");
+    auto src_qmp = QmpClient::connect(src_.qmp_socket);
+    src_qmp->execute("cont");
     const std::string ready = hal::testing::require_guest_ready(
         "raw QEMU (source)", src_.console_log, 0, kBootTimeout,
         [&] { return src->exited() ? "QEMU " + src->exit_info().describe() : std::string(); });
     std::this_thread::sleep_for(kSettle);
     dst = SupervisedProcess::spawn(build_qemu_argv(spec_, dst_), dir_.path() / "dst.log",
                                    dir_.path() / "dst.pid", nullptr);
-    auto dst_qmp = QmpClient::Connect(dst_.qmp_socket);
+    auto dst_qmp = QmpClient::connect(dst_.qmp_socket);
     const nlohmann::json caps = {{"capabilities",
                                   {{{"capability", "events"}, {"state", true}},
                                    {{"capability", "auto-converge"}, {"state", false}}}}};
-    dst_qmp->Execute("migrate-set-capabilities", {{"capabilities", {caps["capabilities"][0]}}});
-    dst_qmp->Execute("migrate-incoming", {{"uri", "tcp:127.0.0.1:0"}});
-    auto address = dst_qmp->Execute("query-migrate")["socket-address"][0];
+    dst_qmp->execute("migrate-set-capabilities", {{"capabilities", {caps["capabilities"][0]}}});
+    dst_qmp->execute("migrate-incoming", {{"uri", "tcp:127.0.0.1:0"}});
+    auto address = dst_qmp->execute("query-migrate")["socket-address"][0];
     const std::string uri = "tcp:127.0.0.1:" + address.value("port", std::string("0"));
-    src_qmp->Execute("migrate-set-capabilities", caps);
-    src_qmp->Execute("migrate-set-parameters",
+    src_qmp->execute("migrate-set-capabilities", caps);
+    src_qmp->execute("migrate-set-parameters",
                      {{"downtime-limit", 300}, {"max-bandwidth", uint64_t{1} << 40}});
-    src_qmp->Subscribe("MIGRATION", [&](const QmpEvent &event) {
+    src_qmp->subscribe("MIGRATION", [&](const QmpEvent &event) {
       const std::string status = event.data.value("status", "");
       if (status == "completed" || status == "failed" || status == "cancelled") {
         std::lock_guard<std::mutex> lock(mutex);
@@ -265,7 +265,7 @@ class RawSide {
       }
     });
     const auto start = Clock::now();
-    src_qmp->Execute("migrate", {{"uri", uri}});
+    src_qmp->execute("migrate", {{"uri", uri}});
     {
       std::unique_lock<std::mutex> lock(mutex);
       cv.wait_for(lock, kMigrationTimeout, [&] { return !final_status.empty(); });
@@ -281,7 +281,7 @@ class RawSide {
           "raw QEMU: migration " +
           (status.empty()
                ? "did not finish within " + std::to_string(kMigrationTimeout.count()) + " s"
-               : "ended " + status + ": " + src_qmp->Execute("query-migrate").dump()));
+               : "ended " + status + ": " + src_qmp->execute("query-migrate").dump()));
     }
     require_migrated_guest_runs("raw QEMU (target)", dst_.console_log, ready);
     return ms;

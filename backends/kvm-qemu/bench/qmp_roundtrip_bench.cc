@@ -1,5 +1,5 @@
 // qmp_roundtrip_bench.cc - QMP round-trip latency (query-status), side by side in one run:
-//   HAL      QmpClient::Execute("query-status") (I/O thread reads, caller waits for the reply)
+//   HAL      QmpClient::execute("query-status") (I/O thread reads, caller waits for the reply)
 //   raw      a minimal blocking-socket client on the caller's thread sending the very same
 //            bytes the HAL client sends ({"execute":"query-status","id":...}\n)
 //   raw-min  the same raw client without an id ({"execute":"query-status"}\n): the floor
@@ -203,7 +203,7 @@ std::vector<Series> make_series(QmpClient &hal, RawQmp &raw, RawQmp &raw_min, Ra
     return EncodeQmpCommand("query-status", nullptr, "hal-" + std::to_string(n));
   };
   return {
-      {"HAL", hal_like_request(), [&hal](int) { hal.Execute("query-status"); }, {}},
+      {"HAL", hal_like_request(), [&hal](int) { hal.execute("query-status"); }, {}},
       {"raw", hal_like_request(), [&raw](int) { raw.Call(hal_like_request()); }, {}},
       {"raw-min", minimal, [&raw_min, minimal](int) { raw_min.Call(minimal); }, {}},
       {"raw-old",
@@ -289,14 +289,14 @@ int main(int argc, char **argv) {
                  "-mon",     "chardev=old,mode=control"});
       QmpClient::Options options;
       options.connect_timeout = std::chrono::seconds(20);
-      auto hal = QmpClient::Connect(proc.qmp_path(), options);
+      auto hal = QmpClient::connect(proc.qmp_path(), options);
       RawQmp raw(raw_sock);
       RawQmp raw_min(min_sock);
       RawQmp raw_old(old_sock);
       if (qemu_cpu >= 0 || rt) tune_process(proc.pid(), qemu_cpu, rt);
       std::vector<Series> series = make_series(*hal, raw, raw_min, raw_old);
       run_section("real QEMU 7.2 (-S, TCG, no guest)", series, calls, rounds);
-      hal->Execute("quit");
+      hal->execute("quit");
       proc.wait_for_exit(std::chrono::seconds(5));
     }
   }
@@ -313,13 +313,13 @@ int main(int argc, char **argv) {
   testing::FakeQmpServer hal_server(answer), raw_server(answer), min_server(answer),
       old_server(answer);
   {
-    auto hal = QmpClient::Connect(hal_server.path());
+    auto hal = QmpClient::connect(hal_server.path());
     RawQmp raw(raw_server.path());
     RawQmp raw_min(min_server.path());
     RawQmp raw_old(old_server.path());
     std::vector<Series> series = make_series(*hal, raw, raw_min, raw_old);
     run_section("in-process fake QMP server (answers at once)", series, calls, rounds);
-    hal->Close();
+    hal->close();
   }
   return 0;
 }

@@ -59,7 +59,7 @@ bool FakeQmpConnection::Handshake() {
   return Send({{"return", nlohmann::json::object()}, {"id", (*cmd)["id"]}});
 }
 
-void FakeQmpConnection::Close() {
+void FakeQmpConnection::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
@@ -81,7 +81,7 @@ FakeQmpServer::FakeQmpServer(std::function<void(FakeQmpConnection &)> script) {
     if (fd < 0) return;
     FakeQmpConnection conn(fd);
     script(conn);
-    conn.Close();
+    conn.close();
   });
 }
 

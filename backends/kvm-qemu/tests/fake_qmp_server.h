@@ -1,5 +1,6 @@
 // FakeQmpServer: a scripted QMP server on a Unix socket in a private temp dir, for client tests.
-#pragma once
+#ifndef HAL_BACKENDS_KVM_QEMU_TESTS_FAKE_QMP_SERVER_H
+#define HAL_BACKENDS_KVM_QEMU_TESTS_FAKE_QMP_SERVER_H
 
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -26,7 +27,7 @@ class FakeQmpConnection {
   // Reads the qmp_capabilities command and acknowledges it. Returns false on failure.
   bool Handshake();
   // Closes the connection.
-  void Close();
+  void close();
 
  private:
   int fd_;
@@ -51,3 +52,5 @@ class FakeQmpServer {
 };
 
 }  // namespace hal::kvm_qemu::testing
+
+#endif  // HAL_BACKENDS_KVM_QEMU_TESTS_FAKE_QMP_SERVER_H

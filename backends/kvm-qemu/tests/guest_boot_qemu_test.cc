@@ -54,11 +54,11 @@ TEST(GuestBootQemu, MarkersAndAcpiPowerdown) {
                "-initrd", g + "/initrd.img", "-append", "console=ttyS0 quiet"});
     QmpClient::Options options;
     options.connect_timeout = 20s;
-    auto client = QmpClient::Connect(proc.qmp_path(), options);
+    auto client = QmpClient::connect(proc.qmp_path(), options);
     std::mutex mu;
     std::condition_variable cv;
     bool shutdown = false;
-    client->Subscribe("SHUTDOWN", [&](const QmpEvent &) {
+    client->subscribe("SHUTDOWN", [&](const QmpEvent &) {
       std::lock_guard lock(mu);
       shutdown = true;
       cv.notify_all();
@@ -71,7 +71,7 @@ TEST(GuestBootQemu, MarkersAndAcpiPowerdown) {
     EXPECT_NE(out.find("HAL-GUEST: memory_kb="), std::string::npos);
     EXPECT_NE(out.find("HAL-GUEST: pci 0000:00:00.0 vendor=0x8086"), std::string::npos);
 
-    client->Execute("system_powerdown");
+    client->execute("system_powerdown");
     ASSERT_TRUE(WaitForText(console, "HAL-GUEST: powerdown", 30s)) << ReadFile(console);
     {
       std::unique_lock lock(mu);

@@ -47,44 +47,44 @@ TEST(QmpClientQemu, HandshakeQueryContStopQuit) {
     QmpClient::Options options;
     options.connect_timeout = 20s;
     std::unique_ptr<QmpClient> client;
-    ASSERT_NO_THROW(client = QmpClient::Connect(proc.qmp_path(), options)) << proc.log();
+    ASSERT_NO_THROW(client = QmpClient::connect(proc.qmp_path(), options)) << proc.log();
     dir = proc.qmp_path().substr(0, proc.qmp_path().rfind('/'));
     EXPECT_THAT(client->qemu_version(), ::testing::StartsWith("7."));
 
     EventLog events;
-    client->Subscribe("STOP", [&](const QmpEvent &e) { events.Add(e.name); });
-    client->Subscribe("RESUME", [&](const QmpEvent &e) { events.Add(e.name); });
+    client->subscribe("STOP", [&](const QmpEvent &e) { events.Add(e.name); });
+    client->subscribe("RESUME", [&](const QmpEvent &e) { events.Add(e.name); });
 
-    json status = client->Execute("query-status");
+    json status = client->execute("query-status");
     EXPECT_EQ(status["status"], "prelaunch");
     EXPECT_EQ(status["running"], false);
 
-    json cpus = client->Execute("query-cpus-fast");
+    json cpus = client->execute("query-cpus-fast");
     ASSERT_TRUE(cpus.is_array());
     EXPECT_EQ(cpus.size(), 2u);
     EXPECT_EQ(cpus[0]["target"], "x86_64");
 
-    client->Execute("cont");
+    client->execute("cont");
     EXPECT_TRUE(events.WaitFor("RESUME", 10s));
-    EXPECT_EQ(client->Execute("query-status")["status"], "running");
+    EXPECT_EQ(client->execute("query-status")["status"], "running");
 
-    client->Execute("stop");
+    client->execute("stop");
     EXPECT_TRUE(events.WaitFor("STOP", 10s));
-    EXPECT_EQ(client->Execute("query-status")["status"], "paused");
+    EXPECT_EQ(client->execute("query-status")["status"], "paused");
 
     try {
-      client->Execute("no-such-command");
+      client->execute("no-such-command");
       ADD_FAILURE() << "expected QmpCommandError";
     } catch (const QmpCommandError &e) {
       EXPECT_EQ(e.error_class(), "CommandNotFound");
     }
 
-    client->Execute("quit");
+    client->execute("quit");
     EXPECT_TRUE(proc.wait_for_exit(10s)) << proc.log();
     // QEMU hung up: the client notices and fails further commands instead of hanging.
     for (int i = 0; i < 200 && client->connected(); ++i) std::this_thread::sleep_for(10ms);
     EXPECT_FALSE(client->connected());
-    EXPECT_THROW(client->Execute("query-status", nullptr, 2s), QmpConnectionError);
+    EXPECT_THROW(client->execute("query-status", nullptr, 2s), QmpConnectionError);
   }
   struct stat st;
   EXPECT_NE(::stat(dir.c_str(), &st), 0) << "temp dir not removed: " << dir;
@@ -97,11 +97,11 @@ TEST(QmpClientQemu, StoppedByPidWhenNotQuit) {
       qemu, {"-S", "-accel", "tcg", "-machine", "q35", "-nodefaults", "-display", "none"});
   QmpClient::Options options;
   options.connect_timeout = 20s;
-  auto client = QmpClient::Connect(proc.qmp_path(), options);
-  EXPECT_EQ(client->Execute("query-status")["status"], "prelaunch");
+  auto client = QmpClient::connect(proc.qmp_path(), options);
+  EXPECT_EQ(client->execute("query-status")["status"], "prelaunch");
   proc.stop();
   EXPECT_TRUE(proc.wait_for_exit(1s));
-  EXPECT_THROW(client->Execute("query-status", nullptr, 5s), QmpConnectionError);
+  EXPECT_THROW(client->execute("query-status", nullptr, 5s), QmpConnectionError);
 }
 
 }  // namespace

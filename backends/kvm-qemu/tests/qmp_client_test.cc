@@ -39,10 +39,10 @@ TEST(QmpClient, HandshakeAndExecute) {
     ASSERT_TRUE(c.Handshake());
     EchoLoop(c);
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
+  auto client = QmpClient::connect(server.path(), FastOptions());
   EXPECT_EQ(client->qemu_version(), "7.2.0");
   EXPECT_EQ(client->greeting()["capabilities"], json::array({"oob"}));
-  json r = client->Execute("query-status", {{"x", 1}});
+  json r = client->execute("query-status", {{"x", 1}});
   EXPECT_EQ(r["echo"], "query-status");
   EXPECT_EQ(r["args"]["x"], 1);
   EXPECT_TRUE(client->connected());
@@ -62,11 +62,11 @@ TEST(QmpClient, OutOfOrderRepliesMatchedById) {
     }
     EchoLoop(c);
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
+  auto client = QmpClient::connect(server.path(), FastOptions());
   std::vector<std::future<json>> results;
   for (int i = 0; i < 3; ++i) {
     results.push_back(std::async(std::launch::async, [&, i] {
-      return client->Execute("cmd", {{"n", i}});
+      return client->execute("cmd", {{"n", i}});
     }));
   }
   for (int i = 0; i < 3; ++i) EXPECT_EQ(results[i].get(), i);
@@ -82,16 +82,16 @@ TEST(QmpClient, ErrorReplyCarriesClassAndDesc) {
          {"id", (*cmd)["id"]}});
     EchoLoop(c);
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
+  auto client = QmpClient::connect(server.path(), FastOptions());
   try {
-    client->Execute("nope");
+    client->execute("nope");
     FAIL() << "expected QmpCommandError";
   } catch (const QmpCommandError &e) {
     EXPECT_EQ(e.error_class(), "CommandNotFound");
     EXPECT_EQ(e.desc(), "The command nope has not been found");
     EXPECT_THAT(e.what(), HasSubstr("nope"));
   }
-  EXPECT_EQ(client->Execute("still-works")["echo"], "still-works");
+  EXPECT_EQ(client->execute("still-works")["echo"], "still-works");
 }
 
 TEST(QmpClient, GarbageFailsPendingAndLaterCommands) {
@@ -101,16 +101,16 @@ TEST(QmpClient, GarbageFailsPendingAndLaterCommands) {
     c.SendRaw("\x01\x02garbage{{{\r\n");
     c.ReadMessage(2000);  // wait for the client to hang up
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
+  auto client = QmpClient::connect(server.path(), FastOptions());
   try {
-    client->Execute("query-status", nullptr, 5s);
+    client->execute("query-status", nullptr, 5s);
     FAIL() << "expected QmpConnectionError";
   } catch (const QmpConnectionError &e) {
     EXPECT_THAT(e.what(), HasSubstr("malformed"));
   }
   EXPECT_FALSE(client->connected());
   EXPECT_THAT(client->close_reason(), HasSubstr("malformed"));
-  EXPECT_THROW(client->Execute("query-status"), QmpConnectionError);
+  EXPECT_THROW(client->execute("query-status"), QmpConnectionError);
 }
 
 TEST(QmpClient, ReplyForUnknownIdIsIgnored) {
@@ -123,15 +123,15 @@ TEST(QmpClient, ReplyForUnknownIdIsIgnored) {
     c.Send({{"return", "real"}, {"id", (*cmd)["id"]}});
     EchoLoop(c);
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
-  EXPECT_EQ(client->Execute("x"), "real");
+  auto client = QmpClient::connect(server.path(), FastOptions());
+  EXPECT_EQ(client->execute("x"), "real");
   EXPECT_EQ(client->unmatched_replies(), 2u);
 }
 
 TEST(QmpClient, EarlyCloseBeforeGreetingFailsConnect) {
-  FakeQmpServer server([](FakeQmpConnection &c) { c.Close(); });
+  FakeQmpServer server([](FakeQmpConnection &c) { c.close(); });
   try {
-    QmpClient::Connect(server.path(), FastOptions());
+    QmpClient::connect(server.path(), FastOptions());
     FAIL() << "expected QmpConnectionError";
   } catch (const QmpConnectionError &e) {
     EXPECT_THAT(e.what(), HasSubstr("closed"));
@@ -142,11 +142,11 @@ TEST(QmpClient, CloseWhileCommandPendingFailsIt) {
   FakeQmpServer server([](FakeQmpConnection &c) {
     ASSERT_TRUE(c.Handshake());
     ASSERT_TRUE(c.ReadMessage());
-    c.Close();
+    c.close();
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
+  auto client = QmpClient::connect(server.path(), FastOptions());
   try {
-    client->Execute("query-status", nullptr, 10s);
+    client->execute("query-status", nullptr, 10s);
     FAIL() << "expected QmpConnectionError";
   } catch (const QmpConnectionError &e) {
     EXPECT_THAT(e.what(), HasSubstr("connection closed by the QMP server"));
@@ -162,12 +162,12 @@ TEST(QmpClient, SlowReplyTimesOutAndLateReplyIsDropped) {
     c.Send({{"return", "late"}, {"id", (*slow)["id"]}});
     EchoLoop(c);
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
+  auto client = QmpClient::connect(server.path(), FastOptions());
   auto start = std::chrono::steady_clock::now();
-  EXPECT_THROW(client->Execute("slow", nullptr, 100ms), QmpTimeoutError);
+  EXPECT_THROW(client->execute("slow", nullptr, 100ms), QmpTimeoutError);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 350ms);
   std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(client->Execute("fast")["echo"], "fast");
+  EXPECT_EQ(client->execute("fast")["echo"], "fast");
   EXPECT_EQ(client->unmatched_replies(), 1u);
   EXPECT_TRUE(client->connected());
 }
@@ -182,9 +182,9 @@ TEST(QmpClient, OversizedReplyFailsConnection) {
   });
   auto options = FastOptions();
   options.max_message_bytes = 4096;
-  auto client = QmpClient::Connect(server.path(), options);
+  auto client = QmpClient::connect(server.path(), options);
   try {
-    client->Execute("big");
+    client->execute("big");
     FAIL() << "expected QmpConnectionError";
   } catch (const QmpConnectionError &e) {
     EXPECT_THAT(e.what(), HasSubstr("larger than 4096"));
@@ -195,13 +195,13 @@ TEST(QmpClient, NoGreetingTimesOut) {
   FakeQmpServer server([](FakeQmpConnection &c) { c.ReadMessage(2000); });
   auto options = FastOptions();
   options.connect_timeout = 200ms;
-  EXPECT_THROW(QmpClient::Connect(server.path(), options), QmpTimeoutError);
+  EXPECT_THROW(QmpClient::connect(server.path(), options), QmpTimeoutError);
 }
 
 TEST(QmpClient, ConnectToMissingSocketFails) {
   auto options = FastOptions();
   options.connect_timeout = 100ms;
-  EXPECT_THROW(QmpClient::Connect("/nonexistent/hal/qmp.sock", options), QmpConnectionError);
+  EXPECT_THROW(QmpClient::connect("/nonexistent/hal/qmp.sock", options), QmpConnectionError);
 }
 
 TEST(QmpClient, EventsDeliveredToSubscribersAndCallbackMayExecute) {
@@ -214,16 +214,16 @@ TEST(QmpClient, EventsDeliveredToSubscribersAndCallbackMayExecute) {
     c.Send({{"event", "RESUME"}, {"data", {{"k", "v"}}}});
     EchoLoop(c);
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
+  auto client = QmpClient::connect(server.path(), FastOptions());
   std::promise<json> stop_seen;
   std::atomic<int> all_count{0};
   std::promise<QmpEvent> resume_seen;
-  client->Subscribe("STOP", [&](const QmpEvent &e) {
-    stop_seen.set_value(client->Execute("from-callback", {{"event", e.name}}));
+  client->subscribe("STOP", [&](const QmpEvent &e) {
+    stop_seen.set_value(client->execute("from-callback", {{"event", e.name}}));
   });
-  client->Subscribe("", [&](const QmpEvent &) { ++all_count; });
-  client->Subscribe("RESUME", [&](const QmpEvent &e) { resume_seen.set_value(e); });
-  client->Execute("go");
+  client->subscribe("", [&](const QmpEvent &) { ++all_count; });
+  client->subscribe("RESUME", [&](const QmpEvent &e) { resume_seen.set_value(e); });
+  client->execute("go");
   auto stop_future = stop_seen.get_future();
   ASSERT_EQ(stop_future.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(stop_future.get()["args"]["event"], "STOP");
@@ -239,14 +239,14 @@ TEST(QmpClient, ManyThreadsConcurrently) {
     ASSERT_TRUE(c.Handshake());
     EchoLoop(c);
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
+  auto client = QmpClient::connect(server.path(), FastOptions());
   constexpr int kThreads = 8, kPerThread = 200;
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        json r = client->Execute("c", {{"t", t}, {"i", i}});
+        json r = client->execute("c", {{"t", t}, {"i", i}});
         if (r["args"]["t"] == t && r["args"]["i"] == i) ++ok;
       }
     });
@@ -261,14 +261,14 @@ TEST(QmpClient, ClientCloseFailsPendingAndIsIdempotent) {
     c.ReadMessage(3000);  // never replies
     c.ReadMessage(3000);
   });
-  auto client = QmpClient::Connect(server.path(), FastOptions());
+  auto client = QmpClient::connect(server.path(), FastOptions());
   auto pending =
-      std::async(std::launch::async, [&] { return client->Execute("hang", nullptr, 10s); });
+      std::async(std::launch::async, [&] { return client->execute("hang", nullptr, 10s); });
   std::this_thread::sleep_for(100ms);
-  client->Close();
-  client->Close();
+  client->close();
+  client->close();
   EXPECT_THROW(pending.get(), QmpConnectionError);
-  EXPECT_THROW(client->Execute("after"), QmpConnectionError);
+  EXPECT_THROW(client->execute("after"), QmpConnectionError);
   EXPECT_EQ(client->close_reason(), "closed by the client");
 }
 
