@@ -16,6 +16,9 @@
 //   REF_BUG_CRASH_IN_START     vm_start dies of SIGSEGV
 //   REF_BUG_HANG_IN_SHUTDOWN   vm_shutdown of a running guest never returns
 //   REF_BUG_LEAKS_THREAD       every open starts a thread that runs on after close
+//   REF_BUG_STALE_HANDLE       a handle resolves its VM by name at each call, so the handle of a
+//                              deleted VM drives a new VM created under the same name
+//   REF_BUG_NEGOTIATION        hal_plugin_negotiate accepts an ABI major it does not speak
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -350,10 +353,8 @@ class RefVm : public hal::plugin::Vm {
   }
 
  private:
-  Rec &alive() {
-    if (rec_->deleted) fail(HAL_NOT_FOUND, "VM " + rec_->id + " was deleted");
-    return *rec_;
-  }
+  // The handle's VM, or NOT_FOUND once it was deleted (g_mu held).
+  Rec &alive();
   void guest_reboot(const char *op, bool allow_paused) {
     std::lock_guard lock(g_mu);
     Rec &r = alive();
@@ -497,6 +498,10 @@ class RefBackend : public hal::plugin::Backend {
     workers_.emplace_back(std::move(fn));
   }
   std::atomic<int> handles{0};
+  /** The instance name this backend serves. */
+  const std::string &instance() const {
+    return instance_;
+  }
 
  private:
   std::string instance_;
@@ -512,6 +517,14 @@ RefVm::RefVm(RefBackend &backend, std::shared_ptr<Rec> rec)
 }
 RefVm::~RefVm() {
   --backend_.handles;
+}
+Rec &RefVm::alive() {
+#ifdef REF_BUG_STALE_HANDLE
+  auto &vms = g_stores[backend_.instance()]->vms;
+  if (auto it = vms.find(rec_->id); it != vms.end()) rec_ = it->second;
+#endif
+  if (rec_->deleted) fail(HAL_NOT_FOUND, "VM " + rec_->id + " was deleted");
+  return *rec_;
 }
 
 void RefVm::migration_send(std::string_view params_json) {
@@ -651,6 +664,10 @@ extern "C" HAL_PLUGIN_EXPORT hal_status hal_plugin_negotiate(uint32_t host_abi_v
                                                              uint32_t flags,
                                                              const hal_backend_table **out,
                                                              hal_error *error) {
+#ifdef REF_BUG_NEGOTIATION
+  if (HAL_VERSION_MAJOR(host_abi_version) != HAL_ABI_VERSION_MAJOR)
+    host_abi_version = HAL_ABI_VERSION;  // answers a table of a major the host did not offer
+#endif
   return hal::plugin::detail::negotiate<ref::RefBackend, ref::RefVm, &ref::identity>(
       host_abi_version, flags, out, error);
 }

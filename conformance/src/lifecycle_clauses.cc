@@ -774,3 +774,74 @@ HAL_CLAUSE(LC_032, kLifecycle, MUST, "",
 }
 
 }  // namespace hal::conformance
+
+namespace hal::conformance {
+namespace {
+
+HAL_CLAUSE(LC_033, kLifecycle, MUST, "",
+           "the handle of a deleted VM stays dead when the name is reused: every call through it "
+           "answers NOT_FOUND and leaves the new VM of that name untouched") {
+  Backend backend = S().open();
+  EventLog log(backend);
+  Cleanup cleanup(backend);
+  Vm old = create_vm(backend, cleanup, "reuse");
+  old.delete_vm();
+  Vm fresh = backend.create(S().spec(old.id()));  // the same name; `old` is not released
+  EXPECT_STATUS(HAL_NOT_FOUND, old.start(), "vm_start through the deleted VM's handle");
+  EXPECT_EQ(state_name(fresh.state()), "Stopped") << "the old handle started the new VM";
+  fresh.start();
+  ASSERT_EQ(state_name(wait_state(fresh, HAL_VM_STATE_RUNNING, S().wait)), "Running");
+  EXPECT_STATUS(HAL_NOT_FOUND, old.force_stop(), "vm_force_stop through the deleted VM's handle");
+  EXPECT_STATUS(HAL_NOT_FOUND, old.state(), "vm_get_state through the deleted VM's handle");
+  EXPECT_STATUS(HAL_NOT_FOUND, old.delete_vm(), "vm_delete through the deleted VM's handle");
+  EXPECT_EQ(state_name(fresh.state()), "Running") << "the old handle stopped the new VM";
+  EXPECT_TRUE(list_has(backend.list(), fresh.id())) << backend.list().dump();
+}
+
+// Calls the plugin's negotiate entry with `offered`, answering the status and the table.
+hal_status negotiate(uint32_t offered, uint32_t flags, const hal_backend_table **table,
+                     std::string *message) {
+  ErrorBuffer err;
+  hal_status status = guarded_call(HAL_PLUGIN_ENTRY_SYMBOL, err.get(), [&] {
+    return S().plugin->negotiate_entry()(offered, flags, table, err.get());
+  });
+  *message = err.message();
+  return status;
+}
+
+HAL_CLAUSE(LC_034, kLifecycle, MUST, "",
+           "hal_plugin_negotiate keeps hal.h's rules: an offered 1.0 gets a 1.0 table of at least "
+           "the v1.0 size, a newer minor gets major 1, another major is refused with "
+           "FAILED_PRECONDITION and a message, unknown flags and a NULL out_table with "
+           "INVALID_ARGUMENT") {
+  const hal_backend_table *table = nullptr;
+  std::string message;
+  ASSERT_EQ(status_name(negotiate(HAL_MAKE_VERSION(1, 0), 0, &table, &message)), "OK") << message;
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(version_string(table->abi_version), "1.0") << "offered 1.0";
+  EXPECT_GE(table->struct_size, HAL_BACKEND_TABLE_V1_0_SIZE);
+
+  table = nullptr;
+  ASSERT_EQ(status_name(negotiate(HAL_MAKE_VERSION(1, 99), 0, &table, &message)), "OK") << message;
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(HAL_VERSION_MAJOR(table->abi_version), 1u) << "offered 1.99";
+  EXPECT_LE(HAL_VERSION_MINOR(table->abi_version), 99u);
+
+  for (uint32_t major : {0u, 2u}) {
+    table = nullptr;
+    const hal_status refused = negotiate(HAL_MAKE_VERSION(major, 0), 0, &table, &message);
+    EXPECT_EQ(status_name(refused), "FAILED_PRECONDITION") << "offered " << major << ".0";
+    EXPECT_FALSE(message.empty()) << "offered " << major << ".0: the refusal names no versions";
+    EXPECT_EQ(table, nullptr) << "offered " << major << ".0: a table came with the refusal";
+  }
+  EXPECT_EQ(status_name(negotiate(HAL_ABI_VERSION, 0x80000000u, &table, &message)),
+            "INVALID_ARGUMENT")
+      << "an unknown flag";
+  EXPECT_EQ(status_name(negotiate(HAL_ABI_VERSION, 0, nullptr, &message)), "INVALID_ARGUMENT")
+      << "a NULL out_table";
+  // Back to what the host negotiated for the rest of this process.
+  ASSERT_EQ(status_name(negotiate(S().plugin->offered_version(), 0, &table, &message)), "OK");
+}
+
+}  // namespace
+}  // namespace hal::conformance

@@ -114,13 +114,14 @@ class ClauseTest : public ::testing::Test {
 /** Removes, in a process of its own, the VMs a clause process that did not complete left. */
 void clean_up_after(const std::filesystem::path &base) {
   const ClauseRunner &r = runner();
+  const ClauseFiles files{base.string() + ".cleanup.json", base.string() + ".cleanup.trace",
+                          base.string() + ".cleanup.log"};
   std::vector<std::string> argv = r.base_argv;
-  argv.push_back("--clean-up");
-  IsolatedResult cleaned = run_clause_process(
-      argv,
-      ClauseFiles{base.string() + ".cleanup.json", base.string() + ".cleanup.trace",
-                  base.string() + ".cleanup.log"},
-      r.limits);
+  for (const std::string &arg :
+       {std::string("--clean-up"), std::string("--clause-result"), files.result.string(),
+        std::string("--call-trace"), files.trace.string()})
+    argv.push_back(arg);
+  IsolatedResult cleaned = run_clause_process(argv, files, r.limits);
   if (!cleaned.completed)
     std::cerr << "hal-conformance: clean-up failed: " << cleaned.message << "\n";
 }
@@ -342,7 +343,10 @@ int run(int argc, char **argv) {
   }
 
   if (clean_up) {
-    std::cout << "removed " << remove_run_vms() << " VM(s) of run " << s.run_id << "\n";
+    const int removed = remove_run_vms();
+    write_file(clause_result, result_json({"pass", "removed " + std::to_string(removed) +
+                                                       " VM(s) of run " + s.run_id})
+                                  .dump());
     return 0;
   }
 

@@ -42,8 +42,19 @@ std::string camel_operation(std::string_view entry) {
 
 }  // namespace
 
+namespace {
+
+// capabilities[key] when both are objects (a backend that could not be opened has none).
+nlohmann::json capability_section(const nlohmann::json &capabilities, const char *key) {
+  if (!capabilities.is_object()) return nlohmann::json::object();
+  nlohmann::json section = capabilities.value(key, nlohmann::json::object());
+  return section.is_object() ? section : nlohmann::json::object();
+}
+
+}  // namespace
+
 bool Suite::declares_operation(std::string_view entry) const {
-  const auto ops = capabilities.value("operations", nlohmann::json::object());
+  const auto ops = capability_section(capabilities, "operations");
   for (const std::string &key : {std::string(entry), camel_operation(entry)}) {
     auto it = ops.find(key);
     if (it != ops.end() && it->is_boolean()) return it->get<bool>();
@@ -52,7 +63,7 @@ bool Suite::declares_operation(std::string_view entry) const {
 }
 
 bool Suite::declares_feature(std::string_view name) const {
-  const auto features = capabilities.value("features", nlohmann::json::object());
+  const auto features = capability_section(capabilities, "features");
   auto it = features.find(std::string(name));
   return it != features.end() && it->is_boolean() && it->get<bool>();
 }
