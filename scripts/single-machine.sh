@@ -118,8 +118,10 @@ say "the guest on $node says (its serial console)"
 grep -a -o 'HAL-GUEST: .*' "$console" | grep -v heartbeat | tr -d '\r'
 grep -a -o 'HAL-GUEST: heartbeat.*' "$console" | tail -n 1 | tr -d '\r'
 # last_beat FILE: the last complete heartbeat line's "heartbeat N boot_id=ID" (the file may end
-# in the middle of a line QEMU is still writing).
-last_beat() { grep -a -o $'heartbeat [0-9]* boot_id=[0-9a-f]*\r' "$1" | tail -n 1 | tr -d '\r'; }
+# in the middle of a line QEMU is still writing; the guest's uptime_ms is left out).
+last_beat() {
+  grep -a -o $'heartbeat [0-9]* boot_id=[0-9a-f]*[^\r]*\r' "$1" | tail -n 1 | cut -d' ' -f1-3
+}
 before=$(last_beat "$console")
 
 say "live migration of testguest away from $node"

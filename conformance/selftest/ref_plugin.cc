@@ -19,6 +19,14 @@
 //   REF_BUG_STALE_HANDLE       a handle resolves its VM by name at each call, so the handle of a
 //                              deleted VM drives a new VM created under the same name
 //   REF_BUG_NEGOTIATION        hal_plugin_negotiate accepts an ABI major it does not speak
+//   REF_BUG_PAUSE_GUEST_RUNS   vm_pause reports PAUSED (state, event, frozen info) but the guest
+//                              keeps running
+//   REF_BUG_SHUTDOWN_FORCES    vm_shutdown stops the VM without the guest's power-off path
+//   REF_BUG_REBOOT_IS_RESET    vm_reboot resets the guest without its reboot path
+//   REF_BUG_RESET_KEEPS_BOOT   vm_reset reports a reboot (event, bootCount) but the guest runs on
+//   REF_BUG_DOWNTIME_UNDERREPORTED  a migration stops the guest for 700 ms and reports 5 ms
+// The simulated guest prints the test guest's HAL-GUEST markers on a console per VM
+// (ref_console.h), so the suite's guest-evidence clauses see what it really did.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -35,6 +43,7 @@
 #include "core/spec/vm_spec_validation.h"
 #include "hal/names.h"
 #include "hal/plugin.hpp"
+#include "ref_console.h"
 
 namespace ref {
 
@@ -76,6 +85,9 @@ struct Rec {
   hal_vm_state state = HAL_VM_STATE_STOPPED;
   bool deleted = false;
   int64_t boot_count = 0, run_accum_ms = 0, run_since_ms = 0;
+  std::string boot_id;       ///< The simulated guest's boot id (console).
+  int64_t beats = 0;         ///< Heartbeats printed in this boot.
+  int64_t info_uptime = -1;  ///< REF_BUG_PAUSE_GUEST_RUNS: the frozen uptime info reports.
   std::shared_ptr<Job> job;
   int64_t uptime() const { return run_accum_ms + (run_since_ms ? now_ms() - run_since_ms : 0); }
   void clock_stop() {
@@ -85,17 +97,15 @@ struct Rec {
   void clock_start() {
     if (!run_since_ms) run_since_ms = now_ms();
   }
-  void boot() {
-    ++boot_count;
-    run_accum_ms = 0;
-    run_since_ms = now_ms();
-  }
+  void boot();
 };
 
-/** The VMs of one instance name, and the open backends' event sinks. */
+/** The VMs of one instance name, the open backends' event sinks, and (while a backend is open)
+ *  the simulated consoles. */
 struct Store {
   std::map<std::string, std::shared_ptr<Rec>> vms;
   std::map<uint64_t, EventSink> sinks;
+  std::unique_ptr<ConsoleService> consoles;
 };
 
 std::mutex g_mu;
@@ -103,6 +113,56 @@ std::map<std::string, std::unique_ptr<Store>> g_stores;
 std::map<std::string, std::weak_ptr<Rec>> g_endpoints;  // uri -> INCOMING target
 int g_next_port = 41000;
 uint64_t g_next_backend = 1;
+
+/** The simulated guest prints a heartbeat this often (guest time). */
+constexpr int64_t kBeatMs = 250;
+/** How long a migration's switchover stops the guest. */
+#ifdef REF_BUG_DOWNTIME_UNDERREPORTED
+constexpr int64_t kSwitchoverMs = 700;
+#else
+constexpr int64_t kSwitchoverMs = 40;
+#endif
+
+/** Prints `line` on the VM's console; caller holds g_mu. */
+void print(const Rec &r, const std::string &line) {
+  if (r.store->consoles) r.store->consoles->write(r.id, "HAL-GUEST: " + line);
+}
+
+/** A new boot: a fresh boot id, the clock from 0, and the boot banner on the console (also what
+ *  each new console client receives first). Caller holds g_mu. */
+void Rec::boot() {
+  static uint64_t boots = 0;
+  ++boot_count;
+  run_accum_ms = 0;
+  run_since_ms = now_ms();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(std::hash<std::string>{}(this->id) ^
+                                                (++boots * 0x9e3779b97f4a7c15ULL) ^
+                                                static_cast<uint64_t>(now_ms())));
+  boot_id = hex;
+  beats = 0;
+  const json cpu = spec.value("cpu", json::object());
+  size_t nodes = spec.value("numa", json::object()).value("nodes", json::array()).size();
+#ifdef REF_BUG_NUMA_IGNORED
+  nodes = 0;
+#endif
+  std::vector<std::string> banner = {
+      "HAL-GUEST: ready boot_id=" + boot_id + " uptime=0",
+      "HAL-GUEST: cpus=" + std::to_string(cpu.is_object() ? cpu.value("vcpus", 1) : 1),
+      "HAL-GUEST: numa nodes=" + std::to_string(std::max<size_t>(nodes, 1))};
+  if (spec.value("launchSecurity", json::object()).value("type", "") == "tdx") {
+    banner.push_back("HAL-GUEST: tdx_guest=1");
+  }
+  banner.push_back("HAL-GUEST: info-done");
+  if (store->consoles) {
+    store->consoles->set_greeting(id, banner);
+    for (const auto &line : banner) store->consoles->write(id, line);
+  }
+}
+
+/** The console thread's tick: every VM whose guest runs prints the heartbeats its clock is due. */
+void print_heartbeats(Store &store);
 
 /** Emits to every open backend of the VM's store; caller holds g_mu. */
 void emit(const Rec &r, hal_event_type type, const json &detail = nullptr) {
@@ -113,6 +173,18 @@ void emit(const Rec &r, hal_event_type type, const json &detail = nullptr) {
     sink.emit(type, r.id, r.state, detail.is_null() ? std::string() : detail.dump());
   }
 #endif
+}
+
+void print_heartbeats(Store &store) {
+  std::lock_guard lock(g_mu);
+  for (auto &[id, rec] : store.vms) {
+    if (!rec->run_since_ms) continue;  // the guest is not running here
+    const int64_t up = rec->uptime();
+    if (up < rec->beats * kBeatMs) continue;
+    ++rec->beats;
+    print(*rec, "heartbeat " + std::to_string(rec->beats) + " boot_id=" + rec->boot_id +
+                    " uptime_ms=" + std::to_string(up));
+  }
 }
 
 void set_state(Rec &r, hal_vm_state s, const std::string &reason) {
@@ -170,8 +242,8 @@ json check_spec(std::string_view text, bool tdx_host) {
 
 json info_of(const Rec &r) {
   json info = {{"id", r.id}, {"state", hal_vm_state_name(r.state)}, {"spec", r.spec}};
-  info["guest"] = {
-      {"bootCount", r.boot_count}, {"uptimeMs", r.uptime()}, {"heartbeat", r.uptime() / 100}};
+  const int64_t uptime = r.info_uptime >= 0 ? r.info_uptime : r.uptime();
+  info["guest"] = {{"bootCount", r.boot_count}, {"uptimeMs", uptime}, {"heartbeat", uptime / 100}};
   json placement = json::array();
   const auto nodes = r.spec.value("numa", json::object()).value("nodes", json::array());
 #ifdef REF_BUG_NUMA_IGNORED
@@ -270,6 +342,7 @@ class RefVm : public hal::plugin::Vm {
       fail(HAL_FAILED_PRECONDITION, "vm_delete " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
     r.deleted = true;
+    if (r.store->consoles) r.store->consoles->remove(r.id);
     emit(r, HAL_EVENT_VM_DELETED, {{"reason", "deleted"}});
     r.store->vms.erase(r.id);
   }
@@ -291,7 +364,10 @@ class RefVm : public hal::plugin::Vm {
     if (r.state != HAL_VM_STATE_RUNNING) {
       fail(HAL_FAILED_PRECONDITION, "vm_pause " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
-#ifndef REF_BUG_PAUSE_NOOP
+#if defined(REF_BUG_PAUSE_GUEST_RUNS)
+    r.info_uptime = r.uptime();  // info looks frozen; the guest's clock runs on
+    set_state(r, HAL_VM_STATE_PAUSED, "paused");
+#elif !defined(REF_BUG_PAUSE_NOOP)
     r.clock_stop();
     set_state(r, HAL_VM_STATE_PAUSED, "paused");
 #endif
@@ -303,6 +379,7 @@ class RefVm : public hal::plugin::Vm {
     if (r.state != HAL_VM_STATE_PAUSED) {
       fail(HAL_FAILED_PRECONDITION, "vm_resume " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
+    r.info_uptime = -1;
     r.clock_start();
     set_state(r, HAL_VM_STATE_RUNNING, "resumed");
   }
@@ -315,6 +392,9 @@ class RefVm : public hal::plugin::Vm {
       Rec &r = alive();
       if (r.state == HAL_VM_STATE_STOPPED) return;
       if (r.state == HAL_VM_STATE_RUNNING) {  // the simulated guest obeys ACPI at once
+#ifndef REF_BUG_SHUTDOWN_FORCES
+        print(r, "powerdown");
+#endif
         r.clock_stop();
         set_state(r, HAL_VM_STATE_STOPPED, "guest powered off");
         return;
@@ -336,6 +416,16 @@ class RefVm : public hal::plugin::Vm {
   }
   void reset() override {
     guest_reboot("vm_reset", true);
+  }
+  std::string console() override {
+    std::lock_guard lock(g_mu);
+    Rec &r = alive();
+    if (r.state == HAL_VM_STATE_STOPPED || r.state == HAL_VM_STATE_CRASHED ||
+        r.state == HAL_VM_STATE_MIGRATED || !r.store->consoles) {
+      fail(HAL_FAILED_PRECONDITION,
+           "vm_get_console " + r.id + ": VM is " + hal_vm_state_name(r.state) + "; no console");
+    }
+    return json{{"type", "unix"}, {"path", r.store->consoles->path(r.id)}}.dump();
   }
   void migration_send(std::string_view params_json) override;
   std::string migration_progress() override {
@@ -363,6 +453,19 @@ class RefVm : public hal::plugin::Vm {
            std::string(op) + " " + r.id + ": VM is " + hal_vm_state_name(r.state));
     }
     bool paused = r.state == HAL_VM_STATE_PAUSED;
+    const bool graceful = std::string_view(op) == "vm_reboot";
+#ifdef REF_BUG_REBOOT_IS_RESET
+    (void)graceful;
+#else
+    if (graceful) print(r, "reboot");
+#endif
+#ifdef REF_BUG_RESET_KEEPS_BOOT
+    if (!graceful) {  // the lie: a reboot reported, the guest untouched
+      ++r.boot_count;
+      emit(r, HAL_EVENT_GUEST_REBOOTED, {{ "reason", op }});
+      return;
+    }
+#endif
     r.boot();
     if (paused) r.clock_stop();
     emit(r, HAL_EVENT_GUEST_REBOOTED, {{"reason", op}});
@@ -390,6 +493,10 @@ class RefBackend : public hal::plugin::Backend {
     store_ = store.get();
     id_ = g_next_backend++;
     store_->sinks[id_] = events;
+    if (!store_->consoles) {
+      store_->consoles = std::make_unique<ConsoleService>(
+          [store = store_] { print_heartbeats(*store); }, std::chrono::milliseconds(50));
+    }
   }
   void close(uint32_t flags) override {
     if (handles.load() > 0) {
@@ -405,8 +512,10 @@ class RefBackend : public hal::plugin::Backend {
       workers.swap(workers_);
     }
     for (auto &w : workers) w.join();
+    std::unique_ptr<ConsoleService> consoles;  // the last backend's; stopped without g_mu
     std::lock_guard lock(g_mu);
     store_->sinks.erase(id_);
+    if (store_->sinks.empty()) consoles = std::move(store_->consoles);
     if (flags & HAL_CLOSE_STOP_VMS) {
       for (auto &[id, rec] : store_->vms) {
         rec->clock_stop();
@@ -425,7 +534,7 @@ class RefBackend : public hal::plugin::Backend {
                   {"numa", true},
                   {"vcpuPinning", true},
                   {"tdx", tdx_},
-                  {"console", false}}},
+                  {"console", true}}},
                 {"limits", {{"maxVcpus", 64}}}}
         .dump();
   }
@@ -583,17 +692,34 @@ void RefVm::migration_send(std::string_view params_json) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       lock.lock();
     }
-    job->downtime_ms = 5;
-    job->status = "completed";
-#ifdef REF_BUG_MIGRATION_REBOOTS
-    tgt->boot_count = 1;
-    tgt->run_accum_ms = 0;
-#else
-    tgt->boot_count = self->boot_count;
-    tgt->run_accum_ms = self->uptime();
-#endif
-    bool was_paused = self->state == HAL_VM_STATE_PAUSED;
+    // Stop and copy: the guest stops on the source while its last state moves to the target.
+    const bool was_paused = self->state == HAL_VM_STATE_PAUSED;
+    [[maybe_unused]] const int64_t stopped_at = now_ms();
     self->clock_stop();
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(kSwitchoverMs));
+    lock.lock();
+    if (tgt->state != HAL_VM_STATE_INCOMING) {
+      job->status = "failed";
+      job->error = "target went away during the switchover";
+      if (!was_paused) self->clock_start();
+      emit(*self, HAL_EVENT_MIGRATION_FINISHED, job->doc());
+      return;
+    }
+#ifdef REF_BUG_DOWNTIME_UNDERREPORTED
+    job->downtime_ms = 5;
+#else
+    job->downtime_ms = now_ms() - stopped_at;
+#endif
+    job->status = "completed";
+    tgt->boot_count = self->boot_count;
+    tgt->boot_id = self->boot_id;
+    tgt->beats = self->beats;
+    tgt->run_accum_ms = self->uptime();
+#ifdef REF_BUG_MIGRATION_REBOOTS
+    tgt->boot();
+    tgt->clock_stop();
+#endif
     set_state(*self, HAL_VM_STATE_MIGRATED, "migrated");
     if (!was_paused) tgt->clock_start();
     set_state(*tgt, was_paused ? HAL_VM_STATE_PAUSED : HAL_VM_STATE_RUNNING, "migrated in");

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include "clause.h"
+#include "console_watch.h"
 #include "core/spec/vm_spec_validation.h"
 #include "guest.h"
 #include "hal/host.hpp"
+#include "report.h"
 #include "suite.h"
 
 namespace hal::conformance {
@@ -366,6 +368,54 @@ HAL_CLAUSE(MG_012, kMigration, MUST, "",
   EXPECT_EQ(status_name(o.status), "OK") << "vm_delete of a MIGRATED VM: " << o.str();
   EXPECT_FALSE(list_has(rig.src.list(), vm.id())) << rig.src.list().dump();
   EXPECT_EQ(state_name(run.target.state()), "Running") << "deleting the source hit the target";
+}
+
+HAL_CLAUSE(MG_017, kMigration, MUST, "",
+           "the reported downtimeMs is not less than the downtime the guest saw: host time "
+           "minus the guest's own clock between its last heartbeat on the source and its first "
+           "on the target (within 250 ms + 25%)") {
+  Rig rig;
+  Vm vm = source_vm(rig, "evdowntime");
+  auto source = ConsoleWatch::attach(vm);
+  if (!source) {
+    GTEST_SKIP() << kNeedsGuest << "the backend offers no guest console to measure downtime on";
+  }
+  auto beat = source->next_heartbeat(S().wait);
+  ASSERT_TRUE(beat) << "no heartbeat on the source's console:" << source->tail();
+  if (beat->guest_clock_ms < 0) {
+    GTEST_SKIP() << kNeedsGuest << "the guest's heartbeats carry no clock (uptime_ms=)";
+  }
+  Run run = migrate(rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}});
+  ASSERT_EQ(run.send.status, HAL_OK) << run.send.str();
+  ASSERT_EQ(run.final_progress.value("status", ""), "completed") << run.final_progress.dump();
+  ASSERT_TRUE(run.final_progress.contains("downtimeMs")) << run.final_progress.dump();
+  const int64_t reported = run.final_progress["downtimeMs"].get<int64_t>();
+  ASSERT_EQ(state_name(wait_state(run.target, HAL_VM_STATE_RUNNING, S().wait)), "Running");
+  std::optional<ConsoleLine> last_on_source;
+  for (const ConsoleLine &line : source->lines()) {
+    if (line.marker == "heartbeat") last_on_source = line;
+  }
+  auto target = ConsoleWatch::attach(run.target);
+  ASSERT_TRUE(target) << "the target offers no console after the migration";
+  // Lines a console replays to a new client arrive late; the smallest gap over a few live
+  // heartbeats is the downtime.
+  std::optional<GuestClockGap> gap;
+  size_t from = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto line = target->next_heartbeat(S().wait, from);
+    if (!line) break;
+    from = target->size();
+    EXPECT_EQ(line->boot_id, last_on_source->boot_id) << "the guest rebooted in the migration";
+    auto g = clock_gap(*last_on_source, *line);
+    if (g && (!gap || g->stopped_ms < gap->stopped_ms)) gap = g;
+  }
+  ASSERT_TRUE(gap) << "no heartbeat with a clock on the target's console:" << target->tail();
+  const int64_t measured = std::max<int64_t>(0, gap->stopped_ms);
+  ::testing::Test::RecordProperty("measuredDowntimeMs", std::to_string(measured));
+  EXPECT_GE(reported, measured - 250 - measured / 4)
+      << "the backend reported downtimeMs " << reported << " but the guest was stopped for "
+      << measured << " ms (host " << gap->host_ms << " ms, guest clock " << gap->guest_ms
+      << " ms between its last heartbeat on the source and one on the target)";
 }
 
 }  // namespace hal::conformance

@@ -20,7 +20,6 @@ void ResultCollector::OnTestEnd(const ::testing::TestInfo &info) {
   for (auto &res : results_) {
     if (res.clause->id != id || res.clause->profile != info.test_suite_name()) continue;
     res.duration_ms = r->elapsed_time();
-    res.result = r->Failed() ? "fail" : r->Skipped() ? "skip" : "pass";
     std::string message;
     for (int i = 0; i < r->total_part_count(); ++i) {
       const auto &part = r->GetTestPartResult(i);
@@ -36,6 +35,10 @@ void ResultCollector::OnTestEnd(const ::testing::TestInfo &info) {
       }
     }
     res.message = message;
+    res.result = r->Failed()                          ? "fail"
+                 : !r->Skipped()                      ? "pass"
+                 : message.rfind(kNeedsGuest, 0) == 0 ? "needs-guest"
+                                                      : "skip";
   }
 }
 
@@ -77,16 +80,21 @@ nlohmann::json results_json(const std::vector<ClauseResult> &results,
   out["profiles"] = nlohmann::json::object();
   bool all_pass = !profiles.empty();
   for (const auto &p : profiles) {
-    nlohmann::json counts = {{"pass", 0}, {"fail", 0}, {"skip", 0}, {"notrun", 0}};
-    nlohmann::json failed = nlohmann::json::array();
+    nlohmann::json counts = {
+        {"pass", 0}, {"fail", 0}, {"skip", 0}, {"needs-guest", 0}, {"notrun", 0}};
+    nlohmann::json failed = nlohmann::json::array(), needs_guest = nlohmann::json::array();
     for (const auto &r : results) {
       if (r.clause->profile != p) continue;
       counts[r.result] = counts[r.result].get<int>() + 1;
       if (r.result == "fail") failed.push_back(r.clause->id);
+      if (r.result == "needs-guest") needs_guest.push_back(r.clause->id);
     }
     std::string verdict = profile_verdict(results, p);
     all_pass = all_pass && verdict == "pass";
-    out["profiles"][p] = {{"verdict", verdict}, {"counts", counts}, {"failedClauses", failed}};
+    out["profiles"][p] = {{"verdict", verdict},
+                          {"counts", counts},
+                          {"failedClauses", failed},
+                          {"needsGuestClauses", needs_guest}};
   }
   out["verdict"] = all_pass ? "pass" : "fail";
   return out;
@@ -131,7 +139,8 @@ std::string render_html(const std::vector<nlohmann::json> &reports) {
        "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
        "td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top;font-size:13px}"
        ".pass{background:#c8f7c5}.fail{background:#f7c5c5}.skip{background:#eee}"
-       ".notrun{background:#fff;color:#999}.partial{background:#f7ecc5}"
+       ".notrun{background:#fff;color:#999}.needs-guest{background:#f7ecc5}.partial{background:#"
+       "f7ecc5}"
        ".incomplete{background:#eee}pre{margin:0;white-space:pre-wrap;max-width:60em}"
        "</style></head><body>\n<h1>HAL conformance report</h1>\n";
   for (const auto &report : reports) {
@@ -152,13 +161,13 @@ std::string render_html(const std::vector<nlohmann::json> &reports) {
     row("certify",
         report.value("run", nlohmann::json::object()).value("certify", false) ? "yes" : "no");
     h << "</table>\n<h3>Profiles</h3><table><tr><th>profile</th><th>verdict</th>"
-         "<th>pass</th><th>fail</th><th>skip</th><th>not run</th></tr>";
+         "<th>pass</th><th>fail</th><th>skip</th><th>needs a guest</th><th>not run</th></tr>";
     const nlohmann::json profiles = report.value("profiles", nlohmann::json::object());
     for (const auto &[name, p] : profiles.items()) {
       const auto counts = p.value("counts", nlohmann::json::object());
       std::string v = p.value("verdict", "");
       h << "<tr><td>" << esc(name) << "</td><td class=\"" << esc(v) << "\">" << esc(v) << "</td>";
-      for (const char *k : {"pass", "fail", "skip", "notrun"}) {
+      for (const char *k : {"pass", "fail", "skip", "needs-guest", "notrun"}) {
         h << "<td>" << counts.value(k, 0) << "</td>";
       }
       h << "</tr>";

@@ -15,10 +15,14 @@
 
 namespace hal::conformance {
 
+/** The message prefix of a clause that could not run for want of a guest console; the report
+ *  lists such clauses as "needs-guest" rather than passing them. */
+inline constexpr const char *kNeedsGuest = "needs a guest: ";
+
 /** The outcome of one clause. */
 struct ClauseResult {
   const Clause *clause = nullptr;  ///< The clause.
-  std::string result = "notrun";   ///< "pass" | "fail" | "skip" | "notrun".
+  std::string result = "notrun";   ///< "pass"|"fail"|"skip"|"needs-guest"|"notrun".
   std::string message;             ///< Failure messages or the skip reason.
   int64_t duration_ms = 0;         ///< How long the test ran.
 };
@@ -38,7 +42,8 @@ class ResultCollector : public ::testing::EmptyTestEventListener {
 };
 
 /** Verdict of one profile from its clause results: "fail" (a MUST failed), "partial" (only
- *  SHOULD/MAY failed), "incomplete" (nothing failed but some clauses did not run), "pass". */
+ *  SHOULD/MAY failed), "incomplete" (nothing failed but some clauses did not run), "pass". A
+ * needs-guest clause does not fail its profile; the report lists it as not verified. */
 std::string profile_verdict(const std::vector<ClauseResult> &results, const std::string &profile);
 
 /** Builds the "clauses" and "profiles" parts of the JSON report and its overall "verdict". */

@@ -214,7 +214,8 @@ std::string Cluster::logs_tail(size_t bytes) const {
 }
 
 std::pair<long, std::string> last_heartbeat(const std::string &console) {
-  static const std::regex beat(R"(HAL-GUEST: heartbeat (\d+) boot_id=([0-9a-f]+)[\r\n])");
+  static const std::regex beat(
+      R"(HAL-GUEST: heartbeat (\d+) boot_id=([0-9a-f]+)(?: uptime_ms=\d+)?[\r\n])");
   std::pair<long, std::string> last{-1, ""};
   for (auto it = std::sregex_iterator(console.begin(), console.end(), beat);
        it != std::sregex_iterator(); ++it)

@@ -158,8 +158,8 @@ void SimulatedGuest::run() {
     }
     ++state_.heartbeat;
     if (serial_) {
-      serial_->write_line("HAL-GUEST: heartbeat " + std::to_string(state_.heartbeat) +
-                          " boot_id=" + state_.boot_id);
+      serial_->write_line("HAL-GUEST: heartbeat " + std::to_string(state_.heartbeat) + " boot_id=" +
+                          state_.boot_id + " uptime_ms=" + std::to_string(state_.uptime_ms));
     }
   }
 }

@@ -113,7 +113,8 @@ const std::string kLineEnd = "[\\r\\n]";
 
 // The highest "HAL-GUEST: heartbeat N boot_id=ID" counter in `text` for `boot_id` (0 if none).
 long last_heartbeat(const std::string &text, const std::string &boot_id) {
-  static const std::regex beat("HAL-GUEST: heartbeat ([0-9]+) boot_id=([0-9a-f]+)" + kLineEnd);
+  static const std::regex beat(
+      "HAL-GUEST: heartbeat ([0-9]+) boot_id=([0-9a-f]+)(?: uptime_ms=[0-9]+)?" + kLineEnd);
   long last = 0;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), beat); it != std::sregex_iterator();
        ++it)
@@ -240,7 +241,9 @@ TEST_F(KvmQemuNodeTest, KillNineOfHalNodeLeavesTheVmRunningAndARestartReadoptsIt
   {
     ConsoleSession console(*stub2, vm);
     auto beat = console.wait_for(
-        std::regex("HAL-GUEST: heartbeat ([0-9]+) boot_id=([0-9a-f]+)" + kLineEnd), 30s);
+        std::regex("HAL-GUEST: heartbeat ([0-9]+) boot_id=([0-9a-f]+)(?: uptime_ms=[0-9]+)?" +
+                   kLineEnd),
+        30s);
     ASSERT_TRUE(beat) << console.text();
     EXPECT_EQ((*beat)[2], boot_id) << "the guest rebooted";
     EXPECT_GT(std::stol((*beat)[1]), before);
