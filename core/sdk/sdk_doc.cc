@@ -107,8 +107,7 @@ hal_status validate(const hal_sdk_doc *doc, hal_sdk_schema schema, hal_error *er
   }
   SchemaKind kind;
   if (!schema_kind(schema, &kind)) {
-    return fail(error, HAL_INVALID_ARGUMENT,
-                "unknown hal_sdk_schema " + std::to_string(static_cast<int>(schema)));
+    return fail(error, HAL_INVALID_ARGUMENT, "unknown hal_sdk_schema " + std::to_string(schema));
   }
   if (*kind.name == '\0') return HAL_OK;
   std::vector<hal::FieldError> errors =

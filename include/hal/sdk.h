@@ -128,27 +128,29 @@ char *hal_sdk_spec_effective_json(const hal_sdk_spec *spec);
 
 /* ---- JSON documents ----------------------------------------------------------------------- */
 
-/** The HAL schemas a document can be validated against (include/hal/schema/). */
-typedef enum hal_sdk_schema {
-  /** No schema: the document is only checked for failed setters (vm_list's answer, identity). */
-  HAL_SDK_SCHEMA_NONE = 0,
-  /** capabilities.schema.json: the answer of get_capabilities. Errors start at "capabilities". */
-  HAL_SDK_SCHEMA_CAPABILITIES = 1,
-  /** host-info.schema.json: the answer of get_host_info. Errors start at "hostInfo". */
-  HAL_SDK_SCHEMA_HOST_INFO = 2,
-  /** vm-info.schema.json: the answer of vm_get_info (its "spec" gets the cross-field rules
-   *  too). Errors start at "info". */
-  HAL_SDK_SCHEMA_VM_INFO = 3,
-  /** migration-progress.schema.json: migration_get_progress and migration events. Errors start
-   *  at "progress". */
-  HAL_SDK_SCHEMA_MIGRATION_PROGRESS = 4,
-  /** migration-params.schema.json: what migration_send and migration_prepare_incoming receive.
-   *  Errors start at "params". */
-  HAL_SDK_SCHEMA_MIGRATION_PARAMS = 5,
-  /** vm-spec.schema.json plus the cross-field rules, as hal_sdk_spec_parse. Errors start at
-   *  "spec". */
-  HAL_SDK_SCHEMA_VM_SPEC = 6
-} hal_sdk_schema;
+/** The HAL schemas a document can be validated against (include/hal/schema/): one of the
+ *  HAL_SDK_SCHEMA_* values. An integer, as hal.h's codes are, so any value a caller passes is
+ *  well defined (an unknown one is refused). */
+typedef uint32_t hal_sdk_schema;
+
+/** No schema: the document is only checked for failed setters (vm_list's answer, identity). */
+#define HAL_SDK_SCHEMA_NONE 0u
+/** capabilities.schema.json: the answer of get_capabilities. Errors start at "capabilities". */
+#define HAL_SDK_SCHEMA_CAPABILITIES 1u
+/** host-info.schema.json: the answer of get_host_info. Errors start at "hostInfo". */
+#define HAL_SDK_SCHEMA_HOST_INFO 2u
+/** vm-info.schema.json: the answer of vm_get_info (its "spec" gets the cross-field rules too).
+ *  Errors start at "info". */
+#define HAL_SDK_SCHEMA_VM_INFO 3u
+/** migration-progress.schema.json: migration_get_progress and migration events. Errors start at
+ *  "progress". */
+#define HAL_SDK_SCHEMA_MIGRATION_PROGRESS 4u
+/** migration-params.schema.json: what migration_send and migration_prepare_incoming receive.
+ *  Errors start at "params". */
+#define HAL_SDK_SCHEMA_MIGRATION_PARAMS 5u
+/** vm-spec.schema.json plus the cross-field rules, as hal_sdk_spec_parse. Errors start at
+ *  "spec". */
+#define HAL_SDK_SCHEMA_VM_SPEC 6u
 
 /** A new, empty document ({}); NULL when out of memory. Free it with hal_sdk_doc_free(). */
 hal_sdk_doc *hal_sdk_doc_new(void);
