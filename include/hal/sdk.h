@@ -102,6 +102,8 @@ hal_status hal_sdk_spec_parse(const char *json, hal_sdk_spec **out, hal_error *e
 /** Frees a spec. NULL is a no-op. */
 void hal_sdk_spec_free(hal_sdk_spec *spec);
 
+/* The accessors below answer NULL or 0 for a NULL spec. */
+
 /** The VM's name ("name"; the VM id in hal.h). Valid while the spec lives. */
 const char *hal_sdk_spec_name(const hal_sdk_spec *spec);
 
