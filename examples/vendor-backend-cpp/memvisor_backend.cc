@@ -80,8 +80,7 @@ std::string MemBackend::host_info() {
   return doc.dump();
 }
 
-std::unique_ptr<hal::plugin::Vm> MemBackend::create_vm(std::string_view spec_json,
-                                                       uint32_t flags) {
+std::unique_ptr<hal::plugin::Vm> MemBackend::create_vm(std::string_view spec_json, uint32_t flags) {
   json spec = check_spec(spec_json);
   const std::string id = spec["name"].get<std::string>();
   std::lock_guard lock(store_->mu);

@@ -25,8 +25,8 @@ VmRecord &MemVm::live(const char *op) {
 }
 
 void MemVm::refuse(const char *op, const VmRecord &vm, const char *hint) {
-  throw Failure(HAL_FAILED_PRECONDITION, std::string(op) + ": VM '" + vm.id + "' is " +
-                                             state_name(vm.state) + "; " + hint);
+  throw Failure(HAL_FAILED_PRECONDITION,
+                std::string(op) + ": VM '" + vm.id + "' is " + state_name(vm.state) + "; " + hint);
 }
 
 void MemVm::start(uint32_t flags) {
@@ -69,7 +69,8 @@ std::string MemVm::info() {
   std::lock_guard lock(store_.mu);
   const VmRecord &vm = live("vm_get_info");
   auto uptime = vm.guest.uptime;
-  if (vm.state == HAL_VM_STATE_RUNNING) uptime += std::chrono::steady_clock::now() - vm.guest.resumed_at;
+  if (vm.state == HAL_VM_STATE_RUNNING)
+    uptime += std::chrono::steady_clock::now() - vm.guest.resumed_at;
   const auto uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(uptime).count();
   // "guest" is what the backend observes of the guest itself: here the simulated clock, frozen
   // while Paused (LC-007); a heartbeat every second of guest time.

@@ -27,7 +27,8 @@ json check_spec(std::string_view spec_json) {
   if (spec.is_discarded()) throw Failure(HAL_INVALID_ARGUMENT, "spec: malformed JSON");
   if (!spec.is_object()) throw Failure(HAL_INVALID_ARGUMENT, "spec: must be a JSON object");
   if (spec.value("apiVersion", json()) != "hal.dev/v1") invalid("apiVersion", "must be hal.dev/v1");
-  if (!spec.contains("name") || !spec["name"].is_string() || spec["name"].get<std::string>().empty())
+  if (!spec.contains("name") || !spec["name"].is_string() ||
+      spec["name"].get<std::string>().empty())
     invalid("name", "must be a non-empty string");
 
   const json &cpu = spec.value("cpu", json());

@@ -46,15 +46,24 @@ void Store::boot(VmRecord &vm) {
 
 const char *state_name(hal_vm_state state) {
   switch (state) {
-    case HAL_VM_STATE_STOPPED: return "Stopped";
-    case HAL_VM_STATE_STARTING: return "Starting";
-    case HAL_VM_STATE_RUNNING: return "Running";
-    case HAL_VM_STATE_PAUSED: return "Paused";
-    case HAL_VM_STATE_SHUTTING_DOWN: return "ShuttingDown";
-    case HAL_VM_STATE_CRASHED: return "Crashed";
-    case HAL_VM_STATE_INCOMING: return "Incoming";
-    case HAL_VM_STATE_MIGRATED: return "Migrated";
-    default: return "Unknown";
+    case HAL_VM_STATE_STOPPED:
+      return "Stopped";
+    case HAL_VM_STATE_STARTING:
+      return "Starting";
+    case HAL_VM_STATE_RUNNING:
+      return "Running";
+    case HAL_VM_STATE_PAUSED:
+      return "Paused";
+    case HAL_VM_STATE_SHUTTING_DOWN:
+      return "ShuttingDown";
+    case HAL_VM_STATE_CRASHED:
+      return "Crashed";
+    case HAL_VM_STATE_INCOMING:
+      return "Incoming";
+    case HAL_VM_STATE_MIGRATED:
+      return "Migrated";
+    default:
+      return "Unknown";
   }
 }
 

@@ -18,17 +18,17 @@ namespace memvisor {
 /** A guest simulated by its clock: it runs only while the VM is RUNNING. */
 struct Guest {
   int64_t boot_count = 0;  ///< Boots so far (start, reboot and reset each boot once).
-  std::chrono::steady_clock::duration uptime{};  ///< Run time of the current boot.
+  std::chrono::steady_clock::duration uptime{};      ///< Run time of the current boot.
   std::chrono::steady_clock::time_point resumed_at;  ///< When it last began running.
 };
 
 /** One VM. Every member is guarded by its Store's mutex. */
 struct VmRecord {
-  std::string id;                           ///< The spec's name.
-  std::string spec_json;                    ///< The spec as created (vm_get_info's "spec").
+  std::string id;                             ///< The spec's name.
+  std::string spec_json;                      ///< The spec as created (vm_get_info's "spec").
   hal_vm_state state = HAL_VM_STATE_STOPPED;  ///< Current state.
-  bool deleted = false;                     ///< vm_delete ran: every handle answers NOT_FOUND.
-  Guest guest;                              ///< The simulated guest.
+  bool deleted = false;                       ///< vm_delete ran: every handle answers NOT_FOUND.
+  Guest guest;                                ///< The simulated guest.
 };
 
 /** The VMs of one instance and the event sinks of the backends open on it. */
