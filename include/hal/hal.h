@@ -425,7 +425,8 @@ typedef struct hal_backend_table {
    * memory, PCI devices with their NUMA node, TDX support and the reason when absent (a
    * non-empty reason naming what is missing, TDX-001), accelerator. "accelerator" is a lowercase
    * name: "kvm" when guests run under KVM, "tcg" for QEMU's emulator, "none" for a backend that
-   * runs no real guest (a simulator), or the name of another accelerator. hal-conformance
+   * runs no real guest (a simulator; cloud-hypervisor says "emulated" when it drives its API
+   * emulator), or the name of another accelerator. hal-conformance
    * checks "kvm" against this host (usable /dev/kvm, its TDX support and NUMA node count) and
    * "tcg" never to report TDX; any other name is reported as simulated and not compared with
    * the host (TDX-003), which the report shows. Flags: none.
