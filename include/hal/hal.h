@@ -589,7 +589,7 @@ typedef struct hal_backend_table {
    * {"type":"unix","path":"/run/.../console.sock"} or {"type":"pty","path":...}.
    * GUEST OBSERVATION: hal-conformance observes the guest through this console when the backend
    * declares features.console and answers a "unix" endpoint: it connects as a stream client
-   * (several times per VM, possibly at once), reads the guest's serial output and never
+   * (possibly several times per VM, one connection at a time), reads the guest's serial output and never
    * writes. The certification guest (scripts/test-guest, docs/writing-a-backend.md) prints
    * "HAL-GUEST: ..." lines there: ready, numa, pci, and every second
    * "HAL-GUEST: heartbeat <n> boot_id=<id>" (MG-005, NUMA-001, NUMA-004, TDX-005). The endpoint
@@ -654,12 +654,14 @@ typedef struct hal_backend_table {
   /**
    * Optional (REQUIRED when migration_send is present). Cancels a running migration; the source
    * keeps RUNNING the same guest and the target does not run (MG-007). Also valid on the
-   * target's handle (aborts the incoming side). Synchronous: returns once the migration has
-   * reached its final status (a bounded wait, at most 30 s). Once a cancel is accepted, a
-   * migration that does not complete ends "cancelled", even when a transfer error races it;
-   * one that completes anyway (the target already runs) answers FAILED_PRECONDITION and the
-   * source is MIGRATED. After a cancelled or failed migration the target VM is STOPPED and the
-   * host deletes it. Flags: none.
+   * target's handle (aborts the incoming side). The call requests the end; it MAY return
+   * before the migration has ended (a backend that waits bounds the wait, at most 30 s). The
+   * end is the MIGRATION_FINISHED event and a final status in migration_get_progress, which
+   * hosts wait for. Once a cancel is accepted, a migration that does not complete ends
+   * "cancelled", also when a transfer error races it. One that completes anyway (the target
+   * already runs) ends "completed" with the source MIGRATED; a backend that waited MAY then
+   * answer FAILED_PRECONDITION. After a cancelled or failed migration the target VM is STOPPED
+   * and the host deletes it. Flags: none.
    * Errors: FAILED_PRECONDITION (no migration running, or it already ended: its final status
    *         stays; MG-010).
    */
