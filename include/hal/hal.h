@@ -589,8 +589,8 @@ typedef struct hal_backend_table {
    * {"type":"unix","path":"/run/.../console.sock"} or {"type":"pty","path":...}.
    * GUEST OBSERVATION: hal-conformance observes the guest through this console when the backend
    * declares features.console and answers a "unix" endpoint: it connects as a stream client
-   * (possibly several times per VM, one connection at a time), reads the guest's serial output and never
-   * writes. The certification guest (scripts/test-guest, docs/writing-a-backend.md) prints
+   * (possibly several times per VM, one connection at a time), reads the guest's serial output and
+   * never writes. The certification guest (scripts/test-guest, docs/writing-a-backend.md) prints
    * "HAL-GUEST: ..." lines there: ready, numa, pci, and every second
    * "HAL-GUEST: heartbeat <n> boot_id=<id>" (MG-005, NUMA-001, NUMA-004, TDX-005). The endpoint
    * SHOULD give each new connection the output of the current boot from its start, then live
