@@ -129,8 +129,8 @@
  *     dlclose() a plugin with an instance open.
  *   - A plugin MUST NOT change the process's signal dispositions and MUST NOT rely on SIGPIPE
  *     being ignored (hal-node ignores it; hal-conformance and other hosts do not): it writes to
- *     sockets with MSG_NOSIGNAL and to pipes with SIGPIPE blocked in the writing thread. Child
- *     processes it spawns start with default dispositions and an empty signal mask.
+ *     sockets with MSG_NOSIGNAL and to pipes with SIGPIPE blocked in the writing thread. It
+ *     gives child processes it spawns default dispositions and an empty signal mask.
  *
  * ERRORS
  *   Every fallible entry returns a hal_status (values mirror gRPC/absl canonical codes, so they
@@ -525,8 +525,8 @@ typedef struct hal_backend_table {
    * REQUIRED. VM details as JSON (schema/vm-info.schema.json): "id", "state" (LC-005) and:
    *   "spec"          the effective spec: the spec the VM was defined with, with every choice
    *                   the backend made filled in (e.g. the versioned machine type "q35"
-   *                   resolved to, defaults it applied); valid against vm-spec.schema.json and
-   *                   what a migration target is given to recreate the same hardware;
+   *                   resolved to, defaults it applied); valid against vm-spec.schema.json,
+   *                   so a host can give a migration target the same hardware;
    *   "pid"           the hypervisor process, where there is one;
    *   "numaPlacement" per guest node: hostNodes, policy, memory (NUMA-001 without a console,
    *                   NUMA-002, NUMA-007);
