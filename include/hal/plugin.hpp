@@ -24,8 +24,8 @@
 // for the capabilities document (keys = table entry names, capabilities.schema.json), so
 // capabilities always agree with the table; `abi_version_string()` gives its "abiVersion".
 //
-// VERSIONS: the plugin keeps one static table per minor it speaks (hal.h, HOW A PLUGIN IS
-// LOADED). Each table has its own open thunk, which records that table's version in the Backend
+// VERSIONS: the plugin keeps one static table per minor it speaks (hal.h, ONE TABLE PER
+// MINOR). Each table has its own open thunk, which records that table's version in the Backend
 // it creates (Backend::abi_version()), so two hosts in one process that negotiated different
 // minors each see the version they negotiated. Nothing about negotiation is process-wide.
 //
