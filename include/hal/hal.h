@@ -626,9 +626,10 @@ typedef struct hal_backend_table {
    * guest keeps running: same boot, its clock and heartbeat continue, no GUEST_REBOOTED on the
    * target (MG-005). A migration failing on the target side (nothing listens at the URI) ends
    * as an error here or as a "failed" migration, and the source keeps RUNNING the same guest
-   * (MG-008). URIs: a backend MUST accept "tcp:HOST:PORT" (HOST an IPv4 address, "[IPv6]" or a
-   * name) and MAY accept "unix:PATH" and others of the schema; a scheme it does not speak is
-   * UNSUPPORTED naming the scheme. Flags: none.
+   * (MG-008). URIs: a backend MUST accept "tcp:ADDRESS:PORT" with an IPv4 address (what
+   * migration_prepare_incoming answers), SHOULD accept "[IPv6]" and host names, and MAY accept
+   * "unix:PATH" and the other schemes of the schema; a scheme it does not speak is UNSUPPORTED
+   * naming the scheme. Flags: none.
    * Errors: FAILED_PRECONDITION (not RUNNING or PAUSED, e.g. STOPPED (MG-010), or a migration
    *         already runs), UNSUPPORTED (TDX guest (MG-009), a URI scheme or a parameter the
    *         backend lacks, named), INVALID_ARGUMENT (bad parameters).
