@@ -72,10 +72,10 @@ ChBackend::ChBackend(std::string_view config_json, hal::plugin::EventSink events
 std::string ChBackend::capabilities() {
   const bool tdx = tdx_missing(settings_->host_root, settings_->probe).empty();
   json doc = {
-      {"abiVersion", hal::plugin::negotiated_version()},
+      {"abiVersion", abi_version_string()},
       {"hypervisor", "cloud-hypervisor"},
       {"accelerator", accelerator_of(settings_->probe)},
-      {"operations", json::parse(hal::plugin::operations_json<ChBackend, ChVm>())},
+      {"operations", json::parse(hal::plugin::operations_json<ChBackend, ChVm>(abi_version()))},
       {"features",
        {{"liveMigration", true},
         {"postCopy", false},

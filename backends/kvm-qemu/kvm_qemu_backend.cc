@@ -69,12 +69,12 @@ std::string KvmQemuBackend::capabilities() {
   const QemuFeatures qemu = probe_qemu(settings_->qemu_binary, settings_->state_root);
   const bool tdx = tdx_missing(settings_->host_root, settings_->accelerator, qemu).empty();
   nlohmann::json doc = {
-      {"abiVersion", hal::plugin::negotiated_version()},
+      {"abiVersion", abi_version_string()},
       {"hypervisor", "qemu"},
       {"accelerator", settings_->accelerator},
       {"acceleratorReason", settings_->accelerator_reason},
-      {"operations",
-       nlohmann::json::parse(hal::plugin::operations_json<KvmQemuBackend, KvmQemuVm>())},
+      {"operations", nlohmann::json::parse(
+                         hal::plugin::operations_json<KvmQemuBackend, KvmQemuVm>(abi_version()))},
       {"features",
        {{"liveMigration", true},
         {"postCopy", true},

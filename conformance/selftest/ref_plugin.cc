@@ -524,8 +524,8 @@ class RefBackend : public hal::plugin::Backend {
     }
   }
   std::string capabilities() override {
-    json ops = json::parse(hal::plugin::operations_json<RefBackend, RefVm>());
-    return json{{"abiVersion", "1.1"},
+    json ops = json::parse(hal::plugin::operations_json<RefBackend, RefVm>(abi_version()));
+    return json{{"abiVersion", abi_version_string()},
                 {"hypervisor", "reference"},
                 {"accelerator", "sim"},
                 {"operations", ops},

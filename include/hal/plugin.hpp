@@ -20,9 +20,14 @@
 // `void (MyVm::*)()` only when MyVm declares pause. Do not overload these method names, and
 // declare them in the final class (not only in an intermediate base). The base-class versions
 // throw Failure(HAL_UNSUPPORTED) and are never reached through the table.
-// `hal::plugin::operations_json<MyBackend, MyVm>()` gives the "operations" object for the
-// capabilities document (keys = table entry names, capabilities.schema.json), so capabilities
-// always agree with the table; `hal::plugin::negotiated_version()` gives its "abiVersion".
+// `hal::plugin::operations_json<MyBackend, MyVm>(abi_version())` gives the "operations" object
+// for the capabilities document (keys = table entry names, capabilities.schema.json), so
+// capabilities always agree with the table; `abi_version_string()` gives its "abiVersion".
+//
+// VERSIONS: the plugin keeps one static table per minor it speaks (hal.h, ONE TABLE PER
+// MINOR). Each table has its own open thunk, which records that table's version in the Backend
+// it creates (Backend::abi_version()), so two hosts in one process that negotiated different
+// minors each see the version they negotiated. Nothing about negotiation is process-wide.
 //
 // THE BOUNDARY: thunks reject NULL required pointers, flag bits outside the entry's
 // *_FLAGS_ALL mask (entries documented "flags: none" accept only 0) and the pairs hal.h calls
@@ -31,13 +36,13 @@
 // they catch every exception: Failure{status, message} -> that status, std::exception ->
 // HAL_INTERNAL with what(). hal_error is filled within its struct_size (cleared on HAL_OK).
 // Out strings are malloc()ed; free_string() free()s them. Out pointers are NULL unless HAL_OK.
-// Negotiation accepts host major 1 and answers min(host minor, HAL_ABI_VERSION_MINOR).
+// Negotiation accepts host major 1 and answers the table of min(host minor,
+// HAL_ABI_VERSION_MINOR).
 #ifndef HAL_PLUGIN_HPP
 #define HAL_PLUGIN_HPP
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -48,6 +53,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "hal/hal.h"
 #include "hal/table_entries.h"
@@ -160,10 +166,27 @@ class Vm {
   }
 };
 
+namespace detail {
+template <class B, class V, const char *(*Identity)()>
+struct Thunks;
+}  // namespace detail
+
+/** A packed ABI version as "MAJOR.MINOR", the form of the capabilities' "abiVersion". */
+inline std::string version_string(uint32_t version) {
+  return std::to_string(HAL_VERSION_MAJOR(version)) + "." +
+         std::to_string(HAL_VERSION_MINOR(version));
+}
+
 /** One open backend (hal_backend). Constructed by open(), destroyed after a successful close(). */
 class Backend {
  public:
   virtual ~Backend() = default;
+  /** The ABI version (HAL_MAKE_VERSION) of the table whose open() created this backend: the
+   *  version negotiated with the host that opened it, which get_capabilities reports as
+   *  "abiVersion" (hal.h, LC-002). HAL_ABI_VERSION inside the constructor (set after it). */
+  uint32_t abi_version() const noexcept { return abi_version_; }
+  /** abi_version() as "MAJOR.MINOR". */
+  std::string abi_version_string() const { return version_string(abi_version_); }
   /** close: throw Failure to refuse (the backend stays open); on return it is destroyed. `flags`
    *  are already checked: known bits only, never KEEP_VMS with STOP_VMS. */
   virtual void close(uint32_t flags) = 0;
@@ -190,6 +213,11 @@ class Backend {
   virtual std::unique_ptr<Vm> restore(std::string_view /*params_json*/) {
     detail::unsupported("vm_restore");
   }
+
+ private:
+  template <class B, class V, const char *(*Identity)()>
+  friend struct detail::Thunks;
+  uint32_t abi_version_ = HAL_ABI_VERSION;
 };
 
 namespace detail {
@@ -297,6 +325,8 @@ struct Thunks {
     });
   }
   static void free_string(char *string) { std::free(string); }
+  /** open() of the table for ABI 1.`Minor`: the backend records that version. */
+  template <uint32_t Minor>
   static hal_status open(const char *config_json, hal_event_fn on_event, void *user_data,
                          uint32_t flags, hal_backend **out_backend, hal_error *error) {
     if (out_backend != nullptr) *out_backend = nullptr;
@@ -305,6 +335,7 @@ struct Thunks {
       check_flags("open", flags, HAL_FLAGS_NONE);
       auto backend = std::make_unique<B>(std::string_view(config_json ? config_json : "{}"),
                                          EventSink(on_event, user_data));
+      static_cast<Backend *>(backend.get())->abi_version_ = HAL_MAKE_VERSION(1, Minor);
       *out_backend = reinterpret_cast<hal_backend *>(backend.release());
     });
   }
@@ -518,6 +549,13 @@ struct Implements {
                 "migration_send");
 };
 
+/** The open thunks of every minor, indexed by minor. */
+template <class T, std::size_t... Minor>
+constexpr std::array<decltype(hal_backend_table::open), sizeof...(Minor)> open_thunks(
+    std::index_sequence<Minor...>) {
+  return {{&T::template open<static_cast<uint32_t>(Minor)>...}};
+}
+
 /** True when an entry added in ABI 1.`since` belongs to the table of ABI 1.`minor`. */
 constexpr bool entry_in_minor(uint32_t since, uint32_t minor) {
   return since <= minor;
@@ -541,7 +579,7 @@ constexpr hal_backend_table make_table(uint32_t minor) {
   t.abi_version = HAL_MAKE_VERSION(1, minor);
   t.get_identity = &T::get_identity;
   t.free_string = &T::free_string;
-  t.open = &T::open;
+  t.open = open_thunks<T>(std::make_index_sequence<HAL_ABI_VERSION_MINOR + 1>{})[minor];
   t.close = &T::close;
   t.get_capabilities = &T::get_capabilities;
   t.get_host_info = &T::get_host_info;
@@ -596,12 +634,6 @@ inline const char *no_identity() {
   return "{}";
 }
 
-/** The version answered by the last successful negotiation (0 before any). */
-inline std::atomic<uint32_t> &negotiated() {
-  static std::atomic<uint32_t> version{0};
-  return version;
-}
-
 /** hal_plugin_negotiate's body. */
 template <class B, class V, const char *(*Identity)()>
 hal_status negotiate(uint32_t host_abi_version, uint32_t flags, const hal_backend_table **out,
@@ -620,27 +652,17 @@ hal_status negotiate(uint32_t host_abi_version, uint32_t flags, const hal_backen
       throw Failure(HAL_FAILED_PRECONDITION, buffer);
     }
     *out = &Tables<B, V, Identity>::by_minor[std::min<uint32_t>(minor, HAL_ABI_VERSION_MINOR)];
-    negotiated() = (*out)->abi_version;
   });
 }
 
 }  // namespace detail
 
-/** The ABI version negotiated with the host as "MAJOR.MINOR" (the capabilities' abiVersion);
- *  the plugin's own version before any negotiation. */
-inline std::string negotiated_version() {
-  uint32_t v = detail::negotiated().load();
-  if (v == 0) v = HAL_ABI_VERSION;
-  return std::to_string(HAL_VERSION_MAJOR(v)) + "." + std::to_string(HAL_VERSION_MINOR(v));
-}
-
 /** The capabilities "operations" object as JSON text: one bool per table entry, keyed by the
- *  entry's name, true exactly when the table negotiated with the host has it (required entries
- *  always; optional ones as implemented and known to that minor). */
+ *  entry's name, true exactly when the table of `abi_version` has it (required entries always;
+ *  optional ones as implemented and known to that minor). Pass Backend::abi_version(). */
 template <class B, class V>
-std::string operations_json() {
-  const uint32_t version = detail::negotiated().load();
-  const uint32_t minor = version == 0 ? HAL_ABI_VERSION_MINOR : HAL_VERSION_MINOR(version);
+std::string operations_json(uint32_t abi_version) {
+  const uint32_t minor = std::min<uint32_t>(HAL_VERSION_MINOR(abi_version), HAL_ABI_VERSION_MINOR);
   constexpr hal_backend_table table =
       detail::make_table<B, V, &detail::no_identity>(HAL_ABI_VERSION_MINOR);
   std::string out = "{";

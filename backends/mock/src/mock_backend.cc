@@ -133,20 +133,21 @@ void MockBackend::slow() const {
 }
 
 std::string MockBackend::capabilities() {
-  json caps = {{"abiVersion", plugin::negotiated_version()},
-               {"hypervisor", "mock"},
-               {"accelerator", "none"},
-               {"operations", json::parse(plugin::operations_json<MockBackend, MockVm>())},
-               {"features",
-                {{"liveMigration", true},
-                 {"numa", true},
-                 {"vcpuPinning", true},
-                 {"tdx", config_.tdx},
-                 {"console", false},
-                 {"snapshot", false},
-                 {"hotplug", false}}},
-               {"limits",
-                {{"maxVcpus", 512}, {"maxMemoryBytes", 16ull << 40}, {"maxVms", config_.max_vms}}}};
+  json caps = {
+      {"abiVersion", abi_version_string()},
+      {"hypervisor", "mock"},
+      {"accelerator", "none"},
+      {"operations", json::parse(plugin::operations_json<MockBackend, MockVm>(abi_version()))},
+      {"features",
+       {{"liveMigration", true},
+        {"numa", true},
+        {"vcpuPinning", true},
+        {"tdx", config_.tdx},
+        {"console", false},
+        {"snapshot", false},
+        {"hotplug", false}}},
+      {"limits",
+       {{"maxVcpus", 512}, {"maxMemoryBytes", 16ull << 40}, {"maxVms", config_.max_vms}}}};
   return caps.dump();
 }
 
