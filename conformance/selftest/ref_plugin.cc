@@ -19,6 +19,8 @@
 //   REF_BUG_STALE_HANDLE       a handle resolves its VM by name at each call, so the handle of a
 //                              deleted VM drives a new VM created under the same name
 //   REF_BUG_NEGOTIATION        hal_plugin_negotiate accepts an ABI major it does not speak
+//   REF_BUG_EVENT_WRONG_VM     every event names the VM created last in the instance
+//   REF_BUG_DUPLICATE_EVENT    vm_shutdown reports STATE_CHANGED(Stopped) twice
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -104,13 +106,22 @@ std::map<std::string, std::weak_ptr<Rec>> g_endpoints;  // uri -> INCOMING targe
 int g_next_port = 41000;
 uint64_t g_next_backend = 1;
 
+#ifdef REF_BUG_EVENT_WRONG_VM
+std::map<const Store *, std::string> g_newest;  // the VM each store defined last
+#endif
+
 /** Emits to every open backend of the VM's store; caller holds g_mu. */
 void emit(const Rec &r, hal_event_type type, const json &detail = nullptr) {
 #ifdef REF_BUG_NO_EVENTS
   (void)r, (void)type, (void)detail;
 #else
+#ifdef REF_BUG_EVENT_WRONG_VM
+  const std::string &vm_id = g_newest.count(r.store) ? g_newest[r.store] : r.id;
+#else
+  const std::string &vm_id = r.id;
+#endif
   for (const auto &[id, sink] : r.store->sinks) {
-    sink.emit(type, r.id, r.state, detail.is_null() ? std::string() : detail.dump());
+    sink.emit(type, vm_id, r.state, detail.is_null() ? std::string() : detail.dump());
   }
 #endif
 }
@@ -317,6 +328,9 @@ class RefVm : public hal::plugin::Vm {
       if (r.state == HAL_VM_STATE_RUNNING) {  // the simulated guest obeys ACPI at once
         r.clock_stop();
         set_state(r, HAL_VM_STATE_STOPPED, "guest powered off");
+#ifdef REF_BUG_DUPLICATE_EVENT
+        emit(r, HAL_EVENT_STATE_CHANGED, {{ "reason", "guest powered off" }});
+#endif
         return;
       }
       if (r.state != HAL_VM_STATE_PAUSED) {
@@ -454,6 +468,9 @@ class RefBackend : public hal::plugin::Backend {
       std::lock_guard lock(g_mu);
       if (store_->vms.count(rec->id)) fail(HAL_ALREADY_EXISTS, "VM " + rec->id + " exists");
       store_->vms[rec->id] = rec;
+#ifdef REF_BUG_EVENT_WRONG_VM
+      g_newest[store_] = rec->id;
+#endif
     }
     auto vm = std::make_unique<RefVm>(*this, rec);
     if (flags & HAL_CREATE_START) vm->start(0);
