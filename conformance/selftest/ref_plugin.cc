@@ -21,6 +21,12 @@
 //   REF_BUG_NEGOTIATION        hal_plugin_negotiate accepts an ABI major it does not speak
 //   REF_BUG_EVENT_WRONG_VM     every event names the VM created last in the instance
 //   REF_BUG_DUPLICATE_EVENT    vm_shutdown reports STATE_CHANGED(Stopped) twice
+//   REF_BUG_CANCEL_LEAVES_TARGET  a source cancel once bytes flowed leaves the target INCOMING
+//   REF_BUG_TARGET_CANCEL_IGNORED  migration_cancel of an INCOMING target before any send answers
+//                              OK and does nothing
+//   REF_BUG_TARGET_CANCEL_LOSES_GUEST  a target cancelled during the transfer is taken for a
+//                              completed handover: the source ends MIGRATED
+//   REF_BUG_CANCEL_AFTER_COMPLETION  migration_cancel of a completed migration answers OK
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -360,10 +366,26 @@ class RefVm : public hal::plugin::Vm {
   void migration_cancel() override {
     std::lock_guard lock(g_mu);
     Rec &r = alive();
+#ifdef REF_BUG_CANCEL_AFTER_COMPLETION
+    if (r.job && r.job->status == "completed") return;
+#endif
+    if (r.state == HAL_VM_STATE_INCOMING && !r.job) {  // target, nothing sent yet: stop listening
+#ifndef REF_BUG_TARGET_CANCEL_IGNORED
+      r.job = std::make_shared<Job>();
+      r.job->status = "cancelled";
+      r.job->error = "incoming migration cancelled";
+      set_state(r, HAL_VM_STATE_STOPPED, "incoming migration cancelled");
+      emit(r, HAL_EVENT_MIGRATION_FINISHED, r.job->doc());
+#endif
+      return;
+    }
     if (!r.job || (r.job->status != "active" && r.job->status != "setup")) {
       fail(HAL_FAILED_PRECONDITION, "migration_cancel " + r.id + ": no migration running");
     }
     r.job->cancel = true;
+    if (r.state == HAL_VM_STATE_INCOMING) {  // target during the transfer: the worker sees it
+      set_state(r, HAL_VM_STATE_STOPPED, "incoming migration cancelled");
+    }
   }
 
  private:
@@ -589,7 +611,18 @@ void RefVm::migration_send(std::string_view params_json) {
       if (job->cancel || tgt->state != HAL_VM_STATE_INCOMING) {
         job->status = job->cancel ? "cancelled" : "failed";
         job->error = job->cancel ? "cancelled" : "target went away";
-        if (tgt->state == HAL_VM_STATE_INCOMING) set_state(*tgt, HAL_VM_STATE_STOPPED, "cancelled");
+#ifdef REF_BUG_TARGET_CANCEL_LOSES_GUEST
+        if (tgt->state == HAL_VM_STATE_STOPPED) {
+          self->clock_stop();
+          set_state(*self, HAL_VM_STATE_MIGRATED, "migrated");
+        }
+#endif
+#ifdef REF_BUG_CANCEL_LEAVES_TARGET
+        if (job->transferred == 0 && tgt->state == HAL_VM_STATE_INCOMING)
+#else
+        if (tgt->state == HAL_VM_STATE_INCOMING)
+#endif
+          set_state(*tgt, HAL_VM_STATE_STOPPED, "cancelled");
         emit(*self, HAL_EVENT_MIGRATION_FINISHED, job->doc());
         return;
       }
