@@ -32,6 +32,7 @@ Vm define_vm(Backend &backend, Cleanup &cleanup, const std::string &tag) {
 std::string describe(const Event &e) {
   std::ostringstream out;
   out << hal_event_type_name(e.type) << " " << state_name(e.state) << " naming '" << e.vm_id << "'";
+  if (!e.detail.is_null()) out << " " << e.detail.dump();
   return out.str();
 }
 
@@ -109,10 +110,10 @@ HAL_CLAUSE(LC_035, kLifecycle, MUST, "",
 }
 
 HAL_CLAUSE(LC_036, kLifecycle, MUST, "",
-           "every transition is reported exactly once: a VM taken through start, (reset,) "
-           "(pause, resume,) shutdown or force stop, start paused, force stop and delete reports "
-           "one STATE_CHANGED per transition (none duplicated or missing, none for a reset), one "
-           "GUEST_REBOOTED per reset and at most one VM_DELETED") {
+           "every transition is reported exactly once: a VM taken through start, (pause, "
+           "resume,) (reset,) shutdown or force stop, start paused, force stop and delete "
+           "reports one STATE_CHANGED per transition (none duplicated or missing, none for a "
+           "reset, which reports GUEST_REBOOTED) and at most one VM_DELETED") {
   Backend backend = S().open();
   EventLog log(backend);
   Cleanup cleanup(backend);
@@ -126,6 +127,13 @@ HAL_CLAUSE(LC_036, kLifecycle, MUST, "",
   vm.start();
   want.push_back("Running");
   ASSERT_STATE_EVENT(log, vm, HAL_VM_STATE_RUNNING, "vm_start");
+  if (S().plugin->has("vm_pause") && S().plugin->has("vm_resume")) {
+    vm.pause();
+    want.push_back("Paused");
+    ASSERT_STATE_EVENT(log, vm, HAL_VM_STATE_PAUSED, "vm_pause");
+    vm.resume();
+    want.push_back("Running");
+  }
   if (S().plugin->has("vm_reset")) {
     wait_guest_ready(vm, S().wait);
     vm.reset();
@@ -133,15 +141,8 @@ HAL_CLAUSE(LC_036, kLifecycle, MUST, "",
     ASSERT_TRUE(log.wait_for(
         [&](const Event &e) { return e.vm_id == vm.id() && e.type == HAL_EVENT_GUEST_REBOOTED; },
         S().wait))
-        << "no GUEST_REBOOTED after vm_reset; events: " << log.describe(vm.id());
+        << "no GUEST_REBOOTED after vm_reset; events: " << describe_all(log);
     ASSERT_EQ(state_name(wait_state(vm, HAL_VM_STATE_RUNNING, S().wait)), "Running");
-  }
-  if (S().plugin->has("vm_pause") && S().plugin->has("vm_resume")) {
-    vm.pause();
-    want.push_back("Paused");
-    ASSERT_STATE_EVENT(log, vm, HAL_VM_STATE_PAUSED, "vm_pause");
-    vm.resume();
-    want.push_back("Running");
   }
   if (S().plugin->has("vm_shutdown")) {
     wait_guest_ready(vm, S().wait);
@@ -171,10 +172,11 @@ HAL_CLAUSE(LC_036, kLifecycle, MUST, "",
   }
   EXPECT_EQ(got, want) << "the STATE_CHANGED events (transient states left out) differ from the "
                           "transitions made; events: "
-                       << log.describe(vm.id());
-  EXPECT_EQ(reboots, resets) << "GUEST_REBOOTED events for " << resets
-                             << " vm_reset call(s); events: " << log.describe(vm.id());
-  EXPECT_LE(deletions, 1) << "VM_DELETED reported more than once: " << log.describe(vm.id());
+                       << describe_all(log);
+  // A guest may reboot itself too (a real one did, twice, after a reset under TCG): at least one.
+  EXPECT_GE(reboots, resets) << "GUEST_REBOOTED events for " << resets
+                             << " vm_reset call(s); events: " << describe_all(log);
+  EXPECT_LE(deletions, 1) << "VM_DELETED reported more than once: " << describe_all(log);
 }
 
 }  // namespace hal::conformance

@@ -33,15 +33,20 @@ struct Pair {
   Cleanup dst_clean{dst};
 };
 
-/** A VM made RUNNING (guest up) on the source; `slow` gives it 1Gi, so that a migration
- *  throttled to 1 MiB/s stays in transfer far longer than any wait of the suite. */
+/** The spec of VM `name`, on either side; `slow` gives it 1Gi, so that a migration throttled to
+ *  1 MiB/s stays in transfer far longer than any wait of the suite. */
+nlohmann::json spec_of(const std::string &name, bool slow) {
+  nlohmann::json overrides = nlohmann::json::object();
+  if (slow) overrides["memory"] = {{"size", "1Gi"}};
+  return S().spec(name, overrides);
+}
+
+/** A VM made RUNNING (guest up) on the source, with spec_of(`slow`). */
 Vm running_source(Pair &pair, const std::string &tag, bool slow) {
   std::string name = S().vm_name(tag);
   pair.src_clean.add(name);
   pair.dst_clean.add(name);
-  nlohmann::json overrides = nlohmann::json::object();
-  if (slow) overrides["memory"] = {{"size", "1Gi"}};
-  Vm vm = pair.src.create(S().spec(name, overrides));
+  Vm vm = pair.src.create(spec_of(name, slow));
   vm.start();
   EXPECT_EQ(state_name(wait_state(vm, HAL_VM_STATE_RUNNING, S().wait)), "Running");
   wait_guest_ready(vm, S().wait);
@@ -55,9 +60,10 @@ struct Incoming {
   std::string uri;
 };
 
-/** migration_prepare_incoming of `source`'s spec on the target. */
-Incoming prepare(Pair &pair, const Vm &source) {
-  auto incoming = pair.dst.migration_prepare_incoming(S().spec(source.id()));
+/** migration_prepare_incoming on the target of the spec the source was created with (the same
+ *  memory size: a target of another size fails the migration at once on a real hypervisor). */
+Incoming prepare(Pair &pair, const Vm &source, bool slow) {
+  auto incoming = pair.dst.migration_prepare_incoming(spec_of(source.id(), slow));
   EXPECT_EQ(state_name(incoming.vm.state()), "Incoming");
   return {std::move(incoming.vm), incoming.endpoint.value("uri", "")};
 }
@@ -163,10 +169,11 @@ HAL_CLAUSE(MG_013, kMigration, MUST, "",
   Pair pair;
   Vm vm = running_source(pair, "cancel-xfer", true);
   GuestLiveness before = observe_guest(vm, S().wait);
-  Incoming target = prepare(pair, vm);
+  Incoming target = prepare(pair, vm, true);
   vm.migration_send(throttled(target.uri));
   nlohmann::json p = wait_transfer(vm);
   ASSERT_TRUE(in_transfer(p)) << "the migration never showed bytes in transfer: " << p.dump();
+  ASSERT_EQ(state_name(target.vm.state()), "Incoming") << "the target left Incoming in transfer";
   Outcome cancel = outcome_of([&] { vm.migration_cancel(); });
   EXPECT_EQ(cancel.status, HAL_OK) << "migration_cancel during the transfer: " << cancel.str();
   p = wait_final(vm);
@@ -184,7 +191,7 @@ HAL_CLAUSE(MG_014, kMigration, MUST, "",
   Pair pair;
   Vm vm = running_source(pair, "tcancel-early", false);
   GuestLiveness before = observe_guest(vm, S().wait);
-  Incoming target = prepare(pair, vm);
+  Incoming target = prepare(pair, vm, false);
   Outcome cancel = outcome_of([&] { target.vm.migration_cancel(); });
   ASSERT_TRUE(cancel.status == HAL_OK || cancel.status == HAL_FAILED_PRECONDITION)
       << "migration_cancel on the INCOMING target: " << cancel.str();
@@ -222,10 +229,11 @@ HAL_CLAUSE(MG_015, kMigration, MUST, "",
   Pair pair;
   Vm vm = running_source(pair, "tcancel-xfer", true);
   GuestLiveness before = observe_guest(vm, S().wait);
-  Incoming target = prepare(pair, vm);
+  Incoming target = prepare(pair, vm, true);
   vm.migration_send(throttled(target.uri));
   nlohmann::json p = wait_transfer(vm);
   ASSERT_TRUE(in_transfer(p)) << "the migration never showed bytes in transfer: " << p.dump();
+  ASSERT_EQ(state_name(target.vm.state()), "Incoming") << "the target left Incoming in transfer";
   Outcome cancel = outcome_of([&] { target.vm.migration_cancel(); });
   ASSERT_TRUE(cancel.status == HAL_OK || cancel.status == HAL_FAILED_PRECONDITION)
       << "migration_cancel on the target during the transfer: " << cancel.str();
@@ -257,7 +265,7 @@ HAL_CLAUSE(MG_016, kMigration, MUST, "",
   Pair pair;
   Vm vm = running_source(pair, "cancel-done", false);
   GuestLiveness before = observe_guest(vm, S().wait);
-  Incoming target = prepare(pair, vm);
+  Incoming target = prepare(pair, vm, false);
   vm.migration_send({{"uri", target.uri}, {"maxDowntimeMs", kMaxDowntimeMs}});
   nlohmann::json p = wait_final(vm);
   ASSERT_EQ(p.value("status", ""), "completed") << p.dump();
