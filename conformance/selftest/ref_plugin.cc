@@ -27,6 +27,10 @@
 //   REF_BUG_TARGET_CANCEL_LOSES_GUEST  a target cancelled during the transfer is taken for a
 //                              completed handover: the source ends MIGRATED
 //   REF_BUG_CANCEL_AFTER_COMPLETION  migration_cancel of a completed migration answers OK
+//   REF_TARGET_CANCEL_REFUSED  (not a bug: what kvm-qemu does) migration_cancel of an INCOMING
+//                              target answers FAILED_PRECONDITION and changes nothing
+//   REF_BUG_REFUSED_CANCEL_STOPS  as REF_TARGET_CANCEL_REFUSED, but a refusal before any send has
+//                              stopped the target all the same
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -368,6 +372,14 @@ class RefVm : public hal::plugin::Vm {
     Rec &r = alive();
 #ifdef REF_BUG_CANCEL_AFTER_COMPLETION
     if (r.job && r.job->status == "completed") return;
+#endif
+#if defined(REF_TARGET_CANCEL_REFUSED) || defined(REF_BUG_REFUSED_CANCEL_STOPS)
+    if (r.state == HAL_VM_STATE_INCOMING) {
+#ifdef REF_BUG_REFUSED_CANCEL_STOPS
+      if (!r.job) set_state(r, HAL_VM_STATE_STOPPED, "incoming migration cancelled");
+#endif
+      fail(HAL_FAILED_PRECONDITION, "migration_cancel " + r.id + ": cancel on the source instead");
+    }
 #endif
     if (r.state == HAL_VM_STATE_INCOMING && !r.job) {  // target, nothing sent yet: stop listening
 #ifndef REF_BUG_TARGET_CANCEL_IGNORED
