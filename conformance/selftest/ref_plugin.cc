@@ -25,6 +25,18 @@
 //   REF_BUG_REBOOT_IS_RESET    vm_reboot resets the guest without its reboot path
 //   REF_BUG_RESET_KEEPS_BOOT   vm_reset reports a reboot (event, bootCount) but the guest runs on
 //   REF_BUG_DOWNTIME_UNDERREPORTED  a migration stops the guest for 700 ms and reports 5 ms
+//   REF_BUG_EVENT_WRONG_VM     every event names the VM created last in the instance
+//   REF_BUG_DUPLICATE_EVENT    vm_shutdown reports STATE_CHANGED(Stopped) twice
+//   REF_BUG_CANCEL_LEAVES_TARGET  a source cancel once bytes flowed leaves the target INCOMING
+//   REF_BUG_TARGET_CANCEL_IGNORED  migration_cancel of an INCOMING target before any send answers
+//                              OK and does nothing
+//   REF_BUG_TARGET_CANCEL_LOSES_GUEST  a target cancelled during the transfer is taken for a
+//                              completed handover: the source ends MIGRATED
+//   REF_BUG_CANCEL_AFTER_COMPLETION  migration_cancel of a completed migration answers OK
+//   REF_TARGET_CANCEL_REFUSED  (not a bug: what kvm-qemu does) migration_cancel of an INCOMING
+//                              target answers FAILED_PRECONDITION and changes nothing
+//   REF_BUG_REFUSED_CANCEL_STOPS  as REF_TARGET_CANCEL_REFUSED, but a refusal before any send has
+//                              stopped the target all the same
 // The simulated guest prints the test guest's HAL-GUEST markers on a console per VM
 // (ref_console.h), so the suite's guest-evidence clauses see what it really did.
 #include <atomic>
@@ -64,6 +76,7 @@ struct Job {
   int64_t downtime_ms = -1;
   std::string error;
   bool cancel = false;
+  bool switching = false;  ///< The guest is stopped for the switchover: too late to cancel.
   json doc() const {
     json d = {{"status", status},
               {"transferredBytes", transferred},
@@ -164,13 +177,22 @@ void Rec::boot() {
 /** The console thread's tick: every VM whose guest runs prints the heartbeats its clock is due. */
 void print_heartbeats(Store &store);
 
+#ifdef REF_BUG_EVENT_WRONG_VM
+std::map<const Store *, std::string> g_newest;  // the VM each store defined last
+#endif
+
 /** Emits to every open backend of the VM's store; caller holds g_mu. */
 void emit(const Rec &r, hal_event_type type, const json &detail = nullptr) {
 #ifdef REF_BUG_NO_EVENTS
   (void)r, (void)type, (void)detail;
 #else
+#ifdef REF_BUG_EVENT_WRONG_VM
+  const std::string &vm_id = g_newest.count(r.store) ? g_newest[r.store] : r.id;
+#else
+  const std::string &vm_id = r.id;
+#endif
   for (const auto &[id, sink] : r.store->sinks) {
-    sink.emit(type, r.id, r.state, detail.is_null() ? std::string() : detail.dump());
+    sink.emit(type, vm_id, r.state, detail.is_null() ? std::string() : detail.dump());
   }
 #endif
 }
@@ -397,6 +419,9 @@ class RefVm : public hal::plugin::Vm {
 #endif
         r.clock_stop();
         set_state(r, HAL_VM_STATE_STOPPED, "guest powered off");
+#ifdef REF_BUG_DUPLICATE_EVENT
+        emit(r, HAL_EVENT_STATE_CHANGED, {{ "reason", "guest powered off" }});
+#endif
         return;
       }
       if (r.state != HAL_VM_STATE_PAUSED) {
@@ -436,10 +461,37 @@ class RefVm : public hal::plugin::Vm {
   void migration_cancel() override {
     std::lock_guard lock(g_mu);
     Rec &r = alive();
+#ifdef REF_BUG_CANCEL_AFTER_COMPLETION
+    if (r.job && r.job->status == "completed") return;
+#endif
+#if defined(REF_TARGET_CANCEL_REFUSED) || defined(REF_BUG_REFUSED_CANCEL_STOPS)
+    if (r.state == HAL_VM_STATE_INCOMING) {
+#ifdef REF_BUG_REFUSED_CANCEL_STOPS
+      if (!r.job) set_state(r, HAL_VM_STATE_STOPPED, "incoming migration cancelled");
+#endif
+      fail(HAL_FAILED_PRECONDITION, "migration_cancel " + r.id + ": cancel on the source instead");
+    }
+#endif
+    if (r.state == HAL_VM_STATE_INCOMING && !r.job) {  // target, nothing sent yet: stop listening
+#ifndef REF_BUG_TARGET_CANCEL_IGNORED
+      r.job = std::make_shared<Job>();
+      r.job->status = "cancelled";
+      r.job->error = "incoming migration cancelled";
+      set_state(r, HAL_VM_STATE_STOPPED, "incoming migration cancelled");
+      emit(r, HAL_EVENT_MIGRATION_FINISHED, r.job->doc());
+#endif
+      return;
+    }
     if (!r.job || (r.job->status != "active" && r.job->status != "setup")) {
       fail(HAL_FAILED_PRECONDITION, "migration_cancel " + r.id + ": no migration running");
     }
+    if (r.job->switching) {
+      fail(HAL_FAILED_PRECONDITION, "migration_cancel " + r.id + ": the migration is completing");
+    }
     r.job->cancel = true;
+    if (r.state == HAL_VM_STATE_INCOMING) {  // target during the transfer: the worker sees it
+      set_state(r, HAL_VM_STATE_STOPPED, "incoming migration cancelled");
+    }
   }
 
  private:
@@ -563,6 +615,9 @@ class RefBackend : public hal::plugin::Backend {
       std::lock_guard lock(g_mu);
       if (store_->vms.count(rec->id)) fail(HAL_ALREADY_EXISTS, "VM " + rec->id + " exists");
       store_->vms[rec->id] = rec;
+#ifdef REF_BUG_EVENT_WRONG_VM
+      g_newest[store_] = rec->id;
+#endif
     }
     auto vm = std::make_unique<RefVm>(*this, rec);
     if (flags & HAL_CREATE_START) vm->start(0);
@@ -681,7 +736,18 @@ void RefVm::migration_send(std::string_view params_json) {
       if (job->cancel || tgt->state != HAL_VM_STATE_INCOMING) {
         job->status = job->cancel ? "cancelled" : "failed";
         job->error = job->cancel ? "cancelled" : "target went away";
-        if (tgt->state == HAL_VM_STATE_INCOMING) set_state(*tgt, HAL_VM_STATE_STOPPED, "cancelled");
+#ifdef REF_BUG_TARGET_CANCEL_LOSES_GUEST
+        if (tgt->state == HAL_VM_STATE_STOPPED) {
+          self->clock_stop();
+          set_state(*self, HAL_VM_STATE_MIGRATED, "migrated");
+        }
+#endif
+#ifdef REF_BUG_CANCEL_LEAVES_TARGET
+        if (job->transferred == 0 && tgt->state == HAL_VM_STATE_INCOMING)
+#else
+        if (tgt->state == HAL_VM_STATE_INCOMING)
+#endif
+          set_state(*tgt, HAL_VM_STATE_STOPPED, "cancelled");
         emit(*self, HAL_EVENT_MIGRATION_FINISHED, job->doc());
         return;
       }
@@ -696,6 +762,7 @@ void RefVm::migration_send(std::string_view params_json) {
     const bool was_paused = self->state == HAL_VM_STATE_PAUSED;
     [[maybe_unused]] const int64_t stopped_at = now_ms();
     self->clock_stop();
+    job->switching = true;
     lock.unlock();
     std::this_thread::sleep_for(std::chrono::milliseconds(kSwitchoverMs));
     lock.lock();

@@ -71,11 +71,13 @@ Vm source_vm(Rig &rig, const std::string &tag, const nlohmann::json &overrides =
 }
 
 /** Prepares the target, sends, and polls the source's progress until a final status.
- *  `on_first_poll` runs once after the first progress poll (e.g. to cancel). */
+ *  `on_first_poll` runs once after the first progress poll (e.g. to cancel). `overrides` are
+ *  the ones the source was created with (a target of another memory size fails at once). */
 Run migrate(Rig &rig, Vm &vm, nlohmann::json params,
-            const std::function<void(Vm &)> &on_first_poll = nullptr) {
+            const std::function<void(Vm &)> &on_first_poll = nullptr,
+            const nlohmann::json &overrides = nlohmann::json::object()) {
   Run run;
-  auto incoming = rig.dst.migration_prepare_incoming(S().spec(vm.id()));
+  auto incoming = rig.dst.migration_prepare_incoming(S().spec(vm.id(), overrides));
   run.target = std::move(incoming.vm);
   EXPECT_EQ(state_name(run.target.state()), "Incoming");
   EXPECT_TRUE(incoming.endpoint.is_object() && incoming.endpoint.contains("uri"))
@@ -263,11 +265,13 @@ HAL_CLAUSE(MG_007, kMigration, MUST, "",
            "migration_cancel of a running migration ends it as cancelled and leaves the source "
            "RUNNING (same guest boot) and the target not running") {
   Rig rig;
-  Vm vm = source_vm(rig, "cancel", {{"memory", {{"size", "1Gi"}}}});
+  const nlohmann::json big = {{"memory", {{"size", "1Gi"}}}};
+  Vm vm = source_vm(rig, "cancel", big);
   GuestLiveness before = observe_guest(vm, S().wait);
   Outcome cancel;
-  Run run = migrate(rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}, {"bandwidthMiBps", 1}},
-                    [&](Vm &v) { cancel = outcome_of([&] { v.migration_cancel(); }); });
+  Run run = migrate(
+      rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}, {"bandwidthMiBps", 1}},
+      [&](Vm &v) { cancel = outcome_of([&] { v.migration_cancel(); }); }, big);
   ASSERT_EQ(run.send.status, HAL_OK) << run.send.str();
   EXPECT_EQ(cancel.status, HAL_OK) << "migration_cancel: " << cancel.str();
   EXPECT_EQ(run.final_progress.value("status", ""), "cancelled") << run.final_progress.dump();
