@@ -16,7 +16,8 @@ namespace hal::conformance {
 namespace {
 
 ConsoleLine parse_line(std::string text) {
-  static const std::regex heartbeat(R"(HAL-GUEST: heartbeat (\d+) boot_id=(\S+)(?: uptime_ms=(\d+))?)");
+  static const std::regex heartbeat(
+      R"(HAL-GUEST: heartbeat (\d+) boot_id=(\S+)(?: uptime_ms=(\d+))?)");
   static const std::regex ready(R"(HAL-GUEST: ready boot_id=(\S+))");
   static const std::regex other(R"(HAL-GUEST: (reboot|powerdown)\b)");
   ConsoleLine line;

@@ -26,8 +26,8 @@ struct ConsoleLine {
   std::string text;                          ///< The line, without the line end.
   /** "heartbeat", "ready", "reboot", "powerdown" for HAL-GUEST markers, else "". */
   std::string marker;
-  int64_t heartbeat = -1;     ///< Heartbeat counter (heartbeat lines).
-  std::string boot_id;        ///< boot_id= of heartbeat and ready lines.
+  int64_t heartbeat = -1;       ///< Heartbeat counter (heartbeat lines).
+  std::string boot_id;          ///< boot_id= of heartbeat and ready lines.
   int64_t guest_clock_ms = -1;  ///< The guest's own uptime_ms= on heartbeats (-1 = absent).
 };
 

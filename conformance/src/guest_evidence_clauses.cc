@@ -47,12 +47,12 @@ std::string no_console_reason() {
 
 /** Attaches `watch` to `vm`'s console and waits for the guest's first heartbeat `beat`, or ends
  *  the clause as needs-guest (no console) or failed (no heartbeat). */
-#define WATCH_GUEST_OR_RETURN(watch, beat, vm)                                        \
-  auto watch = ConsoleWatch::attach(vm);                                              \
-  if (!watch) GTEST_SKIP() << no_console_reason();                                   \
-  auto beat = watch->next_heartbeat(S().wait);                                        \
-  ASSERT_TRUE(beat) << "no HAL-GUEST heartbeat on the console of " << (vm).id()      \
-                    << " within " << S().wait.count() << " ms:" << watch->tail()
+#define WATCH_GUEST_OR_RETURN(watch, beat, vm)                                                \
+  auto watch = ConsoleWatch::attach(vm);                                                      \
+  if (!watch) GTEST_SKIP() << no_console_reason();                                            \
+  auto beat = watch->next_heartbeat(S().wait);                                                \
+  ASSERT_TRUE(beat) << "no HAL-GUEST heartbeat on the console of " << (vm).id() << " within " \
+                    << S().wait.count() << " ms:" << watch->tail()
 
 bool is(const ConsoleLine &line, const char *marker) {
   return line.marker == marker;
@@ -86,8 +86,8 @@ HAL_CLAUSE(LC_037, kLifecycle, MUST, "operations.vm_pause",
   if (!while_paused.empty()) {
     ADD_FAILURE() << "the guest printed " << while_paused.size()
                   << " heartbeats while the VM was reported PAUSED, the first "
-                  << std::chrono::duration_cast<std::chrono::milliseconds>(
-                         while_paused.front().at - paused_at)
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(while_paused.front().at -
+                                                                           paused_at)
                          .count()
                   << " ms after vm_pause returned: \"" << while_paused.front().text << "\"";
   }
@@ -146,8 +146,8 @@ HAL_CLAUSE(LC_039, kLifecycle, MUST, "operations.vm_reboot",
   WATCH_GUEST_OR_RETURN(watch, first, vm);
   const size_t mark = watch->size();
   vm.reboot();
-  auto marker = watch->wait_for([](const ConsoleLine &l) { return is(l, "reboot"); }, S().wait,
-                                mark);
+  auto marker =
+      watch->wait_for([](const ConsoleLine &l) { return is(l, "reboot"); }, S().wait, mark);
   EXPECT_TRUE(marker) << "vm_reboot did not make the guest run its reboot path (no "
                          "\"HAL-GUEST: reboot\"):"
                       << watch->tail();

@@ -512,29 +512,28 @@ HAL_CLAUSE(LC_022, kLifecycle, MUST, "",
   EXPECT_EQ(status_name(t.vm_force_stop(vm, kBogusFlag, err.get())), "INVALID_ARGUMENT");
   EXPECT_EQ(status_name(t.vm_delete(vm, kBogusFlag, err.get())), "INVALID_ARGUMENT") << "vm_delete";
   EXPECT_TRUE(list_has(raw.list(), name)) << "vm_delete with an unknown flag deleted the VM";
-  const auto &p = *S().plugin;
   auto check_vm = [&](const char *entry, auto fn) {
     if (fn == nullptr) return;
     EXPECT_EQ(status_name(fn(vm, kBogusFlag, err.get())), "INVALID_ARGUMENT") << entry;
   };
-  check_vm("vm_pause", p.entry<&hal_backend_table::vm_pause>());
-  check_vm("vm_resume", p.entry<&hal_backend_table::vm_resume>());
-  check_vm("vm_reboot", p.entry<&hal_backend_table::vm_reboot>());
-  check_vm("vm_reset", p.entry<&hal_backend_table::vm_reset>());
-  check_vm("migration_cancel", p.entry<&hal_backend_table::migration_cancel>());
-  if (auto fn = p.entry<&hal_backend_table::vm_shutdown>()) {
+  check_vm("vm_pause", t.vm_pause);
+  check_vm("vm_resume", t.vm_resume);
+  check_vm("vm_reboot", t.vm_reboot);
+  check_vm("vm_reset", t.vm_reset);
+  check_vm("migration_cancel", t.migration_cancel);
+  if (auto fn = t.vm_shutdown) {
     EXPECT_EQ(status_name(fn(vm, 1000, kBogusFlag, err.get())), "INVALID_ARGUMENT")
         << "vm_shutdown";
   }
-  if (auto fn = p.entry<&hal_backend_table::vm_get_console>()) {
+  if (auto fn = t.vm_get_console) {
     EXPECT_EQ(status_name(fn(vm, kBogusFlag, out.out(), err.get())), "INVALID_ARGUMENT")
         << "vm_get_console";
   }
-  if (auto fn = p.entry<&hal_backend_table::migration_get_progress>()) {
+  if (auto fn = t.migration_get_progress) {
     EXPECT_EQ(status_name(fn(vm, kBogusFlag, out.out(), err.get())), "INVALID_ARGUMENT")
         << "migration_get_progress";
   }
-  if (auto fn = p.entry<&hal_backend_table::migration_send>()) {
+  if (auto fn = t.migration_send) {
     EXPECT_EQ(status_name(fn(vm, R"({"uri":"tcp:127.0.0.1:1"})", kBogusFlag, err.get())),
               "INVALID_ARGUMENT")
         << "migration_send";
@@ -623,7 +622,7 @@ HAL_CLAUSE(LC_026, kLifecycle, MUST, "",
 
 HAL_CLAUSE(LC_027, kLifecycle, MUST, "",
            "open with a malformed configuration answers INVALID_ARGUMENT and no backend") {
-  const auto &t = *S().plugin->table();
+  const auto &t = traced_table();
   for (const char *config : {"{\"instance\": ", "[1]", "42"}) {
     ErrorBuffer err;
     hal_backend *b = nullptr;
@@ -639,7 +638,7 @@ HAL_CLAUSE(LC_027, kLifecycle, MUST, "",
 HAL_CLAUSE(LC_028, kLifecycle, MUST, "",
            "close while VM handles are unreleased answers FAILED_PRECONDITION and the backend "
            "stays usable") {
-  const auto &t = *S().plugin->table();
+  const auto &t = traced_table();
   ErrorBuffer err;
   hal_backend *b = nullptr;
   std::string config = S().config.dump();
@@ -728,7 +727,7 @@ HAL_CLAUSE(LC_032, kLifecycle, MUST, "",
            "the flag pairs hal.h makes exclusive answer INVALID_ARGUMENT and have no effect: "
            "vm_create with VALIDATE_ONLY and START defines and starts nothing; close with "
            "KEEP_VMS and STOP_VMS leaves the backend open and its VMs running") {
-  const auto &t = *S().plugin->table();
+  const auto &t = traced_table();
   ErrorBuffer err;
   const std::string config = S().config.dump();
   hal_backend *b = nullptr;

@@ -17,6 +17,7 @@
 #include "core/plugin/plugin.h"
 #include "hal/hal.h"
 #include "testing/event_log.h"
+#include "traced_table.h"
 
 namespace hal::conformance {
 
@@ -115,8 +116,8 @@ class RawBackend {
   RawBackend(const RawBackend &) = delete;
   RawBackend &operator=(const RawBackend &) = delete;
 
-  /** The table. */
-  const hal_backend_table &table() const { return *suite().plugin->table(); }
+  /** The table, each entry traced (traced_table.h). */
+  const hal_backend_table &table() const { return traced_table(); }
   /** The handle (nullptr when open failed). */
   hal_backend *get() const { return backend_; }
   /** vm_create of raw text; answers status and message, stores the handle (if any) in *out. */
