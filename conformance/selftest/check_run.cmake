@@ -1,7 +1,7 @@
 # check_run.cmake - runs hal-conformance on a plugin and checks the exit code and the JSON
 # report: -DEXE -DPLUGIN -DOUT (dir) -DEXPECT_EXIT -DARGS ("|"-separated) and optionally
 # -DPROFILE with -DVERDICT (that profile's verdict), -DCLAUSE (a clause that must be among its
-# failures) and -DMESSAGE (text that clause's message must hold).
+# failures; with -DONLY=ON the only one) and -DMESSAGE (text that clause's message must hold).
 string(REPLACE "|" ";" ARGS "${ARGS}")
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
@@ -29,6 +29,10 @@ if(NOT CLAUSE STREQUAL "")
   string(FIND "${failed}" "\"${CLAUSE}\"" pos)
   if(pos EQUAL -1)
     message(FATAL_ERROR "clause ${CLAUSE} not among the failures of ${PROFILE}: ${failed}")
+  endif()
+  string(JSON failures LENGTH "${failed}")
+  if(ONLY AND NOT failures EQUAL 1)
+    message(FATAL_ERROR "the bug must fail ${CLAUSE} alone, but ${PROFILE} failed ${failed}")
   endif()
   if(NOT MESSAGE STREQUAL "")
     string(JSON count LENGTH "${json}" clauses)

@@ -19,6 +19,7 @@
 //   REF_BUG_STALE_HANDLE       a handle resolves its VM by name at each call, so the handle of a
 //                              deleted VM drives a new VM created under the same name
 //   REF_BUG_NEGOTIATION        hal_plugin_negotiate accepts an ABI major it does not speak
+//   REF_BUG_NULL_CRASH         vm_create dies of SIGSEGV on a NULL spec (a raw-table call)
 //   REF_BUG_PAUSE_GUEST_RUNS   vm_pause reports PAUSED (state, event, frozen info) but the guest
 //                              keeps running
 //   REF_BUG_SHUTDOWN_FORCES    vm_shutdown stops the VM without the guest's power-off path
@@ -806,26 +807,36 @@ const char *identity() {
 
 }  // namespace ref
 
-#if defined(REF_BUG_UNKNOWN_FLAGS) || defined(REF_BUG_EXCLUSIVE_FLAGS)
+#if defined(REF_BUG_UNKNOWN_FLAGS) || defined(REF_BUG_EXCLUSIVE_FLAGS) || \
+    defined(REF_BUG_NULL_CRASH)
 // These variants break rules plugin.hpp's thunks enforce, so they answer the host a copy of the
-// generated table whose entries bend the flags before calling the real thunks.
+// generated table (one per negotiated minor) whose entries bend the flags before calling the real
+// thunks, which every minor's table shares.
 namespace {
-hal_backend_table g_lax_table;
-const hal_backend_table *g_strict = nullptr;
+std::mutex g_lax_mu;
+std::map<const hal_backend_table *, hal_backend_table> g_lax_tables;  // strict -> lax copy
+std::atomic<const hal_backend_table *> g_strict{nullptr};
 #ifdef REF_BUG_UNKNOWN_FLAGS
 hal_status lax_start(hal_vm *vm, uint32_t flags, hal_error *error) {
-  return g_strict->vm_start(vm, flags & HAL_START_FLAGS_ALL, error);
+  return g_strict.load()->vm_start(vm, flags & HAL_START_FLAGS_ALL, error);
+}
+#endif
+#ifdef REF_BUG_NULL_CRASH
+hal_status lax_create(hal_backend *backend, const char *spec, uint32_t flags, hal_vm **out,
+                      hal_error *error) {
+  if (spec == nullptr) std::raise(SIGSEGV);  // what reading a NULL spec would do
+  return g_strict.load()->vm_create(backend, spec, flags, out, error);
 }
 #endif
 #ifdef REF_BUG_EXCLUSIVE_FLAGS
 hal_status lax_create(hal_backend *backend, const char *spec, uint32_t flags, hal_vm **out,
                       hal_error *error) {
   if (flags & HAL_CREATE_START) flags &= ~HAL_CREATE_VALIDATE_ONLY;
-  return g_strict->vm_create(backend, spec, flags, out, error);
+  return g_strict.load()->vm_create(backend, spec, flags, out, error);
 }
 hal_status lax_close(hal_backend *backend, uint32_t flags, hal_error *error) {
   if (flags & HAL_CLOSE_STOP_VMS) flags &= ~HAL_CLOSE_KEEP_VMS;
-  return g_strict->close(backend, flags, error);
+  return g_strict.load()->close(backend, flags, error);
 }
 #endif
 }  // namespace
@@ -835,21 +846,25 @@ extern "C" HAL_PLUGIN_EXPORT hal_status hal_plugin_negotiate(uint32_t host_abi_v
                                                              hal_error *error) {
   const hal_backend_table *strict = nullptr;
   hal_status st = hal::plugin::detail::negotiate<ref::RefBackend, ref::RefVm, &ref::identity>(
-      host_abi_version, flags, &strict, error);
+      host_abi_version, flags, out == nullptr ? nullptr : &strict, error);
   if (st != HAL_OK) return st;
-  static std::once_flag once;
-  std::call_once(once, [&] {
-    g_strict = strict;
-    g_lax_table = *strict;
+  std::lock_guard lock(g_lax_mu);
+  g_strict = strict;
+  auto [it, added] = g_lax_tables.try_emplace(strict, *strict);
+  hal_backend_table &lax = it->second;
+  if (added) {
 #ifdef REF_BUG_UNKNOWN_FLAGS
-    g_lax_table.vm_start = &lax_start;
+    lax.vm_start = &lax_start;
+#endif
+#ifdef REF_BUG_NULL_CRASH
+    lax.vm_create = &lax_create;
 #endif
 #ifdef REF_BUG_EXCLUSIVE_FLAGS
-    g_lax_table.vm_create = &lax_create;
-    g_lax_table.close = &lax_close;
+    lax.vm_create = &lax_create;
+    lax.close = &lax_close;
 #endif
-  });
-  *out = &g_lax_table;
+  }
+  *out = &lax;
   return HAL_OK;
 }
 #else

@@ -29,13 +29,13 @@ hal_backend_table build() {
   const Plugin &plugin = *suite().plugin;
   hal_backend_table table{};
   std::memcpy(&table, plugin.table(), std::min(sizeof table, plugin.table_size()));
-#define HAL_TRACE_ENTRY(member, required, since_minor)                                    \
-  if (plugin.entry<&hal_backend_table::member>() != nullptr) {                            \
+#define HAL_TRACE_ENTRY(member, required, since_minor)                                     \
+  if (plugin.entry<&hal_backend_table::member>() != nullptr) {                             \
     using Entry = Traced<&hal_backend_table::member, decltype(hal_backend_table::member)>; \
-    Entry::name = #member;                                                                \
-    table.member = &Entry::call;                                                          \
-  } else {                                                                                \
-    table.member = nullptr;                                                               \
+    Entry::name = #member;                                                                 \
+    table.member = &Entry::call;                                                           \
+  } else {                                                                                 \
+    table.member = nullptr;                                                                \
   }
   HAL_TABLE_ENTRIES(HAL_TRACE_ENTRY)
 #undef HAL_TRACE_ENTRY
