@@ -6,6 +6,8 @@
 
 #include "controller/node/advertised_address.h"
 #include "controller/node/node_pool_file.h"
+#include "controller/tls/tls_options.h"
+#include "core/log/log.h"
 #include "hal/host.hpp"
 
 namespace hal::node {
@@ -55,6 +57,7 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
                  "guest is silent (0 = never)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  tls::add_tls_flags(app, options.tls);
 
   std::vector<const char *> argv;
   for (const std::string &arg : args) argv.push_back(arg.c_str());
@@ -66,6 +69,18 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
   } catch (const CLI::ParseError &e) {
     return usage_error(e.what());
   }
+  if (auto error = tls::check_tls_options(options.tls, "hal-node")) {
+    std::cerr << *error << "\n";
+    CliResult result;
+    result.exit_code = 2;
+    result.error = *error;
+    return result;
+  }
+  if (options.tls.insecure)
+    hal::log("node")->warn(
+        "--insecure: NodeAgent on {} accepts anyone who reaches it (CreateVm with any spec), and "
+        "registration is sent without TLS",
+        options.listen);
 
   try {
     if (!pool_file.empty()) {
