@@ -84,9 +84,12 @@ Verification verify_certificate(const std::string &certificate_pem, const std::s
     return result;
   }
   const int error = X509_STORE_CTX_get_error(ctx.get());
-  result.expired = error == X509_V_ERR_CERT_HAS_EXPIRED;
-  result.not_yet_valid = error == X509_V_ERR_CERT_NOT_YET_VALID;
+  // Depth 0 is the certificate itself; above it, the CA's own certificate failed.
+  const bool own = X509_STORE_CTX_get_error_depth(ctx.get()) == 0;
+  result.expired = own && error == X509_V_ERR_CERT_HAS_EXPIRED;
+  result.not_yet_valid = own && error == X509_V_ERR_CERT_NOT_YET_VALID;
   result.reason = X509_verify_cert_error_string(error);
+  if (!own) result.reason += " (the CA certificate)";
   return result;
 }
 

@@ -101,8 +101,10 @@ std::string join(const std::vector<std::string> &values, const std::string &pref
 
 KeyAndCertificate create_ca(const std::string &common_name, std::chrono::seconds validity) {
   KeyPtr key = new_p256_key();
-  // Backdated an hour: a host whose clock is behind still trusts a CA made just now.
-  X509Ptr cert = new_certificate(key.get(), common_name, {}, validity, std::chrono::hours(1));
+  // Backdated an hour: a host whose clock is behind still trusts a CA made just now. It is
+  // valid until `validity` from now all the same.
+  X509Ptr cert = new_certificate(key.get(), common_name, {}, validity + std::chrono::hours(1),
+                                 std::chrono::hours(1));
   if (X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) != 1)
     throw_openssl("X509_set_issuer_name");
   add_extension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0");

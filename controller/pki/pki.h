@@ -43,7 +43,7 @@ struct CertificateRequest {
   std::vector<std::string> ip_addresses;   ///< subjectAltName IP entries (serving certs).
   bool server_auth = false;                ///< extendedKeyUsage serverAuth.
   bool client_auth = true;                 ///< extendedKeyUsage clientAuth.
-  std::chrono::seconds validity{std::chrono::hours(24 * 365)};  ///< notAfter - now.
+  std::chrono::seconds validity{std::chrono::hours(24 * 365)};  ///< notAfter - notBefore.
   /** notBefore = now - backdate (clock skew between hosts); a backdate larger than validity
    *  makes a certificate that has already expired (for tests). */
   std::chrono::seconds backdate{std::chrono::minutes(5)};

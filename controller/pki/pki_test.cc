@@ -91,6 +91,20 @@ TEST_F(PkiTest, ExpiredCertificateIsRejectedAsExpired) {
                   .ok);
 }
 
+TEST_F(PkiTest, ShortLivedCaIsValidForItsWholeValidity) {
+  KeyAndCertificate ca = create_ca("hour-ca", 1h);
+  CertificateInfo info = inspect_certificate(ca.certificate_pem);
+  EXPECT_GT(info.not_after, std::chrono::system_clock::now() + 59min);
+  KeyAndCertificate user = issue(ca, user_request("u", {}));
+  EXPECT_TRUE(verify_certificate(user.certificate_pem, ca.certificate_pem).ok);
+  // Past the CA's end the CA, not the user's certificate, is what expired.
+  Verification later = verify_certificate(user.certificate_pem, ca.certificate_pem,
+                                          std::chrono::system_clock::now() + 2h);
+  EXPECT_FALSE(later.ok);
+  EXPECT_FALSE(later.expired);
+  EXPECT_NE(later.reason.find("(the CA certificate)"), std::string::npos) << later.reason;
+}
+
 TEST_F(PkiTest, NotYetValidCertificateIsRejected) {
   KeyAndCertificate fresh = issue(*ca_, user_request("fresh", {}));
   Verification verified = verify_certificate(fresh.certificate_pem, ca_->certificate_pem,
