@@ -120,7 +120,13 @@ void Cluster::start_controller() {
   if (!options_.test_guest_dir.empty())
     argv.insert(argv.end(), {"--image", "hal/test-guest=" + options_.test_guest_dir});
   for (const std::string &flag : tls_flags("controller")) argv.push_back(flag);
+  if (options_.bootstrap)
+    argv.insert(argv.end(),
+                {"--bootstrap-listen", "127.0.0.1:0", "--tls-ca-key", pki_dir() + "/ca.key"});
   controller_ = std::make_unique<ChildProcess>(argv, dir_ + "/controller.log");
+  if (options_.bootstrap)
+    bootstrap_address_ =
+        "127.0.0.1:" + std::to_string(bound_port(*controller_, "NodeBootstrap \\(joins\\) on "));
   if (first) address_ = "127.0.0.1:" + std::to_string(bound_port(*controller_, "listening on "));
   bool up = wait_until(
       [&] {

@@ -41,6 +41,7 @@ struct ClusterOptions {
   int heartbeat_ms = 500;       ///< Node heartbeat interval.
   int node_grace_ms = 3000;     ///< Missed-heartbeat grace before a node is NotReady.
   int guest_silence_s = 10;     ///< Agents' --guest-silence-timeout.
+  bool bootstrap = false;       ///< Also serve node joins (--bootstrap-listen, --tls-ca-key).
 };
 
 /** A running installation. */
@@ -85,6 +86,8 @@ class Cluster {
   std::string halconfig() const { return dir_ + "/halconfig"; }
   /** The node's NodeAgent address (host:port), "" when it never started. */
   std::string node_address(const std::string &name) const;
+  /** The controller's NodeBootstrap address ("" without ClusterOptions::bootstrap). */
+  const std::string &bootstrap_address() const { return bootstrap_address_; }
   /** The temp dir everything lives in. */
   const std::string &dir() const { return dir_; }
   /** The controller's PID. */
@@ -108,6 +111,7 @@ class Cluster {
   ClusterOptions options_;
   std::string dir_;
   std::string address_;
+  std::string bootstrap_address_;
   std::unique_ptr<testing::ChildProcess> controller_;
   std::map<std::string, std::unique_ptr<testing::ChildProcess>> nodes_;
   std::map<std::string, int> node_ports_;

@@ -2,13 +2,20 @@
 // default): real hal-controller and hal-node processes (a mock node) with the cluster's mutual
 // TLS, and clients that are the halctl binary or gRPC stubs presenting each kind of identity.
 // Each denied path must be refused with a reason that says why; the allowed paths must work.
+// A node without a certificate joins with a bootstrap token, and only with a good one.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "controller/e2e/cluster.h"
+#include "controller/pki/bootstrap_token.h"
+#include "controller/pki/certificate.h"
 #include "controller/pki/pki.h"
 #include "hal/v1/controller.grpc.pb.h"
 #include "hal/v1/node.grpc.pb.h"
@@ -56,6 +63,7 @@ class TlsMatrix : public ::testing::Test {
     ClusterOptions options;
     options.nodes = {{"mock-a", "mock"}};
     options.nodepools_file = HAL_SOURCE_DIR "/examples/manifests/nodepools.yaml";
+    options.bootstrap = true;
     // halctl runs below on flags alone: no ~/.hal/config or $HALCONFIG of the user's.
     unsetenv("HALCONFIG");
     cluster_ = new Cluster(Binaries{HAL_CONTROLLER_BIN, HAL_NODE_BIN, HALCTL_BIN, HAL_PLUGIN_PATH},
@@ -271,6 +279,73 @@ TEST_F(TlsMatrix, ConsoleIsOpenToClusterUsersOnly) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
   status = console(grpc::InsecureChannelCredentials());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+}
+
+TEST_F(TlsMatrix, NodeJoinsWithABootstrapTokenAndOnlyWithAGoodOne) {
+  const std::string dir = cluster_->pki_dir();
+  const std::string ca_key = read(dir + "/ca.key");
+  const std::string cert = cluster_->dir() + "/join-a.crt";
+  auto node_args = [&](const std::string &token) {
+    return std::vector<std::string>{HAL_NODE_BIN,
+                                    "--name",
+                                    "join-a",
+                                    "--pool",
+                                    "mock",
+                                    "--pool-file",
+                                    HAL_SOURCE_DIR "/examples/manifests/nodepools.yaml",
+                                    "--listen",
+                                    "127.0.0.1:0",
+                                    "--controller",
+                                    cluster_->address(),
+                                    "--state-dir",
+                                    cluster_->dir() + "/join-a",
+                                    "--plugin-path",
+                                    HAL_PLUGIN_PATH,
+                                    "--heartbeat-interval-ms",
+                                    "500",
+                                    "--tls-ca",
+                                    dir + "/ca.crt",
+                                    "--tls-cert",
+                                    cert,
+                                    "--tls-key",
+                                    cluster_->dir() + "/join-a.key",
+                                    "--bootstrap-token",
+                                    token,
+                                    "--bootstrap-server",
+                                    cluster_->bootstrap_address()};
+  };
+  ASSERT_FALSE(cluster_->bootstrap_address().empty());
+  const auto now = std::chrono::system_clock::now();
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {pki::mint_bootstrap_token(ca_key, "join-b", now + 10min), "issued for node 'join-b'"},
+      {pki::mint_bootstrap_token(ca_key, "join-a", now - 1min), "expired at"},
+      {pki::mint_bootstrap_token(read(dir + "/other-ca.key"), "join-a", now + 10min),
+       "not issued by this cluster's CA"}};
+  int attempt = 0;
+  for (const auto &[token, reason] : refused) {
+    const std::string log = cluster_->dir() + "/join-a-" + std::to_string(++attempt) + ".log";
+    testing::ChildProcess node(node_args(token), log);
+    std::optional<int> status = node.wait(20s);
+    ASSERT_TRUE(status) << read(log);
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << read(log);
+    EXPECT_NE(read(log).find(reason), std::string::npos) << read(log);
+    EXPECT_FALSE(std::filesystem::exists(cert));
+  }
+  // The good token: the node gets its certificate, registers with it and is Ready.
+  testing::ChildProcess node(node_args(pki::mint_bootstrap_token(ca_key, "join-a", now + 10min)),
+                             cluster_->dir() + "/join-a.log");
+  const bool ready = Cluster::wait_until(
+      [&] {
+        auto r = cluster_->halctl({"get", "nodes"}, 5s);
+        return std::regex_search(r.out, std::regex("join-a +Ready"));
+      },
+      30s);
+  EXPECT_TRUE(ready) << read(cluster_->dir() + "/join-a.log");
+  ASSERT_TRUE(std::filesystem::exists(cert));
+  EXPECT_EQ(pki::inspect_certificate(read(cert)).common_name, "system:node:join-a");
+  struct stat st {};
+  ASSERT_EQ(::stat((cluster_->dir() + "/join-a.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 }  // namespace

@@ -58,6 +58,11 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   tls::add_tls_flags(app, options.tls);
+  app.add_option("--bootstrap-token", options.bootstrap_token,
+                 "Join with this token (hal-pki token NAME) when --tls-cert does not exist yet; "
+                 "the signed certificate and a new key are written to --tls-cert/--tls-key");
+  app.add_option("--bootstrap-server", options.bootstrap_server,
+                 "host:port of hal-controller's --bootstrap-listen");
 
   std::vector<const char *> argv;
   for (const std::string &arg : args) argv.push_back(arg.c_str());

@@ -1,9 +1,11 @@
 // main.cc - hal-pki: creates and uses HAL's cluster CA (pki.h). `init` makes the CA; `controller`,
 // `node NAME` and `user NAME --group G` issue certificates signed by it; `show FILE` prints a
-// certificate's identity and validity. Keys and certificates are written 0600 under --dir.
+// certificate's identity and validity; `token NAME` prints a short-lived bootstrap token for
+// node NAME. Keys and certificates are written 0600 under --dir.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "controller/pki/bootstrap_token.h"
 #include "controller/pki/certificate.h"
 #include "controller/pki/pki.h"
 
@@ -98,6 +100,16 @@ int main(int argc, char **argv) {
   user->add_option("--group", groups, "Group (repeatable)");
   add_issue_options(user, user_options, false);
 
+  std::string token_node;
+  int64_t token_seconds = 1800;
+  CLI::App *token = app.add_subcommand(
+      "token",
+      "Print a bootstrap token with which node NAME may join (hal-node --bootstrap-token)");
+  token->add_option("NAME", token_node, "Node name")->required();
+  token->add_option("--ttl-seconds", token_seconds, "How long the token is good for")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
   std::string show_file;
   CLI::App *show = app.add_subcommand("show", "Print a certificate's identity and validity");
   show->add_option("FILE", show_file, "PEM certificate")->required();
@@ -123,6 +135,11 @@ int main(int argc, char **argv) {
       apply(user_options, request);
       write_pair(dir, user_options.out.empty() ? "user-" + user_name : user_options.out,
                  issue(load_ca(dir), request), true);
+    } else if (token->parsed()) {
+      std::cout << mint_bootstrap_token(
+                       read_file(dir / "ca.key", "CA key"), token_node,
+                       std::chrono::system_clock::now() + std::chrono::seconds(token_seconds))
+                << "\n";
     } else if (show->parsed()) {
       CertificateInfo info = inspect_certificate(read_file(show_file, "certificate"));
       std::cout << "subject:    " << info.subject << "\nissuer:     " << info.issuer

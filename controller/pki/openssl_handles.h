@@ -12,6 +12,11 @@
 #include <memory>
 #include <string>
 
+namespace hal::pki {
+struct KeyAndCertificate;
+struct CertificateRequest;
+}  // namespace hal::pki
+
 namespace hal::pki::detail {
 
 /** Calls an OpenSSL free function. */
@@ -39,6 +44,16 @@ X509Ptr read_certificate(const std::string &pem, const std::string &what);
 
 /** The private key in `pem`; throws pki::Error naming `what` when there is none. */
 KeyPtr read_private_key(const std::string &pem, const std::string &what);
+
+/** A new P-256 key. */
+KeyPtr new_key();
+
+/** `key` as PKCS#8 PEM. */
+std::string private_key_pem(EVP_PKEY *key);
+
+/** The PEM certificate of public key `key` described by `request`, signed by `ca`. */
+std::string sign_certificate(const KeyAndCertificate &ca, EVP_PKEY *key,
+                             const CertificateRequest &request);
 
 }  // namespace hal::pki::detail
 

@@ -115,15 +115,31 @@ KeyAndCertificate create_ca(const std::string &common_name, std::chrono::seconds
 }
 
 KeyAndCertificate issue(const KeyAndCertificate &ca, const CertificateRequest &request) {
+  KeyPtr key = new_p256_key();
+  std::string certificate = detail::sign_certificate(ca, key.get(), request);
+  return {certificate, key_pem(key.get())};
+}
+
+namespace detail {
+
+std::string private_key_pem(EVP_PKEY *key) {
+  return key_pem(key);
+}
+
+KeyPtr new_key() {
+  return new_p256_key();
+}
+
+std::string sign_certificate(const KeyAndCertificate &ca, EVP_PKEY *key,
+                             const CertificateRequest &request) {
   X509Ptr ca_cert = read_certificate(ca.certificate_pem, "CA certificate");
   KeyPtr ca_key = read_private_key(ca.key_pem, "CA key");
   if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1)
     throw_openssl("CA key does not belong to the CA certificate");
   if (!request.server_auth && !request.client_auth)
     throw Error("certificate: neither serverAuth nor clientAuth");
-  KeyPtr key = new_p256_key();
-  X509Ptr cert = new_certificate(key.get(), request.common_name, request.organizations,
-                                 request.validity, request.backdate);
+  X509Ptr cert = new_certificate(key, request.common_name, request.organizations, request.validity,
+                                 request.backdate);
   if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get())) != 1)
     throw_openssl("X509_set_issuer_name");
   add_extension(cert.get(), ca_cert.get(), NID_basic_constraints, "critical,CA:FALSE");
@@ -139,8 +155,10 @@ KeyAndCertificate issue(const KeyAndCertificate &ca, const CertificateRequest &r
   add_extension(cert.get(), ca_cert.get(), NID_subject_key_identifier, "hash");
   add_extension(cert.get(), ca_cert.get(), NID_authority_key_identifier, "keyid:always");
   sign(cert.get(), ca_key.get());
-  return {certificate_pem(cert.get()), key_pem(key.get())};
+  return certificate_pem(cert.get());
 }
+
+}  // namespace detail
 
 CertificateRequest node_request(const std::string &node_name) {
   if (node_name.empty()) throw Error("node certificate: node name is empty");

@@ -105,6 +105,16 @@ TEST_F(ControllerMain, NeitherTlsNorInsecureIsRefused) {
   EXPECT_NE(output.find("hal-controller: no TLS credentials"), std::string::npos) << output;
 }
 
+TEST_F(ControllerMain, BootstrapWithoutTlsAndTheCaKeyIsRefused) {
+  std::string output;
+  EXPECT_EQ(run_until_exit({"--insecure", "--listen", "127.0.0.1:0", "--store", "memory",
+                            "--bootstrap-listen", "127.0.0.1:0"},
+                           output),
+            1)
+      << output;
+  EXPECT_NE(output.find("--bootstrap-listen needs"), std::string::npos) << output;
+}
+
 TEST_F(ControllerMain, MissingTlsFileIsNamed) {
   std::string output;
   EXPECT_EQ(run_until_exit({"--listen", "127.0.0.1:0", "--store", "memory", "--tls-ca",

@@ -66,6 +66,15 @@ TEST(CliTest, PoolFile) {
   EXPECT_FALSE(result.options->tls.insecure);
 }
 
+TEST(CliTest, BootstrapTokenAndServer) {
+  CliResult result = parse_command_line(
+      {"hal-node", "--name", "n", "--backend", "mock", "--tls-ca", "ca.crt", "--tls-cert", "n.crt",
+       "--tls-key", "n.key", "--bootstrap-token", "hal1.6e.1.ab", "--bootstrap-server", "c:7441"});
+  ASSERT_TRUE(result.options) << result.error;
+  EXPECT_EQ(result.options->bootstrap_token, "hal1.6e.1.ab");
+  EXPECT_EQ(result.options->bootstrap_server, "c:7441");
+}
+
 TEST(CliTest, NeitherTlsNorInsecureIsAUsageError) {
   CliResult result = parse_command_line({"hal-node", "--name", "n", "--backend", "mock"});
   EXPECT_FALSE(result.options);
