@@ -8,6 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 "$root/scripts/build.sh" "$root/build" --target hal-controller --target hal-node --target halctl \
+  --target hal-pki \
   --target hal-kvm-qemu --target hal-mock
 guest=$("$root/scripts/test-guest/build.sh" | tail -n 1)
 exec "$root/scripts/single-machine.sh" "$root/build" "$guest" "$@"

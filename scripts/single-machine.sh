@@ -3,6 +3,9 @@
 # on loopback (qemu-a and qemu-b in the kvm-qemu pool, mock-a in the mock pool), applies the
 # test-guest VirtualMachine, shows it Running with a real booted guest, live-migrates it to the
 # other kvm-qemu node while its heartbeat keeps counting, then stops everything it started.
+# Security is on: hal-pki makes a cluster CA under the work dir, certificates for the controller,
+# each node and an admin user, and a halctl configuration for the admin ($work/halconfig); every
+# connection is mutual TLS.
 # Usage: scripts/single-machine.sh BUILD_DIR GUEST_DIR [--keep]
 #   --keep   leave the installation running (prints how to reach it and how to stop it)
 # Env: HAL_PORT_BASE (default 7440: controller; +1..+3 the agents).
@@ -14,7 +17,10 @@ keep=${3:-}
 base=${HAL_PORT_BASE:-7440}
 controller_addr=127.0.0.1:$base
 work=$(mktemp -d /tmp/hal-single-machine-XXXXXX)
-halctl() { "$build/controller/halctl/halctl" --server "$controller_addr" "$@"; }
+pki_dir=$work/pki
+export HALCONFIG=$work/halconfig
+halctl() { "$build/controller/halctl/halctl" "$@"; }
+hal_pki() { "$build/controller/pki/hal-pki" --dir "$pki_dir" "$@" >/dev/null; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 pids=()
 
@@ -46,8 +52,34 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 
 [ "$keep" = --keep ] || trap cleanup EXIT
 
-say "hal-controller on $controller_addr, store sqlite:$work/controller.db"
+say "cluster CA and certificates in $pki_dir (hal-pki), halctl config $HALCONFIG"
+hal_pki init
+hal_pki controller
+hal_pki user admin --group system:admins
+for name in qemu-a qemu-b mock-a; do hal_pki node "$name"; done
+cat >"$HALCONFIG" <<EOF
+apiVersion: hal.dev/v1
+kind: Config
+clusters:
+- name: single-machine
+  cluster:
+    server: $controller_addr
+    certificate-authority: $pki_dir/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $pki_dir/user-admin.crt
+    client-key: $pki_dir/user-admin.key
+contexts:
+- name: admin@single-machine
+  context: {cluster: single-machine, user: admin}
+current-context: admin@single-machine
+EOF
+chmod 600 "$HALCONFIG"
+
+say "hal-controller on $controller_addr, store sqlite:$work/controller.db, mutual TLS"
 "$build/controller/server/hal-controller" --listen "$controller_addr" \
+  --tls-ca "$pki_dir/ca.crt" --tls-cert "$pki_dir/controller.crt" --tls-key "$pki_dir/controller.key" \
   --store "sqlite:$work/controller.db" --image "hal/test-guest=$guest" >"$work/controller.log" 2>&1 &
 pids+=($!)
 wait_for 20 "the controller" halctl get nodes
@@ -60,6 +92,7 @@ for node in qemu-a:qemu qemu-b:qemu mock-a:mock; do
   "$build/controller/node/hal-node" --name "$name" --pool "$pool" \
     --pool-file "$root/examples/manifests/nodepools.yaml" --listen "127.0.0.1:$port" \
     --controller "$controller_addr" --state-dir "$work/$name" --guest-silence-timeout 20 \
+    --tls-ca "$pki_dir/ca.crt" --tls-cert "$pki_dir/node-$name.crt" --tls-key "$pki_dir/node-$name.key" \
     --plugin-path "$build/backends/kvm-qemu:$build/backends/mock" >"$work/node-$name.log" 2>&1 &
   pids+=($!)
   port=$((port + 1))
@@ -146,7 +179,7 @@ halctl get vmim
 
 if [ "$keep" = --keep ]; then
   say "left running; state in $work"
-  echo "  export HALCTL_SERVER=$controller_addr; $build/controller/halctl/halctl get vms"
+  echo "  export HALCONFIG=$HALCONFIG; $build/controller/halctl/halctl get vms"
   echo "  stop: kill ${pids[*]}"
 else
   say "stopping everything"

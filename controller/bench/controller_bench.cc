@@ -30,11 +30,19 @@
 #include "controller/bench/process_stats.h"
 #include "controller/bench/raw_qemu_shape.h"
 #include "controller/e2e/cluster.h"
+#include "controller/tls/credentials.h"
 #include "testing/temp_dir.h"
 #include "testing/test_guest.h"
 
 namespace hal::bench {
 namespace {
+
+/** The cluster's admin identity over its mutual TLS (as halctl uses it). */
+std::shared_ptr<grpc::ChannelCredentials> admin_credentials(const e2e::Cluster &cluster) {
+  const std::string pki = cluster.pki_dir();
+  return tls::channel_credentials(
+      tls::TlsOptions{pki + "/ca.crt", pki + "/user-admin.crt", pki + "/user-admin.key", false});
+}
 
 using namespace std::chrono_literals;
 
@@ -186,7 +194,7 @@ ShapeResult kubevirt_shape(const Options &options, const std::string &pool,
   for (int i = 0; i < node_count; ++i)
     cluster_options.nodes.push_back({pool + "-" + std::to_string(i), pool});
   e2e::Cluster cluster(options.binaries, cluster_options);
-  ControllerClient client(cluster.address());
+  ControllerClient client(cluster.address(), admin_credentials(cluster));
   client.watch_phase("Running");
   std::map<std::string, Clock::time_point> applied;
   const auto started = Clock::now();
@@ -315,7 +323,7 @@ bool scale(const Options &options) {
   cluster_options.heartbeat_ms = 2000;
   cluster_options.node_grace_ms = 20000;
   e2e::Cluster cluster(options.binaries, cluster_options);
-  ControllerClient client(cluster.address());
+  ControllerClient client(cluster.address(), admin_credentials(cluster));
   long rss_before = rss_kib(cluster.controller_pid(), "VmRSS");
   int64_t revision_before = client.revision("NodePool");  // any small kind: one global revision
   client.watch_phase("Running");

@@ -6,8 +6,9 @@
 
 namespace hal::bench {
 
-ControllerClient::ControllerClient(const std::string &address)
-    : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+ControllerClient::ControllerClient(const std::string &address,
+                                   std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : channel_(grpc::CreateChannel(address, std::move(credentials))),
       stub_(hal::v1::Controller::NewStub(channel_)) {}
 
 ControllerClient::~ControllerClient() {

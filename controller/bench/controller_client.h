@@ -23,8 +23,9 @@ using Clock = std::chrono::steady_clock;
 /** Client of one hal-controller. */
 class ControllerClient {
  public:
-  /** Connects to `address` (host:port). */
-  explicit ControllerClient(const std::string &address);
+  /** Connects to `address` (host:port) with `credentials` (the cluster's mutual TLS). */
+  ControllerClient(const std::string &address,
+                   std::shared_ptr<grpc::ChannelCredentials> credentials);
   /** Stops the watch. */
   ~ControllerClient();
 

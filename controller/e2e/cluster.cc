@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "controller/pki/pki.h"
+
 namespace hal::e2e {
 namespace fs = std::filesystem;
 using testing::ChildProcess;
@@ -37,6 +39,7 @@ Cluster::Cluster(Binaries binaries, ClusterOptions options)
   char tmpl[] = "/tmp/hal-e2e-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
+  make_pki();
   start_controller();
   auto applied = halctl({"apply", "-f", options_.nodepools_file});
   if (applied.exit_code != 0)
@@ -62,6 +65,45 @@ int Cluster::bound_port(ChildProcess &process, const std::string &marker) {
   return std::stoi((*match)[1].str());
 }
 
+void Cluster::make_pki() {
+  const fs::path pki = pki_dir();
+  fs::create_directories(pki);
+  pki::KeyAndCertificate ca = pki::create_ca("hal-e2e-ca", std::chrono::hours(24));
+  auto save = [&](const std::string &base, const pki::KeyAndCertificate &pair) {
+    pki::write_private_file(pki / (base + ".crt"), pair.certificate_pem);
+    pki::write_private_file(pki / (base + ".key"), pair.key_pem);
+  };
+  save("ca", ca);
+  auto serving = [](pki::CertificateRequest request) {
+    request.dns_names = {"localhost"};
+    request.ip_addresses = {"127.0.0.1"};
+    return request;
+  };
+  save("controller", pki::issue(ca, serving(pki::controller_request())));
+  for (const auto &node : options_.nodes)
+    save("node-" + node.name, pki::issue(ca, serving(pki::node_request(node.name))));
+  save("user-admin", pki::issue(ca, pki::user_request("admin", {"system:admins"})));
+  std::ofstream config(halconfig());
+  config << "clusters:\n- name: e2e\n  cluster:\n    server: 127.0.0.1:1\n"
+         << "    certificate-authority: " << (pki / "ca.crt").string() << "\n"
+         << "users:\n- name: admin\n  user:\n    client-certificate: "
+         << (pki / "user-admin.crt").string()
+         << "\n    client-key: " << (pki / "user-admin.key").string() << "\n"
+         << "contexts:\n- name: admin@e2e\n  context: {cluster: e2e, user: admin}\n"
+         << "current-context: admin@e2e\n";
+}
+
+std::vector<std::string> Cluster::tls_flags(const std::string &base) const {
+  return {"--tls-ca",   pki_dir() + "/ca.crt",
+          "--tls-cert", pki_dir() + "/" + base + ".crt",
+          "--tls-key",  pki_dir() + "/" + base + ".key"};
+}
+
+std::string Cluster::node_address(const std::string &name) const {
+  auto port = node_ports_.find(name);
+  return port == node_ports_.end() ? "" : "127.0.0.1:" + std::to_string(port->second);
+}
+
 void Cluster::start_controller() {
   // The first start binds port 0 and reads the port back (a port probed free and released could
   // be taken by a parallel test before the controller binds it); restarts keep that port.
@@ -77,7 +119,14 @@ void Cluster::start_controller() {
                                    std::to_string(options_.node_grace_ms)};
   if (!options_.test_guest_dir.empty())
     argv.insert(argv.end(), {"--image", "hal/test-guest=" + options_.test_guest_dir});
+  for (const std::string &flag : tls_flags("controller")) argv.push_back(flag);
+  if (options_.bootstrap)
+    argv.insert(argv.end(),
+                {"--bootstrap-listen", "127.0.0.1:0", "--tls-ca-key", pki_dir() + "/ca.key"});
   controller_ = std::make_unique<ChildProcess>(argv, dir_ + "/controller.log");
+  if (options_.bootstrap)
+    bootstrap_address_ =
+        "127.0.0.1:" + std::to_string(bound_port(*controller_, "NodeBootstrap \\(joins\\) on "));
   if (first) address_ = "127.0.0.1:" + std::to_string(bound_port(*controller_, "listening on "));
   bool up = wait_until(
       [&] {
@@ -116,6 +165,7 @@ void Cluster::start_node(const std::string &name) {
                                    std::to_string(options_.heartbeat_ms),
                                    "--guest-silence-timeout",
                                    std::to_string(options_.guest_silence_s)};
+  for (const std::string &flag : tls_flags("node-" + name)) argv.push_back(flag);
   nodes_[name].reset();
   nodes_[name] = std::make_unique<ChildProcess>(argv, dir_ + "/node-" + name + ".log");
   if (listen_port == 0) node_ports_[name] = bound_port(*nodes_[name], "hal-node: listening on ");
@@ -166,7 +216,7 @@ bool Cluster::all_nodes_ready(std::chrono::milliseconds timeout) {
 
 RunResult Cluster::halctl(const std::vector<std::string> &args, std::chrono::milliseconds timeout,
                           const std::string &input) {
-  std::vector<std::string> argv = {bin_.halctl, "--server", address_};
+  std::vector<std::string> argv = {bin_.halctl, "--config", halconfig(), "--server", address_};
   argv.insert(argv.end(), args.begin(), args.end());
   return testing::run_to_completion(argv, timeout, input);
 }

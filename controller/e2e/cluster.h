@@ -1,7 +1,9 @@
 // cluster.h - a whole HAL installation on this machine for end-to-end tests, benchmarks and the
 // single-machine demo's checks: hal-controller on an SQLite file, hal-node agents in node pools
-// on loopback, and halctl to drive them. Everything started is stopped by PID; the temp dir is
-// removed.
+// on loopback, and halctl to drive them, all over mutual TLS: a cluster CA and certificates for
+// the controller, each node and an admin user are made under the temp dir (pki/), and halctl
+// runs with a configuration file for the admin. Everything started is stopped by PID; the temp
+// dir is removed.
 #ifndef HAL_CONTROLLER_E2E_CLUSTER_H
 #define HAL_CONTROLLER_E2E_CLUSTER_H
 
@@ -39,6 +41,7 @@ struct ClusterOptions {
   int heartbeat_ms = 500;       ///< Node heartbeat interval.
   int node_grace_ms = 3000;     ///< Missed-heartbeat grace before a node is NotReady.
   int guest_silence_s = 10;     ///< Agents' --guest-silence-timeout.
+  bool bootstrap = false;       ///< Also serve node joins (--bootstrap-listen, --tls-ca-key).
 };
 
 /** A running installation. */
@@ -77,6 +80,14 @@ class Cluster {
   std::string console_log(const std::string &node, const std::string &vm_id) const;
   /** The PID of the VM's QEMU on `node`, or -1. */
   int qemu_pid(const std::string &node, const std::string &vm_id) const;
+  /** The cluster's PKI dir: ca.crt/.key, controller.*, node-NAME.*, user-admin.*. */
+  std::string pki_dir() const { return dir_ + "/pki"; }
+  /** The halctl configuration file (admin, current context) halctl() uses. */
+  std::string halconfig() const { return dir_ + "/halconfig"; }
+  /** The node's NodeAgent address (host:port), "" when it never started. */
+  std::string node_address(const std::string &name) const;
+  /** The controller's NodeBootstrap address ("" without ClusterOptions::bootstrap). */
+  const std::string &bootstrap_address() const { return bootstrap_address_; }
   /** The temp dir everything lives in. */
   const std::string &dir() const { return dir_; }
   /** The controller's PID. */
@@ -88,6 +99,10 @@ class Cluster {
 
  private:
   void start_controller();
+  // Makes the CA, the controller's, every node's and the admin's certificates and halconfig.
+  void make_pki();
+  // --tls-ca, --tls-cert, --tls-key for the certificate pki/<base>.crt.
+  std::vector<std::string> tls_flags(const std::string &base) const;
   /** Waits for `process` to print `marker` followed by 127.0.0.1:PORT; returns PORT. */
   int bound_port(testing::ChildProcess &process, const std::string &marker);
   bool all_nodes_ready(std::chrono::milliseconds timeout);
@@ -96,6 +111,7 @@ class Cluster {
   ClusterOptions options_;
   std::string dir_;
   std::string address_;
+  std::string bootstrap_address_;
   std::unique_ptr<testing::ChildProcess> controller_;
   std::map<std::string, std::unique_ptr<testing::ChildProcess>> nodes_;
   std::map<std::string, int> node_ports_;

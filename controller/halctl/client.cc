@@ -53,8 +53,10 @@ void check(const grpc::Status &status) {
 
 }  // namespace
 
-ControllerClient::ControllerClient(const std::string &address, std::chrono::milliseconds timeout)
-    : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+ControllerClient::ControllerClient(const std::string &address,
+                                   std::shared_ptr<grpc::ChannelCredentials> credentials,
+                                   std::chrono::milliseconds timeout)
+    : channel_(grpc::CreateChannel(address, std::move(credentials))),
       stub_(hal::v1::Controller::NewStub(channel_)),
       timeout_(timeout) {}
 

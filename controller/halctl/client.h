@@ -32,12 +32,14 @@ class ServerError : public std::runtime_error {
 /** The gRPC status code name of `code` ("OK", "NOT_FOUND", ...). */
 std::string status_code_name(grpc::StatusCode code);
 
-/** A Controller client over an insecure channel. Calls throw ServerError. */
+/** A Controller client. Calls throw ServerError. */
 class ControllerClient {
  public:
-  /** Connects lazily to `address` (host:port). `timeout` bounds each unary call. */
-  explicit ControllerClient(const std::string &address,
-                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /** Connects lazily to `address` (host:port) with `credentials` (mutual TLS or plaintext).
+   *  `timeout` bounds each unary call. */
+  ControllerClient(const std::string &address,
+                   std::shared_ptr<grpc::ChannelCredentials> credentials,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   /** Controller.Apply. */
   hal::v1::ApplyResponse apply(const std::string &manifest, bool dry_run);

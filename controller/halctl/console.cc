@@ -55,17 +55,19 @@ void write_all(int fd, const std::string &data) {
 
 }  // namespace
 
-int run_console(const std::string &server, const std::string &ns, const std::string &name,
-                double timeout_s, Io &io) {
+int run_console(const std::string &server,
+                const std::shared_ptr<grpc::ChannelCredentials> &credentials, const std::string &ns,
+                const std::string &name, double timeout_s, Io &io) {
   hal::v1::ConsoleLocation location;
   try {
-    ControllerClient client(server);
+    ControllerClient client(server, credentials);
     location = client.console(ns, name);
   } catch (const ServerError &e) {
     io.err << "Error from server (" << e.code() << "): " << e.what() << "\n";
     return 1;
   }
-  auto channel = grpc::CreateChannel(location.node_address(), grpc::InsecureChannelCredentials());
+  // The node serves with its own certificate from the same CA: the same credentials verify it.
+  auto channel = grpc::CreateChannel(location.node_address(), credentials);
   auto stub = hal::v1::NodeAgent::NewStub(channel);
   grpc::ClientContext context;
   const auto start = std::chrono::steady_clock::now();

@@ -12,7 +12,10 @@
 
 #include "controller/api/kubevirt_api.h"
 #include "controller/halctl/client.h"
+#include "controller/halctl/config.h"
 #include "controller/halctl/output.h"
+#include "controller/halctl/transport_error.h"
+#include "controller/tls/credentials.h"
 #include "hal/hal.h"
 #include "hal/host.hpp"
 
@@ -25,7 +28,7 @@ namespace {
 constexpr const char *kVersion = "0.1.0";
 
 struct Options {
-  std::string server;
+  ConnectionFlags connection;
   std::string ns = "default";
   bool all_namespaces = false;
   std::string file;
@@ -328,17 +331,21 @@ int cmd_drain(ControllerClient &client, const Options &o, Io &io) {
 
 int run(const std::vector<std::string> &args, Io &io) {
   Options o;
-  const char *env = std::getenv("HALCTL_SERVER");
-  o.server = env != nullptr && *env != '\0' ? env : "127.0.0.1:7440";
 
   CLI::App app{"halctl - operate HAL's controller (KubeVirt-style VMs on HAL node pools)",
                "halctl"};
   app.fallthrough();
   app.require_subcommand(1);
-  app.add_option("-s,--server", o.server,
-                 "hal-controller address (default $HALCTL_SERVER or "
+  app.add_option("--config", o.connection.config_file,
+                 "Configuration file: clusters, users, contexts (default $HALCONFIG, then "
+                 "~/.hal/config)");
+  app.add_option("--context", o.connection.context, "Context of the configuration file to use");
+  app.add_option("-s,--server", o.connection.server,
+                 "hal-controller address (default: the context's, else $HALCTL_SERVER or "
                  "127.0.0.1:7440)");
-  app.add_option("-n,--namespace", o.ns, "Namespace (default \"default\")");
+  app.add_option("-n,--namespace", o.connection.ns,
+                 "Namespace (default: the context's, else \"default\")");
+  tls::add_tls_flags(app, o.connection.tls);
 
   auto *apply = app.add_subcommand("apply", "Create or update objects from a manifest");
   apply->add_option("-f,--filename", o.file, "Manifest file (YAML or JSON), - for stdin")
@@ -419,9 +426,25 @@ int run(const std::vector<std::string> &args, Io &io) {
     }
     kind = *canonical;
   }
-  if (console->parsed()) return run_console(o.server, o.ns, o.name, o.timeout_s, io);
+  if (Format format; get->parsed() && !parse_format(o.output, format)) {
+    // A usage error, before any configuration or credentials are looked at.
+    io.err << "error: unknown output format \"" << o.output << "\" (yaml, json, wide)\n";
+    return 2;
+  }
+  Connection connection;
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   try {
-    ControllerClient client(o.server);
+    connection = resolve_connection(o.connection);
+    credentials = tls::channel_credentials(connection.tls);
+  } catch (const std::exception &e) {  // ConfigError, tls::CredentialsError
+    io.err << "error: " << e.what() << "\n";
+    return 1;
+  }
+  o.ns = connection.ns;
+  if (console->parsed())
+    return run_console(connection.server, credentials, o.ns, o.name, o.timeout_s, io);
+  try {
+    ControllerClient client(connection.server, credentials);
     if (apply->parsed()) return cmd_apply(client, o, io);
     if (get->parsed()) return cmd_get(client, kind, o, io);
     if (describe->parsed()) return cmd_describe(client, kind, o, io);
@@ -432,7 +455,7 @@ int run(const std::vector<std::string> &args, Io &io) {
       if (sub->parsed()) return cmd_action(client, sub->get_name(), o, io);
     }
   } catch (const ServerError &e) {
-    io.err << "Error from server (" << e.code() << "): " << e.what() << "\n";
+    report_server_error(e, connection, io);
     return 1;
   }
   io.err << "error: no command\n";

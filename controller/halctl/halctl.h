@@ -3,7 +3,10 @@
 #ifndef HAL_CONTROLLER_HALCTL_HALCTL_H
 #define HAL_CONTROLLER_HALCTL_HALCTL_H
 
+#include <grpcpp/security/credentials.h>
+
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,10 +26,11 @@ struct Io {
  *  2 bad command-line arguments. */
 int run(const std::vector<std::string> &args, Io &io);
 
-/** `halctl console`: attaches to a VM's serial console through its node (see console.cc).
- *  Returns the exit code. */
-int run_console(const std::string &server, const std::string &ns, const std::string &name,
-                double timeout_s, Io &io);
+/** `halctl console`: attaches to a VM's serial console through its node (see console.cc),
+ *  dialling the controller and the node with `credentials`. Returns the exit code. */
+int run_console(const std::string &server,
+                const std::shared_ptr<grpc::ChannelCredentials> &credentials, const std::string &ns,
+                const std::string &name, double timeout_s, Io &io);
 
 }  // namespace hal::halctl
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "controller/tls/tls_options.h"
+
 namespace hal::node {
 
 /** One backend to load: a plugin (by manifest name on the plugin path, or a path to a .so) and
@@ -46,6 +48,15 @@ struct NodeAgentOptions {
   std::string advertise;
   /** host:port of hal-controller's NodeRegistry; empty: do not register (standalone). */
   std::string controller;
+  /** Mutual TLS: the node's certificate (CN=system:node:NAME) serves NodeAgent, where only the
+   *  controller may call (any cluster user may open a Console), and registers with the
+   *  controller. Default-constructed: plaintext (in-process tests). */
+  tls::TlsOptions tls;
+  /** A bootstrap token (hal-pki token NAME): with no tls.cert_file yet, the node joins through
+   *  bootstrap_server and writes its signed certificate there (bootstrap_join.h). */
+  std::string bootstrap_token;
+  /** host:port of the controller's NodeBootstrap endpoint (hal-controller --bootstrap-listen). */
+  std::string bootstrap_server;
   /** Heartbeat interval until the controller's Register answer says otherwise. */
   std::chrono::milliseconds heartbeat_interval{5000};
   /** Longest wait between registration attempts while the controller is unreachable. */

@@ -6,6 +6,8 @@
 
 #include "controller/node/advertised_address.h"
 #include "controller/node/node_pool_file.h"
+#include "controller/tls/tls_options.h"
+#include "core/log/log.h"
 #include "hal/host.hpp"
 
 namespace hal::node {
@@ -55,6 +57,12 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
                  "guest is silent (0 = never)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  tls::add_tls_flags(app, options.tls);
+  app.add_option("--bootstrap-token", options.bootstrap_token,
+                 "Join with this token (hal-pki token NAME) when --tls-cert does not exist yet; "
+                 "the signed certificate and a new key are written to --tls-cert/--tls-key");
+  app.add_option("--bootstrap-server", options.bootstrap_server,
+                 "host:port of hal-controller's --bootstrap-listen");
 
   std::vector<const char *> argv;
   for (const std::string &arg : args) argv.push_back(arg.c_str());
@@ -66,6 +74,18 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
   } catch (const CLI::ParseError &e) {
     return usage_error(e.what());
   }
+  if (auto error = tls::check_tls_options(options.tls, "hal-node")) {
+    std::cerr << *error << "\n";
+    CliResult result;
+    result.exit_code = 2;
+    result.error = *error;
+    return result;
+  }
+  if (options.tls.insecure)
+    hal::log("node")->warn(
+        "--insecure: NodeAgent on {} accepts anyone who reaches it (CreateVm with any spec), and "
+        "registration is sent without TLS",
+        options.listen);
 
   try {
     if (!pool_file.empty()) {

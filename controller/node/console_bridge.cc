@@ -153,6 +153,10 @@ grpc::Status bridge_console(grpc::ServerContext *context,
 grpc::Status NodeAgentService::Console(
     grpc::ServerContext *context,
     grpc::ServerReaderWriter<v1::ConsoleChunk, v1::ConsoleChunk> *stream) {
+  // halctl dials the node for a console: any cluster identity may (RBAC will narrow it).
+  if (grpc::Status denied = ctx_.peers.require_authenticated(*context, "NodeAgent/Console");
+      !denied.ok())
+    return denied;
   return bridge_console(context, stream, *ctx_.vms, *ctx_.stopping);
 }
 

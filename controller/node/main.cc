@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/node/bootstrap_join.h"
 #include "controller/node/cli.h"
 #include "controller/node/node_agent.h"
 #include "controller/proto/grpc_runtime.h"
@@ -26,6 +27,12 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  try {
+    hal::node::join_if_needed(*cli.options);
+  } catch (const std::exception &e) {
+    std::cerr << "hal-node: " << e.what() << "\n";
+    return 1;
+  }
   hal::node::NodeAgent agent(std::move(*cli.options));
   try {
     agent.start();

@@ -12,6 +12,7 @@
 #include "controller/node/node_service.h"
 #include "controller/node/vm_directory.h"
 #include "controller/node/wire.h"
+#include "controller/tls/credentials.h"
 #include "core/log/log.h"
 #include "hal/host.hpp"
 
@@ -118,6 +119,13 @@ void NodeAgent::start() {
   if (options_.node_name.empty()) throw Error(HAL_INVALID_ARGUMENT, "name: required");
   if (options_.pool.empty()) throw Error(HAL_INVALID_ARGUMENT, "pool: required");
   advertised_address(options_.listen, options_.advertise, 1);  // Refuses a malformed one now.
+  // Checked before any backend opens: a missing, foreign or expired file is named now.
+  std::shared_ptr<grpc::ServerCredentials> server_credentials;
+  try {
+    server_credentials = tls::server_credentials(options_.tls);
+  } catch (const tls::CredentialsError &e) {
+    throw Error(HAL_INVALID_ARGUMENT, std::string("TLS: ") + e.what());
+  }
   auto run = std::make_unique<Running>();
   run->boot_id = random_boot_id();
   run->backends = load_backends(options_);
@@ -175,10 +183,11 @@ void NodeAgent::start() {
   context.node_info = [raw] { return raw->info; };
   context.stopping = &run->stopping;
   context.migration_listen_uri = migration_listen_uri(options_.listen);
+  context.peers = tls::PeerPolicy(options_.tls.enabled());
   run->service = std::make_unique<NodeAgentService>(std::move(context));
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &run->port);
+  builder.AddListeningPort(options_.listen, server_credentials, &run->port);
   // Without this gRPC's SO_REUSEPORT lets a second agent bind the same port and take half the
   // controller's connections: the port must be refused instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -213,6 +222,7 @@ void NodeAgent::start() {
       return request;
     };
     config.last_event_sequence = [raw] { return raw->events->last_sequence(); };
+    config.credentials = tls::channel_credentials(options_.tls);
     run->registrar = std::make_unique<Registrar>(std::move(config));
     run->registrar->start();
   }

@@ -2,6 +2,7 @@
 #include "controller/node/node_service.h"
 
 #include "controller/node/wire.h"
+#include "controller/pki/pki.h"
 #include "core/log/log.h"
 
 namespace hal::node {
@@ -15,6 +16,12 @@ bool needs_stop_before_delete(hal_vm_state state) {
 }
 
 }  // namespace
+
+grpc::Status NodeAgentService::controller_only(const grpc::ServerContext &context,
+                                               const char *rpc) const {
+  return ctx_.peers.require_group(context, pki::kControllersGroup, "the controller",
+                                  std::string("NodeAgent/") + rpc);
+}
 
 template <class Op>
 grpc::Status NodeAgentService::on_vm(std::string_view rpc, const std::string &vm_id,
@@ -36,16 +43,19 @@ v1::VmStatus NodeAgentService::status_after_action(const LoadedBackend &backend,
   return status;
 }
 
-grpc::Status NodeAgentService::GetNodeInfo(grpc::ServerContext *, const v1::GetNodeInfoRequest *,
-                                           v1::NodeInfo *response) {
+grpc::Status NodeAgentService::GetNodeInfo(grpc::ServerContext *context,
+                                           const v1::GetNodeInfoRequest *, v1::NodeInfo *response) {
+  if (grpc::Status denied = controller_only(*context, "GetNodeInfo"); !denied.ok()) return denied;
   return guarded("GetNodeInfo", [&] {
     *response = ctx_.node_info();
     return grpc::Status::OK;
   });
 }
 
-grpc::Status NodeAgentService::CreateVm(grpc::ServerContext *, const v1::CreateVmRequest *request,
+grpc::Status NodeAgentService::CreateVm(grpc::ServerContext *context,
+                                        const v1::CreateVmRequest *request,
                                         v1::VmStatus *response) {
+  if (grpc::Status denied = controller_only(*context, "CreateVm"); !denied.ok()) return denied;
   return guarded("CreateVm", [&] {
     LoadedBackend &backend = ctx_.vms->backend("backend", request->backend());
     nlohmann::json spec = parse_object_field("spec_json", request->spec_json());
@@ -65,13 +75,15 @@ grpc::Status NodeAgentService::CreateVm(grpc::ServerContext *, const v1::CreateV
   });
 }
 
-grpc::Status NodeAgentService::StartVm(grpc::ServerContext *, const v1::VmRef *request,
+grpc::Status NodeAgentService::StartVm(grpc::ServerContext *context, const v1::VmRef *request,
                                        v1::VmStatus *response) {
+  if (grpc::Status denied = controller_only(*context, "StartVm"); !denied.ok()) return denied;
   return on_vm("StartVm", request->vm_id(), response, [](Vm &vm) { vm.start(); });
 }
 
-grpc::Status NodeAgentService::StopVm(grpc::ServerContext *, const v1::StopVmRequest *request,
-                                      v1::VmStatus *response) {
+grpc::Status NodeAgentService::StopVm(grpc::ServerContext *context,
+                                      const v1::StopVmRequest *request, v1::VmStatus *response) {
+  if (grpc::Status denied = controller_only(*context, "StopVm"); !denied.ok()) return denied;
   return on_vm("StopVm", request->vm_id(), response, [&](Vm &vm) {
     if (request->force()) {
       vm.force_stop();
@@ -89,23 +101,28 @@ grpc::Status NodeAgentService::StopVm(grpc::ServerContext *, const v1::StopVmReq
   });
 }
 
-grpc::Status NodeAgentService::PauseVm(grpc::ServerContext *, const v1::VmRef *request,
+grpc::Status NodeAgentService::PauseVm(grpc::ServerContext *context, const v1::VmRef *request,
                                        v1::VmStatus *response) {
+  if (grpc::Status denied = controller_only(*context, "PauseVm"); !denied.ok()) return denied;
   return on_vm("PauseVm", request->vm_id(), response, [](Vm &vm) { vm.pause(); });
 }
 
-grpc::Status NodeAgentService::ResumeVm(grpc::ServerContext *, const v1::VmRef *request,
+grpc::Status NodeAgentService::ResumeVm(grpc::ServerContext *context, const v1::VmRef *request,
                                         v1::VmStatus *response) {
+  if (grpc::Status denied = controller_only(*context, "ResumeVm"); !denied.ok()) return denied;
   return on_vm("ResumeVm", request->vm_id(), response, [](Vm &vm) { vm.resume(); });
 }
 
-grpc::Status NodeAgentService::RebootVm(grpc::ServerContext *, const v1::VmRef *request,
+grpc::Status NodeAgentService::RebootVm(grpc::ServerContext *context, const v1::VmRef *request,
                                         v1::VmStatus *response) {
+  if (grpc::Status denied = controller_only(*context, "RebootVm"); !denied.ok()) return denied;
   return on_vm("RebootVm", request->vm_id(), response, [](Vm &vm) { vm.reboot(); });
 }
 
-grpc::Status NodeAgentService::DeleteVm(grpc::ServerContext *, const v1::DeleteVmRequest *request,
+grpc::Status NodeAgentService::DeleteVm(grpc::ServerContext *context,
+                                        const v1::DeleteVmRequest *request,
                                         v1::DeleteVmResponse *) {
+  if (grpc::Status denied = controller_only(*context, "DeleteVm"); !denied.ok()) return denied;
   return guarded("DeleteVm", [&] {
     auto [backend, vm] = ctx_.vms->open(request->vm_id());
     if (needs_stop_before_delete(vm.state())) vm.force_stop();
@@ -116,8 +133,9 @@ grpc::Status NodeAgentService::DeleteVm(grpc::ServerContext *, const v1::DeleteV
   });
 }
 
-grpc::Status NodeAgentService::GetVm(grpc::ServerContext *, const v1::VmRef *request,
+grpc::Status NodeAgentService::GetVm(grpc::ServerContext *context, const v1::VmRef *request,
                                      v1::VmStatus *response) {
+  if (grpc::Status denied = controller_only(*context, "GetVm"); !denied.ok()) return denied;
   return guarded("GetVm", [&] {
     auto [backend, vm] = ctx_.vms->open(request->vm_id());
     *response = ctx_.vms->status(*backend, vm, true);
@@ -125,8 +143,9 @@ grpc::Status NodeAgentService::GetVm(grpc::ServerContext *, const v1::VmRef *req
   });
 }
 
-grpc::Status NodeAgentService::ListVms(grpc::ServerContext *, const v1::ListVmsRequest *,
+grpc::Status NodeAgentService::ListVms(grpc::ServerContext *context, const v1::ListVmsRequest *,
                                        v1::ListVmsResponse *response) {
+  if (grpc::Status denied = controller_only(*context, "ListVms"); !denied.ok()) return denied;
   return guarded("ListVms", [&] {
     for (v1::VmStatus &status : ctx_.vms->list()) *response->add_vms() = std::move(status);
     return grpc::Status::OK;

@@ -12,6 +12,7 @@
 
 #include "controller/node/event_hub.h"
 #include "controller/node/vm_directory.h"
+#include "controller/tls/peer_policy.h"
 #include "hal/v1/node.grpc.pb.h"
 
 namespace hal::node {
@@ -26,6 +27,7 @@ struct ServiceContext {
   std::function<v1::NodeInfo()> node_info;      ///< Builds GetNodeInfo's answer.
   const std::atomic<bool> *stopping = nullptr;  ///< Set when the agent stops (ends streams).
   std::string migration_listen_uri;  ///< Where incoming migrations listen unless told otherwise.
+  tls::PeerPolicy peers;             ///< Who may call (on TLS: the controller; Console: anyone).
 };
 
 /** The NodeAgent service implementation (synchronous gRPC API). */
@@ -69,6 +71,9 @@ class NodeAgentService final : public v1::NodeAgent::Service {
       grpc::ServerReaderWriter<v1::ConsoleChunk, v1::ConsoleChunk> *stream) override;
 
  private:
+  // OK when the caller is the controller (group system:controllers) or the node serves
+  // plaintext; else the denial naming the caller and NodeAgent/`rpc`.
+  grpc::Status controller_only(const grpc::ServerContext &context, const char *rpc) const;
   // Looks up the VM of `vm_id`, runs `op` on it, and answers its status.
   template <class Op>
   grpc::Status on_vm(std::string_view rpc, const std::string &vm_id, v1::VmStatus *response,

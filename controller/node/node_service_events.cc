@@ -11,6 +11,7 @@ namespace hal::node {
 grpc::Status NodeAgentService::WatchEvents(grpc::ServerContext *context,
                                            const v1::WatchEventsRequest *request,
                                            grpc::ServerWriter<v1::NodeEvent> *writer) {
+  if (grpc::Status denied = controller_only(*context, "WatchEvents"); !denied.ok()) return denied;
   std::shared_ptr<EventHub::Reader> reader;
   try {
     reader = ctx_.events->subscribe(request->since_sequence());

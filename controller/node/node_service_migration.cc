@@ -8,9 +8,11 @@
 
 namespace hal::node {
 
-grpc::Status NodeAgentService::PrepareIncoming(grpc::ServerContext *,
+grpc::Status NodeAgentService::PrepareIncoming(grpc::ServerContext *context,
                                                const v1::PrepareIncomingRequest *request,
                                                v1::PrepareIncomingResponse *response) {
+  if (grpc::Status denied = controller_only(*context, "PrepareIncoming"); !denied.ok())
+    return denied;
   return guarded("PrepareIncoming", [&] {
     LoadedBackend &backend = ctx_.vms->backend("backend", request->backend());
     nlohmann::json spec = parse_object_field("spec_json", request->spec_json());
@@ -34,9 +36,10 @@ grpc::Status NodeAgentService::PrepareIncoming(grpc::ServerContext *,
   });
 }
 
-grpc::Status NodeAgentService::SendMigration(grpc::ServerContext *,
+grpc::Status NodeAgentService::SendMigration(grpc::ServerContext *context,
                                              const v1::SendMigrationRequest *request,
                                              v1::VmStatus *response) {
+  if (grpc::Status denied = controller_only(*context, "SendMigration"); !denied.ok()) return denied;
   return guarded("SendMigration", [&] {
     require_field("vm_id", request->vm_id());
     nlohmann::json params = parse_object_field("params_json", request->params_json());
@@ -51,8 +54,11 @@ grpc::Status NodeAgentService::SendMigration(grpc::ServerContext *,
   });
 }
 
-grpc::Status NodeAgentService::GetMigrationProgress(grpc::ServerContext *, const v1::VmRef *request,
+grpc::Status NodeAgentService::GetMigrationProgress(grpc::ServerContext *context,
+                                                    const v1::VmRef *request,
                                                     v1::MigrationProgress *response) {
+  if (grpc::Status denied = controller_only(*context, "GetMigrationProgress"); !denied.ok())
+    return denied;
   return guarded("GetMigrationProgress", [&] {
     auto [backend, vm] = ctx_.vms->open(request->vm_id());
     response->set_vm_id(vm.id());
@@ -61,9 +67,11 @@ grpc::Status NodeAgentService::GetMigrationProgress(grpc::ServerContext *, const
   });
 }
 
-grpc::Status NodeAgentService::CancelMigration(grpc::ServerContext *,
+grpc::Status NodeAgentService::CancelMigration(grpc::ServerContext *context,
                                                const v1::CancelMigrationRequest *request,
                                                v1::CancelMigrationResponse *) {
+  if (grpc::Status denied = controller_only(*context, "CancelMigration"); !denied.ok())
+    return denied;
   return guarded("CancelMigration", [&] {
     auto [backend, vm] = ctx_.vms->open(request->vm_id());
     vm.migration_cancel();

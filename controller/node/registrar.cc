@@ -22,8 +22,8 @@ Registrar::Registrar(Config config) : config_(std::move(config)) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(100, max_backoff));
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(100, max_backoff));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_backoff);
-  channel_ =
-      grpc::CreateCustomChannel(config_.controller, grpc::InsecureChannelCredentials(), args);
+  auto credentials = config_.credentials ? config_.credentials : grpc::InsecureChannelCredentials();
+  channel_ = grpc::CreateCustomChannel(config_.controller, credentials, args);
   stub_ = v1::NodeRegistry::NewStub(channel_);
   stats_.interval = config_.heartbeat_interval;
 }

@@ -5,6 +5,8 @@
 #ifndef HAL_CONTROLLER_NODE_REGISTRAR_H
 #define HAL_CONTROLLER_NODE_REGISTRAR_H
 
+#include <grpcpp/security/credentials.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -40,6 +42,8 @@ class Registrar {
     std::chrono::milliseconds max_backoff{2000};            ///< Longest retry wait.
     std::function<v1::RegisterNodeRequest()> registration;  ///< Node info + current VMs.
     std::function<uint64_t()> last_event_sequence;          ///< For Heartbeat.
+    /// The node's TLS identity towards the controller; null: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
 
   /** A registrar (not yet running). */

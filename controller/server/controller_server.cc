@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "controller/tls/credentials.h"
 #include "core/log/log.h"
 
 namespace hal::controller {
@@ -11,6 +12,11 @@ ControllerServer::ControllerServer(ControllerServerOptions options) : options_(s
   if (options_.test_guest_dir.empty()) {
     if (const char *dir = std::getenv("HAL_TEST_GUEST_DIR")) options_.test_guest_dir = dir;
   }
+  // The controller dials nodes with its own certificate; a node's registration must come
+  // from that node's certificate (tls/peer_policy.h).
+  options_.controller.nodes.node_credentials = tls::channel_credentials(options_.tls);
+  options_.controller.nodes.peers = tls::PeerPolicy(options_.tls.enabled());
+  server_credentials_ = tls::server_credentials(options_.tls);
   store_ = open_store(options_.store);
   images_ = std::make_unique<ImageCatalog>(options_.images, options_.test_guest_dir);
   controller_ = std::make_unique<Controller>(*store_, *images_, options_.controller);
@@ -23,7 +29,7 @@ ControllerServer::~ControllerServer() {
 
 void ControllerServer::start() {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options_.listen, server_credentials_, &port_);
   // gRPC sets SO_REUSEPORT by default: a second controller on this port would then start too
   // and take half the connections, each with its own store. One port, one controller.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -40,7 +46,8 @@ void ControllerServer::start() {
   }
   controller_->start();
   hal::log("controller")
-      ->info("hal-controller serving on {} (store {})", address(), options_.store);
+      ->info("hal-controller serving on {} (store {}, {})", address(), options_.store,
+             options_.tls.enabled() ? "mutual TLS" : "INSECURE: no TLS, no authentication");
 }
 
 void ControllerServer::stop() {

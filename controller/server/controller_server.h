@@ -14,6 +14,7 @@
 #include "controller/server/controller_service.h"
 #include "controller/server/image_catalog.h"
 #include "controller/store/store.h"
+#include "controller/tls/tls_options.h"
 
 namespace hal::controller {
 
@@ -24,6 +25,9 @@ struct ControllerServerOptions {
   std::vector<std::string> images;                   ///< "NAME=DIR" image catalogue entries.
   std::string test_guest_dir;                        ///< "hal/test-guest" (default: env).
   ControllerOptions controller;                      ///< Reconciler and node timing.
+  /// Mutual TLS for the port (Controller API and NodeRegistry) and for the calls to nodes;
+  /// default-constructed: plaintext (in-process tests).
+  tls::TlsOptions tls;
 };
 
 /** A running (after start()) controller. */
@@ -57,6 +61,7 @@ class ControllerServer {
   std::unique_ptr<ImageCatalog> images_;
   std::unique_ptr<Controller> controller_;
   std::unique_ptr<ControllerService> service_;
+  std::shared_ptr<grpc::ServerCredentials> server_credentials_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -1,11 +1,14 @@
 // main.cc - hal-controller: serves the Controller API and the NodeRegistry on one port over an
-// embedded SQLite (or in-memory) store; stops cleanly on SIGTERM/SIGINT.
+// embedded SQLite (or in-memory) store, with mutual TLS (--tls-*) unless told --insecure; stops
+// cleanly on SIGTERM/SIGINT.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
 
 #include "controller/proto/grpc_runtime.h"
+#include "controller/server/bootstrap_server.h"
 #include "controller/server/controller_server.h"
+#include "controller/tls/tls_options.h"
 #include "core/log/log.h"
 
 int main(int argc, char **argv) {
@@ -34,7 +37,24 @@ int main(int argc, char **argv) {
                  "reconcile workers one node's calls may hold at once (at most workers - 1)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
       ->capture_default_str();
+  hal::tls::add_tls_flags(app, options.tls);
+  BootstrapOptions bootstrap;
+  app.add_option("--bootstrap-listen", bootstrap.listen,
+                 "host:port where nodes without a certificate join with a bootstrap token "
+                 "(hal-pki token NAME); needs --tls-ca-key");
+  app.add_option("--tls-ca-key", bootstrap.ca_key_file,
+                 "The cluster CA's private key, to sign joining nodes' certificates");
   CLI11_PARSE(app, argc, argv);
+  if (auto error = hal::tls::check_tls_options(options.tls, "hal-controller")) {
+    std::cerr << *error << std::endl;
+    return 2;
+  }
+  if (options.tls.insecure)
+    hal::log("controller")
+        ->warn(
+            "--insecure: the Controller API and NodeRegistry accept anyone who reaches {}, "
+            "and nodes are dialled without TLS",
+            options.listen);
   options.controller.nodes.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.controller.nodes.grace_period = std::chrono::milliseconds(grace_ms);
   options.controller.crash_backoff_base = std::chrono::milliseconds(backoff_ms);
@@ -46,8 +66,17 @@ int main(int argc, char **argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // Every thread inherits the mask.
   try {
+    std::unique_ptr<BootstrapServer> joins;
+    if (!bootstrap.listen.empty()) {
+      bootstrap.tls = options.tls;
+      joins = std::make_unique<BootstrapServer>(bootstrap);
+    }
     ControllerServer server(options);
     server.start();
+    if (joins) {
+      joins->start();
+      std::cout << "NodeBootstrap (joins) on " << joins->address() << std::endl;
+    }
     std::cout << "listening on " << server.address() << std::endl;
     int signal = 0;
     sigwait(&signals, &signal);

@@ -1,6 +1,7 @@
 // main_test.cc - the hal-controller program: serves on a picked port, stops cleanly (exit 0)
 // on SIGTERM, refuses a port another controller serves on, and refuses a corrupted store file, an
-// unknown store and zero workers or calls per node with a clear message.
+// unknown store, zero workers or calls per node, and running with neither TLS files nor
+// --insecure with a clear message; --insecure logs a warning.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -77,8 +78,9 @@ class ControllerMain : public ::testing::Test {
 
 TEST_F(ControllerMain, ServesAndStopsOnSigterm) {
   fs::path log = dir_ / "out.log";
-  pid_t pid =
-      spawn({"--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "c.db").string()}, log);
+  pid_t pid = spawn(
+      {"--insecure", "--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "c.db").string()},
+      log);
   ASSERT_GT(pid, 0);
   const bool listening = listening_address(log).starts_with("127.0.0.1:");
   if (!listening) {
@@ -92,12 +94,43 @@ TEST_F(ControllerMain, ServesAndStopsOnSigterm) {
   ASSERT_TRUE(WIFEXITED(status)) << read_all(log);
   EXPECT_EQ(WEXITSTATUS(status), 0) << read_all(log);
   EXPECT_TRUE(fs::exists(dir_ / "c.db"));
+  EXPECT_NE(read_all(log).find("--insecure: the Controller API and NodeRegistry accept anyone"),
+            std::string::npos)
+      << read_all(log);
+}
+
+TEST_F(ControllerMain, NeitherTlsNorInsecureIsRefused) {
+  std::string output;
+  EXPECT_EQ(run_until_exit({"--listen", "127.0.0.1:0", "--store", "memory"}, output), 2) << output;
+  EXPECT_NE(output.find("hal-controller: no TLS credentials"), std::string::npos) << output;
+}
+
+TEST_F(ControllerMain, BootstrapWithoutTlsAndTheCaKeyIsRefused) {
+  std::string output;
+  EXPECT_EQ(run_until_exit({"--insecure", "--listen", "127.0.0.1:0", "--store", "memory",
+                            "--bootstrap-listen", "127.0.0.1:0"},
+                           output),
+            1)
+      << output;
+  EXPECT_NE(output.find("--bootstrap-listen needs"), std::string::npos) << output;
+}
+
+TEST_F(ControllerMain, MissingTlsFileIsNamed) {
+  std::string output;
+  EXPECT_EQ(run_until_exit({"--listen", "127.0.0.1:0", "--store", "memory", "--tls-ca",
+                            (dir_ / "ca.crt").string(), "--tls-cert", (dir_ / "c.crt").string(),
+                            "--tls-key", (dir_ / "c.key").string()},
+                           output),
+            1)
+      << output;
+  EXPECT_NE(output.find((dir_ / "ca.crt").string()), std::string::npos) << output;
 }
 
 TEST_F(ControllerMain, PortAnotherControllerServesOnIsRefused) {
   fs::path log = dir_ / "first.log";
-  pid_t first =
-      spawn({"--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "a.db").string()}, log);
+  pid_t first = spawn(
+      {"--insecure", "--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "a.db").string()},
+      log);
   ASSERT_GT(first, 0);
   const std::string address = listening_address(log);
   if (address.empty()) {
@@ -109,7 +142,8 @@ TEST_F(ControllerMain, PortAnotherControllerServesOnIsRefused) {
   // Before SO_REUSEPORT was turned off the second one started too and served beside the first.
   fs::path second_log = dir_ / "second.log";
   pid_t second =
-      spawn({"--listen", address, "--store", "sqlite:" + (dir_ / "b.db").string()}, second_log);
+      spawn({"--insecure", "--listen", address, "--store", "sqlite:" + (dir_ / "b.db").string()},
+            second_log);
   int status = 0;
   bool exited = false;
   for (int i = 0; i < 1000 && !exited; ++i) {
@@ -134,10 +168,10 @@ TEST_F(ControllerMain, CorruptedStoreIsAClearError) {
     out << std::string(8192, 'x');
   }
   std::string output;
-  EXPECT_EQ(
-      run_until_exit({"--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir_ / "bad.db").string()},
-                     output),
-      1)
+  EXPECT_EQ(run_until_exit({"--insecure", "--listen", "127.0.0.1:0", "--store",
+                            "sqlite:" + (dir_ / "bad.db").string()},
+                           output),
+            1)
       << output;
   EXPECT_NE(output.find("bad.db"), std::string::npos) << output;
   EXPECT_NE(output.find("not a HAL controller store"), std::string::npos) << output;
@@ -145,15 +179,17 @@ TEST_F(ControllerMain, CorruptedStoreIsAClearError) {
 
 TEST_F(ControllerMain, UnknownStoreSchemeIsRefused) {
   std::string output;
-  EXPECT_EQ(run_until_exit({"--store", "etcd://localhost:2379"}, output), 1) << output;
+  EXPECT_EQ(run_until_exit({"--insecure", "--store", "etcd://localhost:2379"}, output), 1)
+      << output;
   EXPECT_NE(output.find("unknown store"), std::string::npos) << output;
 }
 
 TEST_F(ControllerMain, ZeroWorkersOrCallsPerNodeAreRefusedByName) {
   std::string output;
-  EXPECT_GT(run_until_exit({"--workers", "0"}, output), 0) << output;  // Exited, with an error.
+  EXPECT_GT(run_until_exit({"--insecure", "--workers", "0"}, output), 0)
+      << output;  // Exited, with an error.
   EXPECT_NE(output.find("--workers"), std::string::npos) << output;
-  EXPECT_GT(run_until_exit({"--calls-per-node", "0"}, output), 0) << output;
+  EXPECT_GT(run_until_exit({"--insecure", "--calls-per-node", "0"}, output), 0) << output;
   EXPECT_NE(output.find("--calls-per-node"), std::string::npos) << output;
 }
 

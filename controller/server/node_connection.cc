@@ -42,7 +42,8 @@ struct NodeConnection::PendingStop {
 };
 
 NodeConnection::NodeConnection(std::string node, std::string address, EventCallback on_event,
-                               std::shared_ptr<EventPoller> poller)
+                               std::shared_ptr<EventPoller> poller,
+                               std::shared_ptr<grpc::ChannelCredentials> credentials)
     : node_(std::move(node)),
       address_(std::move(address)),
       on_event_(std::move(on_event)),
@@ -57,7 +58,8 @@ NodeConnection::NodeConnection(std::string node, std::string address, EventCallb
   args.SetInt("grpc.initial_reconnect_backoff_ms", 100);
   args.SetInt("grpc.max_reconnect_backoff_ms", 1000);
   args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 * 1024 * 1024);
-  channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+  if (!credentials) credentials = grpc::InsecureChannelCredentials();
+  channel_ = grpc::CreateCustomChannel(address_, credentials, args);
   stub_ = v1::NodeAgent::NewStub(channel_);
 }
 

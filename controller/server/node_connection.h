@@ -29,10 +29,12 @@ class NodeConnection {
    *  and do not stop a connection from it. */
   using EventCallback = std::function<void(const v1::NodeEvent &event)>;
 
-  /** Connects (lazily) to `address`; events go to `on_event` once start_events() is called.
-   *  The stream runs on `poller` (a poller of its own when null). */
+  /** Connects (lazily) to `address` with `credentials` (plaintext when null); events go to
+   *  `on_event` once start_events() is called. The stream runs on `poller` (a poller of its own
+   *  when null). */
   NodeConnection(std::string node, std::string address, EventCallback on_event,
-                 std::shared_ptr<EventPoller> poller = nullptr);
+                 std::shared_ptr<EventPoller> poller = nullptr,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
   /** Stops the event stream and cancels the pending graceful stops. */
   ~NodeConnection();
   NodeConnection(const NodeConnection &) = delete;

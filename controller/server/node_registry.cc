@@ -102,13 +102,18 @@ void NodeRegistry::write_node(const std::string &name, bool heartbeat_only) {
   }
 }
 
-grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNodeRequest *request,
+grpc::Status NodeRegistry::Register(grpc::ServerContext *context,
+                                    const v1::RegisterNodeRequest *request,
                                     v1::RegisterNodeResponse *response) {
   const v1::NodeInfo &info = request->node();
   if (info.name().empty() || info.address().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "node.name and node.address are required");
   }
+  if (grpc::Status allowed =
+          options_.peers.require_node(*context, info.name(), "NodeRegistry/Register");
+      !allowed.ok())
+    return allowed;
   const std::string name = info.name();
   std::shared_ptr<NodeConnection> old_connection;
   std::shared_ptr<NodeConnection> connection;
@@ -158,7 +163,7 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
             if (observed_.observe_event(name, event) && listener_ != nullptr)
               listener_->node_event(name, event);
           },
-          event_poller_);
+          event_poller_, options_.node_credentials);
       connection = node.connection;
     }
   }
@@ -181,8 +186,13 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *, const v1::RegisterNod
   return grpc::Status::OK;
 }
 
-grpc::Status NodeRegistry::Heartbeat(grpc::ServerContext *, const v1::HeartbeatRequest *request,
+grpc::Status NodeRegistry::Heartbeat(grpc::ServerContext *context,
+                                     const v1::HeartbeatRequest *request,
                                      v1::HeartbeatResponse *response) {
+  if (grpc::Status allowed =
+          options_.peers.require_node(*context, request->node_name(), "NodeRegistry/Heartbeat");
+      !allowed.ok())
+    return allowed;
   bool flush = false;
   {
     std::lock_guard lock(mutex_);

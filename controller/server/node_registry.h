@@ -22,6 +22,7 @@
 #include "controller/server/observed_vms.h"
 #include "controller/server/scheduler.h"
 #include "controller/store/store.h"
+#include "controller/tls/peer_policy.h"
 #include "hal/v1/node.grpc.pb.h"
 
 namespace hal::controller {
@@ -45,6 +46,10 @@ struct NodeRegistryOptions {
   std::chrono::milliseconds heartbeat_interval{1000};  ///< Told to nodes at Register.
   std::chrono::milliseconds grace_period{10000};       ///< Missed for this long → NotReady.
   std::chrono::milliseconds status_flush{30000};       ///< Max age of stored heartbeat time.
+  /// How the controller dials nodes (its TLS identity); null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> node_credentials;
+  /// Who may register and heartbeat as a node (on TLS: that node's own certificate only).
+  tls::PeerPolicy peers;
 };
 
 /** The registry. Thread-safe. */

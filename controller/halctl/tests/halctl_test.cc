@@ -54,7 +54,7 @@ const std::string kFedoraSeed = HAL_API_TESTDATA_DIR "/seed-fedora-vm.yaml";
 class HalctlTest : public ::testing::Test {
  protected:
   std::vector<std::string> with_server(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--server", server_.address()});
+    args.insert(args.begin(), {"--insecure", "--server", server_.address()});
     return args;
   }
   Result call(std::vector<std::string> args, const std::string &input = "", bool tty = false) {
@@ -244,8 +244,9 @@ ConsoleRun console(const std::string &server, const std::string &name, const std
   std::istringstream unused;
   std::ostringstream ignored, err;
   Io io{unused, ignored, err, false, in[0], out[1]};
-  int code =
-      run({"--server", server, "console", name, "--timeout", timeout.empty() ? "10" : timeout}, io);
+  int code = run({"--insecure", "--server", server, "console", name, "--timeout",
+                  timeout.empty() ? "10" : timeout},
+                 io);
   if (!timeout.empty()) close(in[1]);
   close(in[0]);
   close(out[1]);
@@ -340,7 +341,7 @@ TEST(Halctl, BadArgumentsExitTwo) {
 }
 
 TEST(Halctl, UnreachableServerIsAServerError) {
-  auto r = halctl({"--server", "127.0.0.1:1", "get", "vm"});
+  auto r = halctl({"--insecure", "--server", "127.0.0.1:1", "get", "vm"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err.rfind("Error from server (UNAVAILABLE): ", 0), 0u) << r.err;
 }
@@ -357,17 +358,22 @@ TEST(Halctl, TheBinary) {
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out.rfind("halctl version 0.1.0 (HAL ABI ", 0), 0u) << r.out;
   testing::FakeServer server;
-  r = binary("apply -f " + kTestGuest + " --server " + server.address());
+  r = binary("apply -f " + kTestGuest + " --insecure --server " + server.address());
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out, "virtualmachine/testguest created\n");
-  r = binary("get vm testguest -o json --server " + server.address());
+  r = binary("get vm testguest -o json --insecure --server " + server.address());
   EXPECT_EQ(json::parse(r.out)["kind"], "VirtualMachine");
-  r = binary("get vm --server " + server.address() + "");
+  r = binary("get vm --insecure --server " + server.address() + "");
   setenv("HALCTL_SERVER", server.address().c_str(), 1);
-  r = binary("get vm");
+  r = binary("get vm --insecure");
   unsetenv("HALCTL_SERVER");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("testguest"), std::string::npos) << r.out;
+  // Neither a configuration nor TLS flags nor --insecure: refused before dialling.
+  r = binary("get vm --config /nonexistent/halconfig");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("/nonexistent/halconfig"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no such file"), std::string::npos) << r.out;
 }
 
 }  // namespace

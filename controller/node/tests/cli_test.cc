@@ -1,5 +1,6 @@
 // cli_test.cc - hal-node's command line: backend from --backend or from a NodePool file, labels,
-// state dir, --advertise and the address it registers, and usage errors (exit code 2).
+// state dir, --advertise and the address it registers, TLS files or --insecure, and usage errors
+// (exit code 2).
 #include "controller/node/cli.h"
 
 #include <gtest/gtest.h>
@@ -33,7 +34,8 @@ TEST(CliTest, BackendFlags) {
                                          "--heartbeat-interval-ms",
                                          "250",
                                          "--guest-silence-timeout",
-                                         "15"});
+                                         "15",
+                                         "--insecure"});
   ASSERT_TRUE(result.options) << result.error;
   const NodeAgentOptions &o = *result.options;
   EXPECT_EQ(o.node_name, "n1");
@@ -52,11 +54,36 @@ TEST(CliTest, BackendFlags) {
 TEST(CliTest, PoolFile) {
   CliResult result = parse_command_line(
       {"hal-node", "--name", "n2", "--pool-file",
-       std::string(HAL_SOURCE_DIR) + "/examples/manifests/nodepools.yaml", "--pool", "qemu"});
+       std::string(HAL_SOURCE_DIR) + "/examples/manifests/nodepools.yaml", "--pool", "qemu",
+       "--tls-ca", "ca.crt", "--tls-cert", "n2.crt", "--tls-key", "n2.key"});
   ASSERT_TRUE(result.options) << result.error;
   EXPECT_EQ(result.options->pool, "qemu");
   EXPECT_EQ(result.options->backends.at(0).plugin, "kvm-qemu");
   EXPECT_EQ(result.options->labels.at("hal.dev/pool"), "qemu");
+  EXPECT_EQ(result.options->tls.ca_file, "ca.crt");
+  EXPECT_EQ(result.options->tls.cert_file, "n2.crt");
+  EXPECT_EQ(result.options->tls.key_file, "n2.key");
+  EXPECT_FALSE(result.options->tls.insecure);
+}
+
+TEST(CliTest, BootstrapTokenAndServer) {
+  CliResult result = parse_command_line(
+      {"hal-node", "--name", "n", "--backend", "mock", "--tls-ca", "ca.crt", "--tls-cert", "n.crt",
+       "--tls-key", "n.key", "--bootstrap-token", "hal1.6e.1.ab", "--bootstrap-server", "c:7441"});
+  ASSERT_TRUE(result.options) << result.error;
+  EXPECT_EQ(result.options->bootstrap_token, "hal1.6e.1.ab");
+  EXPECT_EQ(result.options->bootstrap_server, "c:7441");
+}
+
+TEST(CliTest, NeitherTlsNorInsecureIsAUsageError) {
+  CliResult result = parse_command_line({"hal-node", "--name", "n", "--backend", "mock"});
+  EXPECT_FALSE(result.options);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.error.find("hal-node: no TLS credentials"), std::string::npos) << result.error;
+  result = parse_command_line(
+      {"hal-node", "--name", "n", "--backend", "mock", "--tls-ca", "ca.crt", "--insecure"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.error.find("exclusive"), std::string::npos) << result.error;
 }
 
 TEST(CliTest, UsageErrorsExitTwo) {
@@ -78,14 +105,15 @@ TEST(CliTest, UsageErrorsExitTwo) {
 }
 
 TEST(CliTest, AdvertiseIsCheckedAndKept) {
-  CliResult result = parse_command_line({"hal-node", "--name", "n", "--backend", "mock", "--listen",
-                                         "0.0.0.0:7450", "--advertise", "node-a.example:7450"});
+  CliResult result =
+      parse_command_line({"hal-node", "--name", "n", "--backend", "mock", "--listen",
+                          "0.0.0.0:7450", "--advertise", "node-a.example:7450", "--insecure"});
   ASSERT_TRUE(result.options) << result.error;
   EXPECT_EQ(result.options->advertise, "node-a.example:7450");
   for (const char *bad : {"0.0.0.0:7450", "[::]", ":7450", "fe80::1", "node-a:0", "node-a:http",
                           "node-a:70000", "[::1"}) {
-    result =
-        parse_command_line({"hal-node", "--name", "n", "--backend", "mock", "--advertise", bad});
+    result = parse_command_line(
+        {"hal-node", "--name", "n", "--backend", "mock", "--advertise", bad, "--insecure"});
     EXPECT_EQ(result.exit_code, 2) << bad;
     EXPECT_NE(result.error.find("--advertise"), std::string::npos) << bad << ": " << result.error;
   }

@@ -29,6 +29,11 @@ std::unique_ptr<v1::NodeAgent::Stub> node_stub(const std::string &address) {
   return v1::NodeAgent::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
 }
 
+std::unique_ptr<v1::NodeAgent::Stub> node_stub(
+    const std::string &address, const std::shared_ptr<grpc::ChannelCredentials> &credentials) {
+  return v1::NodeAgent::NewStub(grpc::CreateChannel(address, credentials));
+}
+
 nlohmann::json mock_spec(const std::string &name) {
   return {{"apiVersion", "hal.dev/v1"},
           {"name", name},

@@ -3,6 +3,8 @@
 #ifndef HAL_CONTROLLER_NODE_TESTS_TEST_SUPPORT_H
 #define HAL_CONTROLLER_NODE_TESTS_TEST_SUPPORT_H
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -29,6 +31,9 @@ NodeAgentOptions mock_agent_options(const std::string &name, const std::filesyst
 
 /** A NodeAgent stub on a fresh channel to `address`. */
 std::unique_ptr<v1::NodeAgent::Stub> node_stub(const std::string &address);
+/** A NodeAgent stub for `address` over `credentials` (a TLS node agent). */
+std::unique_ptr<v1::NodeAgent::Stub> node_stub(
+    const std::string &address, const std::shared_ptr<grpc::ChannelCredentials> &credentials);
 
 /** A minimal valid HAL VM spec called `name`. */
 nlohmann::json mock_spec(const std::string &name);

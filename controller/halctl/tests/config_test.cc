@@ -1,0 +1,139 @@
+// config_test.cc - halctl's configuration file: contexts, relative file names, flags over the
+// file, $HALCONFIG, and the messages for a missing file, context, cluster, user or credential.
+#include "controller/halctl/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "testing/temp_dir.h"
+
+namespace hal::halctl {
+namespace {
+
+constexpr char kTwoContexts[] = R"(apiVersion: hal.dev/v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: 127.0.0.1:7440
+    certificate-authority: pki/ca.crt
+- name: open
+  cluster:
+    server: 127.0.0.1:7441
+    insecure: true
+users:
+- name: admin
+  user:
+    client-certificate: pki/admin.crt
+    client-key: /abs/admin.key
+contexts:
+- name: admin@local
+  context: {cluster: local, user: admin, namespace: team-a}
+- name: open
+  context: {cluster: open}
+- name: ghost
+  context: {cluster: nowhere, user: admin}
+current-context: admin@local
+)";
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    unsetenv("HALCONFIG");
+    unsetenv("HALCTL_SERVER");
+    path_ = dir_.path() / "config";
+    std::ofstream(path_) << kTwoContexts;
+  }
+  void TearDown() override { unsetenv("HALCONFIG"); }
+  std::string error_of(const ConnectionFlags &flags) {
+    try {
+      resolve_connection(flags);
+    } catch (const ConfigError &e) {
+      return e.what();
+    }
+    return "";
+  }
+  hal::testing::TempDir dir_;
+  std::filesystem::path path_;
+};
+
+TEST_F(ConfigTest, CurrentContextGivesServerCredentialsAndNamespace) {
+  Connection c = resolve_connection({.config_file = path_.string()});
+  EXPECT_EQ(c.server, "127.0.0.1:7440");
+  EXPECT_EQ(c.tls.ca_file, (dir_.path() / "pki/ca.crt").string());
+  EXPECT_EQ(c.tls.cert_file, (dir_.path() / "pki/admin.crt").string());
+  EXPECT_EQ(c.tls.key_file, "/abs/admin.key");
+  EXPECT_FALSE(c.tls.insecure);
+  EXPECT_EQ(c.ns, "team-a");
+  EXPECT_NE(c.source.find("admin@local"), std::string::npos) << c.source;
+}
+
+TEST_F(ConfigTest, ContextFlagAndOverrides) {
+  Connection c = resolve_connection({.config_file = path_.string(), .context = "open"});
+  EXPECT_TRUE(c.tls.insecure);
+  EXPECT_EQ(c.server, "127.0.0.1:7441");
+  EXPECT_EQ(c.ns, "default");
+  c = resolve_connection({.config_file = path_.string(), .server = "10.0.0.1:7440", .ns = "other"});
+  EXPECT_EQ(c.server, "10.0.0.1:7440");
+  EXPECT_EQ(c.ns, "other");
+  ConnectionFlags flags{.config_file = path_.string()};
+  flags.tls.cert_file = "/other.crt";
+  flags.tls.key_file = "/other.key";
+  c = resolve_connection(flags);
+  EXPECT_EQ(c.tls.cert_file, "/other.crt");
+  EXPECT_EQ(c.tls.ca_file, (dir_.path() / "pki/ca.crt").string());
+}
+
+TEST_F(ConfigTest, HalconfigEnvironmentVariable) {
+  setenv("HALCONFIG", path_.c_str(), 1);
+  EXPECT_EQ(resolve_connection({}).server, "127.0.0.1:7440");
+  setenv("HALCONFIG", (dir_.path() / "missing").c_str(), 1);
+  std::string error = error_of({});
+  EXPECT_NE(error.find("from $HALCONFIG): no such file"), std::string::npos) << error;
+}
+
+TEST_F(ConfigTest, MissingPiecesAreNamed) {
+  std::string error = error_of({.config_file = (dir_.path() / "nope").string()});
+  EXPECT_NE(error.find("nope (from --config): no such file"), std::string::npos) << error;
+  error = error_of({.config_file = path_.string(), .context = "staging"});
+  EXPECT_NE(error.find("no context 'staging'"), std::string::npos) << error;
+  error = error_of({.config_file = path_.string(), .context = "ghost"});
+  EXPECT_NE(error.find("cluster 'nowhere', which is not there"), std::string::npos) << error;
+}
+
+TEST_F(ConfigTest, NoCredentialsAtAllIsRefusedWithWhatToDo) {
+  ConnectionFlags flags;
+  if (std::filesystem::exists(std::filesystem::path(getenv("HOME") ? getenv("HOME") : "") /
+                              ".hal/config"))
+    GTEST_SKIP() << "~/.hal/config exists";
+  std::string error = error_of(flags);
+  EXPECT_NE(error.find("no credentials for 127.0.0.1:7440"), std::string::npos) << error;
+  EXPECT_NE(error.find("--insecure"), std::string::npos) << error;
+  flags.tls.insecure = true;
+  EXPECT_TRUE(resolve_connection(flags).tls.insecure);
+}
+
+TEST_F(ConfigTest, BrokenFileIsNamed) {
+  std::ofstream(path_) << "clusters: {not: a list}\n";
+  std::string error = error_of({.config_file = path_.string()});
+  EXPECT_NE(error.find("clusters: must be a list"), std::string::npos) << error;
+  std::ofstream(path_) << "clusters:\n- name: x\n  cluster: {certificate-authority: ca}\n";
+  error = error_of({.config_file = path_.string()});
+  EXPECT_NE(error.find("clusters[0].cluster.server: required"), std::string::npos) << error;
+}
+
+TEST_F(ConfigTest, WrittenConfigReadsBack) {
+  std::ofstream(path_) << config_yaml("c", {"h:1", "/ca.crt", false}, "u", {"/u.crt", "/u.key"},
+                                      "u@c", "ns1");
+  Connection c = resolve_connection({.config_file = path_.string()});
+  EXPECT_EQ(c.server, "h:1");
+  EXPECT_EQ(c.tls.ca_file, "/ca.crt");
+  EXPECT_EQ(c.tls.cert_file, "/u.crt");
+  EXPECT_EQ(c.tls.key_file, "/u.key");
+  EXPECT_EQ(c.ns, "ns1");
+}
+
+}  // namespace
+}  // namespace hal::halctl
