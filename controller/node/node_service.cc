@@ -53,6 +53,7 @@ grpc::Status NodeAgentService::CreateVm(grpc::ServerContext *, const v1::CreateV
         spec["name"].get<std::string>().empty())
       throw Error(HAL_INVALID_ARGUMENT, "spec_json.name: required non-empty string");
     const std::string id = spec["name"].get<std::string>();
+    require_vm_id("spec_json.name", id);
     if (LoadedBackend *owner = ctx_.vms->owner(id); owner != nullptr && owner != &backend)
       throw Error(HAL_ALREADY_EXISTS,
                   "spec_json.name: VM '" + id + "' already exists on backend " + owner->name);

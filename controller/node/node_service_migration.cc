@@ -19,6 +19,7 @@ grpc::Status NodeAgentService::PrepareIncoming(grpc::ServerContext *,
         spec["name"].get<std::string>().empty())
       throw Error(HAL_INVALID_ARGUMENT, "spec_json.name: required non-empty string");
     const std::string id = spec["name"].get<std::string>();
+    require_vm_id("spec_json.name", id);
     if (LoadedBackend *owner = ctx_.vms->owner(id); owner != nullptr && owner != &backend)
       throw Error(HAL_ALREADY_EXISTS,
                   "spec_json.name: VM '" + id + "' already exists on backend " + owner->name);
@@ -38,7 +39,7 @@ grpc::Status NodeAgentService::SendMigration(grpc::ServerContext *,
                                              const v1::SendMigrationRequest *request,
                                              v1::VmStatus *response) {
   return guarded("SendMigration", [&] {
-    require_field("vm_id", request->vm_id());
+    require_vm_id("vm_id", request->vm_id());
     nlohmann::json params = parse_object_field("params_json", request->params_json());
     if (!params.contains("uri") || !params["uri"].is_string() ||
         params["uri"].get<std::string>().empty())

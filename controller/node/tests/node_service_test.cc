@@ -186,6 +186,13 @@ TEST_F(NodeServiceTest, EmptyOrUnknownVmIdIsRejected) {
     grpc::Status unknown = call(rpc, "nope");
     EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
     EXPECT_NE(unknown.error_message().find("nope"), std::string::npos);
+    // Issue 25: an id that could name a path outside a state dir never reaches a backend.
+    for (const char *bad : {"..", "../x", "a/b", "UPPER"}) {
+      grpc::Status invalid = call(rpc, bad);
+      EXPECT_EQ(invalid.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+      EXPECT_EQ(invalid.error_message().rfind(std::string("vm_id: '") + bad + "' ", 0), 0u)
+          << invalid.error_message();
+    }
   }
   v1::StopVmRequest stop;
   v1::VmStatus out;
@@ -235,6 +242,7 @@ TEST_F(NodeServiceTest, BadCreateRequestsNameTheField) {
   nlohmann::json bad = mock_spec("bad");
   bad["cpu"]["vcpus"] = 0;
   expect_invalid(create_with("mock", bad.dump()), "cpu.vcpus");
+  expect_invalid(create_with("mock", mock_spec("../escape").dump()), "spec_json.name");
 
   // Duplicate: the backend's ALREADY_EXISTS, with its message.
   create("dup", false);
