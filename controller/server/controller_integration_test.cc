@@ -192,6 +192,46 @@ TEST_F(Cluster, ApplyVmBecomesRunningWithFewStoreWrites) {
   EXPECT_EQ(response.outcomes(0), "unchanged");
 }
 
+// Issue 25: a-b/c and a/b-c used to become the one HAL VM a-b-c; deleting one deleted the
+// other's VM. Each now runs its own VM, and deleting one leaves the other running.
+TEST_F(Cluster, NamespacesThatJoinToTheSameTextRunTwoVms) {
+  start_controller();
+  start_node("node-a");
+  auto in = [](const std::string &ns, const std::string &name) {
+    std::string manifest = vm_manifest(name, "Always");
+    return manifest.replace(manifest.find("metadata:\n"), 10,
+                            "metadata:\n  namespace: " + ns + "\n");
+  };
+  ASSERT_TRUE(apply(in("a-b", "c")).ok());
+  ASSERT_TRUE(apply(in("a", "b-c")).ok());
+  auto vmi_of = [&](const std::string &ns, const std::string &name) {
+    auto stored = server_->store().get(StoreKey{kVmiKind, ns, name});
+    return stored ? stored->object : json();
+  };
+  auto phase = [&](const std::string &ns, const std::string &name) {
+    return str_at(vmi_of(ns, name), json::json_pointer("/status/phase"));
+  };
+  ASSERT_TRUE(wait_until([&] { return phase("a-b", "c") == "Running"; }));
+  ASSERT_TRUE(wait_until([&] { return phase("a", "b-c") == "Running"; }));
+  const std::string first = str_at(vmi_of("a-b", "c"), json::json_pointer("/status/hal/vmId"));
+  const std::string second = str_at(vmi_of("a", "b-c"), json::json_pointer("/status/hal/vmId"));
+  EXPECT_EQ(first, "a--b-c");
+  EXPECT_EQ(second, "a-b-c");
+  EXPECT_EQ(node_state("node-a", first), "Running");
+  EXPECT_EQ(node_state("node-a", second), "Running");
+
+  v1::ObjectKey key;
+  key.set_kind(kVmKind);
+  key.set_namespace_("a-b");
+  key.set_name("c");
+  v1::DeleteResponse deleted;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Delete(&context, key, &deleted).ok());
+  ASSERT_TRUE(wait_until([&] { return node_state("node-a", first).empty(); }));
+  EXPECT_EQ(node_state("node-a", second), "Running");
+  EXPECT_EQ(phase("a", "b-c"), "Running");
+}
+
 TEST_F(Cluster, StopAndStart) {
   start_controller();
   start_node("node-a");
