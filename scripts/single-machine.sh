@@ -60,7 +60,8 @@ for node in qemu-a:qemu qemu-b:qemu mock-a:mock; do
   "$build/controller/node/hal-node" --name "$name" --pool "$pool" \
     --pool-file "$root/examples/manifests/nodepools.yaml" --listen "127.0.0.1:$port" \
     --controller "$controller_addr" --state-dir "$work/$name" --guest-silence-timeout 20 \
-    --plugin-path "$build/backends/kvm-qemu:$build/backends/mock" >"$work/node-$name.log" 2>&1 &
+    --plugin-path "$build/backends/kvm-qemu:$build/backends/mock" --host-path-root "$guest" \
+    >"$work/node-$name.log" 2>&1 &
   pids+=($!)
   port=$((port + 1))
 done

@@ -175,6 +175,7 @@ void NodeAgent::start() {
   context.node_info = [raw] { return raw->info; };
   context.stopping = &run->stopping;
   context.migration_listen_uri = migration_listen_uri(options_.listen);
+  context.host_path_roots = options_.host_path_roots;
   run->service = std::make_unique<NodeAgentService>(std::move(context));
 
   grpc::ServerBuilder builder;

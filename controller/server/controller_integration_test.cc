@@ -232,6 +232,34 @@ TEST_F(Cluster, NamespacesThatJoinToTheSameTextRunTwoVms) {
   EXPECT_EQ(phase("a", "b-c"), "Running");
 }
 
+// Issue 25's reproduction: a VirtualMachine whose hostDisk is /etc/shadow, booted with
+// rdinit=/bin/sh to print it. The node refuses the spec, naming the field: no VM is made, so no
+// guest can read the host file; the VMI fails instead of running.
+TEST_F(Cluster, AHostDiskOutsideTheNodesRootsNeverBecomesAVm) {
+  start_controller();
+  start_node("node-a");
+  const std::string disk =
+      "        devices:\n          disks:\n          - name: secret\n            disk: {}\n";
+  std::string manifest = vm_manifest("shadow", "Always",
+                                     "      volumes:\n      - name: secret\n        hostDisk:\n"
+                                     "          path: /etc/shadow\n          type: Disk\n");
+  const std::string no_devices = "        devices: {}\n";
+  manifest.replace(manifest.find(no_devices), no_devices.size(), disk);
+  ASSERT_TRUE(apply(manifest).ok()) << manifest;
+  ASSERT_TRUE(wait_until([&] { return vmi_phase("shadow") == "Failed"; }))
+      << get(kVmiKind, "shadow").dump(2);
+  const json vmi = get(kVmiKind, "shadow");
+  std::string failure;
+  for (const auto &condition : vmi["status"]["conditions"]) {
+    if (condition.value("reason", "") == "FailedCreate") failure = condition.value("message", "");
+  }
+  EXPECT_NE(failure.find("spec_json.disks[0].path: '/etc/shadow' is outside the allowed host "
+                         "path roots"),
+            std::string::npos)
+      << vmi.dump(2);
+  EXPECT_EQ(node_state("node-a", "default-shadow"), "");
+}
+
 TEST_F(Cluster, StopAndStart) {
   start_controller();
   start_node("node-a");

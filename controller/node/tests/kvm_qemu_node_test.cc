@@ -150,6 +150,7 @@ class KvmQemuNodeTest : public ::testing::Test {
                                      "--state-dir",      (dir_->path() / "state").string(),
                                      "--plugin-path",    HAL_NODE_KVM_QEMU_PLUGIN_DIR};
     if (!advertise.empty()) args.insert(args.end(), {"--advertise", advertise});
+    args.insert(args.end(), {"--host-path-root", *guest_});
     nodes_.push_back(
         std::make_unique<NodeProcess>(HAL_NODE_BINARY, args, dir_->path() / "hal-node.log"));
     return *nodes_.back();

@@ -243,6 +243,15 @@ TEST_F(NodeServiceTest, BadCreateRequestsNameTheField) {
   bad["cpu"]["vcpus"] = 0;
   expect_invalid(create_with("mock", bad.dump()), "cpu.vcpus");
   expect_invalid(create_with("mock", mock_spec("../escape").dump()), "spec_json.name");
+  // Issue 25: a host file outside the node's roots (default /var/lib/hal/images) is refused.
+  nlohmann::json shadow = mock_spec("shadow");
+  shadow["disks"] = {{{"name", "root"}, {"path", "/etc/shadow"}}};
+  expect_invalid(create_with("mock", shadow.dump()),
+                 "spec_json.disks[0].path: '/etc/shadow' is outside the allowed host path roots "
+                 "(/var/lib/hal/images)");
+  EXPECT_EQ(call(&v1::NodeAgent::Stub::GetVm, "shadow").error_code(), grpc::StatusCode::NOT_FOUND);
+  shadow["disks"][0]["path"] = "/var/lib/hal/images/../../../../etc/shadow";
+  expect_invalid(create_with("mock", shadow.dump()), "(/etc/shadow) is outside");
 
   // Duplicate: the backend's ALREADY_EXISTS, with its message.
   create("dup", false);
