@@ -31,12 +31,13 @@ void confine(nlohmann::json &object, const char *key, const std::string &field,
   if (it == object.end() || !it->is_string()) return;
   const fs::path given = it->get<std::string>();
   if (!given.is_absolute())
-    throw Error(HAL_INVALID_ARGUMENT, field + ": '" + given.string() + "' must be an absolute path");
+    throw Error(HAL_INVALID_ARGUMENT,
+                field + ": '" + given.string() + "' must be an absolute path");
   std::error_code ec;
   const fs::path canonical = fs::weakly_canonical(given, ec);
   if (ec)
-    throw Error(HAL_INVALID_ARGUMENT, field + ": '" + given.string() + "' cannot be resolved: " +
-                                          ec.message());
+    throw Error(HAL_INVALID_ARGUMENT,
+                field + ": '" + given.string() + "' cannot be resolved: " + ec.message());
   for (const fs::path &root : canonical_roots) {
     if (inside(canonical, root)) {
       *it = canonical.string();
@@ -45,8 +46,9 @@ void confine(nlohmann::json &object, const char *key, const std::string &field,
   }
   std::string shown = "'" + given.string() + "'";
   if (canonical != given) shown += " (" + canonical.string() + ")";
-  throw Error(HAL_INVALID_ARGUMENT,
-              field + ": " + shown + " is outside the allowed host path roots (" + list(roots) + ")");
+  throw Error(
+      HAL_INVALID_ARGUMENT,
+      field + ": " + shown + " is outside the allowed host path roots (" + list(roots) + ")");
 }
 
 }  // namespace

@@ -15,9 +15,8 @@ namespace hal::controller {
 namespace {
 
 [[noreturn]] void fail(const std::string &file, const char *what) {
-  throw StoreError(StoreErrorCode::kIo,
-                   file + ": cannot make the store owner-only (" + what + "): " +
-                       std::strerror(errno));
+  throw StoreError(StoreErrorCode::kIo, file + ": cannot make the store owner-only (" + what +
+                                            "): " + std::strerror(errno));
 }
 
 }  // namespace

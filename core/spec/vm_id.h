@@ -18,7 +18,9 @@ inline constexpr size_t kMaxVmIdLength = 63;
 std::string vm_id_problem(std::string_view id);
 
 /** True when `id` is a valid VM id (vm_id_problem is empty). */
-inline bool is_valid_vm_id(std::string_view id) { return vm_id_problem(id).empty(); }
+inline bool is_valid_vm_id(std::string_view id) {
+  return vm_id_problem(id).empty();
+}
 
 }  // namespace hal
 

@@ -45,8 +45,9 @@ class HostPathsTest : public ::testing::Test {
 };
 
 TEST_F(HostPathsTest, PathsInsideARootAreKeptInCanonicalForm) {
-  json spec = {{"boot", {{"kernel", (root() / "images/./vmlinuz").string()}}},
-               {"disks", {{{"name", "d"}, {"path", (root() / "images/sub/../disk.img").string()}}}}};
+  json spec = {
+      {"boot", {{"kernel", (root() / "images/./vmlinuz").string()}}},
+      {"disks", {{{"name", "d"}, {"path", (root() / "images/sub/../disk.img").string()}}}}};
   EXPECT_EQ(refusal(spec), "");
   EXPECT_EQ(spec["boot"]["kernel"], fs::canonical(root() / "images/vmlinuz").string());
   EXPECT_EQ(spec["disks"][0]["path"], fs::canonical(root() / "images/disk.img").string());
@@ -56,11 +57,13 @@ TEST_F(HostPathsTest, PathsInsideARootAreKeptInCanonicalForm) {
 
 // Issue 25: /etc/shadow as a hostDisk was handed to the guest.
 TEST_F(HostPathsTest, AHostFileOutsideTheRootsIsRefusedNamingTheFieldAndTheRoots) {
-  json spec = {{"disks", {{{"name", "a"}, {"path", (root() / "images/disk.img").string()}},
-                          {{"name", "b"}, {"path", "/etc/shadow"}}}}};
-  EXPECT_EQ(refusal(spec), "spec_json.disks[1].path: '/etc/shadow' is outside the allowed host "
-                           "path roots " +
-                               roots_text());
+  json spec = {{"disks",
+                {{{"name", "a"}, {"path", (root() / "images/disk.img").string()}},
+                 {{"name", "b"}, {"path", "/etc/shadow"}}}}};
+  EXPECT_EQ(refusal(spec),
+            "spec_json.disks[1].path: '/etc/shadow' is outside the allowed host "
+            "path roots " +
+                roots_text());
 }
 
 TEST_F(HostPathsTest, DotDotAndSymlinksOutOfARootAreRefused) {
@@ -71,10 +74,10 @@ TEST_F(HostPathsTest, DotDotAndSymlinksOutOfARootAreRefused) {
                                ") is outside the allowed host path roots " + roots_text());
   fs::create_symlink("/etc/shadow", root() / "images" / "shadow.img");
   json linked = {{"boot", {{"firmware", {{"path", (root() / "images/shadow.img").string()}}}}}};
-  EXPECT_NE(refusal(linked).find("spec_json.boot.firmware.path: '" +
-                                 (root() / "images/shadow.img").string() +
-                                 "' (/etc/shadow) is outside"),
-            std::string::npos);
+  EXPECT_NE(
+      refusal(linked).find("spec_json.boot.firmware.path: '" +
+                           (root() / "images/shadow.img").string() + "' (/etc/shadow) is outside"),
+      std::string::npos);
   // A directory named like a root's prefix is not inside it.
   fs::create_directories(root() / "images-evil");
   json prefix = {{"boot", {{"kernel", (root() / "images-evil/k").string()}}}};
