@@ -193,7 +193,20 @@ void validate_node_pool(const json &object, Errors &errors) {
   validate_metadata(object, Scope::kCluster, errors);
   auto it = object.find("spec");
   if (it == object.end()) return;
-  if (!check_fields(*it, "spec", {"nodeSelector", "backend"}, {}, errors)) return;
+  if (!check_fields(*it, "spec", {"nodeSelector", "backend", "hostPathRoots"}, {}, errors)) return;
+  if (auto roots = it->find("hostPathRoots"); roots != it->end()) {
+    if (!roots->is_array()) {
+      errors.add("spec.hostPathRoots", "must be a list of absolute directory paths");
+    } else {
+      for (size_t i = 0; i < roots->size(); ++i) {
+        const json &root = (*roots)[i];
+        if (!root.is_string() || root.get<std::string>().empty() ||
+            root.get<std::string>().front() != '/')
+          errors.add("spec.hostPathRoots[" + std::to_string(i) + "]",
+                     "must be an absolute directory path");
+      }
+    }
+  }
   if (!it->contains("nodeSelector")) {
     errors.add("spec.nodeSelector", "is required: the node labels that make a node a member");
   } else {

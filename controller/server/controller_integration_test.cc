@@ -260,6 +260,30 @@ TEST_F(Cluster, AHostDiskOutsideTheNodesRootsNeverBecomesAVm) {
   EXPECT_EQ(node_state("node-a", "default-shadow"), "");
 }
 
+// Issue 25: when the VM's NodePool declares host path roots, Apply itself refuses a hostDisk
+// outside them, naming the field and the roots.
+TEST_F(Cluster, ApplyRefusesAHostDiskOutsideItsPoolsRoots) {
+  start_controller();
+  const std::string pool =
+      "apiVersion: hal.dev/v1\nkind: NodePool\nmetadata:\n  name: mock\nspec:\n"
+      "  nodeSelector:\n    hal.dev/pool: mock\n  backend:\n    plugin: mock\n"
+      "  hostPathRoots: [/var/lib/hal/images]\n";
+  ASSERT_TRUE(apply(pool).ok());
+  std::string manifest = vm_manifest("shadow", "Always",
+                                     "      volumes:\n      - name: secret\n        hostDisk:\n"
+                                     "          path: /etc/shadow\n          type: Disk\n");
+  const std::string no_devices = "        devices: {}\n";
+  manifest.replace(manifest.find(no_devices), no_devices.size(),
+                   "        devices:\n          disks:\n          - name: secret\n"
+                   "            disk: {}\n");
+  grpc::Status refused = apply(manifest);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(),
+            "virtualmachine/shadow: spec.template.spec.volumes[0].hostDisk.path: "
+            "'/etc/shadow' is outside the host path roots of NodePool mock (/var/lib/hal/images)");
+  EXPECT_TRUE(get(kVmKind, "shadow").is_null());
+}
+
 TEST_F(Cluster, StopAndStart) {
   start_controller();
   start_node("node-a");

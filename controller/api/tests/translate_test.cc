@@ -173,6 +173,29 @@ TEST(Translate, Errors) {
   EXPECT_EQ(hal_vm_id("team", "x"), "team-x");
 }
 
+// Issue 25: a hostDisk outside the NodePool's declared roots is refused, naming the field.
+TEST(HostPathRoots, HostDisksOutsideThePoolsRootsAreNamed) {
+  const json pool = json::parse(R"({"spec":{"hostPathRoots":["/var/lib/hal/images","/srv/vm/"]}})");
+  const std::vector<std::string> roots = pool_host_path_roots(pool);
+  EXPECT_EQ(roots, (std::vector<std::string>{"/var/lib/hal/images", "/srv/vm/"}));
+  EXPECT_TRUE(pool_host_path_roots(json::parse(R"({"spec":{}})")).empty());
+  const json spec = vmi_spec(
+      "domain:\n  memory:\n    guest: 1Gi\nvolumes:\n"
+      "- name: ok\n  hostDisk:\n    path: /var/lib/hal/images/a.img\n    type: Disk\n"
+      "- name: ok2\n  hostDisk:\n    path: /srv/vm/x/../b.img\n    type: Disk\n"
+      "- name: shadow\n  hostDisk:\n    path: /etc/shadow\n    type: Disk\n"
+      "- name: climb\n  hostDisk:\n    path: /srv/vm/../../etc/passwd\n    type: Disk\n"
+      "- name: prefix\n  hostDisk:\n    path: /srv/vmx/c.img\n    type: Disk\n");
+  const auto errors = check_host_path_roots(spec, "spec.template.spec", "qemu", roots);
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].path, "spec.template.spec.volumes[2].hostDisk.path");
+  EXPECT_EQ(errors[0].message,
+            "'/etc/shadow' is outside the host path roots of NodePool qemu "
+            "(/var/lib/hal/images, /srv/vm/)");
+  EXPECT_EQ(errors[1].path, "spec.template.spec.volumes[3].hostDisk.path");
+  EXPECT_EQ(errors[2].path, "spec.template.spec.volumes[4].hostDisk.path");
+}
+
 // Issue 25: "a-b"/"c" and "a"/"b-c" used to share the VM id "a-b-c".
 TEST(HalVmId, NamespaceAndNameNeverShareAnId) {
   EXPECT_EQ(hal_vm_id("a-b", "c"), "a--b-c");
