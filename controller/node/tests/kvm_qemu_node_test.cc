@@ -207,8 +207,9 @@ TEST_F(KvmQemuNodeTest, KillNineOfHalNodeLeavesTheVmRunningAndARestartReadoptsIt
     auto ready = console.wait_for(std::regex("HAL-GUEST: ready boot_id=([0-9a-f]+) "), kBoot);
     ASSERT_TRUE(ready) << console.text();
     boot_id = (*ready)[1];
-    ASSERT_TRUE(console.wait_for(
-        std::regex("HAL-GUEST: heartbeat [0-9]+ boot_id=" + boot_id + kLineEnd), 30s))
+    ASSERT_TRUE(console.wait_for(std::regex("HAL-GUEST: heartbeat [0-9]+ boot_id=" + boot_id +
+                                            "(?: uptime_ms=[0-9]+)?" + kLineEnd),
+                                 30s))
         << console.text();
   }
 
