@@ -93,7 +93,8 @@ for node in qemu-a:qemu qemu-b:qemu mock-a:mock; do
     --pool-file "$root/examples/manifests/nodepools.yaml" --listen "127.0.0.1:$port" \
     --controller "$controller_addr" --state-dir "$work/$name" --guest-silence-timeout 20 \
     --tls-ca "$pki_dir/ca.crt" --tls-cert "$pki_dir/node-$name.crt" --tls-key "$pki_dir/node-$name.key" \
-    --plugin-path "$build/backends/kvm-qemu:$build/backends/mock" >"$work/node-$name.log" 2>&1 &
+    --plugin-path "$build/backends/kvm-qemu:$build/backends/mock" --host-path-root "$guest" \
+    >"$work/node-$name.log" 2>&1 &
   pids+=($!)
   port=$((port + 1))
 done

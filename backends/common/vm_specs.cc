@@ -4,6 +4,7 @@
 
 #include "backends/common/state_dir.h"
 #include "backends/common/state_files.h"
+#include "core/spec/vm_id.h"
 #include "hal/plugin.hpp"
 
 namespace hal::backend_common {
@@ -26,7 +27,9 @@ std::vector<StoredVm> stored_vms(const fs::path &state_root) {
   std::vector<StoredVm> found;
   std::error_code ec;
   for (const auto &entry : fs::directory_iterator(state_root, ec)) {
-    if (!entry.is_directory(ec)) continue;
+    // A state dir is a real directory named by a valid VM id: never a symlink out of the root.
+    if (entry.is_symlink(ec) || !entry.is_directory(ec)) continue;
+    if (!is_valid_vm_id(entry.path().filename().string())) continue;
     const std::optional<std::string> text = read_file(entry.path() / kSpecFileName);
     if (!text) continue;
     StoredVm vm{entry.path(), {nlohmann::json::parse(*text, nullptr, false), {}}};

@@ -27,6 +27,7 @@
 #include "backends/common/state_dir.h"
 #include "backends/common/state_files.h"
 #include "backends/common/vm_specs.h"
+#include "core/spec/vm_id.h"
 #include "hal/names.h"
 #include "hal/plugin.hpp"
 
@@ -145,7 +146,9 @@ class VmTable {
     }
   }
 
-  /** Defines VM `name` (vm_create, migration_prepare_incoming): Failure(HAL_ALREADY_EXISTS) when
+  /** Defines VM `name` (vm_create, migration_prepare_incoming): Failure(HAL_INVALID_ARGUMENT)
+   *  unless `name` is a valid VM id (core/spec/vm_id.h), so `dir` (<root>/<name>) stays inside
+   *  the state root; Failure(HAL_ALREADY_EXISTS) when
    *  the table has a VM of that name or its state dir `dir` exists already; else creates `dir`
    *  (mode 0700) with `spec_doc` as its spec file (Failure(HAL_PERMISSION_DENIED) when that
    *  fails, leaving no dir behind) and adds the controller `make()` returns, whose id must be
@@ -155,6 +158,13 @@ class VmTable {
   std::shared_ptr<Controller> define(const std::string &name, const StateDir &dir,
                                      const nlohmann::json &spec_doc, Make &&make) {
     using hal::plugin::Failure;
+    if (std::string problem = vm_id_problem(name); !problem.empty()) {
+      throw Failure(HAL_INVALID_ARGUMENT, "name: VM id '" + name + "' " + problem);
+    }
+    if (dir.dir().filename() != name) {
+      throw Failure(HAL_INTERNAL, "VM '" + name + "': state dir " + dir.dir().string() +
+                                      " is not named after it");
+    }
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (state_->vms.count(name) != 0) {
       throw Failure(HAL_ALREADY_EXISTS, "VM '" + name + "' already exists");

@@ -362,7 +362,21 @@ std::vector<std::string> build_qemu_argv(const VmSpec &spec, const LaunchOptions
 
   if (options.paused) argv.push_back("-S");
   if (options.incoming) add("-incoming", "defer");
+  add("-sandbox", sandbox_option(options));
+  if (!options.run_as.empty()) {
+    if (options.run_with_option) {
+      add("-run-with", "user=" + escape_option_value(options.run_as));
+    } else {
+      add("-runas", options.run_as);
+    }
+  }
   return argv;
+}
+
+std::string sandbox_option(const LaunchOptions &options) {
+  const bool setuid_after_filter = !options.run_as.empty() && !options.run_with_option;
+  return std::string("on,obsolete=deny,elevateprivileges=") +
+         (setuid_after_filter ? "allow" : "deny") + ",spawn=deny,resourcecontrol=deny";
 }
 
 }  // namespace hal::kvm_qemu

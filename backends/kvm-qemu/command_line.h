@@ -33,6 +33,11 @@ struct LaunchOptions {
   bool paused = true;
   /** Launch as a migration target with `-incoming defer`. */
   bool incoming = false;
+  /** The unprivileged user QEMU switches to once it has opened its files ("" = stay the
+   *  spawning user): `-run-with user=` when `run_with_option`, else `-runas`. */
+  std::string run_as;
+  /** QEMU has -run-with (9.1 and later). */
+  bool run_with_option = false;
   /** UEFI code image used when the spec asks for UEFI without a path. */
   std::string default_uefi_code = "/usr/share/OVMF/OVMF_CODE.fd";
   /** The host (core/host's discover_host_topology under the backend's hostRoot). When set, host
@@ -69,7 +74,15 @@ void validate_host_references(const VmSpec &spec, const HostTopology &host);
 std::optional<uint32_t> guest_node_for_device(const VmSpec &spec, size_t device_index,
                                               const std::optional<HostTopology> &host);
 
-/** Builds the full argv (argv[0] = options.binary). Throws hal::plugin::Failure with
+/** QEMU's seccomp sandbox: `on,obsolete=deny,elevateprivileges=…,spawn=deny,resourcecontrol=deny`
+ *  (no obsolete syscalls, no fork/exec, no scheduler or priority changes; vCPU pinning is done by
+ *  the backend from outside). elevateprivileges is deny, except with run_as before QEMU 9.1: there
+ *  the filter is installed before -runas changes the user, so set*uid must stay allowed (the
+ *  process then has no root ids and no capabilities left to regain). */
+std::string sandbox_option(const LaunchOptions &options);
+
+/** Builds the full argv (argv[0] = options.binary), always with -sandbox (sandbox_option) and,
+ *  when options.run_as is set, the switch to that user. Throws hal::plugin::Failure with
  *  HAL_UNSUPPORTED for spec features this backend cannot express (named) and
  *  HAL_INVALID_ARGUMENT for inconsistent specs (e.g. a device on a guest NUMA node that does not
  *  exist, or - when options.host is set - a host NUMA node or CPU the host does not have, see

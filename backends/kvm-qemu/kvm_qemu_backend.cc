@@ -3,6 +3,8 @@
 // shape come from backends/common/vm_table.h.
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "backends/common/backend_config.h"
@@ -14,6 +16,7 @@
 #include "backends/kvm-qemu/machine_type.h"
 #include "backends/kvm-qemu/migration.h"
 #include "backends/kvm-qemu/qemu_probe.h"
+#include "backends/kvm-qemu/run_as.h"
 #include "core/host/host_topology.h"
 #include "core/spec/vm_spec.h"
 
@@ -30,6 +33,7 @@ BackendConfig parse_backend_config(std::string_view json_text) {
   config.qemu_binary = reader.string("qemuBinary", config.qemu_binary);
   config.accelerator = reader.one_of("accelerator", config.accelerator, {"auto", "kvm", "tcg"});
   config.host_root = reader.string("hostRoot", config.host_root);
+  if (std::string run_as = reader.string("runAs"); !run_as.empty()) config.run_as = run_as;
   reader.refuse_unknown();
   return config;
 }
@@ -44,6 +48,7 @@ KvmQemuBackend::KvmQemuBackend(std::string_view config_json, hal::plugin::EventS
   settings->host_root = config.host_root;
   settings->events = events;
   settings->qemu_binary = config.qemu_binary;
+  settings->run_as = choose_run_as(config.run_as, ::geteuid());
   if (backend_common::resolve_binary(config.qemu_binary).empty()) {
     throw Failure(HAL_UNAVAILABLE, "kvm-qemu: QEMU binary '" + config.qemu_binary +
                                        "' not found or not executable (config.qemuBinary)");

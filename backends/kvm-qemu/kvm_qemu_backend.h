@@ -4,6 +4,7 @@
 #define HAL_BACKENDS_KVM_QEMU_KVM_QEMU_BACKEND_H
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,7 +14,8 @@
 
 namespace hal::kvm_qemu {
 
-/** The backend's configuration JSON: {"stateDir", "qemuBinary", "accelerator", "hostRoot"}. */
+/** The backend's configuration JSON: {"stateDir", "qemuBinary", "accelerator", "hostRoot",
+ *  "runAs"}. */
 struct BackendConfig {
   /** Root of per-VM state dirs (default: backend_common::default_state_root("kvm-qemu")). */
   std::string state_dir;
@@ -23,6 +25,8 @@ struct BackendConfig {
   std::string accelerator = "auto";
   /** Prefix for host sysfs reads (default "/"). */
   std::string host_root = "/";
+  /** config.runAs as given (nullopt when absent): the user QEMU runs as (see run_as.h). */
+  std::optional<std::string> run_as;
 };
 
 /** Parses the config; throws Failure(HAL_INVALID_ARGUMENT) naming the bad field. */

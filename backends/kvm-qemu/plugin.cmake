@@ -7,6 +7,7 @@ add_library(hal_kvm_qemu_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/command_line.cc
   ${CMAKE_CURRENT_LIST_DIR}/machine_type.cc
   ${CMAKE_CURRENT_LIST_DIR}/qemu_probe.cc
+  ${CMAKE_CURRENT_LIST_DIR}/run_as.cc
   ${CMAKE_CURRENT_LIST_DIR}/vcpu_pinning.cc
   ${CMAKE_CURRENT_LIST_DIR}/migration.cc
   ${CMAKE_CURRENT_LIST_DIR}/vm_controller.cc

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -196,6 +197,12 @@ std::string tdx_missing(const fs::path &host_root, const std::string &accelerato
   std::string out = "TDX: ";
   for (size_t i = 0; i < missing.size(); ++i) out += (i ? "; " : "") + missing[i];
   return out;
+}
+
+bool qemu_at_least(const std::string &version, int major, int minor) {
+  int have_major = 0, have_minor = 0;
+  if (std::sscanf(version.c_str(), "%d.%d", &have_major, &have_minor) != 2) return false;
+  return have_major > major || (have_major == major && have_minor >= minor);
 }
 
 }  // namespace hal::kvm_qemu

@@ -25,6 +25,10 @@ struct QemuFeatures {
   std::string error;
 };
 
+/** True when `version` ("major.minor.micro", as QemuFeatures::version) is at least
+ *  major.minor; false for an empty or malformed version. */
+bool qemu_at_least(const std::string &version, int major, int minor);
+
 /** Probes `binary` (a name searched in PATH, or a path) once and caches the answer for the life
  *  of the process; runs QEMU with -machine none under `scratch_dir`. Never throws. */
 QemuFeatures probe_qemu(const std::string &binary, const std::filesystem::path &scratch_dir);

@@ -143,6 +143,10 @@ void VmController::launch(bool incoming) {
   options.console_log = d.console_log().string();
   options.paused = !incoming;
   options.incoming = incoming;
+  options.run_as = settings_->run_as;
+  options.run_with_option =
+      !options.run_as.empty() &&
+      qemu_at_least(probe_qemu(settings_->qemu_binary, settings_->state_root).version, 9, 1);
   // The host's NUMA nodes and PCI devices: checks the spec's host references again (the host may
   // have changed since vm_create) and places host devices (see guest_node_for_device).
   options.host = discover_host_topology(settings_->host_root);

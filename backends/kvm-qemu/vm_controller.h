@@ -44,6 +44,8 @@ struct BackendSettings {
   std::string accelerator;
   /** Why that accelerator (AcceleratorChoice::reason), shown in the capabilities. */
   std::string accelerator_reason;
+  /** The unprivileged user QEMU switches to ("" = none; run_as.h's choose_run_as). */
+  std::string run_as;
   /** Prefix for host sysfs/procfs reads (tests point it at a fake tree). */
   std::filesystem::path host_root = "/";
   /** Where events go. */

@@ -91,10 +91,6 @@ void default_cpu_memory(json &spec) {
 
 }  // namespace
 
-std::string hal_vm_id(std::string_view ns, std::string_view name) {
-  return std::string(ns.empty() ? "default" : ns) + "-" + std::string(name);
-}
-
 json default_vmi_spec(const json &vmi_spec) {
   if (!vmi_spec.is_object()) return vmi_spec;
   json spec = vmi_spec;

@@ -92,8 +92,23 @@ ResourceRequest resource_request(const nlohmann::json &vmi_spec);
  *  apply_defaults that applies to spec / spec.template.spec; idempotent). */
 nlohmann::json default_vmi_spec(const nlohmann::json &vmi_spec);
 
-/** Added: the HAL VM id for a namespaced object: "<namespace>-<name>" (namespace "default"
- *  when empty). */
+/** Added: a NodePool's spec.hostPathRoots (absolute directories; empty when it declares none). */
+std::vector<std::string> pool_host_path_roots(const nlohmann::json &node_pool);
+
+/** Added: the hostDisk paths of a VMI spec (`path` is where that spec sits in its object, e.g.
+ *  "spec.template.spec") that lie outside `roots`, the host path roots of NodePool `pool`, judged
+ *  lexically ("." and ".." removed; the node resolves symlinks and checks again). One error per
+ *  path, naming its field and the roots. Empty `roots` refuse every hostDisk. */
+std::vector<FieldError> check_host_path_roots(const nlohmann::json &vmi_spec, std::string_view path,
+                                              const std::string &pool,
+                                              const std::vector<std::string> &roots);
+
+/** Added: the HAL VM id for a namespaced object: the namespace with each '-' doubled, one '-',
+ *  then the name ("default"/"web" → "default-web", "a-b"/"c" → "a--b-c", "a"/"b-c" → "a-b-c").
+ *  Namespace "default" when empty. Injective over DNS-1123 labels (a label starts and ends with
+ *  a letter or digit, so the first lone '-' is the separator): no two objects share a VM. Returns
+ *  "" when ns or name is not a DNS-1123 label or the id would exceed 63 characters (validation
+ *  refuses such objects, naming metadata.name). */
 std::string hal_vm_id(std::string_view ns, std::string_view name);
 
 }  // namespace hal::controller

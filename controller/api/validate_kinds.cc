@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "controller/api/kubevirt_api.h"
 #include "controller/api/validators.h"
 
 namespace hal::controller {
@@ -69,7 +70,7 @@ void validate_metadata(const json &object, Scope scope, Errors &errors) {
   check_string_map(meta, "annotations", "metadata", false, errors);
 }
 
-// The HAL VM id "<namespace>-<name>" must itself be a DNS-1123 label.
+// The HAL VM id (hal_vm_id: namespace with '-' doubled, '-', name) must fit a DNS-1123 label.
 void check_vm_id_length(const json &object, Errors &errors) {
   const json *meta = object.contains("metadata") ? &object["metadata"] : nullptr;
   if (meta == nullptr || !meta->is_object()) return;
@@ -79,13 +80,13 @@ void check_vm_id_length(const json &object, Errors &errors) {
   if (auto n = meta->find("namespace"); n != meta->end() && n->is_string() && !n->empty()) {
     ns = n->get<std::string>();
   }
-  size_t length = ns.size() + 1 + name->get_ref<const std::string &>().size();
-  if (length > 63 && is_dns_label(name->get<std::string>())) {
-    errors.add("metadata.name",
-               "namespace + '-' + name is the HAL VM id and must be at most 63 "
-               "characters (it would be " +
-                   std::to_string(length) + ")");
-  }
+  const std::string &name_text = name->get_ref<const std::string &>();
+  if (!is_dns_label(name_text) || !is_dns_label(ns) || !hal_vm_id(ns, name_text).empty()) return;
+  size_t length = ns.size() + std::count(ns.begin(), ns.end(), '-') + 1 + name_text.size();
+  errors.add("metadata.name",
+             "the HAL VM id (the namespace with each '-' doubled, '-', the name) must be at most "
+             "63 characters (it would be " +
+                 std::to_string(length) + ")");
 }
 
 void validate_virtual_machine(const json &object, Errors &errors) {
@@ -192,7 +193,20 @@ void validate_node_pool(const json &object, Errors &errors) {
   validate_metadata(object, Scope::kCluster, errors);
   auto it = object.find("spec");
   if (it == object.end()) return;
-  if (!check_fields(*it, "spec", {"nodeSelector", "backend"}, {}, errors)) return;
+  if (!check_fields(*it, "spec", {"nodeSelector", "backend", "hostPathRoots"}, {}, errors)) return;
+  if (auto roots = it->find("hostPathRoots"); roots != it->end()) {
+    if (!roots->is_array()) {
+      errors.add("spec.hostPathRoots", "must be a list of absolute directory paths");
+    } else {
+      for (size_t i = 0; i < roots->size(); ++i) {
+        const json &root = (*roots)[i];
+        if (!root.is_string() || root.get<std::string>().empty() ||
+            root.get<std::string>().front() != '/')
+          errors.add("spec.hostPathRoots[" + std::to_string(i) + "]",
+                     "must be an absolute directory path");
+      }
+    }
+  }
   if (!it->contains("nodeSelector")) {
     errors.add("spec.nodeSelector", "is required: the node labels that make a node a member");
   } else {

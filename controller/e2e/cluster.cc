@@ -166,6 +166,8 @@ void Cluster::start_node(const std::string &name) {
                                    "--guest-silence-timeout",
                                    std::to_string(options_.guest_silence_s)};
   for (const std::string &flag : tls_flags("node-" + name)) argv.push_back(flag);
+  if (!options_.test_guest_dir.empty())  // the guest's kernel and initrd live there
+    argv.insert(argv.end(), {"--host-path-root", options_.test_guest_dir});
   nodes_[name].reset();
   nodes_[name] = std::make_unique<ChildProcess>(argv, dir_ + "/node-" + name + ".log");
   if (listen_port == 0) node_ports_[name] = bound_port(*nodes_[name], "hal-node: listening on ");

@@ -26,6 +26,9 @@ struct BackendOptions {
   nlohmann::json config = nlohmann::json::object();
 };
 
+/** The one directory VM specs may name host files in when no --host-path-root is given. */
+inline constexpr char kDefaultHostPathRoot[] = "/var/lib/hal/images";
+
 /** Configuration of one NodeAgent. */
 struct NodeAgentOptions {
   /** Node name, unique in the cluster (also the kubernetes.io/hostname label). */
@@ -39,6 +42,10 @@ struct NodeAgentOptions {
   /** Root of the agent's state; each backend's stateDir defaults to <state_dir>/<plugin name>.
    *  Empty: backends keep their own defaults. */
   std::filesystem::path state_dir;
+  /** The only directories whose files a VM spec may name (kernel, initrd, firmware, disks; see
+   *  host_paths.h); checked on every CreateVm and PrepareIncoming, whatever the controller
+   *  checked. */
+  std::vector<std::filesystem::path> host_path_roots = {kDefaultHostPathRoot};
   /** Directories searched for NAME.hal.json manifests before HAL_PLUGIN_PATH. */
   std::vector<std::filesystem::path> plugin_path;
   /** host:port to serve NodeAgent on; port 0 picks a free one (see NodeAgent::address()). */

@@ -29,7 +29,7 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
       "hal-controller)"};
   NodeAgentOptions options;
   std::string pool_file, backend, backend_config, state_dir;
-  std::vector<std::string> plugin_path, labels;
+  std::vector<std::string> plugin_path, labels, host_path_roots;
   int64_t heartbeat_ms = options.heartbeat_interval.count();
   int64_t guest_silence_s = options.guest_silence_timeout.count() / 1000;
   app.add_option("--name", options.node_name, "Node name (unique in the cluster)")->required();
@@ -48,6 +48,10 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
   app.add_option("--plugin-path", plugin_path,
                  "Directory with NAME.hal.json plugin manifests (repeatable; before "
                  "HAL_PLUGIN_PATH)");
+  app.add_option("--host-path-root", host_path_roots,
+                 "Directory whose files VM specs may name as kernel, initrd, firmware or disk "
+                 "(repeatable; default: the pool file's spec.hostPathRoots, else "
+                 "/var/lib/hal/images)");
   app.add_option("--label", labels, "Extra node label KEY=VALUE (repeatable)");
   app.add_option("--heartbeat-interval-ms", heartbeat_ms, "Heartbeat interval")
       ->capture_default_str()
@@ -98,6 +102,7 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
       if (!backend_config.empty()) return usage_error("--backend-config needs --backend");
       options.backends.push_back(std::move(loaded));
       for (const auto &[key, value] : pool.node_selector) options.labels[key] = value;
+      if (!pool.host_path_roots.empty()) options.host_path_roots = pool.host_path_roots;
     } else {
       if (backend.empty()) return usage_error("one of --pool-file or --backend is required");
       BackendOptions loaded;
@@ -126,6 +131,14 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
   }
   options.state_dir = state_dir;
   for (const std::string &dir : plugin_path) options.plugin_path.emplace_back(dir);
+  if (!host_path_roots.empty()) {
+    options.host_path_roots.clear();
+    for (const std::string &dir : host_path_roots) {
+      if (!std::filesystem::path(dir).is_absolute())
+        return usage_error("--host-path-root: '" + dir + "' must be an absolute path");
+      options.host_path_roots.emplace_back(dir);
+    }
+  }
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.guest_silence_timeout = std::chrono::seconds(guest_silence_s);
   CliResult result;

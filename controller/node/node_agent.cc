@@ -184,6 +184,7 @@ void NodeAgent::start() {
   context.stopping = &run->stopping;
   context.migration_listen_uri = migration_listen_uri(options_.listen);
   context.peers = tls::PeerPolicy(options_.tls.enabled());
+  context.host_path_roots = options_.host_path_roots;
   run->service = std::make_unique<NodeAgentService>(std::move(context));
 
   grpc::ServerBuilder builder;

@@ -89,6 +89,16 @@ NodePoolBackend from_document(const nlohmann::json &doc, std::string_view pool) 
       }
     }
   }
+  if (spec->contains("hostPathRoots") && !(*spec)["hostPathRoots"].is_null()) {
+    const nlohmann::json &roots = (*spec)["hostPathRoots"];
+    if (!roots.is_array()) bad(where + "spec.hostPathRoots: must be a list of absolute paths");
+    for (size_t i = 0; i < roots.size(); ++i) {
+      if (!roots[i].is_string() || roots[i].get<std::string>().empty() ||
+          roots[i].get<std::string>().front() != '/')
+        bad(where + "spec.hostPathRoots[" + std::to_string(i) + "]: must be an absolute path");
+      out.host_path_roots.emplace_back(roots[i].get<std::string>());
+    }
+  }
   return out;
 }
 

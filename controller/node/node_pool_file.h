@@ -9,15 +9,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hal::node {
 
 /** What hal-node takes from a NodePool. */
 struct NodePoolBackend {
-  std::string pool;                                  ///< metadata.name.
-  std::string plugin;                                ///< spec.backend.plugin.
-  nlohmann::json config = nlohmann::json::object();  ///< spec.backend.config ({} if absent).
-  std::map<std::string, std::string> node_selector;  ///< spec.nodeSelector.
+  std::string pool;                                    ///< metadata.name.
+  std::string plugin;                                  ///< spec.backend.plugin.
+  nlohmann::json config = nlohmann::json::object();    ///< spec.backend.config ({} if absent).
+  std::map<std::string, std::string> node_selector;    ///< spec.nodeSelector.
+  std::vector<std::filesystem::path> host_path_roots;  ///< spec.hostPathRoots (may be empty).
 };
 
 /** Finds NodePool `pool` in manifest text (YAML or JSON, one or more documents). Throws

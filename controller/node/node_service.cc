@@ -1,6 +1,7 @@
 // node_service.cc - NodeAgent RPCs for node info, VM definition, lifecycle and listing.
 #include "controller/node/node_service.h"
 
+#include "controller/node/host_paths.h"
 #include "controller/node/wire.h"
 #include "controller/pki/pki.h"
 #include "core/log/log.h"
@@ -63,6 +64,8 @@ grpc::Status NodeAgentService::CreateVm(grpc::ServerContext *context,
         spec["name"].get<std::string>().empty())
       throw Error(HAL_INVALID_ARGUMENT, "spec_json.name: required non-empty string");
     const std::string id = spec["name"].get<std::string>();
+    require_vm_id("spec_json.name", id);
+    confine_host_paths(spec, ctx_.host_path_roots, "spec_json");
     if (LoadedBackend *owner = ctx_.vms->owner(id); owner != nullptr && owner != &backend)
       throw Error(HAL_ALREADY_EXISTS,
                   "spec_json.name: VM '" + id + "' already exists on backend " + owner->name);

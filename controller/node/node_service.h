@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <vector>
 
 #include "controller/node/event_hub.h"
 #include "controller/node/vm_directory.h"
@@ -28,6 +30,7 @@ struct ServiceContext {
   const std::atomic<bool> *stopping = nullptr;  ///< Set when the agent stops (ends streams).
   std::string migration_listen_uri;  ///< Where incoming migrations listen unless told otherwise.
   tls::PeerPolicy peers;             ///< Who may call (on TLS: the controller; Console: anyone).
+  std::vector<std::filesystem::path> host_path_roots;  ///< Where spec host paths may point.
 };
 
 /** The NodeAgent service implementation (synchronous gRPC API). */

@@ -3,6 +3,7 @@
 // caller names a listen uri, the target listens on the agent's own listen host and answers an
 // endpoint at its registered host, which a source on another machine can dial.
 #include "controller/node/advertised_address.h"
+#include "controller/node/host_paths.h"
 #include "controller/node/node_service.h"
 #include "controller/node/wire.h"
 
@@ -21,6 +22,8 @@ grpc::Status NodeAgentService::PrepareIncoming(grpc::ServerContext *context,
         spec["name"].get<std::string>().empty())
       throw Error(HAL_INVALID_ARGUMENT, "spec_json.name: required non-empty string");
     const std::string id = spec["name"].get<std::string>();
+    require_vm_id("spec_json.name", id);
+    confine_host_paths(spec, ctx_.host_path_roots, "spec_json");
     if (LoadedBackend *owner = ctx_.vms->owner(id); owner != nullptr && owner != &backend)
       throw Error(HAL_ALREADY_EXISTS,
                   "spec_json.name: VM '" + id + "' already exists on backend " + owner->name);
@@ -41,7 +44,7 @@ grpc::Status NodeAgentService::SendMigration(grpc::ServerContext *context,
                                              v1::VmStatus *response) {
   if (grpc::Status denied = controller_only(*context, "SendMigration"); !denied.ok()) return denied;
   return guarded("SendMigration", [&] {
-    require_field("vm_id", request->vm_id());
+    require_vm_id("vm_id", request->vm_id());
     nlohmann::json params = parse_object_field("params_json", request->params_json());
     if (!params.contains("uri") || !params["uri"].is_string() ||
         params["uri"].get<std::string>().empty())

@@ -43,7 +43,7 @@ LoadedBackend *VmDirectory::owner(const std::string &vm_id) {
 }
 
 std::pair<LoadedBackend *, Vm> VmDirectory::open(const std::string &vm_id) {
-  require_field("vm_id", vm_id);
+  require_vm_id("vm_id", vm_id);
   LoadedBackend *backend = owner(vm_id);
   if (backend != nullptr) {
     try {

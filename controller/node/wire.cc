@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "core/spec/vm_id.h"
 #include "hal/names.h"
 
 namespace hal::node {
@@ -37,6 +38,12 @@ std::string event_type_name(hal_event_type type) {
 
 void require_field(std::string_view field, const std::string &value) {
   if (value.empty()) throw Error(HAL_INVALID_ARGUMENT, std::string(field) + ": required");
+}
+
+void require_vm_id(std::string_view field, const std::string &value) {
+  require_field(field, value);
+  if (std::string problem = vm_id_problem(value); !problem.empty())
+    throw Error(HAL_INVALID_ARGUMENT, std::string(field) + ": '" + value + "' " + problem);
 }
 
 nlohmann::json parse_object_field(std::string_view field, const std::string &text, bool allow_empty,

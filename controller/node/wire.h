@@ -45,6 +45,10 @@ std::string event_type_name(hal_event_type type);
 /** Throws hal::Error(INVALID_ARGUMENT, "<field>: required") when `value` is empty. */
 void require_field(std::string_view field, const std::string &value);
 
+/** Throws hal::Error(INVALID_ARGUMENT) naming `field` unless `value` is a valid VM id
+ *  (core/spec/vm_id.h: a DNS-1123 label, so never a path that leaves a state directory). */
+void require_vm_id(std::string_view field, const std::string &value);
+
 /** Parses a JSON object from request field `field`; empty text is `empty_value` when
  *  `allow_empty`, else INVALID_ARGUMENT "<field>: required". Malformed JSON or a non-object is
  *  INVALID_ARGUMENT naming the field. */

@@ -192,6 +192,98 @@ TEST_F(Cluster, ApplyVmBecomesRunningWithFewStoreWrites) {
   EXPECT_EQ(response.outcomes(0), "unchanged");
 }
 
+// Issue 25: a-b/c and a/b-c used to become the one HAL VM a-b-c; deleting one deleted the
+// other's VM. Each now runs its own VM, and deleting one leaves the other running.
+TEST_F(Cluster, NamespacesThatJoinToTheSameTextRunTwoVms) {
+  start_controller();
+  start_node("node-a");
+  auto in = [](const std::string &ns, const std::string &name) {
+    std::string manifest = vm_manifest(name, "Always");
+    return manifest.replace(manifest.find("metadata:\n"), 10,
+                            "metadata:\n  namespace: " + ns + "\n");
+  };
+  ASSERT_TRUE(apply(in("a-b", "c")).ok());
+  ASSERT_TRUE(apply(in("a", "b-c")).ok());
+  auto vmi_of = [&](const std::string &ns, const std::string &name) {
+    auto stored = server_->store().get(StoreKey{kVmiKind, ns, name});
+    return stored ? stored->object : json();
+  };
+  auto phase = [&](const std::string &ns, const std::string &name) {
+    return str_at(vmi_of(ns, name), json::json_pointer("/status/phase"));
+  };
+  ASSERT_TRUE(wait_until([&] { return phase("a-b", "c") == "Running"; }));
+  ASSERT_TRUE(wait_until([&] { return phase("a", "b-c") == "Running"; }));
+  const std::string first = str_at(vmi_of("a-b", "c"), json::json_pointer("/status/hal/vmId"));
+  const std::string second = str_at(vmi_of("a", "b-c"), json::json_pointer("/status/hal/vmId"));
+  EXPECT_EQ(first, "a--b-c");
+  EXPECT_EQ(second, "a-b-c");
+  EXPECT_EQ(node_state("node-a", first), "Running");
+  EXPECT_EQ(node_state("node-a", second), "Running");
+
+  v1::ObjectKey key;
+  key.set_kind(kVmKind);
+  key.set_namespace_("a-b");
+  key.set_name("c");
+  v1::DeleteResponse deleted;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->Delete(&context, key, &deleted).ok());
+  ASSERT_TRUE(wait_until([&] { return node_state("node-a", first).empty(); }));
+  EXPECT_EQ(node_state("node-a", second), "Running");
+  EXPECT_EQ(phase("a", "b-c"), "Running");
+}
+
+// Issue 25's reproduction: a VirtualMachine whose hostDisk is /etc/shadow, booted with
+// rdinit=/bin/sh to print it. The node refuses the spec, naming the field: no VM is made, so no
+// guest can read the host file; the VMI fails instead of running.
+TEST_F(Cluster, AHostDiskOutsideTheNodesRootsNeverBecomesAVm) {
+  start_controller();
+  start_node("node-a");
+  const std::string disk =
+      "        devices:\n          disks:\n          - name: secret\n            disk: {}\n";
+  std::string manifest = vm_manifest("shadow", "Always",
+                                     "      volumes:\n      - name: secret\n        hostDisk:\n"
+                                     "          path: /etc/shadow\n          type: Disk\n");
+  const std::string no_devices = "        devices: {}\n";
+  manifest.replace(manifest.find(no_devices), no_devices.size(), disk);
+  ASSERT_TRUE(apply(manifest).ok()) << manifest;
+  ASSERT_TRUE(wait_until([&] { return vmi_phase("shadow") == "Failed"; }))
+      << get(kVmiKind, "shadow").dump(2);
+  const json vmi = get(kVmiKind, "shadow");
+  std::string failure;
+  for (const auto &condition : vmi["status"]["conditions"]) {
+    if (condition.value("reason", "") == "FailedCreate") failure = condition.value("message", "");
+  }
+  EXPECT_NE(failure.find("spec_json.disks[0].path: '/etc/shadow' is outside the allowed host "
+                         "path roots"),
+            std::string::npos)
+      << vmi.dump(2);
+  EXPECT_EQ(node_state("node-a", "default-shadow"), "");
+}
+
+// Issue 25: when the VM's NodePool declares host path roots, Apply itself refuses a hostDisk
+// outside them, naming the field and the roots.
+TEST_F(Cluster, ApplyRefusesAHostDiskOutsideItsPoolsRoots) {
+  start_controller();
+  const std::string pool =
+      "apiVersion: hal.dev/v1\nkind: NodePool\nmetadata:\n  name: mock\nspec:\n"
+      "  nodeSelector:\n    hal.dev/pool: mock\n  backend:\n    plugin: mock\n"
+      "  hostPathRoots: [/var/lib/hal/images]\n";
+  ASSERT_TRUE(apply(pool).ok());
+  std::string manifest = vm_manifest("shadow", "Always",
+                                     "      volumes:\n      - name: secret\n        hostDisk:\n"
+                                     "          path: /etc/shadow\n          type: Disk\n");
+  const std::string no_devices = "        devices: {}\n";
+  manifest.replace(manifest.find(no_devices), no_devices.size(),
+                   "        devices:\n          disks:\n          - name: secret\n"
+                   "            disk: {}\n");
+  grpc::Status refused = apply(manifest);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(),
+            "virtualmachine/shadow: spec.template.spec.volumes[0].hostDisk.path: "
+            "'/etc/shadow' is outside the host path roots of NodePool mock (/var/lib/hal/images)");
+  EXPECT_TRUE(get(kVmKind, "shadow").is_null());
+}
+
 TEST_F(Cluster, StopAndStart) {
   start_controller();
   start_node("node-a");

@@ -49,11 +49,42 @@ grpc::Status guarded(Body &&body) {
   }
 }
 
+/** The hostDisk paths of a VM or VMI `document` outside the host path roots of its NodePool
+ *  (spec.nodeSelector hal.dev/pool), taken from `documents` or else the store; none when the
+ *  pool is unknown or declares no roots (the node still checks against its own). */
+std::vector<FieldError> host_path_errors(const json &document, const std::vector<json> &documents,
+                                         const Store &store) {
+  const std::string kind = document.value("kind", "");
+  if (kind != kVmKind && kind != kVmiKind) return {};
+  const std::string where = kind == kVmKind ? "spec.template.spec" : "spec";
+  const json::json_pointer at(kind == kVmKind ? "/spec/template/spec" : "/spec");
+  if (!document.contains(at)) return {};
+  const json *spec = &document.at(at);
+  const json *selector =
+      spec->is_object() && spec->contains("nodeSelector") ? &(*spec)["nodeSelector"] : nullptr;
+  if (selector == nullptr || !selector->is_object() || !selector->contains("hal.dev/pool") ||
+      !(*selector)["hal.dev/pool"].is_string())
+    return {};
+  const std::string pool = (*selector)["hal.dev/pool"].get<std::string>();
+  json pool_object;
+  for (const json &other : documents) {
+    if (other.value("kind", "") == kNodePoolKind && other.contains("metadata") &&
+        other["metadata"].value("name", "") == pool)
+      pool_object = other;
+  }
+  if (pool_object.is_null()) {
+    if (auto stored = store.get(StoreKey{kNodePoolKind, "", pool})) pool_object = stored->object;
+  }
+  if (!pool_object.is_object() || !pool_object["spec"].contains("hostPathRoots")) return {};
+  return check_host_path_roots(*spec, where, pool, pool_host_path_roots(pool_object));
+}
+
 /** Every field error of `documents`, and every kind Apply does not take, one per line. */
-std::string apply_errors(const std::vector<json> &documents) {
+std::string apply_errors(const std::vector<json> &documents, const Store &store) {
   std::string errors;
   for (const json &document : documents) {
     auto problems = validate_object(document);
+    if (problems.empty()) problems = host_path_errors(document, documents, store);
     if (!problems.empty()) {
       if (!errors.empty() && errors.back() != '\n') errors += "\n";
       errors += format_errors(document, problems);
@@ -134,7 +165,7 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequ
   // Guarded: a validator that throws on some input answers INTERNAL, it does not end the process.
   std::string errors;
   const grpc::Status checked = guarded([&] {
-    errors = apply_errors(documents);
+    errors = apply_errors(documents, controller_.store());
     return grpc::Status::OK;
   });
   if (!checked.ok()) return checked;

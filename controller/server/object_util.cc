@@ -6,6 +6,8 @@
 #include <ctime>
 #include <random>
 
+#include "controller/api/kubevirt_api.h"
+
 namespace hal::controller {
 
 std::string now_rfc3339() {
@@ -123,7 +125,7 @@ bool migration_active(const nlohmann::json &vmi) {
 }
 
 std::string vm_id_for(const std::string &ns, const std::string &name) {
-  return ns + "-" + name;
+  return hal_vm_id(ns, name);
 }
 
 std::string run_strategy(const nlohmann::json &vm) {

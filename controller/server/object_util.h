@@ -54,7 +54,7 @@ const nlohmann::json &member_or_empty(nlohmann::json &&object, const char *key) 
 /** Whether a VMI has a migration that has neither completed nor failed. */
 bool migration_active(const nlohmann::json &vmi);
 
-/** HAL VM id of a VMI: "<namespace>-<name>". */
+/** HAL VM id of a VMI: hal_vm_id(ns, name) (injective; "" for a name that cannot be one). */
 std::string vm_id_for(const std::string &ns, const std::string &name);
 
 /** The effective run strategy of a VirtualMachine (spec.runStrategy, else from spec.running:

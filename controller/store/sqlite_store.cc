@@ -3,6 +3,8 @@
 
 #include <sqlite3.h>
 
+#include "controller/store/owner_only.h"
+
 namespace hal::controller {
 namespace {
 
@@ -20,6 +22,7 @@ struct StatementGuard {
 }  // namespace
 
 SqliteStore::SqliteStore(const std::string &path) : path_(path) {
+  make_store_files_owner_only(path);  // -wal and -shm then inherit its 0600
   int rc =
       sqlite3_open_v2(path.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);

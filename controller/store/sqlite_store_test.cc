@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -92,6 +93,36 @@ TEST_F(SqliteStoreTest, UsesWriteAheadLog) {
   EXPECT_STREQ(reinterpret_cast<const char *>(sqlite3_column_text(statement, 0)), "wal");
   sqlite3_finalize(statement);
   sqlite3_close(db);
+}
+
+// The mode bits of `file` (-1 when it does not exist).
+int mode_of(const std::string &file) {
+  struct stat st {};
+  return ::stat(file.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+}
+
+// Issue 25: a local user could read the controller's write-ahead log. Under a permissive umask
+// the database, its -wal and its -shm are still 0600, and an older store's wider files are
+// tightened when it is opened.
+TEST_F(SqliteStoreTest, StoreFilesAreOwnerOnly) {
+  const mode_t old_umask = ::umask(022);
+  {
+    SqliteStore store(path());
+    store.create(StoreKey{"VirtualMachine", "default", "a"}, json::object());
+    EXPECT_EQ(mode_of(path()), 0600);
+    EXPECT_EQ(mode_of(path() + "-wal"), 0600);
+    EXPECT_EQ(mode_of(path() + "-shm"), 0600);
+  }
+  ASSERT_EQ(::chmod(path().c_str(), 0644), 0);
+  std::ofstream(path("store.db-wal"), std::ios::app).close();
+  ASSERT_EQ(::chmod(path("store.db-wal").c_str(), 0644), 0);
+  {
+    SqliteStore store(path());
+    EXPECT_EQ(mode_of(path()), 0600);
+    EXPECT_EQ(mode_of(path() + "-wal"), 0600);
+    EXPECT_TRUE(store.get(StoreKey{"VirtualMachine", "default", "a"}).has_value());
+  }
+  ::umask(old_umask);
 }
 
 TEST_F(SqliteStoreTest, CorruptedFileIsAClearError) {

@@ -129,6 +129,43 @@ TEST(Spawn, OwnProcessGroupAndCleanSignalState) {
   }
 }
 
+// Issue 25: a hypervisor never gains privileges through execve (setuid helpers, capabilities).
+TEST(Spawn, TheProcessHasNoNewPrivs) {
+  if (status_mask("self", "NoNewPrivs") != 0) GTEST_SKIP() << "the test runner has it already";
+  testing::TempDir tmp;
+  const pid_t pid = spawn_process({"grep", "NoNewPrivs", "/proc/self/status"}, tmp.path() / "log");
+  EXPECT_EQ(wait_for(pid), 0);
+  EXPECT_EQ(read_file(tmp.path() / "log").value_or(""), "NoNewPrivs:\t1\n");
+}
+
+TEST(Spawn, WhatTheProcessCreatesIsOwnerOnly) {
+  testing::TempDir tmp;
+  const mode_t old_umask = ::umask(022);
+  const pid_t pid = spawn_process(
+      {"sh", "-c", "umask; : > \"$0\"; mkdir \"$0.d\"", (tmp.path() / "made").string()},
+      tmp.path() / "log");
+  ::umask(old_umask);
+  EXPECT_EQ(wait_for(pid), 0);
+  EXPECT_EQ(read_file(tmp.path() / "log").value_or(""), "0077\n");
+  struct stat st {};
+  ASSERT_EQ(::stat((tmp.path() / "made").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((tmp.path() / "made.d").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST(Spawn, AFileThatCannotBeExecutedThrowsWithTheReason) {
+  testing::TempDir tmp;
+  write_file_atomic(tmp.path() / "script", "#!/nonexistent/interpreter\n");
+  ::chmod((tmp.path() / "script").c_str(), 0700);
+  try {
+    spawn_process({(tmp.path() / "script").string()}, tmp.path() / "log");
+    ADD_FAILURE() << "spawned a script whose interpreter does not exist";
+  } catch (const std::system_error &e) {
+    EXPECT_EQ(e.code().value(), ENOENT) << e.what();
+  }
+}
+
 TEST(Spawn, MissingBinaryAndEmptyArgvThrow) {
   testing::TempDir tmp;
   EXPECT_THROW(spawn_process({"/nonexistent/qemu"}, tmp.path() / "log"), std::system_error);

@@ -64,6 +64,11 @@ TEST(StoredVms, FindsEachDirectoryWhoseSpecNamesIt) {
   keep("invalid", R"({"name":"invalid"})");  // not a valid VM spec
   keep("probe-x1", "");                      // no spec at all
   write_file_atomic(root.path() / "file", spec_of("file"));
+  // A symlink to a VM dir elsewhere is not a state dir of this root (issue 25).
+  testing::TempDir elsewhere;
+  fs::create_directories(elsewhere.path() / "vm3");
+  write_file_atomic(elsewhere.path() / "vm3" / kSpecFileName, spec_of("vm3"));
+  fs::create_directory_symlink(elsewhere.path() / "vm3", root.path() / "vm3");
   std::vector<std::string> names;
   for (const StoredVm &vm : stored_vms(root.path())) {
     EXPECT_EQ(vm.dir, root.path() / vm.spec.spec.name);

@@ -121,6 +121,25 @@ TEST_F(VmTableTest, ANameTakenInTheTableOrOnDiskIsAlreadyExists) {
   EXPECT_EQ(table_.size(), 1u);
 }
 
+// Issue 25: an id is a path component under the state root; none may leave it.
+TEST_F(VmTableTest, AnIdThatCouldLeaveTheStateRootIsInvalidArgument) {
+  for (const std::string name : {"..", "../escape", "a/b", ".hidden", "UPPER", ""}) {
+    std::string message;
+    EXPECT_EQ(status_of(
+                  [&] {
+                    table_.define(name, StateDir(tmp_.path() / "sub" / name, kNames), {},
+                                  [&] { return std::make_shared<FakeController>(name); });
+                  },
+                  &message),
+              HAL_INVALID_ARGUMENT)
+        << "'" << name << "'";
+    EXPECT_EQ(message.rfind("name: VM id '" + name + "' ", 0), 0u) << message;
+  }
+  EXPECT_FALSE(fs::exists(tmp_.path() / "escape"));
+  EXPECT_FALSE(fs::exists(tmp_.path() / "sub"));
+  EXPECT_EQ(table_.size(), 0u);
+}
+
 TEST_F(VmTableTest, AStateDirThatCannotBeMadeIsPermissionDeniedAndLeavesNothing) {
   write_file_atomic(tmp_.path() / "file", "");
   const StateDir dir(tmp_.path() / "file" / "vm1", kNames);

@@ -2,6 +2,7 @@
 #include "backends/kvm-qemu/command_line.h"
 
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,8 @@
 
 #include "backends/kvm-qemu/kvm_qemu_backend.h"
 #include "backends/kvm-qemu/machine_type.h"
+#include "backends/kvm-qemu/qemu_probe.h"
+#include "backends/kvm-qemu/run_as.h"
 #include "core/host/host_topology.h"
 #include "core/spec/vm_spec.h"
 #include "hal/plugin.hpp"
@@ -102,6 +105,64 @@ TEST(BuildQemuArgv, MinimalSpec) {
   EXPECT_EQ(chardevs[1], "socket,id=serial0,path=/run/hal/vm/console.sock,server=on,wait=off");
   EXPECT_EQ(value_of(argv, "-mon"), "chardev=qmp,mode=control");
   EXPECT_TRUE(has(argv, "isa-serial,chardev=serial0,id=serial0-dev"));
+}
+
+// Issue 25: every QEMU runs with the seccomp sandbox; a run_as user is switched to.
+TEST(BuildQemuArgv, SandboxAlwaysAndTheUnprivilegedUserWhenAsked) {
+  const VmSpec spec = parse(R"({"apiVersion":"hal.dev/v1","name":"sbx",
+      "cpu":{"vcpus":1},"memory":{"size":"512Mi"}})");
+  LaunchOptions opts = options();
+  Argv argv = build_qemu_argv(spec, opts);
+  EXPECT_EQ(value_of(argv, "-sandbox"),
+            "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+  EXPECT_FALSE(has(argv, "-runas"));
+  EXPECT_FALSE(has(argv, "-run-with"));
+  opts.run_as = "nobody";
+  argv = build_qemu_argv(spec, opts);
+  EXPECT_EQ(value_of(argv, "-runas"), "nobody");
+  // QEMU before 9.1 installs the filter before -runas switches users.
+  EXPECT_EQ(value_of(argv, "-sandbox"),
+            "on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny");
+  opts.run_with_option = true;
+  opts.run_as = "hal,vm";
+  argv = build_qemu_argv(spec, opts);
+  EXPECT_FALSE(has(argv, "-runas"));
+  EXPECT_EQ(value_of(argv, "-run-with"), "user=hal,,vm");
+  EXPECT_EQ(value_of(argv, "-sandbox"),
+            "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+}
+
+TEST(ChooseRunAs, RootRunsQemuAsNobodyUnlessConfiguredOtherwise) {
+  struct passwd *nobody = ::getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  EXPECT_EQ(choose_run_as(std::nullopt, 0), "nobody");
+  EXPECT_EQ(choose_run_as(std::nullopt, 1000), "");
+  EXPECT_EQ(choose_run_as("nobody", 0), "nobody");
+  EXPECT_EQ(choose_run_as("root", 0), "");  // the agent's own user: no switch
+  EXPECT_EQ(choose_run_as("nobody", nobody->pw_uid), "");
+  auto message = [](const std::optional<std::string> &user, uid_t euid) {
+    try {
+      choose_run_as(user, euid);
+    } catch (const hal::plugin::Failure &failure) {
+      EXPECT_EQ(failure.status, HAL_INVALID_ARGUMENT);
+      return std::string(failure.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(message("hal-no-such-user", 0),
+            "kvm-qemu config.runAs: no user 'hal-no-such-user' on this host");
+  EXPECT_EQ(message("root", 1000),
+            "kvm-qemu config.runAs: 'root' has uid 0: QEMU must run as an unprivileged user");
+  EXPECT_EQ(message("nobody", 1000),
+            "kvm-qemu config.runAs: the agent is not root, so QEMU cannot switch to 'nobody'");
+}
+
+TEST(QemuAtLeast, ComparesMajorAndMinor) {
+  EXPECT_TRUE(qemu_at_least("9.1.0", 9, 1));
+  EXPECT_TRUE(qemu_at_least("10.0.2", 9, 1));
+  EXPECT_FALSE(qemu_at_least("9.0.9", 9, 1));
+  EXPECT_FALSE(qemu_at_least("7.2.22", 9, 1));
+  EXPECT_FALSE(qemu_at_least("", 9, 1));
 }
 
 TEST(BuildQemuArgv, ThePinnedMachineIsTheOneLaunched) {

@@ -1,6 +1,7 @@
 // plugin_integration_test.cc - the kvm-qemu plugin end to end with real QEMU (TCG) and the
 // project's test guest: loaded through hal::Plugin, driven through the C table.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -611,6 +612,45 @@ TEST_F(KvmQemuPluginTest, KillNineOfOwnChildReportsSignal) {
   ASSERT_TRUE(reported);
   EXPECT_NE(reported->detail.value("reason", "").find("exited while no backend was watching"),
             std::string::npos);
+}
+
+// The /proc/<pid>/status line `field` ("Seccomp", "Uid", ...), its value without the tab.
+std::string proc_status_field(int pid, const std::string &field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":\t", 0) == 0) return line.substr(field.size() + 2);
+  }
+  return "";
+}
+
+// Issue 25: QEMU runs confined - seccomp sandbox on (filter mode), no_new_privs, and, when the
+// agent is root, as the unprivileged user config.runAs names (default nobody).
+TEST_F(KvmQemuPluginTest, QemuRunsSandboxedWithoutPrivileges) {
+  EventRecorder &events = recorder();
+  hal_backend *backend = open(new_state_dir(), &events);
+  hal_vm *vm = create(backend, spec("confined"), HAL_CREATE_START);
+  ASSERT_NE(vm, nullptr);
+  ASSERT_EQ(state(vm), HAL_VM_STATE_RUNNING);
+  const int pid = info(vm).value("pid", 0);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(proc_status_field(pid, "Seccomp"), "2");
+  EXPECT_EQ(proc_status_field(pid, "NoNewPrivs"), "1");
+  const std::string uids = proc_status_field(pid, "Uid");
+  if (::geteuid() == 0) {
+    struct passwd *nobody = ::getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    const std::string id = std::to_string(nobody->pw_uid);
+    EXPECT_EQ(uids, id + "\t" + id + "\t" + id + "\t" + id);  // real, effective, saved, fs
+    EXPECT_EQ(proc_status_field(pid, "CapEff"), "0000000000000000");
+  } else {
+    EXPECT_EQ(uids.substr(0, uids.find('\t')), std::to_string(::getuid()));
+  }
+  // The guest still runs and answers: the sandbox does not get in QEMU's way.
+  Err err;
+  ASSERT_EQ(t_->vm_pause(vm, 0, &err), HAL_OK) << err.msg();
+  ASSERT_EQ(t_->vm_resume(vm, 0, &err), HAL_OK) << err.msg();
+  EXPECT_EQ(state(vm), HAL_VM_STATE_RUNNING);
 }
 
 // TDX on this host: UNSUPPORTED naming what is missing; errors for bad input.

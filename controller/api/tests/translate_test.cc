@@ -1,6 +1,8 @@
 // translate_test.cc - apply_defaults, to_hal_spec and resource_request.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "controller/api/tests/test_util.h"
 #include "core/plugin/backend.h"
 #include "hal/host.hpp"
@@ -169,6 +171,59 @@ TEST(Translate, Errors) {
   }
   EXPECT_EQ(hal_vm_id("", "x"), "default-x");
   EXPECT_EQ(hal_vm_id("team", "x"), "team-x");
+}
+
+// Issue 25: a hostDisk outside the NodePool's declared roots is refused, naming the field.
+TEST(HostPathRoots, HostDisksOutsideThePoolsRootsAreNamed) {
+  const json pool = json::parse(R"({"spec":{"hostPathRoots":["/var/lib/hal/images","/srv/vm/"]}})");
+  const std::vector<std::string> roots = pool_host_path_roots(pool);
+  EXPECT_EQ(roots, (std::vector<std::string>{"/var/lib/hal/images", "/srv/vm/"}));
+  EXPECT_TRUE(pool_host_path_roots(json::parse(R"({"spec":{}})")).empty());
+  const json spec = vmi_spec(
+      "domain:\n  memory:\n    guest: 1Gi\nvolumes:\n"
+      "- name: ok\n  hostDisk:\n    path: /var/lib/hal/images/a.img\n    type: Disk\n"
+      "- name: ok2\n  hostDisk:\n    path: /srv/vm/x/../b.img\n    type: Disk\n"
+      "- name: shadow\n  hostDisk:\n    path: /etc/shadow\n    type: Disk\n"
+      "- name: climb\n  hostDisk:\n    path: /srv/vm/../../etc/passwd\n    type: Disk\n"
+      "- name: prefix\n  hostDisk:\n    path: /srv/vmx/c.img\n    type: Disk\n");
+  const auto errors = check_host_path_roots(spec, "spec.template.spec", "qemu", roots);
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].path, "spec.template.spec.volumes[2].hostDisk.path");
+  EXPECT_EQ(errors[0].message,
+            "'/etc/shadow' is outside the host path roots of NodePool qemu "
+            "(/var/lib/hal/images, /srv/vm/)");
+  EXPECT_EQ(errors[1].path, "spec.template.spec.volumes[3].hostDisk.path");
+  EXPECT_EQ(errors[2].path, "spec.template.spec.volumes[4].hostDisk.path");
+}
+
+// Issue 25: "a-b"/"c" and "a"/"b-c" used to share the VM id "a-b-c".
+TEST(HalVmId, NamespaceAndNameNeverShareAnId) {
+  EXPECT_EQ(hal_vm_id("a-b", "c"), "a--b-c");
+  EXPECT_EQ(hal_vm_id("a", "b-c"), "a-b-c");
+  EXPECT_EQ(hal_vm_id("a--b", "c"), "a----b-c");
+  EXPECT_EQ(hal_vm_id("a", "-b"), "");                  // not a DNS-1123 label
+  EXPECT_EQ(hal_vm_id("a", "b/../c"), "");              // nor this
+  EXPECT_EQ(hal_vm_id("a", std::string(62, 'x')), "");  // 64 characters
+  EXPECT_EQ(hal_vm_id("a", std::string(61, 'x')).size(), 63u);
+  // Exhaustive over short labels of {a, -}: every (ns, name) pair gets its own id.
+  std::vector<std::string> labels;
+  for (int length = 1; length <= 5; ++length) {
+    for (int bits = 0; bits < (1 << length); ++bits) {
+      std::string label;
+      for (int i = 0; i < length; ++i) label += (bits >> i & 1) ? '-' : 'a';
+      if (label.front() != '-' && label.back() != '-') labels.push_back(label);
+    }
+  }
+  std::map<std::string, std::pair<std::string, std::string>> seen;
+  for (const auto &ns : labels) {
+    for (const auto &name : labels) {
+      std::string id = hal_vm_id(ns, name);
+      ASSERT_FALSE(id.empty()) << ns << "/" << name;
+      auto [it, added] = seen.try_emplace(id, ns, name);
+      EXPECT_TRUE(added) << ns << "/" << name << " and " << it->second.first << "/"
+                         << it->second.second << " share " << id;
+    }
+  }
 }
 
 }  // namespace

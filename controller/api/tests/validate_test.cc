@@ -377,6 +377,19 @@ TEST(Validate, Metadata) {
                           "    spec:\n" +
                           body()));
   EXPECT_TRUE(has_error(e, "metadata.name", "HAL VM id")) << dump(e);
+  // 19 + 1 + 35 = 55 characters, but the id doubles the namespace's 9 dashes: 64.
+  const std::string dashed_ns = "a-b-c-d-e-f-g-h-i-j", long_name(35, 'v');
+  e = validate_object(
+      one("apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n"
+          "  namespace: " +
+          dashed_ns + "\n  name: " + long_name + "\nspec:\n  template:\n    spec:\n" + body()));
+  EXPECT_TRUE(has_error(e, "metadata.name", "it would be 64")) << dump(e);
+  e =
+      validate_object(one("apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n"
+                          "  namespace: " +
+                          dashed_ns + "\n  name: " + long_name.substr(1) +
+                          "\nspec:\n  template:\n    spec:\n" + body()));
+  EXPECT_FALSE(has_error(e, "metadata.name", "HAL VM id")) << dump(e);
   e =
       validate_object(one("apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nspec:\n"
                           "  template:\n    spec:\n" +

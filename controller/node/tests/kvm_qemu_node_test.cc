@@ -174,6 +174,7 @@ class KvmQemuNodeTest : public ::testing::Test {
                                      "--tls-cert",       (dir_->path() / "node.crt").string(),
                                      "--tls-key",        (dir_->path() / "node.key").string()};
     if (!advertise.empty()) args.insert(args.end(), {"--advertise", advertise});
+    args.insert(args.end(), {"--host-path-root", *guest_});
     nodes_.push_back(
         std::make_unique<NodeProcess>(HAL_NODE_BINARY, args, dir_->path() / "hal-node.log"));
     return *nodes_.back();

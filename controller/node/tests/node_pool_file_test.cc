@@ -42,6 +42,21 @@ spec:
   EXPECT_EQ(pool.config["faults"]["failStart"], (nlohmann::json{"a", "b"}));
 }
 
+TEST(NodePoolFileTest, ReadsHostPathRoots) {
+  const std::string head = "kind: NodePool\nmetadata: {name: p}\nspec:\n  backend: {plugin: m}\n";
+  NodePoolBackend pool = parse_node_pool(head + "  hostPathRoots: [/a, /b/c]\n", "p");
+  EXPECT_EQ(pool.host_path_roots, (std::vector<std::filesystem::path>{"/a", "/b/c"}));
+  EXPECT_TRUE(parse_node_pool(head, "p").host_path_roots.empty());
+  try {
+    parse_node_pool(head + "  hostPathRoots: [relative]\n", "p");
+    ADD_FAILURE() << "a relative root was accepted";
+  } catch (const Error &e) {
+    EXPECT_NE(std::string(e.what()).find("spec.hostPathRoots[0]: must be an absolute path"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(NodePoolFileTest, ErrorsNameTheField) {
   auto message = [](const std::string &text, const std::string &pool) {
     try {

@@ -186,6 +186,13 @@ TEST_F(NodeServiceTest, EmptyOrUnknownVmIdIsRejected) {
     grpc::Status unknown = call(rpc, "nope");
     EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
     EXPECT_NE(unknown.error_message().find("nope"), std::string::npos);
+    // Issue 25: an id that could name a path outside a state dir never reaches a backend.
+    for (const char *bad : {"..", "../x", "a/b", "UPPER"}) {
+      grpc::Status invalid = call(rpc, bad);
+      EXPECT_EQ(invalid.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+      EXPECT_EQ(invalid.error_message().rfind(std::string("vm_id: '") + bad + "' ", 0), 0u)
+          << invalid.error_message();
+    }
   }
   v1::StopVmRequest stop;
   v1::VmStatus out;
@@ -235,6 +242,16 @@ TEST_F(NodeServiceTest, BadCreateRequestsNameTheField) {
   nlohmann::json bad = mock_spec("bad");
   bad["cpu"]["vcpus"] = 0;
   expect_invalid(create_with("mock", bad.dump()), "cpu.vcpus");
+  expect_invalid(create_with("mock", mock_spec("../escape").dump()), "spec_json.name");
+  // Issue 25: a host file outside the node's roots (default /var/lib/hal/images) is refused.
+  nlohmann::json shadow = mock_spec("shadow");
+  shadow["disks"] = {{{"name", "root"}, {"path", "/etc/shadow"}}};
+  expect_invalid(create_with("mock", shadow.dump()),
+                 "spec_json.disks[0].path: '/etc/shadow' is outside the allowed host path roots "
+                 "(/var/lib/hal/images)");
+  EXPECT_EQ(call(&v1::NodeAgent::Stub::GetVm, "shadow").error_code(), grpc::StatusCode::NOT_FOUND);
+  shadow["disks"][0]["path"] = "/var/lib/hal/images/../../../../etc/shadow";
+  expect_invalid(create_with("mock", shadow.dump()), "(/etc/shadow) is outside");
 
   // Duplicate: the backend's ALREADY_EXISTS, with its message.
   create("dup", false);
