@@ -16,6 +16,7 @@
 
 #include "call_trace.h"
 #include "clause.h"
+#include "clause_test.h"
 #include "core/plugin/backend.h"
 #include "core/plugin/plugin.h"
 #include "file_io.h"
@@ -35,95 +36,6 @@
 
 namespace hal::conformance {
 namespace {
-
-/** How the clauses of this process run. */
-struct ClauseRunner {
-  /** Run each clause in a clause process (the supervisor's side) instead of in this one. */
-  bool isolated = false;
-  /** This is a clause process: check for threads left behind after the clause. */
-  bool clause_process = false;
-  /** The clause process's arguments, without the clause's own. */
-  std::vector<std::string> base_argv;
-  /** Where clause processes keep their files. */
-  std::filesystem::path dir;
-  /** Their deadlines. */
-  IsolationLimits limits;
-};
-
-ClauseRunner &runner() {
-  static ClauseRunner instance;
-  return instance;
-}
-
-/** Fails the running clause when the plugin left more threads running than there were before it,
- *  once every backend it opened is closed (allowing them two seconds to end). */
-void check_no_thread_left(std::size_t before) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (thread_count() > before && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  const std::size_t after = thread_count();
-  if (after > before) {
-    ADD_FAILURE() << (after - before)
-                  << " thread(s) the plugin started still run after every backend of the clause "
-                     "was closed (a leaked thread)";
-  }
-}
-
-void clean_up_after(const std::filesystem::path &base);
-
-/** One clause as a GoogleTest test. */
-class ClauseTest : public ::testing::Test {
- public:
-  explicit ClauseTest(const Clause *clause) : clause_(clause) {}
-  void TestBody() override {
-    RecordProperty("clause", clause_->id);
-    RecordProperty("level", std::string(level_name(clause_->level)));
-    RecordProperty("profile", clause_->profile);
-    RecordProperty("title", clause_->title);
-    if (runner().isolated) return run_isolated();
-    if (!clause_->capability.empty() && !suite().declares(clause_->capability)) {
-      GTEST_SKIP() << "optional capability " << clause_->capability
-                   << " is declared absent by the backend";
-    }
-    const std::size_t threads = thread_count();
-    clause_->body();
-    if (runner().clause_process) check_no_thread_left(threads);
-  }
-
- private:
-  void run_isolated() {
-    const ClauseRunner &r = runner();
-    const std::filesystem::path base = r.dir / clause_->id;
-    ClauseFiles files{base.string() + ".result.json", base.string() + ".trace",
-                      base.string() + ".log"};
-    std::vector<std::string> argv = r.base_argv;
-    for (const std::string &arg :
-         {std::string("--clause-process"), clause_->id, std::string("--clause-result"),
-          files.result.string(), std::string("--call-trace"), files.trace.string()})
-      argv.push_back(arg);
-    IsolatedResult result = run_clause_process(argv, files, r.limits);
-    if (!result.completed) clean_up_after(base);
-    if (result.result == "skip" || result.result == "needs-guest") GTEST_SKIP() << result.message;
-    if (result.result != "pass") ADD_FAILURE() << result.message;
-  }
-
-  const Clause *clause_;
-};
-
-/** Removes, in a process of its own, the VMs a clause process that did not complete left. */
-void clean_up_after(const std::filesystem::path &base) {
-  const ClauseRunner &r = runner();
-  const ClauseFiles files{base.string() + ".cleanup.json", base.string() + ".cleanup.trace",
-                          base.string() + ".cleanup.log"};
-  std::vector<std::string> argv = r.base_argv;
-  for (const std::string &arg :
-       {std::string("--clean-up"), std::string("--clause-result"), files.result.string(),
-        std::string("--call-trace"), files.trace.string()})
-    argv.push_back(arg);
-  IsolatedResult cleaned = run_clause_process(argv, files, r.limits);
-  if (!cleaned.completed)
-    std::cerr << "hal-conformance: clean-up failed: " << cleaned.message << "\n";
-}
 
 /** What the probe learns of the plugin for the report: identity, ABI, capabilities, host. */
 nlohmann::json plugin_facts(const Suite &s) {
@@ -185,25 +97,14 @@ int run(int argc, char **argv) {
   nlohmann::json open_error, facts;
   if (supervisor) {
     // The plugin is loaded and opened only in processes of their own.
-    ClauseRunner &r = runner();
-    r.isolated = true;
-    r.base_argv = child_process_args(o, s.run_id);
-    r.limits = isolation_limits(o);
-    char dir_template[] = "/tmp/hal-conformance-XXXXXX";
-    if (::mkdtemp(dir_template) == nullptr) {
-      std::cerr << "hal-conformance: cannot create a temporary directory\n";
-      return 2;
-    }
-    r.dir = dir_template;
-    std::vector<std::string> argv = r.base_argv;
-    for (const std::string &arg : {std::string("--probe-result"), (r.dir / "probe.json").string(),
-                                   std::string("--call-trace"), (r.dir / "probe.trace").string()})
-      argv.push_back(arg);
-    IsolatedResult probe = run_clause_process(
-        argv, ClauseFiles{r.dir / "probe.json", r.dir / "probe.trace", r.dir / "probe.log"},
-        r.limits);
+    if (!run_clauses_isolated(child_process_args(o, s.run_id), isolation_limits(o))) return 2;
+    const ClauseFiles files = clause_files_at(runner().dir / "probe", ".json");
+    IsolatedResult probe =
+        run_clause_process(clause_process_argv({"--probe-result", files.result.string(),
+                                                "--call-trace", files.trace.string()}),
+                           files, runner().limits);
     if (probe.result == "pass") {
-      std::ifstream in(r.dir / "probe.json");
+      std::ifstream in(files.result);
       facts = nlohmann::json::parse(in, nullptr, false).value("facts", nlohmann::json::object());
       s.capabilities = facts.value("capabilities", nlohmann::json());
       s.host_info = facts.value("hostInfo", nlohmann::json());
@@ -238,34 +139,8 @@ int run(int argc, char **argv) {
   if (!selection) return 2;
   const std::vector<std::string> &profiles = *selection;
 
-  std::vector<const Clause *> selected;
-  for (const auto &c : clauses()) {
-    if (!o.clause_process.empty()
-            ? c.id != o.clause_process
-            : std::find(profiles.begin(), profiles.end(), c.profile) == profiles.end())
-      continue;
-    selected.push_back(&c);
-    std::string name = c.id;
-    for (char &ch : name) {
-      if (ch == '-') ch = '_';
-    }
-    ::testing::RegisterTest(
-        c.profile.c_str(), name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
-        [clause = &c]() -> ::testing::Test * { return new ClauseTest(clause); });
-  }
-
-  std::vector<std::string> gtest_args = {argv[0]};
-  for (const auto &e : o.gtest_args) gtest_args.push_back(e);
-  if (!o.junit_path.empty()) gtest_args.push_back("--gtest_output=xml:" + o.junit_path);
-  std::vector<char *> gtest_argv;
-  for (auto &a : gtest_args) gtest_argv.push_back(a.data());
-  int gtest_argc = static_cast<int>(gtest_argv.size());
-  gtest_argv.push_back(nullptr);  // argv[argc] must be NULL: GoogleTest shifts the array in place
-  ::testing::InitGoogleTest(&gtest_argc, gtest_argv.data());
-  if (gtest_argc > 1) {
-    std::cerr << "hal-conformance: unknown argument " << gtest_argv[1] << "\n";
-    return 2;
-  }
+  const std::vector<const Clause *> selected = register_clause_tests(profiles, o.clause_process);
+  if (!init_googletest(argv[0], o.gtest_args, o.junit_path)) return 2;
 
   auto *collector = new ResultCollector(selected);
   ::testing::UnitTest::GetInstance()->listeners().Append(collector);
@@ -280,7 +155,7 @@ int run(int argc, char **argv) {
     write_file(o.clause_result, result_json(result).dump());
     return 0;
   }
-  if (supervisor) std::filesystem::remove_all(runner().dir);
+  if (supervisor) remove_clause_files();
   auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
