@@ -20,19 +20,11 @@
 #include "core/plugin/backend.h"
 #include "core/plugin/plugin.h"
 #include "file_io.h"
-#include "host_facts.h"
 #include "isolation.h"
 #include "options.h"
 #include "report.h"
-#include "sha256.h"
+#include "run_report.h"
 #include "suite.h"
-
-#ifndef HAL_CONFORMANCE_VERSION
-#define HAL_CONFORMANCE_VERSION "0.0.0"
-#endif
-#ifndef HAL_GIT_REVISION
-#define HAL_GIT_REVISION "unknown"
-#endif
 
 namespace hal::conformance {
 namespace {
@@ -47,13 +39,6 @@ nlohmann::json plugin_facts(const Suite &s) {
             {"tableSize", s.plugin->table_size()}}},
           {"capabilities", s.capabilities},
           {"hostInfo", s.host_info}};
-}
-
-std::string now_iso8601() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
 }
 
 int run(int argc, char **argv) {
@@ -160,42 +145,9 @@ int run(int argc, char **argv) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
 
-  HostFacts host = read_host_facts();
-  nlohmann::json report;
-  report["suite"] = {{"name", "hal-conformance"},
-                     {"version", HAL_CONFORMANCE_VERSION},
-                     {"gitRevision", HAL_GIT_REVISION}};
-  std::string digest;
-  try {
-    digest = sha256_file(o.plugin_path);
-  } catch (const std::exception &e) {
-    digest = std::string("error: ") + e.what();
-  }
-  report["plugin"] = {{"path", o.plugin_path},
-                      {"sha256", digest},
-                      {"identity", facts.value("identity", nlohmann::json())},
-                      {"abi", facts.value("abi", nlohmann::json())}};
-  report["host"] = host.to_json();
-  report["backend"] = {{"config", s.config},
-                       {"targetConfig", s.target_config},
-                       {"specTemplate", s.spec_template},
-                       {"capabilities", s.capabilities},
-                       {"hostInfo", s.host_info}};
-  if (!open_error.is_null()) report["backend"]["openError"] = open_error;
-  std::string filter = ::testing::GTEST_FLAG(filter);
-  report["run"] = {{"startedAt", started},
-                   {"durationMs", elapsed},
-                   {"certify", o.certify},
-                   {"profiles", profiles},
-                   {"filter", filter},
-                   {"runId", s.run_id},
-                   {"isolation", supervisor ? "process per clause" : "in process"}};
-  auto results = collector->results();
-  nlohmann::json summary = results_json(results, profiles);
-  report["clauses"] = summary["clauses"];
-  report["profiles"] = summary["profiles"];
-  report["verdict"] = summary["verdict"];
-
+  const nlohmann::json report = build_report(
+      o.plugin_path, facts, open_error, s,
+      RunFacts{started, elapsed, o.certify, profiles, supervisor}, collector->results());
   try {
     if (!o.report_path.empty()) write_file(o.report_path, report.dump(2) + "\n");
     if (!o.html_path.empty()) write_file(o.html_path, render_html({report}));
@@ -204,20 +156,7 @@ int run(int argc, char **argv) {
     return 2;
   }
 
-  std::cout << "\nhal-conformance " << HAL_CONFORMANCE_VERSION << ": plugin "
-            << facts.value("name", std::string("(not loaded)")) << " (sha256 "
-            << digest.substr(0, 16) << "...)\n";
-  for (const auto &p : profiles) {
-    const auto &pj = report["profiles"][p];
-    std::cout << "  profile " << p << ": " << pj["verdict"].get<std::string>();
-    if (!pj["failedClauses"].empty()) std::cout << "  failed: " << pj["failedClauses"].dump();
-    if (!pj["needsGuestClauses"].empty()) {
-      std::cout << "  not verified, needs a guest console: " << pj["needsGuestClauses"].dump();
-    }
-    std::cout << "\n";
-  }
-  std::cout << "  verdict: " << report["verdict"].get<std::string>()
-            << (o.certify ? " (certification run)" : "") << "\n";
+  print_summary(report, facts.value("name", std::string("(not loaded)")));
   return report["verdict"] == "pass" ? 0 : 1;
 }
 
