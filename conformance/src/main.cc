@@ -3,43 +3,35 @@
 // writes the JSON / JUnit / HTML reports. The same binary is the clause process (--clause-process)
 // and the probe that loads the plugin once for the report (--probe-result). Exit 0 only when every
 // selected profile passes; 1 when one does not; 2 for a usage or load error.
+//
+// This file is only the sequence of modes: list the clauses, render saved reports (--html-from),
+// clean up after a clause process (--clean-up), probe the plugin (--probe-result), run one clause
+// (--clause-process), or run them all, as the supervisor or --in-process. The command line is
+// options.h's, a clause as a test clause_test.h's, the probe probe.h's, the report run_report.h's.
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <ctime>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <thread>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "call_trace.h"
 #include "clause.h"
 #include "clause_test.h"
-#include "core/plugin/backend.h"
 #include "core/plugin/plugin.h"
 #include "file_io.h"
 #include "isolation.h"
 #include "options.h"
+#include "probe.h"
 #include "report.h"
 #include "run_report.h"
 #include "suite.h"
 
 namespace hal::conformance {
 namespace {
-
-/** What the probe learns of the plugin for the report: identity, ABI, capabilities, host. */
-nlohmann::json plugin_facts(const Suite &s) {
-  return {{"name", s.plugin->name()},
-          {"identity", s.plugin->identity()},
-          {"abi",
-           {{"offered", version_string(s.plugin->offered_version())},
-            {"negotiated", version_string(s.plugin->negotiated_version())},
-            {"tableSize", s.plugin->table_size()}}},
-          {"capabilities", s.capabilities},
-          {"hostInfo", s.host_info}};
-}
 
 int run(int argc, char **argv) {
   Options o;
@@ -79,42 +71,15 @@ int run(int argc, char **argv) {
     return 0;
   }
 
-  nlohmann::json open_error, facts;
+  ProbeFacts probe;
   if (supervisor) {
     // The plugin is loaded and opened only in processes of their own.
     if (!run_clauses_isolated(child_process_args(o, s.run_id), isolation_limits(o))) return 2;
-    const ClauseFiles files = clause_files_at(runner().dir / "probe", ".json");
-    IsolatedResult probe =
-        run_clause_process(clause_process_argv({"--probe-result", files.result.string(),
-                                                "--call-trace", files.trace.string()}),
-                           files, runner().limits);
-    if (probe.result == "pass") {
-      std::ifstream in(files.result);
-      facts = nlohmann::json::parse(in, nullptr, false).value("facts", nlohmann::json::object());
-      s.capabilities = facts.value("capabilities", nlohmann::json());
-      s.host_info = facts.value("hostInfo", nlohmann::json());
-      if (facts.contains("openError")) open_error = facts["openError"];
-    } else {
-      open_error = "loading or opening the plugin failed: " + probe.message;
-    }
-    if (!open_error.is_null())
-      std::cerr << "hal-conformance: " << open_error.get<std::string>() << "\n";
+    probe = probe_in_own_process(s);
   } else {
-    try {
-      Backend backend = s.open();
-      s.capabilities = backend.capabilities();
-      s.host_info = backend.host_info();
-    } catch (const std::exception &e) {
-      // Every clause will fail on its own; record why up front.
-      open_error = e.what();
-      std::cerr << "hal-conformance: opening the backend failed: " << e.what() << "\n";
-    }
-    facts = plugin_facts(s);
-    if (!open_error.is_null()) facts["openError"] = open_error;
+    probe = probe_here(s);
     if (!o.probe_result.empty()) {
-      nlohmann::json probe = result_json(IsolatedResult{"pass", ""});
-      probe["facts"] = facts;
-      write_file(o.probe_result, probe.dump());
+      write_probe_result(o.probe_result, probe);
       return 0;
     }
     runner().clause_process = !o.clause_process.empty();
@@ -146,7 +111,7 @@ int run(int argc, char **argv) {
           .count();
 
   const nlohmann::json report = build_report(
-      o.plugin_path, facts, open_error, s,
+      o.plugin_path, probe.facts, probe.open_error, s,
       RunFacts{started, elapsed, o.certify, profiles, supervisor}, collector->results());
   try {
     if (!o.report_path.empty()) write_file(o.report_path, report.dump(2) + "\n");
@@ -156,7 +121,7 @@ int run(int argc, char **argv) {
     return 2;
   }
 
-  print_summary(report, facts.value("name", std::string("(not loaded)")));
+  print_summary(report, probe.facts.value("name", std::string("(not loaded)")));
   return report["verdict"] == "pass" ? 0 : 1;
 }
 
