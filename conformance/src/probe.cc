@@ -37,7 +37,10 @@ ProbeFacts probe_in_own_process(Suite &s) {
                          files, runner().limits);
   if (probe.result == "pass") {
     std::ifstream in(files.result);
-    out.facts = nlohmann::json::parse(in, nullptr, false).value("facts", nlohmann::json::object());
+    const nlohmann::json written = nlohmann::json::parse(in, nullptr, false);
+    if (written.is_object() && written.contains("facts") && written["facts"].is_object()) {
+      out.facts = written["facts"];
+    }
     s.capabilities = out.facts.value("capabilities", nlohmann::json());
     s.host_info = out.facts.value("hostInfo", nlohmann::json());
     if (out.facts.contains("openError")) out.open_error = out.facts["openError"];

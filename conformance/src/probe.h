@@ -14,8 +14,8 @@ namespace hal::conformance {
 /** What the probe learned. */
 struct ProbeFacts {
   /** {"name","identity","abi":{"offered","negotiated","tableSize"},"capabilities","hostInfo"}
-   *  and "openError" when opening failed; null when the probe process failed. */
-  nlohmann::json facts;
+   *  and "openError" when opening failed; empty when the probe process failed. */
+  nlohmann::json facts = nlohmann::json::object();
   /** Why loading or opening the plugin failed; null when it did not. */
   nlohmann::json open_error;
 };
