@@ -48,7 +48,9 @@ bool final_status(const std::string &s) {
   return s == "completed" || s == "failed" || s == "cancelled";
 }
 
-/** A running VM on the source, rebooted once when the backend can (so boot counters are > 1). */
+/** A running VM on the source. Without a guest console the evidence is info.guest.bootCount, so
+ *  the VM is rebooted once when the backend can (a target reporting a fresh count of 1 is then
+ *  caught); a console's boot_id is new at every boot and needs no reboot. */
 Vm source_vm(Rig &rig, const std::string &tag, const nlohmann::json &overrides = {}) {
   std::string name = S().vm_name(tag);
   rig.src_clean.add(name);
@@ -58,7 +60,7 @@ Vm source_vm(Rig &rig, const std::string &tag, const nlohmann::json &overrides =
   vm.start();
   EXPECT_EQ(state_name(wait_state(vm, HAL_VM_STATE_RUNNING, S().wait)), "Running");
   wait_guest_ready(vm, S().wait);
-  if (S().declares_operation("vm_reboot")) {
+  if (S().declares_operation("vm_reboot") && !console_socket(vm)) {
     vm.reboot();
     EXPECT_TRUE(rig.src_log.wait_for(
         [&](const Event &e) { return e.vm_id == vm.id() && e.type == HAL_EVENT_GUEST_REBOOTED; },
