@@ -21,13 +21,6 @@ Suite &S() {
   return suite();
 }
 
-/** Creates a VM (STOPPED) tagged `tag` and registers it for cleanup. */
-Vm define_vm(Backend &backend, Cleanup &cleanup, const std::string &tag) {
-  std::string name = S().vm_name(tag);
-  cleanup.add(name);
-  return backend.create(S().spec(name));
-}
-
 /** "type State naming 'vm_id'" for failure messages. */
 std::string describe(const Event &e) {
   std::ostringstream out;
@@ -69,9 +62,9 @@ HAL_CLAUSE(LC_035, kLifecycle, MUST, "",
   Cleanup cleanup(backend);
   // The VM acted on is neither the first nor the last defined, so an event carrying the id of
   // the first or of the newest VM instead of its own is seen.
-  Vm first = define_vm(backend, cleanup, "ev-first");
-  Vm actor = define_vm(backend, cleanup, "ev-actor");
-  Vm last = define_vm(backend, cleanup, "ev-last");
+  Vm first = create_vm(backend, cleanup, "ev-first");
+  Vm actor = create_vm(backend, cleanup, "ev-actor");
+  Vm last = create_vm(backend, cleanup, "ev-last");
   for (const Vm *vm : {&first, &actor, &last}) existing.insert(vm->id());
 
   first.start();
@@ -117,7 +110,7 @@ HAL_CLAUSE(LC_036, kLifecycle, MUST, "",
   Backend backend = S().open();
   EventLog log(backend);
   Cleanup cleanup(backend);
-  Vm vm = define_vm(backend, cleanup, "counts");
+  Vm vm = create_vm(backend, cleanup, "counts");
   sleep_ms(100);
   backend.drain_events();
   log.clear();  // whatever vm_create reports is LC-005's business; count from the first start

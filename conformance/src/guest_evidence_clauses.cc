@@ -26,17 +26,6 @@ Suite &S() {
   return suite();
 }
 
-/** Creates and starts a VM, asserting it reaches RUNNING. */
-Vm running_vm(Backend &backend, Cleanup &cleanup, const std::string &tag) {
-  std::string name = S().vm_name(tag);
-  cleanup.add(name);
-  Vm vm = backend.create(S().spec(name));
-  vm.start();
-  EXPECT_EQ(state_name(wait_state(vm, HAL_VM_STATE_RUNNING, S().wait)), "Running")
-      << "VM " << vm.id() << " did not reach Running after vm_start";
-  return vm;
-}
-
 /** Why a clause could not look at the guest. */
 std::string no_console_reason() {
   return std::string(kNeedsGuest) +

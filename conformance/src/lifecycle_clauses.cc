@@ -23,23 +23,6 @@ Suite &S() {
   return suite();
 }
 
-/** Creates a VM (STOPPED) and registers it for cleanup. */
-Vm create_vm(Backend &backend, Cleanup &cleanup, const std::string &tag,
-             const nlohmann::json &overrides = nlohmann::json::object(), uint32_t flags = 0) {
-  std::string name = S().vm_name(tag);
-  cleanup.add(name);
-  return backend.create(S().spec(name, overrides), flags);
-}
-
-/** Creates and starts a VM, asserting it reaches RUNNING. */
-Vm running_vm(Backend &backend, Cleanup &cleanup, const std::string &tag) {
-  Vm vm = create_vm(backend, cleanup, tag);
-  vm.start();
-  EXPECT_EQ(state_name(wait_state(vm, HAL_VM_STATE_RUNNING, S().wait)), "Running")
-      << "VM " << vm.id() << " did not reach Running after vm_start";
-  return vm;
-}
-
 /** The status of `fn` must be `want`. */
 #define EXPECT_STATUS(want, fn, what)                                                 \
   do {                                                                                \

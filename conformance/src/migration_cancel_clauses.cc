@@ -11,6 +11,7 @@
 #include "clause.h"
 #include "guest.h"
 #include "hal/host.hpp"
+#include "migration_pair.h"
 #include "suite.h"
 
 namespace hal::conformance {
@@ -23,16 +24,6 @@ Suite &S() {
   return suite();
 }
 
-/** Source and target instances with event logs and cleanup. */
-struct Pair {
-  Backend src = S().open();
-  Backend dst = S().open_target();
-  EventLog src_log{src};
-  EventLog dst_log{dst};
-  Cleanup src_clean{src};
-  Cleanup dst_clean{dst};
-};
-
 /** The spec of VM `name`, on either side; `slow` gives it 1Gi, so that a migration throttled to
  *  1 MiB/s stays in transfer far longer than any wait of the suite. */
 nlohmann::json spec_of(const std::string &name, bool slow) {
@@ -42,7 +33,7 @@ nlohmann::json spec_of(const std::string &name, bool slow) {
 }
 
 /** A VM made RUNNING (guest up) on the source, with spec_of(`slow`). */
-Vm running_source(Pair &pair, const std::string &tag, bool slow) {
+Vm running_source(MigrationPair &pair, const std::string &tag, bool slow) {
   std::string name = S().vm_name(tag);
   pair.src_clean.add(name);
   pair.dst_clean.add(name);
@@ -62,7 +53,7 @@ struct Incoming {
 
 /** migration_prepare_incoming on the target of the spec the source was created with (the same
  *  memory size: a target of another size fails the migration at once on a real hypervisor). */
-Incoming prepare(Pair &pair, const Vm &source, bool slow) {
+Incoming prepare(MigrationPair &pair, const Vm &source, bool slow) {
   auto incoming = pair.dst.migration_prepare_incoming(spec_of(source.id(), slow));
   EXPECT_EQ(state_name(incoming.vm.state()), "Incoming");
   return {std::move(incoming.vm), incoming.endpoint.value("uri", "")};
@@ -129,7 +120,7 @@ void expect_source_kept(const Vm &vm, const GuestLiveness &before, const std::st
 
 /** The target ended without the guest: STOPPED (hal.h: "After a cancelled or failed migration
  *  the target VM is STOPPED"), never reported RUNNING, its progress not completed. */
-void expect_target_ended(Pair &pair, const Vm &target, const std::string &when) {
+void expect_target_ended(MigrationPair &pair, const Vm &target, const std::string &when) {
   EXPECT_EQ(state_name(wait_state(target, HAL_VM_STATE_STOPPED, S().wait)), "Stopped")
       << "the target is not Stopped " << when;
   nlohmann::json p;
@@ -148,7 +139,8 @@ void expect_target_ended(Pair &pair, const Vm &target, const std::string &when) 
 }
 
 /** The source reported a MIGRATION_FINISHED event whose status is one of `statuses`. */
-void expect_finished_event(Pair &pair, const Vm &vm, const std::vector<std::string> &statuses) {
+void expect_finished_event(MigrationPair &pair, const Vm &vm,
+                           const std::vector<std::string> &statuses) {
   auto finished = pair.src_log.wait_for(
       [&](const Event &e) { return e.vm_id == vm.id() && e.type == HAL_EVENT_MIGRATION_FINISHED; },
       S().wait);
@@ -166,7 +158,7 @@ HAL_CLAUSE(MG_013, kMigration, MUST, "",
            "transferredBytes > 0) ends the migration on both sides: the source reports "
            "cancelled (progress and MIGRATION_FINISHED) and stays RUNNING with the same guest, "
            "the target ends STOPPED with a failed or cancelled progress and never RUNNING") {
-  Pair pair;
+  MigrationPair pair;
   Vm vm = running_source(pair, "cancel-xfer", true);
   GuestLiveness before = observe_guest(vm, S().wait);
   Incoming target = prepare(pair, vm, true);
@@ -188,7 +180,7 @@ HAL_CLAUSE(MG_014, kMigration, MUST, "",
            "side (OK: the target ends STOPPED, a later migration_send to its endpoint fails and "
            "leaves the source RUNNING with the same guest) or answers FAILED_PRECONDITION and "
            "changes nothing (the target stays INCOMING and a migration to it completes)") {
-  Pair pair;
+  MigrationPair pair;
   Vm vm = running_source(pair, "tcancel-early", false);
   GuestLiveness before = observe_guest(vm, S().wait);
   Incoming target = prepare(pair, vm, false);
@@ -226,7 +218,7 @@ HAL_CLAUSE(MG_015, kMigration, MUST, "",
            "the source stays RUNNING with the same guest and the target ends STOPPED) or answers "
            "FAILED_PRECONDITION and changes nothing (the target stays INCOMING and the "
            "migration goes on)") {
-  Pair pair;
+  MigrationPair pair;
   Vm vm = running_source(pair, "tcancel-xfer", true);
   GuestLiveness before = observe_guest(vm, S().wait);
   Incoming target = prepare(pair, vm, true);
@@ -262,7 +254,7 @@ HAL_CLAUSE(MG_016, kMigration, MUST, "",
            "migration_cancel after a completed migration answers FAILED_PRECONDITION on both "
            "sides and changes nothing: the source stays MIGRATED with its progress completed, "
            "the target RUNNING with the same guest") {
-  Pair pair;
+  MigrationPair pair;
   Vm vm = running_source(pair, "cancel-done", false);
   GuestLiveness before = observe_guest(vm, S().wait);
   Incoming target = prepare(pair, vm, false);

@@ -12,6 +12,7 @@
 #include "core/spec/vm_spec_validation.h"
 #include "guest.h"
 #include "hal/host.hpp"
+#include "migration_pair.h"
 #include "report.h"
 #include "suite.h"
 
@@ -24,16 +25,6 @@ constexpr int64_t kMaxDowntimeMs = 500;
 Suite &S() {
   return suite();
 }
-
-/** Two backend instances with event logs and cleanup. */
-struct Rig {
-  Backend src = S().open();
-  Backend dst = S().open_target();
-  EventLog src_log{src};
-  EventLog dst_log{dst};
-  Cleanup src_clean{src};
-  Cleanup dst_clean{dst};
-};
 
 /** What one migration attempt produced. */
 struct Run {
@@ -51,7 +42,7 @@ bool final_status(const std::string &s) {
 /** A running VM on the source. Without a guest console the evidence is info.guest.bootCount, so
  *  the VM is rebooted once when the backend can (a target reporting a fresh count of 1 is then
  *  caught); a console's boot_id is new at every boot and needs no reboot. */
-Vm source_vm(Rig &rig, const std::string &tag, const nlohmann::json &overrides = {}) {
+Vm source_vm(MigrationPair &rig, const std::string &tag, const nlohmann::json &overrides = {}) {
   std::string name = S().vm_name(tag);
   rig.src_clean.add(name);
   rig.dst_clean.add(name);
@@ -75,7 +66,7 @@ Vm source_vm(Rig &rig, const std::string &tag, const nlohmann::json &overrides =
 /** Prepares the target, sends, and polls the source's progress until a final status.
  *  `on_first_poll` runs once after the first progress poll (e.g. to cancel). `overrides` are
  *  the ones the source was created with (a target of another memory size fails at once). */
-Run migrate(Rig &rig, Vm &vm, nlohmann::json params,
+Run migrate(MigrationPair &rig, Vm &vm, nlohmann::json params,
             const std::function<void(Vm &)> &on_first_poll = nullptr,
             const nlohmann::json &overrides = nlohmann::json::object()) {
   Run run;
@@ -161,7 +152,7 @@ HAL_CLAUSE(MG_001, kMigration, MUST, "",
 HAL_CLAUSE(MG_002, kMigration, MUST, "",
            "a RUNNING VM migrates to a second instance: the source ends MIGRATED, the target "
            "RUNNING, each with a STATE_CHANGED event") {
-  Rig rig;
+  MigrationPair rig;
   Vm vm = source_vm(rig, "mig");
   Run run = migrate(rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}});
   ASSERT_EQ(run.send.status, HAL_OK) << "migration_send: " << run.send.str();
@@ -179,7 +170,7 @@ HAL_CLAUSE(MG_003, kMigration, MUST, "",
            "migration progress is reported: MIGRATION_PROGRESS events and "
            "migration_get_progress documents (valid against migration-progress.schema.json) "
            "during the migration, and a MIGRATION_FINISHED event with status completed") {
-  Rig rig;
+  MigrationPair rig;
   Vm vm = source_vm(rig, "progress");
   Run run = migrate(rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}});
   ASSERT_EQ(run.send.status, HAL_OK) << run.send.str();
@@ -205,7 +196,7 @@ HAL_CLAUSE(MG_003, kMigration, MUST, "",
 HAL_CLAUSE(MG_004, kMigration, MUST, "",
            "migration progress is monotonic: transferredBytes never decreases, in polls and in "
            "events") {
-  Rig rig;
+  MigrationPair rig;
   Vm vm = source_vm(rig, "monotonic");
   Run run = migrate(rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}});
   ASSERT_EQ(run.send.status, HAL_OK) << run.send.str();
@@ -233,7 +224,7 @@ HAL_CLAUSE(MG_005, kMigration, MUST, "",
            "the guest keeps running across migration: same boot (console boot_id, else "
            "info.guest.bootCount), heartbeat and uptime continue, no GUEST_REBOOTED on the "
            "target") {
-  Rig rig;
+  MigrationPair rig;
   Vm vm = source_vm(rig, "continuity");
   GuestLiveness before = observe_guest(vm, S().wait);
   ASSERT_TRUE(before.known)
@@ -253,7 +244,7 @@ HAL_CLAUSE(MG_005, kMigration, MUST, "",
 HAL_CLAUSE(MG_006, kMigration, MUST, "",
            "the downtime of a completed migration is reported (downtimeMs) and within the "
            "requested maxDowntimeMs") {
-  Rig rig;
+  MigrationPair rig;
   Vm vm = source_vm(rig, "downtime");
   Run run = migrate(rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}});
   ASSERT_EQ(run.send.status, HAL_OK) << run.send.str();
@@ -266,7 +257,7 @@ HAL_CLAUSE(MG_006, kMigration, MUST, "",
 HAL_CLAUSE(MG_007, kMigration, MUST, "",
            "migration_cancel of a running migration ends it as cancelled and leaves the source "
            "RUNNING (same guest boot) and the target not running") {
-  Rig rig;
+  MigrationPair rig;
   const nlohmann::json big = {{"memory", {{"size", "1Gi"}}}};
   Vm vm = source_vm(rig, "cancel", big);
   GuestLiveness before = observe_guest(vm, S().wait);
@@ -290,7 +281,7 @@ HAL_CLAUSE(MG_008, kMigration, MUST, "",
            "a migration failing on the target side (endpoint where nothing listens) is "
            "reported as an error or a failed migration and leaves the source RUNNING with the "
            "same guest") {
-  Rig rig;
+  MigrationPair rig;
   Vm vm = source_vm(rig, "failtarget");
   GuestLiveness before = observe_guest(vm, S().wait);
   nlohmann::json params = {{"uri", dead_endpoint()}, {"maxDowntimeMs", kMaxDowntimeMs}};
@@ -314,7 +305,7 @@ HAL_CLAUSE(MG_008, kMigration, MUST, "",
 HAL_CLAUSE(MG_009, kMigration, MUST, "",
            "a TDX VM refuses migration with UNSUPPORTED (migration_prepare_incoming of a TDX "
            "spec; migration_send of a running TD where the host has TDX)") {
-  Rig rig;
+  MigrationPair rig;
   std::string name = S().vm_name("tdxmig");
   rig.dst_clean.add(name);
   rig.src_clean.add(name);
@@ -334,7 +325,7 @@ HAL_CLAUSE(MG_009, kMigration, MUST, "",
 HAL_CLAUSE(MG_010, kMigration, MUST, "",
            "migration_cancel with no migration running and migration_send of a STOPPED VM "
            "answer FAILED_PRECONDITION") {
-  Rig rig;
+  MigrationPair rig;
   std::string name = S().vm_name("migpre");
   rig.src_clean.add(name);
   Vm vm = rig.src.create(S().spec(name));
@@ -349,7 +340,7 @@ HAL_CLAUSE(MG_010, kMigration, MUST, "",
 
 HAL_CLAUSE(MG_011, kMigration, SHOULD, "",
            "migration_get_progress on the target reports the completed migration too") {
-  Rig rig;
+  MigrationPair rig;
   Vm vm = source_vm(rig, "tprogress");
   Run run = migrate(rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}});
   ASSERT_EQ(run.send.status, HAL_OK) << run.send.str();
@@ -361,7 +352,7 @@ HAL_CLAUSE(MG_011, kMigration, SHOULD, "",
 HAL_CLAUSE(MG_012, kMigration, MUST, "",
            "a MIGRATED source answers vm_force_stop with OK and stays MIGRATED, and vm_delete "
            "then removes it while the target keeps running") {
-  Rig rig;
+  MigrationPair rig;
   Vm vm = source_vm(rig, "migforce");
   Run run = migrate(rig, vm, {{"maxDowntimeMs", kMaxDowntimeMs}});
   ASSERT_EQ(run.send.status, HAL_OK) << run.send.str();
@@ -380,7 +371,7 @@ HAL_CLAUSE(MG_017, kMigration, MUST, "",
            "the reported downtimeMs is not less than the downtime the guest saw: host time "
            "minus the guest's own clock between its last heartbeat on the source and its first "
            "on the target (within 250 ms + 25%)") {
-  Rig rig;
+  MigrationPair rig;
   Vm vm = source_vm(rig, "evdowntime");
   auto source = ConsoleWatch::attach(vm);
   if (!source) {

@@ -215,6 +215,21 @@ int remove_run_vms() {
   return removed;
 }
 
+Vm create_vm(Backend &backend, Cleanup &cleanup, const std::string &tag,
+             const nlohmann::json &overrides, uint32_t flags) {
+  std::string name = suite().vm_name(tag);
+  cleanup.add(name);
+  return backend.create(suite().spec(name, overrides), flags);
+}
+
+Vm running_vm(Backend &backend, Cleanup &cleanup, const std::string &tag) {
+  Vm vm = create_vm(backend, cleanup, tag);
+  vm.start();
+  EXPECT_EQ(state_name(wait_state(vm, HAL_VM_STATE_RUNNING, suite().wait)), "Running")
+      << "VM " << vm.id() << " did not reach Running after vm_start";
+  return vm;
+}
+
 RawBackend::RawBackend(const nlohmann::json &config) {
   ErrorBuffer err;
   std::string text = config.dump();

@@ -106,6 +106,14 @@ class Cleanup {
   std::vector<std::string> ids_;
 };
 
+/** Creates a VM named after `tag` (STOPPED) from the suite's spec with `overrides` and registers
+ *  it with `cleanup`. */
+Vm create_vm(Backend &backend, Cleanup &cleanup, const std::string &tag,
+             const nlohmann::json &overrides = nlohmann::json::object(), uint32_t flags = 0);
+
+/** create_vm and vm_start, expecting RUNNING (a failed expectation, not an abort). */
+Vm running_vm(Backend &backend, Cleanup &cleanup, const std::string &tag);
+
 /** A backend opened straight through the C table (no host-side checks), for bad-argument,
  *  unknown-flag and invalid-spec clauses that must reach the plugin itself. */
 class RawBackend {
