@@ -94,11 +94,12 @@
  * THREAD SAFETY
  *   - All entries may be called from any thread.
  *   - Calls on different VMs, and backend-level calls, may run concurrently; the plugin makes
- *     that safe (LC-019: 8 threads drive 3 VMs each through their lifecycle at once). Calls on one
- * VM are serialised by the host (never two at once on one VM), except vm_get_state, vm_get_info and
- * migration_get_progress, which may be called at any time, concurrently with anything but
- * vm_release/close. The host serialises per VM id within one open backend instance; a plugin whose
- * VMs can be adopted by two instances at once serialises across them itself.
+ *     that safe (LC-019: 8 threads drive 3 VMs each through their lifecycle at once). Calls on
+ *     one VM are serialised by the host (never two at once on one VM), except vm_get_state,
+ *     vm_get_info and migration_get_progress, which may be called at any time, concurrently with
+ *     anything but vm_release/close. The host serialises per VM id within one open backend
+ *     instance; a plugin whose VMs can be adopted by two instances at once serialises across
+ *     them itself.
  *   - get_identity and free_string are callable at any time, even with no backend open.
  *   - The event callback may be invoked on any plugin thread, concurrently with calls. It must
  *     return quickly and must not call back into the plugin: hosts queue the event and act on it
