@@ -204,22 +204,30 @@ TEST_F(KvmQemuPluginTest, AutoAcceleratorBootsTheGuestToReady) {
   EXPECT_GT(info(vm)["console"].value("outputBytes", 0), 0);
 }
 
-// The capabilities' abiVersion is the version negotiated with the host, not the header's: a host
-// offering 1.0 gets "1.0" and no 1.1 operations declared.
+// The capabilities' abiVersion is the version of the table the backend was opened through (hal.h,
+// ONE TABLE PER MINOR): a host offering 1.0 gets "1.0" and no 1.1 operations declared, while a
+// backend opened through the 1.1 table in the same process still reports 1.1.
 TEST_F(KvmQemuPluginTest, CapabilitiesReportTheNegotiatedAbiVersion) {
-  ASSERT_EQ(kvm_qemu_plugin().table_for(HAL_MAKE_VERSION(1, 0)).abi_version,
-            HAL_MAKE_VERSION(1, 0));
-  hal_backend *backend = open(new_state_dir(), &recorder(), "tcg");
-  ASSERT_NE(backend, nullptr);
-  nlohmann::json caps =
-      call_json([&](char **out, hal_error *e) { return t_->get_capabilities(backend, 0, out, e); });
+  const hal_backend_table &v10 = kvm_qemu_plugin().table_for(HAL_MAKE_VERSION(1, 0));
+  ASSERT_EQ(v10.abi_version, HAL_MAKE_VERSION(1, 0));
+  const nlohmann::json config = {{"stateDir", new_state_dir()}, {"accelerator", "tcg"}};
+  hal_backend *old_host = nullptr;
+  Err err;
+  ASSERT_EQ(
+      v10.open(config.dump().c_str(), &EventRecorder::callback, &recorder(), 0, &old_host, &err),
+      HAL_OK)
+      << err.msg();
+  nlohmann::json caps = call_json(
+      [&](char **out, hal_error *e) { return v10.get_capabilities(old_host, 0, out, e); });
   EXPECT_EQ(caps.value("abiVersion", ""), "1.0");
   EXPECT_FALSE(caps["operations"].value("vm_snapshot", true)) << caps["operations"].dump();
-  ASSERT_EQ(kvm_qemu_plugin().table_for(HAL_ABI_VERSION).abi_version, HAL_ABI_VERSION);
+  hal_backend *backend = open(new_state_dir(), &recorder(), "tcg");  // through the 1.1 table
+  ASSERT_NE(backend, nullptr);
   caps =
       call_json([&](char **out, hal_error *e) { return t_->get_capabilities(backend, 0, out, e); });
   EXPECT_EQ(caps.value("abiVersion", ""),
             std::to_string(HAL_ABI_VERSION_MAJOR) + "." + std::to_string(HAL_ABI_VERSION_MINOR));
+  EXPECT_EQ(v10.close(old_host, 0, &err), HAL_OK) << err.msg();
 }
 
 // Boot, pause/resume, reboot and ACPI shutdown of one guest, observed on its console.
