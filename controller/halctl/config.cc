@@ -184,7 +184,10 @@ Connection resolve_connection(const ConnectionFlags &flags) {
   if (!flags.server.empty()) connection.server = flags.server;
   if (!flags.ns.empty()) connection.ns = flags.ns;
   if (connection.ns.empty()) connection.ns = "default";
-  if (flags.tls.insecure) connection.tls = tls::TlsOptions{.insecure = true};
+  if (flags.tls.insecure) {
+    connection.tls = tls::TlsOptions{};
+    connection.tls.insecure = true;
+  }
   if (flags.tls.enabled()) {
     connection.tls.insecure = false;
     if (!flags.tls.ca_file.empty()) connection.tls.ca_file = flags.tls.ca_file;

@@ -12,6 +12,17 @@
 namespace hal::halctl {
 namespace {
 
+/** halctl's connection flags: --config, and --context, --server, --namespace when not empty. */
+ConnectionFlags flags_for(const std::string &config_file, const std::string &context = "",
+                          const std::string &server = "", const std::string &ns = "") {
+  ConnectionFlags flags;
+  flags.config_file = config_file;
+  flags.context = context;
+  flags.server = server;
+  flags.ns = ns;
+  return flags;
+}
+
 constexpr char kTwoContexts[] = R"(apiVersion: hal.dev/v1
 kind: Config
 clusters:
@@ -60,7 +71,7 @@ class ConfigTest : public ::testing::Test {
 };
 
 TEST_F(ConfigTest, CurrentContextGivesServerCredentialsAndNamespace) {
-  Connection c = resolve_connection({.config_file = path_.string()});
+  Connection c = resolve_connection(flags_for(path_.string()));
   EXPECT_EQ(c.server, "127.0.0.1:7440");
   EXPECT_EQ(c.tls.ca_file, (dir_.path() / "pki/ca.crt").string());
   EXPECT_EQ(c.tls.cert_file, (dir_.path() / "pki/admin.crt").string());
@@ -71,14 +82,14 @@ TEST_F(ConfigTest, CurrentContextGivesServerCredentialsAndNamespace) {
 }
 
 TEST_F(ConfigTest, ContextFlagAndOverrides) {
-  Connection c = resolve_connection({.config_file = path_.string(), .context = "open"});
+  Connection c = resolve_connection(flags_for(path_.string(), "open"));
   EXPECT_TRUE(c.tls.insecure);
   EXPECT_EQ(c.server, "127.0.0.1:7441");
   EXPECT_EQ(c.ns, "default");
-  c = resolve_connection({.config_file = path_.string(), .server = "10.0.0.1:7440", .ns = "other"});
+  c = resolve_connection(flags_for(path_.string(), "", "10.0.0.1:7440", "other"));
   EXPECT_EQ(c.server, "10.0.0.1:7440");
   EXPECT_EQ(c.ns, "other");
-  ConnectionFlags flags{.config_file = path_.string()};
+  ConnectionFlags flags = flags_for(path_.string());
   flags.tls.cert_file = "/other.crt";
   flags.tls.key_file = "/other.key";
   c = resolve_connection(flags);
@@ -95,11 +106,11 @@ TEST_F(ConfigTest, HalconfigEnvironmentVariable) {
 }
 
 TEST_F(ConfigTest, MissingPiecesAreNamed) {
-  std::string error = error_of({.config_file = (dir_.path() / "nope").string()});
+  std::string error = error_of(flags_for((dir_.path() / "nope").string()));
   EXPECT_NE(error.find("nope (from --config): no such file"), std::string::npos) << error;
-  error = error_of({.config_file = path_.string(), .context = "staging"});
+  error = error_of(flags_for(path_.string(), "staging"));
   EXPECT_NE(error.find("no context 'staging'"), std::string::npos) << error;
-  error = error_of({.config_file = path_.string(), .context = "ghost"});
+  error = error_of(flags_for(path_.string(), "ghost"));
   EXPECT_NE(error.find("cluster 'nowhere', which is not there"), std::string::npos) << error;
 }
 
@@ -117,17 +128,17 @@ TEST_F(ConfigTest, NoCredentialsAtAllIsRefusedWithWhatToDo) {
 
 TEST_F(ConfigTest, BrokenFileIsNamed) {
   std::ofstream(path_) << "clusters: {not: a list}\n";
-  std::string error = error_of({.config_file = path_.string()});
+  std::string error = error_of(flags_for(path_.string()));
   EXPECT_NE(error.find("clusters: must be a list"), std::string::npos) << error;
   std::ofstream(path_) << "clusters:\n- name: x\n  cluster: {certificate-authority: ca}\n";
-  error = error_of({.config_file = path_.string()});
+  error = error_of(flags_for(path_.string()));
   EXPECT_NE(error.find("clusters[0].cluster.server: required"), std::string::npos) << error;
 }
 
 TEST_F(ConfigTest, WrittenConfigReadsBack) {
   std::ofstream(path_) << config_yaml("c", {"h:1", "/ca.crt", false}, "u", {"/u.crt", "/u.key"},
                                       "u@c", "ns1");
-  Connection c = resolve_connection({.config_file = path_.string()});
+  Connection c = resolve_connection(flags_for(path_.string()));
   EXPECT_EQ(c.server, "h:1");
   EXPECT_EQ(c.tls.ca_file, "/ca.crt");
   EXPECT_EQ(c.tls.cert_file, "/u.crt");
