@@ -1,13 +1,7 @@
 // guest.cc - console marker reading and info-based guest observation (see guest.h).
 #include "guest.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cstring>
-
+#include "console_watch.h"
 #include "suite.h"
 
 namespace hal::conformance {
@@ -26,46 +20,17 @@ std::optional<std::string> console_socket(const Vm &vm) {
 
 std::optional<std::vector<std::string>> read_console_marker(const std::string &path,
                                                             const std::regex &pattern,
-                                                            std::chrono::milliseconds timeout,
-                                                            std::string *last_line) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string buffer;
-  std::optional<std::vector<std::string>> result;
-  while (!result) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char chunk[4096];
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n <= 0) break;
-    buffer.append(chunk, static_cast<size_t>(n));
-    size_t nl;
-    while ((nl = buffer.find('\n')) != std::string::npos) {
-      std::string line = buffer.substr(0, nl);
-      buffer.erase(0, nl + 1);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (last_line != nullptr) *last_line = line;
-      std::smatch m;
-      if (std::regex_search(line, m, pattern)) {
-        result.emplace();
-        for (const auto &group : m) result->push_back(group.str());
-        break;
-      }
-    }
-  }
-  ::close(fd);
-  return result;
+                                                            std::chrono::milliseconds timeout) {
+  auto watch = ConsoleWatch::connect(path);
+  if (!watch) return std::nullopt;
+  auto line = watch->wait_for(
+      [&](const ConsoleLine &l) { return std::regex_search(l.text, pattern); }, timeout);
+  if (!line) return std::nullopt;
+  std::smatch m;
+  std::regex_search(line->text, m, pattern);
+  std::vector<std::string> groups;
+  for (const auto &group : m) groups.push_back(group.str());
+  return groups;
 }
 
 bool wait_guest_ready(const Vm &vm, std::chrono::milliseconds timeout) {

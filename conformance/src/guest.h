@@ -32,8 +32,7 @@ std::optional<std::string> console_socket(const Vm &vm);
  *  matched groups ([0] = whole match) of the first matching line (nullopt when none). */
 std::optional<std::vector<std::string>> read_console_marker(const std::string &path,
                                                             const std::regex &pattern,
-                                                            std::chrono::milliseconds timeout,
-                                                            std::string *last_line = nullptr);
+                                                            std::chrono::milliseconds timeout);
 
 /** Where the backend offers a console, waits until the guest is up ("HAL-GUEST: ready" or a
  *  heartbeat), so ACPI requests are not lost during boot; answers true at once without one. */

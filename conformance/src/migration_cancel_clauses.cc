@@ -18,7 +18,6 @@ namespace hal::conformance {
 namespace {
 
 constexpr const char *kMigration = "migration";
-constexpr int64_t kMaxDowntimeMs = 500;
 
 Suite &S() {
   return suite();
@@ -64,10 +63,6 @@ nlohmann::json throttled(const std::string &uri) {
   return {{"uri", uri}, {"maxDowntimeMs", kMaxDowntimeMs}, {"bandwidthMiBps", 1}};
 }
 
-bool final_status(const std::string &s) {
-  return s == "completed" || s == "failed" || s == "cancelled";
-}
-
 /** Polls `vm`'s progress until `done` holds for it or `timeout` passes; answers the last one
  *  (an object with "status":"error" and the message when the poll itself failed). */
 nlohmann::json poll_until(const Vm &vm, const std::function<bool(const nlohmann::json &)> &done,
@@ -89,20 +84,17 @@ nlohmann::json wait_final(const Vm &vm) {
       2 * S().wait);
 }
 
-/** Waits until the source's migration moves bytes: status active, transferredBytes > 0. */
+/** True when `p` shows a migration moving bytes: status active, transferredBytes > 0. */
+bool in_transfer(const nlohmann::json &p) {
+  return p.value("status", "") == "active" && p.value("transferredBytes", int64_t{0}) > 0;
+}
+
+/** Waits until the source's migration moves bytes (or ended). */
 nlohmann::json wait_transfer(const Vm &vm) {
   return poll_until(
       vm,
-      [](const nlohmann::json &p) {
-        return final_status(p.value("status", "")) ||
-               (p.value("status", "") == "active" && p.value("transferredBytes", int64_t{0}) > 0);
-      },
+      [](const nlohmann::json &p) { return final_status(p.value("status", "")) || in_transfer(p); },
       S().wait);
-}
-
-/** True when `p` shows a migration moving bytes. */
-bool in_transfer(const nlohmann::json &p) {
-  return p.value("status", "") == "active" && p.value("transferredBytes", int64_t{0}) > 0;
 }
 
 /** The guest on the source is still the one observed in `before`, and RUNNING. */

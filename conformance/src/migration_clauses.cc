@@ -20,7 +20,6 @@ namespace hal::conformance {
 namespace {
 
 constexpr const char *kMigration = "migration";
-constexpr int64_t kMaxDowntimeMs = 500;
 
 Suite &S() {
   return suite();
@@ -34,10 +33,6 @@ struct Run {
   std::vector<nlohmann::json> polls;
   bool finished = false;
 };
-
-bool final_status(const std::string &s) {
-  return s == "completed" || s == "failed" || s == "cancelled";
-}
 
 /** A running VM on the source. Without a guest console the evidence is info.guest.bootCount, so
  *  the VM is rebooted once when the backend can (a target reporting a fresh count of 1 is then
