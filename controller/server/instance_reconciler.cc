@@ -42,11 +42,6 @@ struct InstanceReconciler::InstanceContext {
 
 namespace {
 
-std::string vm_id_of(const json &vmi, const std::string &ns, const std::string &name) {
-  std::string id = str_at(vmi, Pointer("/status/hal/vmId"));
-  return id.empty() ? vm_id_for(ns, name) : id;
-}
-
 bool has_deletion(const json &object) {
   return object.is_object() && object.contains("metadata") &&
          object["metadata"].contains("deletionTimestamp");

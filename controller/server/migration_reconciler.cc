@@ -33,7 +33,7 @@ bool MigrationReconciler::finish_migration(const StoreKey &vmim_key, json &vmim,
                                            std::vector<StoreWrite> &writes) {
   const std::string ns = vmim_key.ns;
   const std::string vmi_name = str_at(vmim, Pointer("/spec/vmiName"));
-  const std::string vm_id = vm_id_for(ns, vmi_name);
+  const std::string vm_id = vm_id_of(vmi, ns, vmi_name);
   const std::string source = str_at(vmim, Pointer("/status/migrationState/sourceNode"));
   const std::string target = str_at(vmim, Pointer("/status/migrationState/targetNode"));
   const StoreKey vmi_key{kVmiKind, ns, vmi_name};
@@ -144,7 +144,7 @@ WorkResult MigrationReconciler::reconcile(const std::string &ns, const std::stri
   auto vmi_stored = shared_.store.get(vmi_key);
   json vmi = vmi_stored ? vmi_stored->object : json();
   auto vm_stored = shared_.store.get(vm_key);
-  const std::string vm_id = vm_id_for(ns, vmi_name);
+  const std::string vm_id = vm_id_of(vmi, ns, vmi_name);
   std::vector<StoreWrite> writes;
   const bool deleting = vmim["metadata"].contains("deletionTimestamp");
   bool vmi_changed = false;

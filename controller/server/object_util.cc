@@ -128,6 +128,11 @@ std::string vm_id_for(const std::string &ns, const std::string &name) {
   return hal_vm_id(ns, name);
 }
 
+std::string vm_id_of(const nlohmann::json &vmi, const std::string &ns, const std::string &name) {
+  std::string id = str_at(vmi, nlohmann::json::json_pointer("/status/hal/vmId"));
+  return id.empty() ? vm_id_for(ns, name) : id;
+}
+
 std::string run_strategy(const nlohmann::json &vm) {
   const auto &spec = member_or_empty(vm, "spec");
   if (spec.is_object()) {

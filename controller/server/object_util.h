@@ -57,6 +57,10 @@ bool migration_active(const nlohmann::json &vmi);
 /** HAL VM id of a VMI: hal_vm_id(ns, name) (injective; "" for a name that cannot be one). */
 std::string vm_id_for(const std::string &ns, const std::string &name);
 
+/** The HAL VM id a stored VMI runs under: its status.hal.vmId (kept across upgrades that change
+ *  the encoding, so a running VM is never renamed), else vm_id_for(ns, name). */
+std::string vm_id_of(const nlohmann::json &vmi, const std::string &ns, const std::string &name);
+
 /** The effective run strategy of a VirtualMachine (spec.runStrategy, else from spec.running:
  *  true → Always, false/absent → Halted). */
 std::string run_strategy(const nlohmann::json &vm);

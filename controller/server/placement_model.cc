@@ -20,11 +20,12 @@ void PlacementModel::load(const Store &store) {
   vm_ids_.clear();
   migrating_.clear();
   waiting_for_room_.clear();
+  std::map<StoreKey, std::string> vm_id_of_vmi;
   for (const auto &stored : store.list(kVmiKind, "")) {
     const auto &vmi = stored.object;
-    std::string vm_id = str_at(vmi, Pointer("/status/hal/vmId"));
-    if (vm_id.empty()) vm_id = vm_id_for(stored.key.ns, stored.key.name);
+    const std::string vm_id = vm_id_of(vmi, stored.key.ns, stored.key.name);
     vm_ids_[vm_id] = stored.key;
+    vm_id_of_vmi[stored.key] = vm_id;
     std::string node = str_at(vmi, Pointer("/status/nodeName"));
     std::string phase = str_at(vmi, Pointer("/status/phase"));
     if (node.empty() || phase == "Succeeded" || phase == "Failed") continue;
@@ -43,7 +44,9 @@ void PlacementModel::load(const Store &store) {
     const auto &vmim = stored.object;
     if (str_at(vmim, Pointer("/status/phase")) != "Running") continue;
     const std::string vmi_name = str_at(vmim, Pointer("/spec/vmiName"));
-    migrating_[vm_id_for(stored.key.ns, vmi_name)] = stored.key;
+    auto vm_id = vm_id_of_vmi.find(StoreKey{kVmiKind, stored.key.ns, vmi_name});
+    migrating_[vm_id != vm_id_of_vmi.end() ? vm_id->second : vm_id_for(stored.key.ns, vmi_name)] =
+        stored.key;
     std::string target = str_at(vmim, Pointer("/status/migrationState/targetNode"));
     auto vmi = placements_.find(StoreKey{kVmiKind, stored.key.ns, vmi_name});
     if (vmi != placements_.end() && !target.empty()) {

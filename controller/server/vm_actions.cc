@@ -166,8 +166,7 @@ StoredObject VmActions::pause_vm(const std::string &ns, const std::string &name,
   if (pause && is_paused) refuse(grpc::StatusCode::FAILED_PRECONDITION, "VMI is already paused");
   if (!pause && !is_paused) refuse(grpc::StatusCode::FAILED_PRECONDITION, "VMI is not paused");
   const std::string node = str_at(vmi->object, Pointer("/status/nodeName"));
-  std::string vm_id = str_at(vmi->object, Pointer("/status/hal/vmId"));
-  if (vm_id.empty()) vm_id = vm_id_for(ns, name);
+  const std::string vm_id = vm_id_of(vmi->object, ns, name);
   if (shared_.registry.readiness(node) != NodeReadiness::kReady)
     refuse(grpc::StatusCode::UNAVAILABLE, "node " + node + " is not ready");
   NodeCallClaim claim = shared_.calls.wait(node, action_key(ns, name), shared_.options.rpc_timeout);
@@ -306,8 +305,7 @@ std::pair<NodeSnapshot, std::string> VmActions::console(const std::string &ns,
   auto snapshot = shared_.registry.node(node);
   if (node.empty() || !snapshot)
     refuse(grpc::StatusCode::FAILED_PRECONDITION, "VMI is not scheduled on a node");
-  std::string vm_id = str_at(vmi->object, Pointer("/status/hal/vmId"));
-  return {*snapshot, vm_id.empty() ? vm_id_for(ns, name) : vm_id};
+  return {*snapshot, vm_id_of(vmi->object, ns, name)};
 }
 
 StoredObject VmActions::delete_object(const StoreKey &key) {

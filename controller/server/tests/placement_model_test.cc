@@ -124,5 +124,35 @@ TEST(PlacementModel, LoadRebuildsFromStoredVmisAndRunningMigrations) {
   EXPECT_EQ(model.vmi_for_vm_id("default-b"), kVmiB);
 }
 
+// A VMI stored before the (namespace, name) encoding changed keeps the VM id in its status, and
+// so does its running migration: a running VM is never renamed by an upgrade.
+TEST(PlacementModel, LoadKeepsTheVmIdAStoredVmiRunsUnder) {
+  auto store = open_store("memory");
+  const StoreKey vmi{kVmiKind, "a-b", "c"};
+  const StoreKey vmim{kVmimKind, "a-b", "c-migration"};
+  store->create(
+      vmi,
+      json{{"apiVersion", "kubevirt.io/v1"},
+           {"kind", kVmiKind},
+           {"metadata", {{"name", "c"}, {"namespace", "a-b"}}},
+           {"spec", {{"domain", {{"devices", json::object()}}}}},
+           {"status", {{"phase", "Running"}, {"nodeName", "n1"}, {"hal", {{"vmId", "a-b-c"}}}}}});
+  store->create(vmim, json{{"apiVersion", "kubevirt.io/v1"},
+                           {"kind", kVmimKind},
+                           {"metadata", {{"name", "c-migration"}, {"namespace", "a-b"}}},
+                           {"spec", {{"vmiName", "c"}}},
+                           {"status",
+                            {{"phase", "Running"},
+                             {"migrationState", {{"sourceNode", "n1"}, {"targetNode", "n2"}}}}}});
+  PlacementModel model;
+  model.load(*store);
+  EXPECT_EQ(vm_id_for("a-b", "c"), "a--b-c");
+  EXPECT_EQ(model.vmi_for_vm_id("a-b-c"), vmi);
+  EXPECT_FALSE(model.vmi_for_vm_id("a--b-c"));
+  EXPECT_EQ(model.migration_of("a-b-c"), vmim);
+  EXPECT_EQ(vm_id_of(store->get(vmi)->object, "a-b", "c"), "a-b-c");
+  EXPECT_EQ(vm_id_of(json::object(), "a-b", "c"), "a--b-c");
+}
+
 }  // namespace
 }  // namespace hal::controller
