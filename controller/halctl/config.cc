@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <fstream>
 
 namespace hal::halctl {
 namespace {
@@ -131,18 +132,43 @@ std::string config_yaml(const std::string &cluster_name, const ClusterEntry &clu
   return std::string(out.c_str()) + "\n";
 }
 
+fs::path config_file_path(const std::string &flag) {
+  if (!flag.empty()) return flag;
+  if (!env("HALCONFIG").empty()) return env("HALCONFIG");
+  const fs::path fallback = default_config_path();
+  return !fallback.empty() && fs::exists(fallback) ? fallback : fs::path();
+}
+
+void use_context(const fs::path &path, const std::string &context) {
+  const Config config = load_config(path);
+  if (!config.contexts.contains(context))
+    throw ConfigError("halctl config " + path.string() + ": no context '" + context + "'");
+  YAML::Node root = YAML::LoadFile(path.string());
+  root["current-context"] = context;
+  YAML::Emitter out;
+  out << root;
+  const fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream file(temporary, std::ios::trunc);
+    file << out.c_str() << "\n";
+    if (!file.flush())
+      throw ConfigError("halctl config " + path.string() + ": cannot write " + temporary.string());
+  }
+  std::error_code error;
+  fs::permissions(temporary, fs::perms::owner_read | fs::perms::owner_write, error);
+  fs::rename(temporary, path, error);
+  if (error) {
+    fs::remove(temporary);
+    throw ConfigError("halctl config " + path.string() + ": " + error.message());
+  }
+}
+
 Connection resolve_connection(const ConnectionFlags &flags) {
   Connection connection;
-  fs::path path = flags.config_file;
-  std::string from = "--config";
-  if (path.empty() && !env("HALCONFIG").empty()) {
-    path = env("HALCONFIG");
-    from = "$HALCONFIG";
-  }
-  if (path.empty() && !default_config_path().empty() && fs::exists(default_config_path())) {
-    path = default_config_path();
-    from = "default";
-  }
+  const fs::path path = config_file_path(flags.config_file);
+  const std::string from = !flags.config_file.empty()      ? "--config"
+                           : path == default_config_path() ? "default"
+                                                           : "$HALCONFIG";
   if (!flags.context.empty() && path.empty())
     throw ConfigError("--context " + flags.context +
                       ": no configuration file (--config, $HALCONFIG or ~/.hal/config)");

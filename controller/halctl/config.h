@@ -55,6 +55,15 @@ struct Config {
 /** Parses the YAML configuration at `path`; throws ConfigError naming the file and entry. */
 Config load_config(const std::filesystem::path &path);
 
+/** The configuration file halctl uses: `flag` (--config), else $HALCONFIG, else ~/.hal/config
+ *  when it exists; "" when there is none. */
+std::filesystem::path config_file_path(const std::string &flag);
+
+/** Makes `context` the current context of the configuration at `path`, keeping every other
+ *  entry (comments are not kept); the file is replaced atomically and stays owner-only.
+ *  Throws ConfigError when the file or the context does not exist. */
+void use_context(const std::filesystem::path &path, const std::string &context);
+
 /** The YAML of a configuration with one cluster, one user and one current context. */
 std::string config_yaml(const std::string &cluster_name, const ClusterEntry &cluster,
                         const std::string &user_name, const UserEntry &user,

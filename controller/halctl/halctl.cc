@@ -13,6 +13,7 @@
 #include "controller/api/kubevirt_api.h"
 #include "controller/halctl/client.h"
 #include "controller/halctl/config.h"
+#include "controller/halctl/config_command.h"
 #include "controller/halctl/output.h"
 #include "controller/halctl/transport_error.h"
 #include "controller/tls/credentials.h"
@@ -402,6 +403,13 @@ int run(const std::vector<std::string> &args, Io &io) {
 
   auto *version = app.add_subcommand("version", "Print the version");
 
+  std::string config_action;
+  auto *config =
+      app.add_subcommand("config", "Show or switch contexts of the configuration file (no server)");
+  config->add_option("action", config_action, "view, get-contexts, current-context, use-context")
+      ->required();
+  config->add_option("name", o.name, "Context name (use-context)");
+
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -411,6 +419,8 @@ int run(const std::vector<std::string> &args, Io &io) {
   }
 
   if (validate->parsed()) return cmd_validate(o, io);
+  if (config->parsed())
+    return run_config_command(o.connection.config_file, config_action, o.name, io);
   if (version->parsed()) {
     io.out << "halctl version " << kVersion << " (HAL ABI " << HAL_ABI_VERSION_MAJOR << "."
            << HAL_ABI_VERSION_MINOR << ")\n";

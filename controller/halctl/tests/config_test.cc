@@ -1,12 +1,15 @@
 // config_test.cc - halctl's configuration file: contexts, relative file names, flags over the
-// file, $HALCONFIG, and the messages for a missing file, context, cluster, user or credential.
+// file, $HALCONFIG, the messages for a missing file, context, cluster, user or credential, and
+// `halctl config` (contexts listed, switched, the file kept owner-only).
 #include "controller/halctl/config.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <fstream>
+#include <sstream>
 
+#include "controller/halctl/halctl.h"
 #include "testing/temp_dir.h"
 
 namespace hal::halctl {
@@ -144,6 +147,60 @@ TEST_F(ConfigTest, WrittenConfigReadsBack) {
   EXPECT_EQ(c.tls.cert_file, "/u.crt");
   EXPECT_EQ(c.tls.key_file, "/u.key");
   EXPECT_EQ(c.ns, "ns1");
+}
+
+/** Runs `halctl --config PATH config ARGS...`; returns exit code, stdout and stderr. */
+struct ConfigRun {
+  int code;
+  std::string out, err;
+};
+ConfigRun halctl_config(const std::filesystem::path &path, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--config", path.string(), "config"});
+  std::istringstream in;
+  std::ostringstream out, err;
+  Io io{in, out, err};
+  const int code = run(args, io);
+  return {code, out.str(), err.str()};
+}
+
+TEST_F(ConfigTest, ConfigCommandListsAndSwitchesContexts) {
+  ConfigRun listed = halctl_config(path_, {"get-contexts"});
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("CURRENT"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("*       admin@local"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("team-a"), std::string::npos) << listed.out;
+  EXPECT_EQ(halctl_config(path_, {"current-context"}).out, "admin@local\n");
+  EXPECT_NE(halctl_config(path_, {"view"}).out.find("certificate-authority: pki/ca.crt"),
+            std::string::npos);
+
+  ConfigRun switched = halctl_config(path_, {"use-context", "open"});
+  ASSERT_EQ(switched.code, 0) << switched.err;
+  EXPECT_EQ(switched.out, "Switched to context \"open\".\n");
+  EXPECT_EQ(halctl_config(path_, {"current-context"}).out, "open\n");
+  Connection c = resolve_connection(flags_for(path_.string()));
+  EXPECT_TRUE(c.tls.insecure);
+  EXPECT_EQ(c.server, "127.0.0.1:7441");
+  // Every other entry is kept, relative file names included, and the file is owner-only.
+  Config config = load_config(path_);
+  EXPECT_EQ(config.contexts.size(), 3u);
+  EXPECT_EQ(config.clusters["local"].certificate_authority, (dir_.path() / "pki/ca.crt").string());
+  EXPECT_EQ(std::filesystem::status(path_).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_FALSE(std::filesystem::exists(path_.string() + ".tmp"));
+}
+
+TEST_F(ConfigTest, ConfigCommandErrorsNameTheProblem) {
+  ConfigRun unknown = halctl_config(path_, {"use-context", "staging"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("no context 'staging'"), std::string::npos) << unknown.err;
+  EXPECT_EQ(halctl_config(path_, {"current-context"}).out, "admin@local\n");
+  EXPECT_EQ(halctl_config(path_, {"use-context"}).code, 2);
+  ConfigRun action = halctl_config(path_, {"set-cluster"});
+  EXPECT_EQ(action.code, 2);
+  EXPECT_NE(action.err.find("unknown config action \"set-cluster\""), std::string::npos);
+  ConfigRun missing = halctl_config(dir_.path() / "nope", {"get-contexts"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("nope: no such file"), std::string::npos) << missing.err;
 }
 
 }  // namespace
