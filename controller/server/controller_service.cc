@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "controller/api/rbac_api.h"
 #include "controller/server/object_util.h"
 #include "core/log/log.h"
 #include "hal/host.hpp"
@@ -14,7 +15,16 @@ using nlohmann::json;
 
 namespace {
 
-const std::set<std::string> kApplyKinds = {kVmKind, kVmiKind, kVmimKind, kNodePoolKind};
+const std::set<std::string> kApplyKinds = {
+    kVmKind,   kVmiKind,         kVmimKind,        kNodePoolKind,
+    kRoleKind, kClusterRoleKind, kRoleBindingKind, kClusterRoleBindingKind};
+
+/** The top-level fields a user sets on objects of `kind` (the rest is metadata or status). */
+std::vector<const char *> desired_fields(const std::string &kind) {
+  if (kind == kRoleKind || kind == kClusterRoleKind) return {"rules"};
+  if (kind == kRoleBindingKind || kind == kClusterRoleBindingKind) return {"subjects", "roleRef"};
+  return {"spec"};
+}
 
 grpc::Status status_of(const std::exception &e) {
   if (auto *action = dynamic_cast<const ActionError *>(&e)) {
@@ -123,7 +133,9 @@ StoreKey request_key(const std::string &kind_name, const std::string &ns, const 
 /** Fields a user may change on apply (status and server metadata stay). */
 bool same_desired(const json &a, const json &b) {
   auto pick = [](const json &object) {
-    json picked{{"spec", object.value("spec", json())}};
+    json picked = json::object();
+    for (const char *field : desired_fields(object.value("kind", "")))
+      picked[field] = object.value(field, json());
     if (object.contains("metadata")) {
       picked["labels"] = object["metadata"].value("labels", json());
       picked["annotations"] = object["metadata"].value("annotations", json());
@@ -198,7 +210,22 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequ
             throw ActionError(grpc::StatusCode::FAILED_PRECONDITION,
                               key.str() + " is being deleted");
           }
-          stored["spec"] = object.value("spec", json::object());
+          if (is_rbac_kind(key.kind) &&
+              object.value("roleRef", json()) != stored.value("roleRef", json())) {
+            // As in Kubernetes: who a binding grants what must not change under its name.
+            throw ActionError(grpc::StatusCode::INVALID_ARGUMENT,
+                              key.str() + ": roleRef: cannot be changed; delete the " + key.kind +
+                                  " and create it again");
+          }
+          for (const char *field : desired_fields(key.kind)) {
+            if (object.contains(field)) {
+              stored[field] = object[field];
+            } else if (std::string_view(field) == "spec") {
+              stored[field] = json::object();
+            } else {
+              stored.erase(field);
+            }
+          }
           for (const char *field : {"labels", "annotations"}) {
             if (object["metadata"].contains(field)) {
               stored["metadata"][field] = object["metadata"][field];
@@ -214,7 +241,9 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequ
           stored["metadata"]["generation"] = 1;
           stored["metadata"]["creationTimestamp"] = now_rfc3339();
           stored["metadata"].erase("resourceVersion");
-          if (!stored.contains("status")) stored["status"] = json::object();
+          // RBAC objects have no status in Kubernetes either.
+          if (!stored.contains("status") && !is_rbac_kind(key.kind))
+            stored["status"] = json::object();
           outcomes.push_back("created");
         }
         const int64_t version = existing ? existing->version : 0;
