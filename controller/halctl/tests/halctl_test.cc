@@ -83,7 +83,7 @@ TEST_F(HalctlTest, RbacObjectsApplyGetAndDelete) {
   r = call({"delete", "clusterrole", "vm-viewer"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "clusterrole \"vm-viewer\" deleted\n");
-  // Validation names the field before anything is sent.
+  // Validation names the field.
   r = call({"apply", "-f", "-"},
            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\nrules:\n"
            "- apiGroups: [kubevirt.io]\n  resources: [virtualmachines]\n  verbs: [start]\n");
