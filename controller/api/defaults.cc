@@ -5,6 +5,7 @@
 #include <set>
 
 #include "controller/api/kubevirt_api.h"
+#include "controller/api/rbac_api.h"
 #include "controller/api/vmi_model.h"
 
 namespace hal::controller {
@@ -107,7 +108,8 @@ json apply_defaults(const json &object) {
   json out = object;
   const std::string kind = out.value("kind", std::string());
   const bool namespaced = kind == "VirtualMachine" || kind == "VirtualMachineInstance" ||
-                          kind == "VirtualMachineInstanceMigration";
+                          kind == "VirtualMachineInstanceMigration" || kind == kRoleKind ||
+                          kind == kRoleBindingKind;
   if (namespaced) {
     json &meta = child_object(out, "metadata");
     if (!meta.contains("namespace") || !meta["namespace"].is_string() ||

@@ -1,10 +1,11 @@
 // validate_kinds.cc - validate_object and the per-kind validators (VirtualMachine,
-// VirtualMachineInstance, VirtualMachineInstanceMigration, NodePool; Node is read-only), object
-// metadata, format_errors and canonical_kind.
+// VirtualMachineInstance, VirtualMachineInstanceMigration, NodePool; Node is read-only; the RBAC
+// kinds are in validate_rbac.cc), object metadata, format_errors and canonical_kind.
 #include <algorithm>
 #include <cctype>
 
 #include "controller/api/kubevirt_api.h"
+#include "controller/api/rbac_api.h"
 #include "controller/api/validators.h"
 
 namespace hal::controller {
@@ -34,7 +35,21 @@ void check_top(const json &object, Errors &errors) {
 
 }  // namespace
 
-void validate_metadata(const json &object, Scope scope, Errors &errors) {
+namespace {
+
+// An RBAC object name: Kubernetes allows any path segment; HAL takes the usual subset, which
+// covers names like "kubevirt.io:edit" and "system:node-viewer".
+bool is_rbac_name(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(s.front()) || !alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '.' || c == ':'; });
+}
+
+}  // namespace
+
+void validate_metadata(const json &object, Scope scope, Errors &errors, NameRule names) {
   auto it = object.find("metadata");
   if (it == object.end()) {
     errors.add("metadata.name", "is required");
@@ -50,6 +65,12 @@ void validate_metadata(const json &object, Scope scope, Errors &errors) {
   auto name = get_string(meta, "name", "metadata", errors);
   if (!meta.contains("name")) {
     errors.add("metadata.name", "is required");
+  } else if (name && names == NameRule::kRbacName) {
+    if (!is_rbac_name(*name)) {
+      errors.add("metadata.name", "\"" + *name +
+                                      "\" must be at most 253 lower-case letters, digits, '-', "
+                                      "'.' and ':', starting and ending with a letter or digit");
+    }
   } else if (name && !is_dns_label(*name)) {
     errors.add("metadata.name",
                "\"" + *name +
@@ -253,7 +274,8 @@ std::vector<FieldError> validate_object(const json &object) {
   if (kind_it == object.end() || !kind_it->is_string() || kind_it->get<std::string>().empty()) {
     errors.add("kind",
                "is required (VirtualMachine, VirtualMachineInstance, "
-               "VirtualMachineInstanceMigration or NodePool)");
+               "VirtualMachineInstanceMigration, NodePool, Role, ClusterRole, RoleBinding or "
+               "ClusterRoleBinding)");
     return errors.take();
   }
   const std::string kind = kind_it->get<std::string>();
@@ -271,6 +293,12 @@ std::vector<FieldError> validate_object(const json &object) {
   } else if (kind == "NodePool") {
     expected = detail::kHal;
     validator = detail::validate_node_pool;
+  } else if (kind == kRoleKind || kind == kClusterRoleKind) {
+    expected = kRbacApiVersion;
+    validator = detail::validate_role;
+  } else if (kind == kRoleBindingKind || kind == kClusterRoleBindingKind) {
+    expected = kRbacApiVersion;
+    validator = detail::validate_role_binding;
   } else if (kind == "Node") {
     errors.add("kind",
                "Node objects are read-only: hal-node registers and updates them, they "
@@ -279,7 +307,8 @@ std::vector<FieldError> validate_object(const json &object) {
   } else {
     errors.add("kind", "unknown kind \"" + kind +
                            "\" (VirtualMachine, VirtualMachineInstance, "
-                           "VirtualMachineInstanceMigration or NodePool)");
+                           "VirtualMachineInstanceMigration, NodePool, Role, ClusterRole, "
+                           "RoleBinding or ClusterRoleBinding)");
     return errors.take();
   }
   if (api_it == object.end()) {
@@ -341,6 +370,14 @@ std::optional<std::string> canonical_kind(std::string_view name) {
       {"ev", "Event"},
       {"event", "Event"},
       {"events", "Event"},
+      {"role", "Role"},
+      {"roles", "Role"},
+      {"clusterrole", "ClusterRole"},
+      {"clusterroles", "ClusterRole"},
+      {"rolebinding", "RoleBinding"},
+      {"rolebindings", "RoleBinding"},
+      {"clusterrolebinding", "ClusterRoleBinding"},
+      {"clusterrolebindings", "ClusterRoleBinding"},
   };
   for (const auto &[alias, kind] : table) {
     if (n == alias) return std::string(kind);

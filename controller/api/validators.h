@@ -16,9 +16,16 @@ enum class Scope {
   kCluster,     ///< namespace must be absent or empty.
 };
 
-/** Checks an object's metadata (name DNS-1123 label, namespace, labels, annotations and the
+/** What metadata.name must be. */
+enum class NameRule {
+  kDnsLabel,  ///< A DNS-1123 label (objects that become HAL VM ids, nodes, pools).
+  kRbacName,  ///< Lower-case letters, digits, '-', '.' and ':' ("kubevirt.io:edit").
+};
+
+/** Checks an object's metadata (name per `names`, namespace, labels, annotations and the
  *  server-populated fields; everything else rejected by name). */
-void validate_metadata(const nlohmann::json &object, Scope scope, Errors &errors);
+void validate_metadata(const nlohmann::json &object, Scope scope, Errors &errors,
+                       NameRule names = NameRule::kDnsLabel);
 
 /** Checks a VirtualMachineInstance spec at `path` (e.g. "spec" or "spec.template.spec"). */
 void validate_vmi_spec(const nlohmann::json &spec, std::string_view path, Errors &errors);
@@ -34,6 +41,10 @@ void validate_virtual_machine_instance(const nlohmann::json &object, Errors &err
 void validate_migration(const nlohmann::json &object, Errors &errors);
 /** hal.dev/v1 NodePool. */
 void validate_node_pool(const nlohmann::json &object, Errors &errors);
+/** rbac.authorization.k8s.io/v1 Role and ClusterRole (by the object's kind). */
+void validate_role(const nlohmann::json &object, Errors &errors);
+/** rbac.authorization.k8s.io/v1 RoleBinding and ClusterRoleBinding (by the object's kind). */
+void validate_role_binding(const nlohmann::json &object, Errors &errors);
 
 }  // namespace hal::controller::detail
 

@@ -111,11 +111,17 @@ TEST_F(TlsMatrix, AdminThroughTheConfigFileIsAllowed) {
   EXPECT_NE(r.out.find("mock-a"), std::string::npos) << r.out;
 }
 
-TEST_F(TlsMatrix, AnyUserOfTheClusterCaMayCallTheApi) {
+TEST_F(TlsMatrix, AnyUserOfTheClusterCaIsAuthenticatedThenAuthorized) {
+  // alice's certificate gets her past TLS; without a binding RBAC refuses her by name
+  // (rbac_test.cc has the bindings).
   auto r = halctl_as("user-alice");
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("mock-a"), std::string::npos) << r.out;
-  EXPECT_TRUE(list_nodes(cluster_->address(), tls_as(cluster_->pki_dir(), "user-alice")).ok());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("Error from server (PERMISSION_DENIED): user \"alice\" (groups "
+                       "developers) cannot list nodes"),
+            std::string::npos)
+      << r.err;
+  grpc::Status status = list_nodes(cluster_->address(), tls_as(cluster_->pki_dir(), "user-alice"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
 }
 
 TEST_F(TlsMatrix, ClientWithoutCertificateIsRefused) {

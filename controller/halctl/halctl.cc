@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "controller/api/kubevirt_api.h"
+#include "controller/api/rbac_api.h"
 #include "controller/halctl/client.h"
 #include "controller/halctl/config.h"
 #include "controller/halctl/config_command.h"
@@ -47,7 +48,7 @@ struct Options {
 };
 
 bool cluster_scoped(const std::string &kind) {
-  return kind == "Node" || kind == "NodePool";
+  return hal::controller::is_cluster_scoped_kind(kind);
 }
 
 std::optional<std::string> read_input(const std::string &file, Io &io) {
@@ -168,8 +169,10 @@ int cmd_describe(ControllerClient &client, const std::string &kind, const Option
   const std::string ns = cluster_scoped(kind) ? "" : o.ns;
   json object = parse_object(client.get(kind, ns, o.name));
   std::vector<json> events;
+  // A namespaced object's events are in its namespace, which is what a user bound there may
+  // list; a cluster-scoped object's are wherever the controller put them.
   try {
-    events = parse_objects(client.list("Event", "").objects());
+    events = parse_objects(client.list("Event", ns).objects());
   } catch (const ServerError &) {
   }
   io.out << format_describe(object, events, std::chrono::system_clock::now());
@@ -354,7 +357,10 @@ int run(const std::vector<std::string> &args, Io &io) {
   apply->add_flag("--dry-run", o.dry_run, "Validate on the server without storing");
 
   auto *get = app.add_subcommand("get", "List objects or show one");
-  get->add_option("kind", o.kind, "vm, vmi, vmim, nodes, nodepools, events")->required();
+  get->add_option("kind", o.kind,
+                  "vm, vmi, vmim, nodes, nodepools, events, roles, clusterroles, rolebindings, "
+                  "clusterrolebindings")
+      ->required();
   get->add_option("name", o.name, "Object name");
   get->add_option("-o,--output", o.output, "yaml, json or wide");
   get->add_flag("-A,--all-namespaces", o.all_namespaces, "List across all namespaces");

@@ -217,6 +217,24 @@ std::string format_table(const std::string &kind, const std::vector<json> &objec
       rows.push_back(
           {name_of(o), text(at(o, {"spec", "backend", "plugin"})), std::to_string(nodes)});
     }
+  } else if (kind == "RoleBinding" || kind == "ClusterRoleBinding") {
+    rows.push_back({"NAME", "ROLE", "AGE"});
+    if (wide) rows.back().insert(rows.back().end(), {"USERS", "GROUPS"});
+    for (const auto &o : objects) {
+      rows.push_back(
+          {name_of(o),
+           text(at(o, {"roleRef", "kind"}), "") + "/" + text(at(o, {"roleRef", "name"}), ""),
+           age(o)});
+      if (!wide) continue;
+      std::string users, groups;
+      const json &subjects = at(o, {"subjects"});
+      for (const auto &subject : subjects.is_array() ? subjects : json::array()) {
+        std::string &list = at(subject, {"kind"}) == "Group" ? groups : users;
+        list += (list.empty() ? "" : ",") + text(at(subject, {"name"}), "");
+      }
+      rows.back().insert(rows.back().end(),
+                         {users.empty() ? "<none>" : users, groups.empty() ? "<none>" : groups});
+    }
   } else if (kind == "Event") {
     rows.push_back({"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"});
     for (const auto &o : objects) {

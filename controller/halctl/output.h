@@ -24,7 +24,8 @@ struct TableContext {
 };
 
 /** Renders `objects` of canonical `kind` as an aligned table with a header line; columns per
- *  kind as kubectl/virtctl show them. */
+ *  kind as kubectl/virtctl show them (RoleBinding and ClusterRoleBinding: NAME ROLE AGE, wide
+ *  adds USERS GROUPS; Role and ClusterRole: NAME AGE). */
 std::string format_table(const std::string &kind, const std::vector<nlohmann::json> &objects,
                          bool wide, const TableContext &context);
 

@@ -597,6 +597,68 @@ TEST_F(Cluster, InvalidManifestIsRejectedWithTheFieldPath) {
   EXPECT_TRUE(get(kVmKind, "dry").is_null());
 }
 
+TEST_F(Cluster, RbacObjectsAreAppliedListedAndDeletedLikeTheOtherKinds) {
+  start_controller();
+  const std::string role =
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: vm-user\n"
+      "rules:\n- apiGroups: [kubevirt.io]\n  resources: [virtualmachines]\n  verbs: [get]\n";
+  const std::string binding =
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: b\n"
+      "subjects:\n- kind: User\n  name: alice\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n"
+      "  kind: Role\n  name: vm-user\n";
+  const std::string cluster_role =
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n"
+      "  name: kubevirt.io:view\nrules: []\n";
+  v1::ApplyResponse response;
+  ASSERT_TRUE(apply(role + "---\n" + binding + "---\n" + cluster_role, &response).ok());
+  ASSERT_EQ(response.outcomes_size(), 3);
+  EXPECT_EQ(response.outcomes(0), "created");
+  json stored = get("Role", "vm-user");
+  EXPECT_EQ(stored["metadata"]["namespace"], "default");
+  EXPECT_EQ(stored["rules"][0]["verbs"], json::array({"get"}));
+  EXPECT_FALSE(stored.contains("status"));
+  EXPECT_FALSE(get("ClusterRole", "kubevirt.io:view").is_null());
+  // Unchanged, then changed rules.
+  ASSERT_TRUE(apply(role, &response).ok());
+  EXPECT_EQ(response.outcomes(response.outcomes_size() - 1), "unchanged");
+  std::string wider = role;
+  wider.replace(wider.find("[get]"), 5, "[get, list]");
+  v1::ApplyResponse changed;
+  ASSERT_TRUE(apply(wider, &changed).ok());
+  EXPECT_EQ(changed.outcomes(0), "configured");
+  EXPECT_EQ(get("Role", "vm-user")["rules"][0]["verbs"], json::array({"get", "list"}));
+  // A binding's roleRef cannot change under its name.
+  std::string other = binding;
+  other.replace(other.find("name: vm-user"), 13, "name: other");
+  grpc::Status status = apply(other);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("roleRef: cannot be changed"), std::string::npos)
+      << status.error_message();
+  // Invalid ones name the field.
+  status = apply(
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: r\nrules:\n"
+      "- apiGroups: [kubevirt.io]\n  resources: [vms]\n  verbs: [get]\n");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("role/r: rules[0].resources[0]: unknown resource"),
+            std::string::npos)
+      << status.error_message();
+  // List, get by plural name, delete.
+  v1::ListRequest list;
+  list.set_kind("rolebindings");
+  v1::ListResponse listed;
+  grpc::ClientContext list_context;
+  ASSERT_TRUE(stub_->List(&list_context, list, &listed).ok());
+  ASSERT_EQ(listed.objects_size(), 1);
+  EXPECT_EQ(listed.objects(0).name(), "b");
+  v1::ObjectKey key;
+  key.set_kind("clusterroles");
+  key.set_name("kubevirt.io:view");
+  v1::DeleteResponse deleted;
+  grpc::ClientContext delete_context;
+  ASSERT_TRUE(stub_->Delete(&delete_context, key, &deleted).ok());
+  EXPECT_TRUE(get("ClusterRole", "kubevirt.io:view").is_null());
+}
+
 TEST_F(Cluster, CrashedGuestIsRestartedWithBackoff) {
   start_controller();
   start_node("node-a", json{{"faults", {{"crashAfterMs", 150}}}});

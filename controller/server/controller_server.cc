@@ -20,7 +20,10 @@ ControllerServer::ControllerServer(ControllerServerOptions options) : options_(s
   store_ = open_store(options_.store);
   images_ = std::make_unique<ImageCatalog>(options_.images, options_.test_guest_dir);
   controller_ = std::make_unique<Controller>(*store_, *images_, options_.controller);
-  service_ = std::make_unique<ControllerService>(*controller_);
+  if (options_.tls.enabled()) authorizer_ = std::make_unique<rbac::Authorizer>(*store_);
+  if (!options_.audit_log.empty()) audit_ = std::make_unique<AuditLog>(options_.audit_log);
+  service_ =
+      std::make_unique<ControllerService>(*controller_, ApiAccess(authorizer_.get(), audit_.get()));
 }
 
 ControllerServer::~ControllerServer() {
@@ -46,8 +49,10 @@ void ControllerServer::start() {
   }
   controller_->start();
   hal::log("controller")
-      ->info("hal-controller serving on {} (store {}, {})", address(), options_.store,
-             options_.tls.enabled() ? "mutual TLS" : "INSECURE: no TLS, no authentication");
+      ->info("hal-controller serving on {} (store {}, {}, audit log {})", address(), options_.store,
+             options_.tls.enabled() ? "mutual TLS, RBAC"
+                                    : "INSECURE: no TLS, no authentication, no authorization",
+             audit_ ? audit_->path() : "none");
 }
 
 void ControllerServer::stop() {

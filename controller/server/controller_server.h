@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "controller/rbac/authorizer.h"
+#include "controller/server/audit_log.h"
 #include "controller/server/controller.h"
 #include "controller/server/controller_service.h"
 #include "controller/server/image_catalog.h"
@@ -26,14 +28,17 @@ struct ControllerServerOptions {
   std::string test_guest_dir;                        ///< "hal/test-guest" (default: env).
   ControllerOptions controller;                      ///< Reconciler and node timing.
   /// Mutual TLS for the port (Controller API and NodeRegistry) and for the calls to nodes;
-  /// default-constructed: plaintext (in-process tests).
+  /// default-constructed: plaintext (in-process tests). With TLS the Controller API authorizes
+  /// every call by RBAC (rbac/authorizer.h); plaintext lets everyone do everything.
   tls::TlsOptions tls;
+  std::string audit_log;  ///< File the mutating API calls are appended to; "" = none.
 };
 
 /** A running (after start()) controller. */
 class ControllerServer {
  public:
-  /** Opens the store (throws StoreError) and builds the controller; nothing runs yet. */
+  /** Opens the store (throws StoreError) and the audit log (throws std::runtime_error) and
+   *  builds the controller; nothing runs yet. */
   explicit ControllerServer(ControllerServerOptions options);
   /** Stops everything. */
   ~ControllerServer();
@@ -60,6 +65,8 @@ class ControllerServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ImageCatalog> images_;
   std::unique_ptr<Controller> controller_;
+  std::unique_ptr<rbac::Authorizer> authorizer_;  ///< Null without TLS.
+  std::unique_ptr<AuditLog> audit_;               ///< Null without an audit log.
   std::unique_ptr<ControllerService> service_;
   std::shared_ptr<grpc::ServerCredentials> server_credentials_;
   std::unique_ptr<grpc::Server> server_;

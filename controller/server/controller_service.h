@@ -1,11 +1,21 @@
 // controller_service.h - the Controller gRPC service (controller.proto) over a Controller:
 // apply (parse, validate, default, store; dry run), get, list, watch, delete, VM actions,
-// migrate, drain and console lookup.
+// migrate, drain and console lookup. Every call is authorized first (api_access.h: RBAC on a TLS
+// server) and every change is audited:
+//   Apply       create or update (per object, by whether it exists) on its kind's resource
+//   Get/List/Watch  get/list/watch on the kind's resource (every kind when none is named)
+//   Delete      delete on the kind's resource
+//   Start/Stop/Restart  update on virtualmachines/start|stop|restart (subresources.kubevirt.io)
+//   Pause/Unpause       update on virtualmachineinstances/pause|unpause
+//   Migrate     update on virtualmachines/migrate (or virtualmachineinstances/migrate)
+//   Console     get on virtualmachineinstances/console
+//   Drain       update on nodes/drain (hal.dev, cluster-scoped; also cordon and uncordon)
 #ifndef HAL_CONTROLLER_SERVER_CONTROLLER_SERVICE_H
 #define HAL_CONTROLLER_SERVER_CONTROLLER_SERVICE_H
 
 #include <atomic>
 
+#include "controller/server/api_access.h"
 #include "controller/server/controller.h"
 #include "hal/v1/controller.grpc.pb.h"
 
@@ -14,8 +24,9 @@ namespace hal::controller {
 /** The Controller service. */
 class ControllerService final : public v1::Controller::Service {
  public:
-  /** Serves `controller` (which must outlive the service). */
-  explicit ControllerService(Controller &controller);
+  /** Serves `controller` (which must outlive the service), authorizing and auditing calls
+   *  through `access` (default: an insecure server, everything allowed, no audit). */
+  explicit ControllerService(Controller &controller, ApiAccess access = ApiAccess());
 
   /** Ends open Watch streams (server shutdown). */
   void shutdown() { stopping_ = true; }
@@ -38,6 +49,7 @@ class ControllerService final : public v1::Controller::Service {
 
  private:
   Controller &controller_;
+  ApiAccess access_;
   std::atomic<bool> stopping_{false};
 };
 

@@ -1,6 +1,7 @@
 // main.cc - hal-controller: serves the Controller API and the NodeRegistry on one port over an
-// embedded SQLite (or in-memory) store, with mutual TLS (--tls-*) unless told --insecure; stops
-// cleanly on SIGTERM/SIGINT.
+// embedded SQLite (or in-memory) store, with mutual TLS (--tls-*) and RBAC unless told
+// --insecure, and an audit log of the API's changes (--audit-log); stops cleanly on
+// SIGTERM/SIGINT.
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
@@ -37,6 +38,9 @@ int main(int argc, char **argv) {
                  "reconcile workers one node's calls may hold at once (at most workers - 1)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
       ->capture_default_str();
+  app.add_option("--audit-log", options.audit_log,
+                 "file (mode 0600) each mutating API call is appended to as one JSON line "
+                 "(default: audit.log next to the sqlite store; none with --store memory)");
   hal::tls::add_tls_flags(app, options.tls);
   BootstrapOptions bootstrap;
   app.add_option("--bootstrap-listen", bootstrap.listen,
@@ -55,6 +59,7 @@ int main(int argc, char **argv) {
             "--insecure: the Controller API and NodeRegistry accept anyone who reaches {}, "
             "and nodes are dialled without TLS",
             options.listen);
+  if (options.audit_log.empty()) options.audit_log = default_audit_log_path(options.store);
   options.controller.nodes.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.controller.nodes.grace_period = std::chrono::milliseconds(grace_ms);
   options.controller.crash_backoff_base = std::chrono::milliseconds(backoff_ms);

@@ -1,7 +1,8 @@
 // main_test.cc - the hal-controller program: serves on a picked port, stops cleanly (exit 0)
 // on SIGTERM, refuses a port another controller serves on, and refuses a corrupted store file, an
-// unknown store, zero workers or calls per node, and running with neither TLS files nor
-// --insecure with a clear message; --insecure logs a warning.
+// unknown store, zero workers or calls per node, an audit log it cannot open, and running with
+// neither TLS files nor --insecure with a clear message; --insecure logs a warning; the audit
+// log is next to the store by default.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -97,6 +98,23 @@ TEST_F(ControllerMain, ServesAndStopsOnSigterm) {
   EXPECT_NE(read_all(log).find("--insecure: the Controller API and NodeRegistry accept anyone"),
             std::string::npos)
       << read_all(log);
+  // The audit log is next to the store, owner-only.
+  EXPECT_NE(read_all(log).find("audit log " + (dir_ / "audit.log").string()), std::string::npos)
+      << read_all(log);
+  ASSERT_TRUE(fs::exists(dir_ / "audit.log"));
+  EXPECT_EQ(fs::status(dir_ / "audit.log").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
+TEST_F(ControllerMain, UnopenableAuditLogIsNamed) {
+  std::string output;
+  const std::string path = (dir_ / "no-such-dir" / "audit.log").string();
+  EXPECT_EQ(run_until_exit(
+                {"--insecure", "--listen", "127.0.0.1:0", "--store", "memory", "--audit-log", path},
+                output),
+            1)
+      << output;
+  EXPECT_NE(output.find("cannot open the audit log " + path), std::string::npos) << output;
 }
 
 TEST_F(ControllerMain, NeitherTlsNorInsecureIsRefused) {

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "controller/api/kubevirt_api.h"
+#include "controller/api/rbac_api.h"
 
 namespace hal::controller {
 
@@ -38,7 +39,7 @@ std::string new_uid() {
 }
 
 bool cluster_scoped(const std::string &kind) {
-  return kind == kNodeKind || kind == kNodePoolKind;
+  return is_cluster_scoped_kind(kind);
 }
 
 StoreKey key_of(const nlohmann::json &object) {

@@ -26,7 +26,8 @@ std::chrono::system_clock::time_point parse_rfc3339(const std::string &text);
 /** A random RFC 4122 version 4 UUID. */
 std::string new_uid();
 
-/** True for kinds stored without a namespace (Node, NodePool). */
+/** True for kinds stored without a namespace (Node, NodePool, ClusterRole,
+ *  ClusterRoleBinding). */
 bool cluster_scoped(const std::string &kind);
 /** The store key of a whole object (kind, metadata.namespace, metadata.name). */
 StoreKey key_of(const nlohmann::json &object);

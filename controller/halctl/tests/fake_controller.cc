@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "controller/api/kubevirt_api.h"
+#include "controller/api/rbac_api.h"
 #include "hal/host.hpp"
 
 namespace hal::halctl::testing {
@@ -13,7 +14,7 @@ using nlohmann::json;
 namespace {
 
 bool cluster(const std::string &kind) {
-  return kind == "Node" || kind == "NodePool";
+  return hal::controller::is_cluster_scoped_kind(kind);
 }
 
 std::string kind_of(const std::string &name) {

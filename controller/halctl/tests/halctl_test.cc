@@ -63,6 +63,35 @@ class HalctlTest : public ::testing::Test {
   testing::FakeServer server_;
 };
 
+TEST_F(HalctlTest, RbacObjectsApplyGetAndDelete) {
+  auto r = call({"apply", "-f", HAL_EXAMPLES_MANIFESTS_DIR "/rbac-team-a.yaml"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "role/vm-operator created\nrolebinding/team-a-operates-vms created\n"
+            "clusterrole/vm-viewer created\nclusterrolebinding/auditors-view-vms created\n");
+  r = call({"get", "rolebindings", "-n", "team-a", "-o", "wide"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
+            "NAME                  ROLE               AGE   USERS    GROUPS")
+      << r.out;
+  EXPECT_NE(r.out.find("team-a-operates-vms   Role/vm-operator"), std::string::npos) << r.out;
+  r = call({"get", "clusterrolebinding", "auditors-view-vms", "-o", "json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["roleRef"]["name"], "vm-viewer");
+  r = call({"get", "roles", "-A"});
+  EXPECT_NE(r.out.find("vm-operator"), std::string::npos) << r.out;
+  r = call({"delete", "clusterrole", "vm-viewer"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "clusterrole \"vm-viewer\" deleted\n");
+  // Validation names the field.
+  r = call({"apply", "-f", "-"},
+           "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\nrules:\n"
+           "- apiGroups: [kubevirt.io]\n  resources: [virtualmachines]\n  verbs: [start]\n");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("role/r: rules[0].verbs[0]: \"start\" is not a verb"), std::string::npos)
+      << r.err;
+}
+
 TEST_F(HalctlTest, ApplyGetDescribeDelete) {
   auto r = call({"apply", "-f", kTestGuest});
   EXPECT_EQ(r.code, 0) << r.err;

@@ -97,6 +97,28 @@ TEST(Output, MigrationNodeAndPoolTables) {
             "qemu   kvm-qemu   1\n");
 }
 
+TEST(Output, RbacTables) {
+  TableContext ctx;
+  ctx.now = at("");
+  std::vector<json> bindings = {{{"kind", "RoleBinding"},
+                                 {"metadata", meta("team-a-operates-vms")},
+                                 {"subjects",
+                                  {{{"kind", "Group"}, {"name", "team-a"}},
+                                   {{"kind", "User"}, {"name", "alice"}},
+                                   {{"kind", "User"}, {"name", "bob"}}}},
+                                 {"roleRef", {{"kind", "Role"}, {"name", "vm-operator"}}}}};
+  EXPECT_EQ(format_table("RoleBinding", bindings, false, ctx),
+            "NAME                  ROLE               AGE\n"
+            "team-a-operates-vms   Role/vm-operator   10m\n");
+  EXPECT_EQ(format_table("ClusterRoleBinding", bindings, true, ctx),
+            "NAME                  ROLE               AGE   USERS       GROUPS\n"
+            "team-a-operates-vms   Role/vm-operator   10m   alice,bob   team-a\n");
+  std::vector<json> roles = {{{"kind", "ClusterRole"}, {"metadata", meta("vm-viewer")}}};
+  EXPECT_EQ(format_table("ClusterRole", roles, false, ctx),
+            "NAME        AGE\n"
+            "vm-viewer   10m\n");
+}
+
 TEST(Output, Documents) {
   std::vector<json> one = {{{"kind", "VirtualMachine"}, {"metadata", {{"name", "x"}}}}};
   EXPECT_EQ(json::parse(format_document(one, true, Format::kJson)), one[0]);
