@@ -15,7 +15,10 @@
 //     on both sides alike;
 //  2. scale: 10,000 VMs on 100 mock nodes: time to converge (all VMIs Running), store writes per
 //     VM (write transactions: store revisions consumed / VMs; each carries several objects) and the
-//     controller's resident memory.
+//     controller's resident memory;
+//  3. security: what mutual TLS and RBAC cost: Get and Apply latency of a secured and an
+//     insecure controller in alternating rounds, then the scale run on each (see
+//     security_overhead).
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -118,7 +121,7 @@ struct Options {
   int boot_timeout_s = 900;
   int scale_vms = 10000;
   int scale_nodes = 100;
-  bool run_mock = true, run_qemu = true, run_scale = true;
+  bool run_mock = true, run_qemu = true, run_scale = true, run_security = true;
 };
 
 /** What one run of KubeVirt's shape measured. */
@@ -311,9 +314,73 @@ bool raw_qemu_baseline(const Options &options, const ShapeResult &hal) {
   return raw.ms.size() == static_cast<size_t>(options.vms);
 }
 
+/** How the scale run's cluster is secured, and who applies the VMs. */
+struct ScaleSecurity {
+  bool insecure = false;   ///< Everything plaintext and unauthenticated (the security baseline).
+  bool rbac_user = false;  ///< Apply as a user bound by RBAC (not the admin group).
+  std::string label = "scale";  ///< Prefix of the printed lines.
+};
+
+/** What a scale run measured. */
+struct ScaleResult {
+  bool all_running = false;
+  double converged_s = 0;  ///< Apply of the first VM to the last VMI Running.
+  double writes_per_vm = 0;
+};
+
+/** A ClusterRole for the benchmark's user, bound cluster-wide to its group: what the benchmark
+ *  asks for (create and read VMs and VMIs, list NodePools for the revision), nothing else. */
+constexpr char kBenchRbac[] = R"(apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: bench-vms}
+rules:
+- apiGroups: [kubevirt.io]
+  resources: [virtualmachines, virtualmachineinstances]
+  verbs: [create, get, list, watch]
+- apiGroups: [hal.dev]
+  resources: [nodepools]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: bench-vms}
+subjects:
+- {kind: Group, name: bench, apiGroup: rbac.authorization.k8s.io}
+roleRef: {kind: ClusterRole, name: bench-vms, apiGroup: rbac.authorization.k8s.io}
+)";
+
+/** The credentials the benchmark's client presents on `cluster`: plaintext on an insecure one,
+ *  else the admin's or (with `rbac_user`) those of user "bench" in group "bench", bound by
+ *  kBenchRbac. */
+std::shared_ptr<grpc::ChannelCredentials> bench_credentials(e2e::Cluster &cluster, bool insecure,
+                                                            bool rbac_user) {
+  if (insecure) return grpc::InsecureChannelCredentials();
+  if (!rbac_user) return admin_credentials(cluster);
+  ControllerClient(cluster.address(), admin_credentials(cluster)).apply(kBenchRbac);
+  return tls::channel_credentials(cluster.issue_user("bench", {"bench"}));
+}
+
+/** Proof that a secured cluster really authenticates and authorizes: a plaintext client is
+ *  refused, and the bench user may not delete (its role has no delete). Throws when not. */
+void check_secured(e2e::Cluster &cluster, ControllerClient &bench_user, const std::string &vm) {
+  bool plaintext_refused = false;
+  try {
+    ControllerClient(cluster.address(), grpc::InsecureChannelCredentials()).revision("NodePool");
+  } catch (const std::runtime_error &) {
+    plaintext_refused = true;
+  }
+  if (!plaintext_refused)
+    throw std::runtime_error("the secured controller answered a plaintext client");
+  const grpc::Status denied = bench_user.remove("VirtualMachine", "default", vm);
+  if (denied.error_code() != grpc::StatusCode::PERMISSION_DENIED)
+    throw std::runtime_error("RBAC did not deny the bench user's delete: " +
+                             std::to_string(denied.error_code()) + " " + denied.error_message());
+}
+
 /** 10,000 VMs on 100 mock nodes. */
-bool scale(const Options &options) {
+ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
   e2e::ClusterOptions cluster_options;
+  cluster_options.insecure = security.insecure;
   cluster_options.nodepools_file = write_nodepools(options.work_dir, pool_accelerator(options));
   for (int i = 0; i < options.scale_nodes; ++i) {
     char name[32];
@@ -323,7 +390,8 @@ bool scale(const Options &options) {
   cluster_options.heartbeat_ms = 2000;
   cluster_options.node_grace_ms = 20000;
   e2e::Cluster cluster(options.binaries, cluster_options);
-  ControllerClient client(cluster.address(), admin_credentials(cluster));
+  ControllerClient client(cluster.address(),
+                          bench_credentials(cluster, security.insecure, security.rbac_user));
   long rss_before = rss_kib(cluster.controller_pid(), "VmRSS");
   int64_t revision_before = client.revision("NodePool");  // any small kind: one global revision
   client.watch_phase("Running");
@@ -367,9 +435,9 @@ bool scale(const Options &options) {
   int64_t revision_after = client.revision("NodePool");  // any small kind: one global revision
   double writes = static_cast<double>(revision_after - revision_before) / options.scale_vms;
   std::printf(
-      "scale    %d VMs on %d mock nodes: applied in %.2f s, converged (all Running) in "
+      "%-8s %d VMs on %d mock nodes: applied in %.2f s, converged (all Running) in "
       "%.2f s  load %.1f\n",
-      options.scale_vms, options.scale_nodes,
+      security.label.c_str(), options.scale_vms, options.scale_nodes,
       std::chrono::duration<double>(applied - start).count(),
       std::chrono::duration<double>(converged - start).count(), load_average());
   std::printf(
@@ -385,7 +453,96 @@ bool scale(const Options &options) {
   if (!all)
     std::printf("  NOT all VMs reached Running within 300 s\n%s\n",
                 cluster.logs_tail(1500).c_str());
-  return all;
+  if (security.rbac_user) check_secured(cluster, client, "scale-00000");
+  ScaleResult result;
+  result.all_running = all;
+  result.converged_s = std::chrono::duration<double>(converged - start).count();
+  result.writes_per_vm = writes;
+  return result;
+}
+
+/** The Get and Apply latency of one controller as seen by one client (ms per call). */
+struct ApiLatency {
+  std::vector<double> get_ms, apply_ms;
+};
+
+/** What mutual TLS and RBAC cost, side by side in one run: a secured controller (mutual TLS, a
+ *  user bound by RBAC, the audit log) and an insecure one, each with one mock node, answer
+ *  Get and Apply calls in alternating rounds (so load changes fall on both alike); then the
+ *  10,000-VM scale run on each. The secured side is checked to refuse plaintext and to deny what
+ *  the user's role does not grant. */
+bool security_overhead(const Options &options) {
+  const std::string pools = write_nodepools(options.work_dir, pool_accelerator(options));
+  auto start_cluster = [&](bool insecure) {
+    e2e::ClusterOptions cluster_options;
+    cluster_options.nodepools_file = pools;
+    cluster_options.nodes.push_back({"mock-0", "mock"});
+    cluster_options.insecure = insecure;
+    return std::make_unique<e2e::Cluster>(options.binaries, cluster_options);
+  };
+  auto secured = start_cluster(false);
+  auto open = start_cluster(true);
+  ControllerClient secured_client(secured->address(), bench_credentials(*secured, false, true));
+  ControllerClient open_client(open->address(), bench_credentials(*open, true, false));
+  ApiLatency secured_latency, open_latency;
+  constexpr int kRounds = 20, kGets = 100, kApplies = 10;
+  auto round = [](ControllerClient &client, ApiLatency &latency, int round_index) {
+    for (int i = 0; i < kApplies; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "api-%02d-%02d", round_index, i);
+      nlohmann::json vm = vm_object(name, "mock", "64Mi");
+      vm["spec"]["runStrategy"] = "Halted";
+      auto begin = Clock::now();
+      client.apply(vm.dump());
+      latency.apply_ms.push_back(
+          std::chrono::duration<double, std::milli>(Clock::now() - begin).count());
+    }
+    for (int i = 0; i < kGets; ++i) {
+      auto begin = Clock::now();
+      client.get("VirtualMachine", "default", "api-00-00");
+      latency.get_ms.push_back(
+          std::chrono::duration<double, std::milli>(Clock::now() - begin).count());
+    }
+  };
+  for (int r = 0; r < kRounds; ++r) {  // each side first in every other round
+    round(r % 2 == 0 ? secured_client : open_client, r % 2 == 0 ? secured_latency : open_latency,
+          r);
+    round(r % 2 == 0 ? open_client : secured_client, r % 2 == 0 ? open_latency : secured_latency,
+          r);
+  }
+  check_secured(*secured, secured_client, "api-00-00");
+  auto ratio_line = [](const char *call, const std::vector<double> &on,
+                       const std::vector<double> &off) {
+    std::printf(
+        "security %-5s TLS+RBAC p50 %.3f ms p99 %.3f ms | insecure p50 %.3f ms p99 %.3f ms | "
+        "p50 ratio %.2fx (target <= 1.10x), %zu calls each\n",
+        call, percentile(on, 50), percentile(on, 99), percentile(off, 50), percentile(off, 99),
+        percentile(on, 50) / percentile(off, 50), on.size());
+  };
+  ratio_line("Get", secured_latency.get_ms, open_latency.get_ms);
+  ratio_line("Apply", secured_latency.apply_ms, open_latency.apply_ms);
+  std::printf(
+      "         (secured side checked: a plaintext client refused, the bench user's delete "
+      "denied by RBAC)\n");
+  secured.reset();
+  open.reset();
+
+  wait_until_quiet(30s);
+  ScaleSecurity open_scale;
+  open_scale.insecure = true;
+  open_scale.label = "insecure";
+  const ScaleResult off = scale(options, open_scale);
+  wait_until_quiet(30s);
+  ScaleSecurity secured_scale;
+  secured_scale.rbac_user = true;
+  secured_scale.label = "TLS+RBAC";
+  const ScaleResult on = scale(options, secured_scale);
+  if (off.converged_s > 0)
+    std::printf(
+        "security 10,000-VM convergence TLS+RBAC / insecure = %.2fx (target <= 1.10x); writes "
+        "per VM %.2f vs %.2f\n",
+        on.converged_s / off.converged_s, on.writes_per_vm, off.writes_per_vm);
+  return on.all_running && off.all_running;
 }
 
 }  // namespace
@@ -397,8 +554,8 @@ int main(int argc, char **argv) {
   options.binaries = {HAL_CONTROLLER_BIN, HAL_NODE_BIN, HALCTL_BIN, HAL_PLUGIN_PATH};
   std::string only;
   CLI::App app{"HAL controller benchmarks (real processes)"};
-  app.add_option("--only", only, "run one scenario: mock, qemu or scale")
-      ->check(CLI::IsMember({"mock", "qemu", "scale"}));
+  app.add_option("--only", only, "run one scenario: mock, qemu, scale or security")
+      ->check(CLI::IsMember({"mock", "qemu", "scale", "security"}));
   app.add_option("--vms", options.vms, "VMs in KubeVirt's shape")->check(CLI::PositiveNumber);
   app.add_option("--interval-ms", options.interval_ms, "gap between creations");
   app.add_option("--accelerator", options.accelerator,
@@ -420,6 +577,7 @@ int main(int argc, char **argv) {
     options.run_mock = only == "mock";
     options.run_qemu = only == "qemu";
     options.run_scale = only == "scale";
+    options.run_security = only == "security";
   }
   rlimit files{65536, 65536};
   ::setrlimit(RLIMIT_NOFILE, &files);
@@ -453,7 +611,11 @@ int main(int argc, char **argv) {
     }
     if (options.run_scale) {
       wait_until_quiet(30s);
-      ok &= scale(options);
+      ok &= scale(options).all_running;
+    }
+    if (options.run_security) {
+      wait_until_quiet(30s);
+      ok &= security_overhead(options);
     }
   } catch (const std::exception &e) {
     std::fprintf(stderr, "controller bench: %s\n", e.what());

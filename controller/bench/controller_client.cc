@@ -26,6 +26,31 @@ void ControllerClient::apply(const std::string &manifest) {
   if (!status.ok()) throw std::runtime_error("apply: " + status.error_message());
 }
 
+void ControllerClient::get(const std::string &kind, const std::string &ns,
+                           const std::string &name) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  hal::v1::ObjectKey key;
+  key.set_kind(kind);
+  key.set_namespace_(ns);
+  key.set_name(name);
+  hal::v1::Object object;
+  auto status = stub_->Get(&context, key, &object);
+  if (!status.ok()) throw std::runtime_error("get: " + status.error_message());
+}
+
+grpc::Status ControllerClient::remove(const std::string &kind, const std::string &ns,
+                                      const std::string &name) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  hal::v1::ObjectKey key;
+  key.set_kind(kind);
+  key.set_namespace_(ns);
+  key.set_name(name);
+  hal::v1::DeleteResponse response;
+  return stub_->Delete(&context, key, &response);
+}
+
 int64_t ControllerClient::revision(const std::string &kind) {
   grpc::ClientContext context;
   hal::v1::ListRequest request;

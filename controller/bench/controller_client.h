@@ -31,6 +31,10 @@ class ControllerClient {
 
   /** Applies `manifest`; throws std::runtime_error with the server's message on failure. */
   void apply(const std::string &manifest);
+  /** Reads one object; throws std::runtime_error with the server's message on failure. */
+  void get(const std::string &kind, const std::string &ns, const std::string &name);
+  /** Deletes one object; returns the gRPC status (the benchmarks check a denial with it). */
+  grpc::Status remove(const std::string &kind, const std::string &ns, const std::string &name);
   /** The store revision (List of `kind`'s resource_version). */
   int64_t revision(const std::string &kind);
   /** Number of objects of `kind`. */

@@ -84,6 +84,11 @@ void Cluster::make_pki() {
     save("node-" + node.name, pki::issue(ca, serving(pki::node_request(node.name))));
   save("user-admin", pki::issue(ca, pki::user_request("admin", {"system:admins"})));
   std::ofstream config(halconfig());
+  if (options_.insecure) {
+    config << "clusters:\n- name: e2e\n  cluster: {server: 127.0.0.1:1, insecure: true}\n"
+           << "contexts:\n- name: e2e\n  context: {cluster: e2e}\ncurrent-context: e2e\n";
+    return;
+  }
   config << "clusters:\n- name: e2e\n  cluster:\n    server: 127.0.0.1:1\n"
          << "    certificate-authority: " << (pki / "ca.crt").string() << "\n"
          << "users:\n- name: admin\n  user:\n    client-certificate: "
@@ -93,7 +98,20 @@ void Cluster::make_pki() {
          << "current-context: admin@e2e\n";
 }
 
+tls::TlsOptions Cluster::issue_user(const std::string &user,
+                                    const std::vector<std::string> &groups) {
+  const fs::path pki = pki_dir();
+  const pki::KeyAndCertificate ca{pki::read_file(pki / "ca.crt", "CA"),
+                                  pki::read_file(pki / "ca.key", "CA key")};
+  const pki::KeyAndCertificate pair = pki::issue(ca, pki::user_request(user, groups));
+  pki::write_private_file(pki / ("user-" + user + ".crt"), pair.certificate_pem);
+  pki::write_private_file(pki / ("user-" + user + ".key"), pair.key_pem);
+  return tls::TlsOptions{(pki / "ca.crt").string(), (pki / ("user-" + user + ".crt")).string(),
+                         (pki / ("user-" + user + ".key")).string(), false};
+}
+
 std::vector<std::string> Cluster::tls_flags(const std::string &base) const {
+  if (options_.insecure) return {"--insecure"};
   return {"--tls-ca",   pki_dir() + "/ca.crt",
           "--tls-cert", pki_dir() + "/" + base + ".crt",
           "--tls-key",  pki_dir() + "/" + base + ".key"};

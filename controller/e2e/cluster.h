@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/tls/tls_options.h"
 #include "testing/child_process.h"
 
 namespace hal::e2e {
@@ -42,6 +43,9 @@ struct ClusterOptions {
   int node_grace_ms = 3000;     ///< Missed-heartbeat grace before a node is NotReady.
   int guest_silence_s = 10;     ///< Agents' --guest-silence-timeout.
   bool bootstrap = false;       ///< Also serve node joins (--bootstrap-listen, --tls-ca-key).
+  /** Everything runs with --insecure (plaintext, no authentication) instead: only for the
+   *  benchmarks that show what security costs. */
+  bool insecure = false;
 };
 
 /** A running installation. */
@@ -80,6 +84,9 @@ class Cluster {
   std::string console_log(const std::string &node, const std::string &vm_id) const;
   /** The PID of the VM's QEMU on `node`, or -1. */
   int qemu_pid(const std::string &node, const std::string &vm_id) const;
+  /** Issues a certificate for `user` in `groups` from the cluster CA (pki/user-USER.*) and
+   *  returns the files to present it with. */
+  tls::TlsOptions issue_user(const std::string &user, const std::vector<std::string> &groups);
   /** The cluster's PKI dir: ca.crt/.key, controller.*, node-NAME.*, user-admin.*. */
   std::string pki_dir() const { return dir_ + "/pki"; }
   /** The halctl configuration file (admin, current context) halctl() uses. */

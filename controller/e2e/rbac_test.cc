@@ -9,7 +9,6 @@
 #include <fstream>
 
 #include "controller/e2e/cluster.h"
-#include "controller/pki/pki.h"
 
 namespace hal::e2e {
 namespace {
@@ -34,17 +33,9 @@ class Rbac : public ::testing::Test {
     unsetenv("HALCONFIG");  // Users below run halctl on flags alone.
     cluster_ = new Cluster(Binaries{HAL_CONTROLLER_BIN, HAL_NODE_BIN, HALCTL_BIN, HAL_PLUGIN_PATH},
                            options);
-    const std::string dir = cluster_->pki_dir();
-    pki::KeyAndCertificate ca{pki::read_file(dir + "/ca.crt", "CA"),
-                              pki::read_file(dir + "/ca.key", "CA key")};
-    auto save = [&](const std::string &user, const std::vector<std::string> &groups) {
-      pki::KeyAndCertificate pair = pki::issue(ca, pki::user_request(user, groups));
-      pki::write_private_file(dir + "/user-" + user + ".crt", pair.certificate_pem);
-      pki::write_private_file(dir + "/user-" + user + ".key", pair.key_pem);
-    };
-    save("carol", {});
-    save("bob", {"team-a"});
-    save("eve", {"auditors"});
+    cluster_->issue_user("carol", {});
+    cluster_->issue_user("bob", {"team-a"});
+    cluster_->issue_user("eve", {"auditors"});
     setenv("HOME", cluster_->dir().c_str(), 1);
   }
   static void TearDownTestSuite() {
