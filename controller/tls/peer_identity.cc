@@ -26,7 +26,7 @@ Identity identity_of_certificate(const std::string &pem) {
   return Identity{info.common_name, info.organizations};
 }
 
-std::optional<Identity> peer_identity(const grpc::ServerContext &context) {
+std::optional<Identity> peer_identity(const grpc::ServerContextBase &context) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (!auth || !auth->IsPeerAuthenticated()) return std::nullopt;
   // The PEM of the certificate gRPC verified; its subject is parsed by OpenSSL rather than
