@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "controller/server/object_util.h"
+#include "controller/server/request_authorization.h"
 #include "core/log/log.h"
 #include "hal/host.hpp"
 
@@ -149,7 +150,10 @@ void to_wire(const StoredObject &stored, v1::Object *object) {
   object->set_resource_version(stored.version);
 }
 
-ControllerService::ControllerService(Controller &controller) : controller_(controller) {}
+ControllerService::ControllerService(Controller &controller)
+    : controller_(controller),
+      console_([this](const grpc::CallbackServerContext &context, const v1::ConsoleInput &first,
+                      ConsoleTarget &target) { return resolve_console(context, first, target); }) {}
 
 grpc::Status ControllerService::Apply(grpc::ServerContext *, const v1::ApplyRequest *request,
                                       v1::ApplyResponse *response) {
@@ -398,14 +402,27 @@ grpc::Status ControllerService::Drain(grpc::ServerContext *, const v1::DrainRequ
   });
 }
 
-grpc::Status ControllerService::Console(grpc::ServerContext *, const v1::VmActionRequest *request,
-                                        v1::ConsoleLocation *response) {
+grpc::ServerBidiReactor<v1::ConsoleInput, v1::ConsoleOutput> *ControllerService::Console(
+    grpc::CallbackServerContext *context) {
+  return console_.open(context);
+}
+
+grpc::Status ControllerService::resolve_console(const grpc::CallbackServerContext &context,
+                                                const v1::ConsoleInput &first,
+                                                ConsoleTarget &target) {
+  const std::string ns = ns_or_default(first.namespace_());
+  if (first.name().empty())
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "name: the first Console message must name the VirtualMachineInstance");
+  if (grpc::Status allowed = authorize(controller_.registry().options().peers, context, "get",
+                                       "virtualmachineinstances/console", ns, first.name());
+      !allowed.ok())
+    return allowed;
   return guarded([&] {
-    auto [node, vm_id] =
-        controller_.actions().console(ns_or_default(request->namespace_()), request->name());
-    response->set_node(node.name);
-    response->set_node_address(node.address);
-    response->set_vm_id(vm_id);
+    auto [node, vm_id] = controller_.actions().console(ns, first.name());
+    std::shared_ptr<NodeConnection> connection = controller_.registry().connection(node.name);
+    target = ConsoleTarget{node.name, connection ? connection->channel() : nullptr, vm_id,
+                           ns + "/" + first.name(), caller_of(context)};
     return grpc::Status::OK;
   });
 }

@@ -1,24 +1,29 @@
 // controller_service.h - the Controller gRPC service (controller.proto) over a Controller:
 // apply (parse, validate, default, store; dry run), get, list, watch, delete, VM actions,
-// migrate, drain and console lookup.
+// migrate, drain, and the console relayed to the VM's node (console_relay.h).
 #ifndef HAL_CONTROLLER_SERVER_CONTROLLER_SERVICE_H
 #define HAL_CONTROLLER_SERVER_CONTROLLER_SERVICE_H
 
 #include <atomic>
 
+#include "controller/server/console_relay.h"
 #include "controller/server/controller.h"
 #include "hal/v1/controller.grpc.pb.h"
 
 namespace hal::controller {
 
-/** The Controller service. */
-class ControllerService final : public v1::Controller::Service {
+/** The Controller service; Console runs on gRPC's callback API, the rest synchronously. */
+class ControllerService final
+    : public v1::Controller::WithCallbackMethod_Console<v1::Controller::Service> {
  public:
   /** Serves `controller` (which must outlive the service). */
   explicit ControllerService(Controller &controller);
 
-  /** Ends open Watch streams (server shutdown). */
-  void shutdown() { stopping_ = true; }
+  /** Ends open Watch streams and console sessions (server shutdown). */
+  void shutdown() {
+    stopping_ = true;
+    console_.shutdown();
+  }
 
   grpc::Status Apply(grpc::ServerContext *, const v1::ApplyRequest *, v1::ApplyResponse *) override;
   grpc::Status Get(grpc::ServerContext *, const v1::ObjectKey *, v1::Object *) override;
@@ -33,12 +38,19 @@ class ControllerService final : public v1::Controller::Service {
   grpc::Status Unpause(grpc::ServerContext *, const v1::VmActionRequest *, v1::Object *) override;
   grpc::Status Migrate(grpc::ServerContext *, const v1::MigrateRequest *, v1::Object *) override;
   grpc::Status Drain(grpc::ServerContext *, const v1::DrainRequest *, v1::DrainResponse *) override;
-  grpc::Status Console(grpc::ServerContext *, const v1::VmActionRequest *,
-                       v1::ConsoleLocation *) override;
+  /** A console session: authorised (request_authorization.h) from its first message, then
+   *  relayed to the VM's node. */
+  grpc::ServerBidiReactor<v1::ConsoleInput, v1::ConsoleOutput> *Console(
+      grpc::CallbackServerContext *context) override;
 
  private:
+  // Decides a console session from its first message (ConsoleResolver).
+  grpc::Status resolve_console(const grpc::CallbackServerContext &context,
+                               const v1::ConsoleInput &first, ConsoleTarget &target);
+
   Controller &controller_;
   std::atomic<bool> stopping_{false};
+  ConsoleRelay console_;  // Last: its sessions use the members above.
 };
 
 /** Fills a wire Object from a stored one. */
