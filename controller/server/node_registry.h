@@ -39,6 +39,13 @@ class NodeListener {
   virtual void node_not_ready(const std::string &node) = 0;
   /** An event from `node`'s stream (observed state already updated). */
   virtual void node_event(const std::string &node, const v1::NodeEvent &event) = 0;
+  /** Node restriction: the node `vm_id` is assigned to when `node` has no part in it, else "".
+   *  The registry keeps such a VM in `node`'s own observed list (so it is removed from there as
+   *  an orphan) but neither reports it at registration nor passes its events on. */
+  virtual std::string vm_assigned_elsewhere(const std::string & /*node*/,
+                                            const std::string & /*vm_id*/) const {
+    return "";
+  }
 };
 
 /** Registry timing. */
@@ -143,6 +150,10 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
 
   void monitor();
   void write_node(const std::string &name, bool heartbeat_only);
+  // "" when `node` may report on `vm_id`; else logs (once per node registration, VM and
+  // node it is assigned to) that the report `what` is ignored, and answers that node.
+  std::string refuse_report(const std::string &node, const std::string &vm_id,
+                            const std::string &what);
 
   Store &store_;
   NodeRegistryOptions options_;
@@ -156,6 +167,9 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   mutable uint64_t views_generation_ = ~uint64_t{0};                 ///< Generation of views_.
   mutable std::shared_ptr<const std::vector<SchedulerNode>> views_;  ///< scheduler_views().
   ObservedVms observed_;  ///< What the nodes report of their VMs.
+  std::mutex refused_mutex_;
+  /// Refused reports already logged: (node, "VM\nassigned node").
+  std::set<std::pair<std::string, std::string>> refused_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread monitor_;
