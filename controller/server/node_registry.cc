@@ -191,7 +191,7 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *context,
                 refuse_report(name, event.vm_id(), "event " + event.type()).empty())
               listener_->node_event(name, event);
           },
-          event_poller_, options_.node_credentials);
+          event_poller_, options_.node_credentials ? options_.node_credentials(name) : nullptr);
       connection = node.connection;
     }
   }

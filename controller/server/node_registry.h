@@ -22,6 +22,7 @@
 #include "controller/server/observed_vms.h"
 #include "controller/server/scheduler.h"
 #include "controller/store/store.h"
+#include "controller/tls/node_credentials.h"
 #include "controller/tls/peer_policy.h"
 #include "hal/v1/node.grpc.pb.h"
 
@@ -53,8 +54,9 @@ struct NodeRegistryOptions {
   std::chrono::milliseconds heartbeat_interval{1000};  ///< Told to nodes at Register.
   std::chrono::milliseconds grace_period{10000};       ///< Missed for this long → NotReady.
   std::chrono::milliseconds status_flush{30000};       ///< Max age of stored heartbeat time.
-  /// How the controller dials nodes (its TLS identity); null: plaintext.
-  std::shared_ptr<grpc::ChannelCredentials> node_credentials;
+  /// How the controller dials each node (its TLS identity, checking the node's: see
+  /// tls/node_credentials.h); null: plaintext.
+  tls::NodeCredentials node_credentials;
   /// Who may register and heartbeat as a node (on TLS: that node's own certificate only).
   tls::PeerPolicy peers;
 };
