@@ -264,7 +264,7 @@ TEST_F(TlsMatrix, OnlyTheControllerMayDriveANode) {
   for (const auto &listed : vms.vms()) EXPECT_NE(listed.vm_id(), "intruder");
 }
 
-TEST_F(TlsMatrix, ConsoleIsOpenToClusterUsersOnly) {
+TEST_F(TlsMatrix, NodeConsoleServesOnlyTheController) {
   const std::string dir = cluster_->pki_dir();
   const std::string node = cluster_->node_address("mock-a");
   auto console = [&](const std::shared_ptr<grpc::ChannelCredentials> &credentials) {
@@ -280,11 +280,39 @@ TEST_F(TlsMatrix, ConsoleIsOpenToClusterUsersOnly) {
     }
     return stream->Finish();
   };
-  // A user gets past authentication to the VM lookup.
+  // Users (the admin too) and nodes reach a console only through the controller.
+  for (const char *base : {"user-alice", "user-admin", "node-mock-a"}) {
+    grpc::Status status = console(tls_as(dir, base));
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << base << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find("may not call NodeAgent/Console"), std::string::npos)
+        << status.error_message();
+  }
   grpc::Status status = console(tls_as(dir, "user-alice"));
+  EXPECT_NE(status.error_message().find("user 'alice' (groups developers)"), std::string::npos)
+      << status.error_message();
+  // The controller gets past authentication to the VM lookup.
+  status = console(tls_as(dir, "controller"));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
   status = console(grpc::InsecureChannelCredentials());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+}
+
+TEST_F(TlsMatrix, ConsoleThroughTheControllerNamesWhatIsMissing) {
+  auto stub = v1::Controller::NewStub(
+      grpc::CreateChannel(cluster_->address(), tls_as(cluster_->pki_dir(), "user-admin")));
+  auto context = deadline();
+  auto stream = stub->Console(context.get());
+  v1::ConsoleInput first;
+  first.set_name("absent");
+  stream->Write(first);
+  v1::ConsoleOutput output;
+  EXPECT_FALSE(stream->Read(&output));
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+  EXPECT_NE(status.error_message().find("VirtualMachineInstance default/absent not found"),
+            std::string::npos)
+      << status.error_message();
 }
 
 TEST_F(TlsMatrix, NodeJoinsWithABootstrapTokenAndOnlyWithAGoodOne) {

@@ -145,13 +145,9 @@ hal::v1::DrainResponse ControllerClient::drain(const hal::v1::DrainRequest &requ
   return response;
 }
 
-hal::v1::ConsoleLocation ControllerClient::console(const std::string &ns, const std::string &name) {
-  hal::v1::VmActionRequest request;
-  request.set_namespace_(ns);
-  request.set_name(name);
-  hal::v1::ConsoleLocation location;
-  check(stub_->Console(context().get(), request, &location));
-  return location;
+std::unique_ptr<grpc::ClientReaderWriter<hal::v1::ConsoleInput, hal::v1::ConsoleOutput>>
+ControllerClient::console(grpc::ClientContext &context) {
+  return stub_->Console(&context);
 }
 
 void ControllerClient::watch(const hal::v1::WatchRequest &request,

@@ -57,8 +57,10 @@ class ControllerClient {
                           const std::string &target_node);
   /** Controller.Drain. */
   hal::v1::DrainResponse drain(const hal::v1::DrainRequest &request);
-  /** Controller.Console. */
-  hal::v1::ConsoleLocation console(const std::string &ns, const std::string &name);
+  /** Controller.Console: the stream, opened on `context` (whose deadline the caller sets);
+   *  the context and this client must outlive it. */
+  std::unique_ptr<grpc::ClientReaderWriter<hal::v1::ConsoleInput, hal::v1::ConsoleOutput>> console(
+      grpc::ClientContext &context);
   /** Controller.Watch: calls `on_event` for each event until it returns false, the stream ends
    *  (returns normally) or `deadline` passes (throws ServerError DEADLINE_EXCEEDED). */
   void watch(const hal::v1::WatchRequest &request,

@@ -1,7 +1,8 @@
-// console.cc - `halctl console NAME`: asks Controller.Console where the VM runs, then streams
-// NodeAgent.Console (node.proto) between the terminal and the guest's serial console. On a TTY
-// the terminal is put in raw mode and Ctrl-] detaches; otherwise stdin/stdout are piped as they
-// are (for scripts), and --timeout detaches after that many seconds.
+// console.cc - `halctl console NAME`: streams Controller.Console between the terminal and the
+// guest's serial console; the controller authorises the session and relays it to the VM's node
+// (halctl never dials a node). On a TTY the terminal is put in raw mode and Ctrl-] detaches;
+// otherwise stdin/stdout are piped as they are (for scripts), and --timeout detaches after that
+// many seconds.
 #include <poll.h>
 #include <termios.h>
 #include <unistd.h>
@@ -14,7 +15,6 @@
 
 #include "controller/halctl/client.h"
 #include "controller/halctl/halctl.h"
-#include "hal/v1/node.grpc.pb.h"
 
 namespace hal::halctl {
 
@@ -58,30 +58,27 @@ void write_all(int fd, const std::string &data) {
 int run_console(const std::string &server,
                 const std::shared_ptr<grpc::ChannelCredentials> &credentials, const std::string &ns,
                 const std::string &name, double timeout_s, Io &io) {
-  hal::v1::ConsoleLocation location;
-  try {
-    ControllerClient client(server, credentials);
-    location = client.console(ns, name);
-  } catch (const ServerError &e) {
-    io.err << "Error from server (" << e.code() << "): " << e.what() << "\n";
-    return 1;
-  }
-  // The node serves with its own certificate from the same CA: the same credentials verify it.
-  auto channel = grpc::CreateChannel(location.node_address(), credentials);
-  auto stub = hal::v1::NodeAgent::NewStub(channel);
+  ControllerClient client(server, credentials);
   grpc::ClientContext context;
   const auto start = std::chrono::steady_clock::now();
   const auto limit = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
   if (timeout_s > 0) context.set_deadline(std::chrono::system_clock::now() + limit);
-  auto stream = stub->Console(&context);
-  hal::v1::ConsoleChunk first;
-  first.set_vm_id(location.vm_id());
-  if (!stream->Write(first)) {
+  auto stream = client.console(context);
+  auto failed = [&] {
     grpc::Status status = stream->Finish();
     io.err << "Error from server (" << status_code_name(status.error_code())
            << "): " << status.error_message() << "\n";
     return 1;
-  }
+  };
+  hal::v1::ConsoleInput first;
+  first.set_namespace_(ns);
+  first.set_name(name);
+  if (!stream->Write(first)) return failed();
+  // The controller's first message (no data) says the node opened the console; a refusal
+  // (unauthorised, not running, not on its node) ends the call instead.
+  hal::v1::ConsoleOutput attached;
+  if (!stream->Read(&attached)) return failed();
+  write_all(io.console_out_fd, attached.data());
 
   RawTerminal raw(io.console_in_fd);
   if (raw.active()) {
@@ -90,7 +87,7 @@ int run_console(const std::string &server,
   }
   std::atomic<bool> ended{false};
   std::thread reader([&] {
-    hal::v1::ConsoleChunk chunk;
+    hal::v1::ConsoleOutput chunk;
     while (stream->Read(&chunk)) write_all(io.console_out_fd, chunk.data());
     ended = true;
   });
@@ -122,7 +119,7 @@ int run_console(const std::string &server,
       }
     }
     if (!data.empty()) {
-      hal::v1::ConsoleChunk chunk;
+      hal::v1::ConsoleInput chunk;
       chunk.set_data(data);
       if (!stream->Write(chunk)) break;
     }

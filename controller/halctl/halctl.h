@@ -26,8 +26,8 @@ struct Io {
  *  2 bad command-line arguments. */
 int run(const std::vector<std::string> &args, Io &io);
 
-/** `halctl console`: attaches to a VM's serial console through its node (see console.cc),
- *  dialling the controller and the node with `credentials`. Returns the exit code. */
+/** `halctl console`: attaches to a VM's serial console through the controller, which relays
+ *  it to the VM's node (see console.cc), dialling it with `credentials`. Returns the exit code. */
 int run_console(const std::string &server,
                 const std::shared_ptr<grpc::ChannelCredentials> &credentials, const std::string &ns,
                 const std::string &name, double timeout_s, Io &io);

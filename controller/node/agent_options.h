@@ -56,7 +56,7 @@ struct NodeAgentOptions {
   /** host:port of hal-controller's NodeRegistry; empty: do not register (standalone). */
   std::string controller;
   /** Mutual TLS: the node's certificate (CN=system:node:NAME) serves NodeAgent, where only the
-   *  controller may call (any cluster user may open a Console), and registers with the
+   *  controller may call (users reach consoles through its relay), and registers with the
    *  controller. Default-constructed: plaintext (in-process tests). */
   tls::TlsOptions tls;
   /** A bootstrap token (hal-pki token NAME): with no tls.cert_file yet, the node joins through

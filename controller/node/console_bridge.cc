@@ -98,6 +98,11 @@ grpc::Status bridge_console(grpc::ServerContext *context,
   if (!opened.ok()) return opened;
   if (!first.data().empty() && !write_all(console.fd, first.data()))
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "console of '" + vm_id + "' closed");
+  // Attached: an empty first message tells the caller (the controller's relay) the console is
+  // open before the guest writes anything.
+  v1::ConsoleChunk attached;
+  attached.set_vm_id(vm_id);
+  if (!stream->Write(attached)) return grpc::Status::OK;  // The caller is gone.
 
   int wake[2];
   if (::pipe2(wake, O_CLOEXEC) != 0)
@@ -153,10 +158,9 @@ grpc::Status bridge_console(grpc::ServerContext *context,
 grpc::Status NodeAgentService::Console(
     grpc::ServerContext *context,
     grpc::ServerReaderWriter<v1::ConsoleChunk, v1::ConsoleChunk> *stream) {
-  // halctl dials the node for a console: any cluster identity may (RBAC will narrow it).
-  if (grpc::Status denied = ctx_.peers.require_authenticated(*context, "NodeAgent/Console");
-      !denied.ok())
-    return denied;
+  // Users reach a console only through the controller, which authorises them and relays the
+  // session (Controller.Console); a node serves nobody else.
+  if (grpc::Status denied = controller_only(*context, "Console"); !denied.ok()) return denied;
   return bridge_console(context, stream, *ctx_.vms, *ctx_.stopping);
 }
 

@@ -3,6 +3,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
 #include <random>
 
 #include "controller/node/advertised_address.h"
@@ -125,6 +126,18 @@ void NodeAgent::start() {
     server_credentials = tls::server_credentials(options_.tls);
   } catch (const tls::CredentialsError &e) {
     throw Error(HAL_INVALID_ARGUMENT, std::string("TLS: ") + e.what());
+  }
+  // The state dir holds every VM's sockets, logs and specs: owner-only, as each backend's own
+  // directory under it is, so other local users cannot even list it.
+  if (!options_.state_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.state_dir, ec);
+    if (!ec)
+      std::filesystem::permissions(options_.state_dir, std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::replace, ec);
+    if (ec)
+      throw Error(HAL_INVALID_ARGUMENT,
+                  "state-dir " + options_.state_dir.string() + ": " + ec.message());
   }
   auto run = std::make_unique<Running>();
   run->boot_id = random_boot_id();

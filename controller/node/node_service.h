@@ -29,7 +29,7 @@ struct ServiceContext {
   std::function<v1::NodeInfo()> node_info;      ///< Builds GetNodeInfo's answer.
   const std::atomic<bool> *stopping = nullptr;  ///< Set when the agent stops (ends streams).
   std::string migration_listen_uri;  ///< Where incoming migrations listen unless told otherwise.
-  tls::PeerPolicy peers;             ///< Who may call (on TLS: the controller; Console: anyone).
+  tls::PeerPolicy peers;             ///< Who may call (on TLS: only the controller).
   std::vector<std::filesystem::path> host_path_roots;  ///< Where spec host paths may point.
 };
 

@@ -5,7 +5,7 @@
 
 namespace hal::controller {
 
-Caller ApiAccess::caller(const grpc::ServerContext &context) const {
+Caller ApiAccess::caller(const grpc::ServerContextBase &context) const {
   if (authorizer_ == nullptr) {
     // Kubernetes' names for a caller nobody authenticated.
     return Caller{tls::Identity{"system:anonymous", {"system:unauthenticated"}}, true, true};

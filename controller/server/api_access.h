@@ -32,7 +32,7 @@ class ApiAccess {
       : authorizer_(authorizer), audit_(audit) {}
 
   /** The caller of `context`'s call. */
-  Caller caller(const grpc::ServerContext &context) const;
+  Caller caller(const grpc::ServerContextBase &context) const;
 
   /** OK when `caller` may make `request`; else UNAUTHENTICATED or PERMISSION_DENIED naming the
    *  user, the verb, the resource and the namespace. */

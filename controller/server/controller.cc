@@ -103,6 +103,11 @@ void Controller::node_not_ready(const std::string &node) {
   for (const StoreKey &vmim : placements_.migrations_with_target()) shared_.queue_migration(vmim);
 }
 
+std::string Controller::vm_assigned_elsewhere(const std::string &node,
+                                              const std::string &vm_id) const {
+  return placements_.assigned_elsewhere(vm_id, node);
+}
+
 void Controller::node_event(const std::string &, const v1::NodeEvent &event) {
   if (auto vmim = placements_.migration_of(event.vm_id())) {
     shared_.queue_migration(*vmim);

@@ -60,6 +60,8 @@ class Controller : public NodeListener {
   void node_registered(const std::string &node, const std::vector<std::string> &vm_ids) override;
   void node_not_ready(const std::string &node) override;
   void node_event(const std::string &node, const v1::NodeEvent &event) override;
+  std::string vm_assigned_elsewhere(const std::string &node,
+                                    const std::string &vm_id) const override;
 
  private:
   WorkResult handle(const std::string &key);

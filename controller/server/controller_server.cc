@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "controller/tls/credentials.h"
+#include "controller/tls/node_credentials.h"
 #include "core/log/log.h"
 
 namespace hal::controller {
@@ -12,9 +13,10 @@ ControllerServer::ControllerServer(ControllerServerOptions options) : options_(s
   if (options_.test_guest_dir.empty()) {
     if (const char *dir = std::getenv("HAL_TEST_GUEST_DIR")) options_.test_guest_dir = dir;
   }
-  // The controller dials nodes with its own certificate; a node's registration must come
-  // from that node's certificate (tls/peer_policy.h).
-  options_.controller.nodes.node_credentials = tls::channel_credentials(options_.tls);
+  // The controller dials nodes with its own certificate and accepts only the node's own
+  // certificate there (tls/node_credentials.h); a node's registration must come from that
+  // node's certificate (tls/peer_policy.h).
+  options_.controller.nodes.node_credentials = tls::node_channel_credentials(options_.tls);
   options_.controller.nodes.peers = tls::PeerPolicy(options_.tls.enabled());
   server_credentials_ = tls::server_credentials(options_.tls);
   store_ = open_store(options_.store);

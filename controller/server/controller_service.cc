@@ -62,8 +62,9 @@ grpc::Status guarded(Body &&body) {
 /** Checks `request` for the caller of `context`, runs `body` when allowed and, for a mutating
  *  `call`, appends its audit line. */
 template <class Body>
-grpc::Status gated(const ApiAccess &access, const grpc::ServerContext &context, const char *call,
-                   const rbac::AccessRequest &request, bool audited, Body &&body) {
+grpc::Status gated(const ApiAccess &access, const grpc::ServerContextBase &context,
+                   const char *call, const rbac::AccessRequest &request, bool audited,
+                   Body &&body) {
   const Caller caller = access.caller(context);
   grpc::Status status = access.check(caller, request);
   const bool allowed = status.ok();
@@ -185,7 +186,10 @@ void to_wire(const StoredObject &stored, v1::Object *object) {
 }
 
 ControllerService::ControllerService(Controller &controller, ApiAccess access)
-    : controller_(controller), access_(access) {}
+    : controller_(controller),
+      access_(access),
+      console_([this](const grpc::CallbackServerContext &context, const v1::ConsoleInput &first,
+                      ConsoleTarget &target) { return resolve_console(context, first, target); }) {}
 
 grpc::Status ControllerService::Apply(grpc::ServerContext *context, const v1::ApplyRequest *request,
                                       v1::ApplyResponse *response) {
@@ -592,21 +596,29 @@ grpc::Status ControllerService::Drain(grpc::ServerContext *context, const v1::Dr
                });
 }
 
-grpc::Status ControllerService::Console(grpc::ServerContext *context,
-                                        const v1::VmActionRequest *request,
-                                        v1::ConsoleLocation *response) {
+grpc::ServerBidiReactor<v1::ConsoleInput, v1::ConsoleOutput> *ControllerService::Console(
+    grpc::CallbackServerContext *context) {
+  return console_.open(context);
+}
+
+grpc::Status ControllerService::resolve_console(const grpc::CallbackServerContext &context,
+                                                const v1::ConsoleInput &first,
+                                                ConsoleTarget &target) {
+  const std::string ns = ns_or_default(first.namespace_());
+  if (first.name().empty())
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "name: the first Console message must name the VirtualMachineInstance");
   // Not a change, but interactive access to a guest: audited like the changes.
-  return gated(access_, *context, "Console",
-               subresource_request("get", "virtualmachineinstances/console",
-                                   ns_or_default(request->namespace_()), request->name()),
-               true, [&] {
-                 auto [node, vm_id] = controller_.actions().console(
-                     ns_or_default(request->namespace_()), request->name());
-                 response->set_node(node.name);
-                 response->set_node_address(node.address);
-                 response->set_vm_id(vm_id);
-                 return grpc::Status::OK;
-               });
+  return gated(
+      access_, context, "Console",
+      subresource_request("get", "virtualmachineinstances/console", ns, first.name()), true, [&] {
+        auto [node, vm_id] = controller_.actions().console(ns, first.name());
+        std::shared_ptr<NodeConnection> connection = controller_.registry().connection(node.name);
+        target =
+            ConsoleTarget{node.name, connection ? connection->channel() : nullptr, vm_id,
+                          ns + "/" + first.name(), access_.caller(context).identity.describe()};
+        return grpc::Status::OK;
+      });
 }
 
 }  // namespace hal::controller

@@ -61,6 +61,8 @@ class NodeConnection {
   v1::NodeAgent::Stub &stub() { return *stub_; }
   /** The node's NodeAgent address. */
   const std::string &address() const { return address_; }
+  /** The channel to the node (the console relay opens its streams on it). */
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   /** Sequence of the last event received. */
   uint64_t last_sequence() const { return last_sequence_.load(); }
 

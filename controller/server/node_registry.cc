@@ -102,6 +102,21 @@ void NodeRegistry::write_node(const std::string &name, bool heartbeat_only) {
   }
 }
 
+std::string NodeRegistry::refuse_report(const std::string &node, const std::string &vm_id,
+                                        const std::string &what) {
+  if (listener_ == nullptr) return "";
+  std::string owner = listener_->vm_assigned_elsewhere(node, vm_id);
+  if (owner.empty()) return "";
+  std::lock_guard lock(refused_mutex_);
+  if (refused_.emplace(node, vm_id + "\n" + owner).second)
+    hal::log("controller")
+        ->warn(
+            "node {} reported VM {} ({}), which is assigned to node {}: ignored (node "
+            "restriction: a node reports only on its own VMs)",
+            node, vm_id, what, owner);
+  return owner;
+}
+
 grpc::Status NodeRegistry::Register(grpc::ServerContext *context,
                                     const v1::RegisterNodeRequest *request,
                                     v1::RegisterNodeResponse *response) {
@@ -115,6 +130,18 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *context,
       !allowed.ok())
     return allowed;
   const std::string name = info.name();
+  {
+    // A new registration logs its refused reports afresh.
+    std::lock_guard lock(refused_mutex_);
+    std::erase_if(refused_, [&](const auto &entry) { return entry.first == name; });
+  }
+  // Node restriction: VMs assigned to other nodes are not taken as news of those VMs. They stay
+  // in this node's own list, so the orphan pass removes them from this node.
+  std::set<std::string> foreign;
+  for (const auto &vm : request->vms()) {
+    if (!refuse_report(name, vm.vm_id(), "registration, state " + vm.state()).empty())
+      foreign.insert(vm.vm_id());
+  }
   std::shared_ptr<NodeConnection> old_connection;
   std::shared_ptr<NodeConnection> connection;
   std::vector<std::string> vm_ids;
@@ -152,7 +179,7 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *context,
     std::vector<std::pair<std::string, std::string>> vms;
     for (const auto &vm : request->vms()) {
       vms.emplace_back(vm.vm_id(), vm.state());
-      vm_ids.push_back(vm.vm_id());
+      if (foreign.count(vm.vm_id()) == 0) vm_ids.push_back(vm.vm_id());
     }
     observed_.reset_node(name, vms);
     if (!node.connection || node.connection->address() != info.address() || !was_ready) {
@@ -160,10 +187,11 @@ grpc::Status NodeRegistry::Register(grpc::ServerContext *context,
       node.connection = std::make_shared<NodeConnection>(
           name, info.address(),
           [this, name](const v1::NodeEvent &event) {
-            if (observed_.observe_event(name, event) && listener_ != nullptr)
+            if (observed_.observe_event(name, event) && listener_ != nullptr &&
+                refuse_report(name, event.vm_id(), "event " + event.type()).empty())
               listener_->node_event(name, event);
           },
-          event_poller_, options_.node_credentials);
+          event_poller_, options_.node_credentials ? options_.node_credentials(name) : nullptr);
       connection = node.connection;
     }
   }

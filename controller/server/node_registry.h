@@ -22,6 +22,7 @@
 #include "controller/server/observed_vms.h"
 #include "controller/server/scheduler.h"
 #include "controller/store/store.h"
+#include "controller/tls/node_credentials.h"
 #include "controller/tls/peer_policy.h"
 #include "hal/v1/node.grpc.pb.h"
 
@@ -39,6 +40,13 @@ class NodeListener {
   virtual void node_not_ready(const std::string &node) = 0;
   /** An event from `node`'s stream (observed state already updated). */
   virtual void node_event(const std::string &node, const v1::NodeEvent &event) = 0;
+  /** Node restriction: the node `vm_id` is assigned to when `node` has no part in it, else "".
+   *  The registry keeps such a VM in `node`'s own observed list (so it is removed from there as
+   *  an orphan) but neither reports it at registration nor passes its events on. */
+  virtual std::string vm_assigned_elsewhere(const std::string & /*node*/,
+                                            const std::string & /*vm_id*/) const {
+    return "";
+  }
 };
 
 /** Registry timing. */
@@ -46,8 +54,9 @@ struct NodeRegistryOptions {
   std::chrono::milliseconds heartbeat_interval{1000};  ///< Told to nodes at Register.
   std::chrono::milliseconds grace_period{10000};       ///< Missed for this long → NotReady.
   std::chrono::milliseconds status_flush{30000};       ///< Max age of stored heartbeat time.
-  /// How the controller dials nodes (its TLS identity); null: plaintext.
-  std::shared_ptr<grpc::ChannelCredentials> node_credentials;
+  /// How the controller dials each node (its TLS identity, checking the node's: see
+  /// tls/node_credentials.h); null: plaintext.
+  tls::NodeCredentials node_credentials;
   /// Who may register and heartbeat as a node (on TLS: that node's own certificate only).
   tls::PeerPolicy peers;
 };
@@ -143,6 +152,10 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
 
   void monitor();
   void write_node(const std::string &name, bool heartbeat_only);
+  // "" when `node` may report on `vm_id`; else logs (once per node registration, VM and
+  // node it is assigned to) that the report `what` is ignored, and answers that node.
+  std::string refuse_report(const std::string &node, const std::string &vm_id,
+                            const std::string &what);
 
   Store &store_;
   NodeRegistryOptions options_;
@@ -156,6 +169,9 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   mutable uint64_t views_generation_ = ~uint64_t{0};                 ///< Generation of views_.
   mutable std::shared_ptr<const std::vector<SchedulerNode>> views_;  ///< scheduler_views().
   ObservedVms observed_;  ///< What the nodes report of their VMs.
+  std::mutex refused_mutex_;
+  /// Refused reports already logged: (node, "VM\nassigned node").
+  std::set<std::pair<std::string, std::string>> refused_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread monitor_;

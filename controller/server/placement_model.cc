@@ -123,6 +123,23 @@ void PlacementModel::index_vm_id(const std::string &vm_id, const StoreKey &vmi_k
   vm_ids_[vm_id] = vmi_key;
 }
 
+std::string PlacementModel::assigned_elsewhere(const std::string &vm_id,
+                                               const std::string &node) const {
+  std::lock_guard lock(mutex_);
+  auto vmi = vm_ids_.find(vm_id);
+  if (vmi == vm_ids_.end()) return "";
+  auto placed = placements_.find(vmi->second);
+  if (placed == placements_.end() || placed->second.node.empty() || placed->second.node == node)
+    return "";
+  if (auto migration = migrating_.find(vm_id); migration != migrating_.end()) {
+    auto target = target_placements_.find(migration->second);
+    if (target != target_placements_.end() && target->second.node == node) return "";
+    auto source = migration_sources_.find(migration->second);
+    if (source != migration_sources_.end() && source->second == node) return "";
+  }
+  return placed->second.node;
+}
+
 void PlacementModel::set_migrating(const std::string &vm_id, const StoreKey &vmim_key) {
   std::lock_guard lock(mutex_);
   migrating_[vm_id] = vmim_key;

@@ -64,6 +64,10 @@ class PlacementModel {
   void clear_migrating(const std::string &vm_id);
   /** The migration moving `vm_id`, if any. */
   std::optional<StoreKey> migration_of(const std::string &vm_id) const;
+  /** The node `vm_id` is assigned to when `node` has no part in it: its VMI is placed on
+   *  another node and no migration of it has `node` as source or target. "" when `node` may
+   *  report on it (placed there, migrating from or to it, not placed, or no VMI's). */
+  std::string assigned_elsewhere(const std::string &vm_id, const std::string &node) const;
 
   /** Marks a VMI as waiting for room (handed back by unplace of another VMI). */
   void wait_for_room(const StoreKey &vmi_key);

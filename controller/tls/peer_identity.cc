@@ -49,7 +49,7 @@ Identity remembered_identity(std::string pem) {
 
 }  // namespace
 
-std::optional<Identity> peer_identity(const grpc::ServerContext &context) {
+std::optional<Identity> peer_identity(const grpc::ServerContextBase &context) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (!auth || !auth->IsPeerAuthenticated()) return std::nullopt;
   // The PEM of the certificate gRPC verified; its subject is parsed by OpenSSL rather than

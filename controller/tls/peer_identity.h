@@ -25,7 +25,7 @@ struct Identity {
 
 /** The identity of the peer of `context`'s call; nullopt when the call is not over mutual TLS
  *  (an insecure server) or carries no certificate. */
-std::optional<Identity> peer_identity(const grpc::ServerContext &context);
+std::optional<Identity> peer_identity(const grpc::ServerContextBase &context);
 
 /** The identity in a PEM certificate; throws pki::Error when it is not one. */
 Identity identity_of_certificate(const std::string &pem);

@@ -21,14 +21,15 @@ grpc::Status denied(const Identity &identity, const std::string &call, const std
 
 }  // namespace
 
-grpc::Status PeerPolicy::require_authenticated(const grpc::ServerContext &context,
+grpc::Status PeerPolicy::require_authenticated(const grpc::ServerContextBase &context,
                                                const std::string &call) const {
   if (!tls_ || peer_identity(context)) return grpc::Status::OK;
   return unauthenticated(call);
 }
 
-grpc::Status PeerPolicy::require_group(const grpc::ServerContext &context, const std::string &group,
-                                       const std::string &who, const std::string &call) const {
+grpc::Status PeerPolicy::require_group(const grpc::ServerContextBase &context,
+                                       const std::string &group, const std::string &who,
+                                       const std::string &call) const {
   if (!tls_) return grpc::Status::OK;
   std::optional<Identity> identity = peer_identity(context);
   if (!identity) return unauthenticated(call);
@@ -36,7 +37,7 @@ grpc::Status PeerPolicy::require_group(const grpc::ServerContext &context, const
   return denied(*identity, call, "only " + who + " (group " + group + ") may");
 }
 
-grpc::Status PeerPolicy::require_node(const grpc::ServerContext &context,
+grpc::Status PeerPolicy::require_node(const grpc::ServerContextBase &context,
                                       const std::string &node_name, const std::string &call) const {
   if (!tls_) return grpc::Status::OK;
   std::optional<Identity> identity = peer_identity(context);

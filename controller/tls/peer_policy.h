@@ -23,15 +23,15 @@ class PeerPolicy {
   bool tls() const { return tls_; }
 
   /** OK when the caller presented a verified certificate (or the server is insecure). */
-  grpc::Status require_authenticated(const grpc::ServerContext &context,
+  grpc::Status require_authenticated(const grpc::ServerContextBase &context,
                                      const std::string &call) const;
   /** OK when the caller is in `group` (or the server is insecure); `who` names the callers
    *  allowed, for the message ("the controller"). */
-  grpc::Status require_group(const grpc::ServerContext &context, const std::string &group,
+  grpc::Status require_group(const grpc::ServerContextBase &context, const std::string &group,
                              const std::string &who, const std::string &call) const;
   /** OK when the caller is node `node_name` (CN system:node:NAME in group system:nodes), or the
    *  server is insecure. */
-  grpc::Status require_node(const grpc::ServerContext &context, const std::string &node_name,
+  grpc::Status require_node(const grpc::ServerContextBase &context, const std::string &node_name,
                             const std::string &call) const;
 
  private:

@@ -299,33 +299,28 @@ grpc::Status FakeController::Drain(grpc::ServerContext *, const hal::v1::DrainRe
   return grpc::Status::OK;
 }
 
-grpc::Status FakeController::Console(grpc::ServerContext *, const hal::v1::VmActionRequest *request,
-                                     hal::v1::ConsoleLocation *response) {
-  const std::string ns = request->namespace_().empty() ? "default" : request->namespace_();
-  std::lock_guard lock(mutex_);
-  if (!objects_.count(Key{"VirtualMachineInstance", ns, request->name()}))
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "VirtualMachineInstance " + ns + "/" + request->name() + " is not running");
-  response->set_node("node-a");
-  response->set_node_address(node_address_);
-  response->set_vm_id(ns + "-" + request->name());
-  return grpc::Status::OK;
-}
-
-grpc::Status FakeConsoleNode::Console(
+grpc::Status FakeController::Console(
     grpc::ServerContext *,
-    grpc::ServerReaderWriter<hal::v1::ConsoleChunk, hal::v1::ConsoleChunk> *stream) {
-  hal::v1::ConsoleChunk chunk;
-  if (!stream->Read(&chunk))
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no first chunk");
-  const std::string vm_id = chunk.vm_id();
-  if (vm_id == "default-gone")
+    grpc::ServerReaderWriter<hal::v1::ConsoleOutput, hal::v1::ConsoleInput> *stream) {
+  hal::v1::ConsoleInput input;
+  if (!stream->Read(&input))
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no first message");
+  const std::string ns = input.namespace_().empty() ? "default" : input.namespace_();
+  {
+    std::lock_guard lock(mutex_);
+    if (!objects_.count(Key{"VirtualMachineInstance", ns, input.name()}))
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "VirtualMachineInstance " + ns + "/" + input.name() + " is not running");
+  }
+  const std::string vm_id = ns + "-" + input.name();
+  if (input.name() == "gone")
     return grpc::Status(grpc::StatusCode::NOT_FOUND, "VM '" + vm_id + "' is not on this node");
-  hal::v1::ConsoleChunk reply;
+  hal::v1::ConsoleOutput reply;
+  stream->Write(reply);  // Attached.
   reply.set_data("console of " + vm_id + "\n");
   stream->Write(reply);
-  while (stream->Read(&chunk)) {
-    reply.set_data("echo: " + chunk.data());
+  while (stream->Read(&input)) {
+    reply.set_data("echo: " + input.data());
     if (!stream->Write(reply)) break;
   }
   return grpc::Status::OK;
@@ -336,10 +331,8 @@ FakeServer::FakeServer() {
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service_);
-  builder.RegisterService(&node_);
   server_ = builder.BuildAndStart();
   address_ = "127.0.0.1:" + std::to_string(port);
-  service_.set_node_address(address_);
 }
 
 FakeServer::~FakeServer() {

@@ -1,7 +1,7 @@
 // fake_controller.h - an in-process Controller service for halctl's tests: objects in memory,
 // Apply validated with hal_controller_api, watchable changes, and migrations that progress on a
-// thread (and fail when the target node is "broken"); and a fake node whose serial console
-// echoes what it is sent, for `halctl console`.
+// thread (and fail when the target node is "broken"); and a console that echoes what it is
+// sent, for `halctl console`.
 #ifndef HAL_CONTROLLER_HALCTL_TESTS_FAKE_CONTROLLER_H
 #define HAL_CONTROLLER_HALCTL_TESTS_FAKE_CONTROLLER_H
 
@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "hal/v1/controller.grpc.pb.h"
-#include "hal/v1/node.grpc.pb.h"
 
 namespace hal::halctl::testing {
 
@@ -57,12 +56,12 @@ class FakeController final : public hal::v1::Controller::Service {
                        hal::v1::Object *) override;
   grpc::Status Drain(grpc::ServerContext *, const hal::v1::DrainRequest *,
                      hal::v1::DrainResponse *) override;
-  /** Where a stored VirtualMachineInstance's console is: node "node-a" at `node_address`. */
-  grpc::Status Console(grpc::ServerContext *, const hal::v1::VmActionRequest *,
-                       hal::v1::ConsoleLocation *) override;
-
-  /** The address Console answers with (the FakeServer's own: it serves the node too). */
-  void set_node_address(std::string address) { node_address_ = std::move(address); }
+  /** The console of a stored VirtualMachineInstance, as the relay serves it: attached (an
+   *  empty first message), a greeting "console of VM_ID", then "echo: DATA" for each chunk; the
+   *  VMI "gone" is not on its node (NOT_FOUND, as the node would answer). */
+  grpc::Status Console(
+      grpc::ServerContext *,
+      grpc::ServerReaderWriter<hal::v1::ConsoleOutput, hal::v1::ConsoleInput> *stream) override;
 
  private:
   using Key = std::tuple<std::string, std::string, std::string>;  // kind, namespace, name
@@ -80,19 +79,9 @@ class FakeController final : public hal::v1::Controller::Service {
   bool stopping_ = false;
   std::vector<std::thread> threads_;
   std::pair<std::string, hal::v1::VmActionRequest> last_action_;
-  std::string node_address_;
 };
 
-/** A node whose serial consoles greet with "console of VM_ID" and answer each chunk with
- *  "echo: DATA"; VM "default-gone" is not on it (NOT_FOUND). */
-class FakeConsoleNode final : public hal::v1::NodeAgent::Service {
- public:
-  grpc::Status Console(
-      grpc::ServerContext *,
-      grpc::ServerReaderWriter<hal::v1::ConsoleChunk, hal::v1::ConsoleChunk> *stream) override;
-};
-
-/** A gRPC server on 127.0.0.1:<free port> running a FakeController and a FakeConsoleNode. */
+/** A gRPC server on 127.0.0.1:<free port> running a FakeController. */
 class FakeServer {
  public:
   FakeServer();
@@ -104,7 +93,6 @@ class FakeServer {
 
  private:
   FakeController service_;
-  FakeConsoleNode node_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

@@ -1,6 +1,7 @@
 // placement_model_test.cc - the placement model on its own: per-node totals as VMIs and migration
 // targets come and go, the VMIs waiting for room handed back when room frees, outbound migration
-// counts, dedicated host CPUs in use, and the rebuild from stored VMIs and VMIMs.
+// counts, dedicated host CPUs in use, the rebuild from stored VMIs and VMIMs, and which nodes
+// may report on a VM (node restriction).
 #include "controller/server/placement_model.h"
 
 #include <gtest/gtest.h>
@@ -49,6 +50,30 @@ TEST(PlacementModel, TotalsFollowPlacementsAndTargets) {
   EXPECT_EQ(allocation(model, "n1").allocated_memory, 512u);
   EXPECT_EQ(allocation(model, "n2").allocated_memory, 1024u);
   EXPECT_EQ(model.vmis_on("n2"), std::vector<StoreKey>{kVmiA});
+}
+
+TEST(PlacementModel, OnlyTheNodesAVmIsAssignedToMayReportOnIt) {
+  PlacementModel model;
+  // Unknown or unplaced VMs belong to no node yet: any node may report them.
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n1"), "");
+  model.index_vm_id("default-a", kVmiA);
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n1"), "");
+  model.place(kVmiA, Placement{"n1", 1, 512, {}});
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n1"), "");
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n2"), "n1");
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n3"), "n1");
+  // A migration from n1 to n2: both take part, n3 still not.
+  model.place_target(kVmimA, Placement{"n2", 1, 512, {}}, "n1");
+  model.set_migrating("default-a", kVmimA);
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n1"), "");
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n2"), "");
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n3"), "n1");
+  // Completed: the VMI lives on n2, and n1's leftover is not news of it.
+  model.place(kVmiA, Placement{"n2", 1, 512, {}});
+  model.unplace_target(kVmimA);
+  model.clear_migrating("default-a");
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n1"), "n2");
+  EXPECT_EQ(model.assigned_elsewhere("default-a", "n2"), "");
 }
 
 TEST(PlacementModel, UnplaceHandsBackTheVmisWaitingForRoom) {
