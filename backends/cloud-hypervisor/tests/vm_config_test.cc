@@ -6,6 +6,7 @@
 
 #include "backends/cloud-hypervisor/emulator/config_checks.h"
 #include "backends/cloud-hypervisor/emulator/vmm.h"
+#include "backends/cloud-hypervisor/migration.h"
 #include "hal/plugin.hpp"
 
 namespace hal::cloud_hypervisor {
@@ -88,6 +89,18 @@ TEST(VmConfig, AMachineTypeIsUnsupported) {
   VmSpec spec = numa_spec();
   spec.machine = "pc-q35-7.2";
   expect_unsupported(spec, "spec.machine");
+}
+
+// migration-params tls is valid against the schema, but this backend cannot honour it: refused,
+// never migrated in clear.
+TEST(MigrationParams, TlsIsRefusedNotIgnored) {
+  try {
+    parse_migration_params(R"({"uri":"tcp:127.0.0.1:1","tls":{"dir":"/d"}})", MigrationPolicy{});
+    ADD_FAILURE() << "params.tls was accepted";
+  } catch (const hal::plugin::Failure &f) {
+    EXPECT_EQ(f.status, HAL_UNSUPPORTED);
+    EXPECT_NE(std::string(f.what()).find("params.tls"), std::string::npos) << f.what();
+  }
 }
 
 TEST(EmulatorChecks, AWrongVmConfigIsCaught) {
