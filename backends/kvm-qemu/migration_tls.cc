@@ -1,5 +1,5 @@
-// migration_tls.cc - the "tls" migration parameter, its QMP objects and the staged copy of its
-// files (see migration_tls.h).
+// migration_tls.cc - the QMP objects of a TLS migration and the staged copy of its files (see
+// migration_tls.h).
 #include "backends/kvm-qemu/migration_tls.h"
 
 #include <fcntl.h>
@@ -21,21 +21,6 @@ using hal::plugin::Failure;
 
 namespace {
 
-[[noreturn]] void bad(const std::string &field, const std::string &why) {
-  throw Failure(HAL_INVALID_ARGUMENT, "migration params.tls" + field + ": " + why);
-}
-
-// A required or optional non-empty string member of `tls` (empty result when absent).
-std::string read_string(const nlohmann::json &tls, const char *key, size_t max_length) {
-  if (!tls.contains(key)) return "";
-  const auto &value = tls[key];
-  if (!value.is_string() || value.get<std::string>().empty() ||
-      value.get<std::string>().size() > max_length)
-    bad(std::string(".") + key,
-        "must be a non-empty string of at most " + std::to_string(max_length) + " characters");
-  return value.get<std::string>();
-}
-
 // Writes `content` to a new file `path` with mode 0400.
 void write_new_file(const std::filesystem::path &path, const std::string &content) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
@@ -56,31 +41,6 @@ void write_new_file(const std::filesystem::path &path, const std::string &conten
 
 }  // namespace
 
-MigrationTls parse_migration_tls(const nlohmann::json &tls) {
-  if (!tls.is_object()) bad("", "must be an object");
-  for (const auto &item : tls.items()) {
-    if (item.key() != "dir" && item.key() != "hostname" && item.key() != "peerSubjects")
-      bad("." + item.key(), "unknown field");
-  }
-  MigrationTls parsed;
-  parsed.dir = read_string(tls, "dir", 4096);
-  if (parsed.dir.empty()) bad(".dir", "required");
-  if (parsed.dir.front() != '/') bad(".dir", "must be an absolute directory path");
-  parsed.hostname = read_string(tls, "hostname", 253);
-  if (tls.contains("peerSubjects")) {
-    const auto &subjects = tls["peerSubjects"];
-    if (!subjects.is_array() || subjects.empty() || subjects.size() > 16)
-      bad(".peerSubjects", "must be an array of 1 to 16 patterns");
-    for (const auto &subject : subjects) {
-      if (!subject.is_string() || subject.get<std::string>().empty() ||
-          subject.get<std::string>().size() > 1024)
-        bad(".peerSubjects", "each pattern must be a non-empty string of at most 1024 characters");
-      parsed.peer_subjects.push_back(subject.get<std::string>());
-    }
-  }
-  return parsed;
-}
-
 nlohmann::json qmp_tls_creds_object(bool source, const std::string &staged_dir) {
   return {{"qom-type", "tls-creds-x509"},
           {"id", kMigrationTlsCredsId},
@@ -97,11 +57,6 @@ nlohmann::json qmp_tls_authz_object(const std::vector<std::string> &peer_subject
           {"id", kMigrationTlsAuthzId},
           {"policy", "deny"},
           {"rules", rules}};
-}
-
-std::vector<std::string> tls_files_for(bool source) {
-  if (source) return {"ca-cert.pem", "client-cert.pem", "client-key.pem"};
-  return {"ca-cert.pem", "server-cert.pem", "server-key.pem"};
 }
 
 StagedTlsDir::StagedTlsDir(const MigrationTls &tls, bool source,

@@ -1,8 +1,9 @@
 // migration_tls.h - live migration over mutual TLS for kvm-qemu, with QEMU's own TLS: the
-// migration-params "tls" object, the QMP commands that give QEMU a tls-creds-x509 object (and an
-// authz-list of accepted source subjects on the target) and point the migration parameters at
-// them, and a short-lived copy of the PEM files QEMU can read after it dropped to its
-// unprivileged user (the host's directory is owner-only and may sit where that user cannot go).
+// migration-params "tls" object (backends/common/migration_tls_params.h), the QMP commands that
+// give QEMU a tls-creds-x509 object (and an authz-list of accepted source subjects on the target)
+// and point the migration parameters at them, and a short-lived copy of the PEM files QEMU can read
+// after it dropped to its unprivileged user (the host's directory is owner-only and may sit where
+// that user cannot go).
 #ifndef HAL_BACKENDS_KVM_QEMU_MIGRATION_TLS_H
 #define HAL_BACKENDS_KVM_QEMU_MIGRATION_TLS_H
 
@@ -11,21 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/migration_tls_params.h"
+
 namespace hal::kvm_qemu {
 
-/** migration-params "tls": where the PEM files are and whom to accept. */
-struct MigrationTls {
-  /** Directory with ca-cert.pem, server-cert.pem/-key.pem and client-cert.pem/-key.pem. */
-  std::string dir;
-  /** Source: the name the target's certificate must carry ("" = the uri's host). */
-  std::string hostname;
-  /** Target: glob patterns over the source certificate's subject ("O=...,CN=..."); empty:
-   *  any certificate signed by the CA. */
-  std::vector<std::string> peer_subjects;
-};
-
-/** Parses params.tls. Throws hal::plugin::Failure(HAL_INVALID_ARGUMENT) naming the field. */
-MigrationTls parse_migration_tls(const nlohmann::json &tls);
+/** migration-params "tls" (parsed by backend_common::parse_migration_tls). */
+using MigrationTls = backend_common::MigrationTlsParams;
+using backend_common::parse_migration_tls;
 
 /** QOM id of the tls-creds-x509 object the backend adds for a migration. */
 inline constexpr char kMigrationTlsCredsId[] = "hal-migration-tls";
@@ -41,7 +34,9 @@ nlohmann::json qmp_tls_creds_object(bool source, const std::string &staged_dir);
 nlohmann::json qmp_tls_authz_object(const std::vector<std::string> &peer_subjects);
 
 /** The file names QEMU reads from the directory of one endpoint (CA first). */
-std::vector<std::string> tls_files_for(bool source);
+inline std::vector<std::string> tls_files_for(bool source) {
+  return backend_common::migration_tls_files(source);
+}
 
 /** A private copy of the PEM files one endpoint needs (tls_files_for) in a fresh directory under
  *  `parent`, readable by user `owner` alone ("" = the caller; else chowned to that user, which
