@@ -33,11 +33,7 @@ MigrationParams parse_migration_params(std::string_view params_json,
   }
   auto errors = hal::validate_document("migration-params", doc, "params");
   if (!errors.empty()) throw Failure(HAL_INVALID_ARGUMENT, hal::format_errors(errors));
-  if (doc.contains("tls")) {
-    // Never migrate in clear what the host asked to protect (features.migrationTls is false).
-    throw Failure(HAL_UNSUPPORTED,
-                  "params.tls: the cloud-hypervisor backend cannot carry a migration over TLS");
-  }
+  if (doc.contains("tls")) params.tls = backend_common::parse_migration_tls(doc["tls"]);
   params.uri = doc.value("uri", "");
   if (!params.uri.empty() && params.uri.rfind("tcp:", 0) != 0 &&
       params.uri.rfind("unix:", 0) != 0) {

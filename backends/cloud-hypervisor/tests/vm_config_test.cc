@@ -91,15 +91,20 @@ TEST(VmConfig, AMachineTypeIsUnsupported) {
   expect_unsupported(spec, "spec.machine");
 }
 
-// migration-params tls is valid against the schema, but this backend cannot honour it: refused,
-// never migrated in clear.
-TEST(MigrationParams, TlsIsRefusedNotIgnored) {
+// migration-params tls: carried to the TLS relay, a bad one named.
+TEST(MigrationParams, TlsIsParsedForTheRelay) {
+  MigrationParams params = parse_migration_params(
+      R"({"uri":"tcp:127.0.0.1:1","tls":{"dir":"/d","peerSubjects":["O=system:nodes,CN=*"]}})",
+      MigrationPolicy{});
+  ASSERT_TRUE(params.tls);
+  EXPECT_EQ(params.tls->dir, "/d");
+  EXPECT_EQ(params.tls->peer_subjects, std::vector<std::string>{"O=system:nodes,CN=*"});
   try {
-    parse_migration_params(R"({"uri":"tcp:127.0.0.1:1","tls":{"dir":"/d"}})", MigrationPolicy{});
-    ADD_FAILURE() << "params.tls was accepted";
+    parse_migration_params(R"({"uri":"tcp:127.0.0.1:1","tls":{"dir":"d"}})", MigrationPolicy{});
+    ADD_FAILURE() << "a relative params.tls.dir was accepted";
   } catch (const hal::plugin::Failure &f) {
-    EXPECT_EQ(f.status, HAL_UNSUPPORTED);
-    EXPECT_NE(std::string(f.what()).find("params.tls"), std::string::npos) << f.what();
+    EXPECT_EQ(f.status, HAL_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(f.what()).find("params.tls.dir"), std::string::npos) << f.what();
   }
 }
 
