@@ -78,6 +78,7 @@ std::string ChBackend::capabilities() {
       {"operations", json::parse(hal::plugin::operations_json<ChBackend, ChVm>(abi_version()))},
       {"features",
        {{"liveMigration", true},
+        {"migrationTls", true},
         {"postCopy", false},
         {"numa", true},
         {"vcpuPinning", true},

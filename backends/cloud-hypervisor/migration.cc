@@ -33,6 +33,7 @@ MigrationParams parse_migration_params(std::string_view params_json,
   }
   auto errors = hal::validate_document("migration-params", doc, "params");
   if (!errors.empty()) throw Failure(HAL_INVALID_ARGUMENT, hal::format_errors(errors));
+  if (doc.contains("tls")) params.tls = backend_common::parse_migration_tls(doc["tls"]);
   params.uri = doc.value("uri", "");
   if (!params.uri.empty() && params.uri.rfind("tcp:", 0) != 0 &&
       params.uri.rfind("unix:", 0) != 0) {

@@ -2,7 +2,9 @@
 // SendMigrationData, and the migration relay. Cloud Hypervisor has no API to observe transfer
 // progress or to cancel a migration, so the backend puts a relay between the VMM and the
 // endpoint: it counts the bytes (progress), enforces bandwidthMiBps, and cancels by cutting the
-// connection (the source VMM then fails the migration and keeps the VM running).
+// connection (the source VMM then fails the migration and keeps the VM running). With
+// migration-params "tls" a backend_common::TlsRelay carries the relay's outside connection over
+// mutual TLS (Cloud Hypervisor has no TLS of its own).
 #ifndef HAL_BACKENDS_CLOUD_HYPERVISOR_MIGRATION_H
 #define HAL_BACKENDS_CLOUD_HYPERVISOR_MIGRATION_H
 
@@ -11,10 +13,12 @@
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "backends/common/migration_tls_params.h"
 #include "core/spec/vm_spec.h"
 
 namespace hal::cloud_hypervisor {
@@ -25,6 +29,8 @@ struct MigrationParams {
   uint32_t max_downtime_ms = 300;
   uint32_t bandwidth_mibps = 0;  // 0 = unlimited
   uint64_t timeout_ms = 0;       // 0 = none
+  /** Set: the stream goes over mutual TLS through a backend_common::TlsRelay. */
+  std::optional<backend_common::MigrationTlsParams> tls;
 };
 
 /** Parses params_json (migration-params schema) over `policy`. Throws Failure: INVALID_ARGUMENT

@@ -12,8 +12,8 @@ add_library(hal_ch_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/ch_backend.cc)
 target_include_directories(hal_ch_backend PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(hal_ch_backend
-  PUBLIC hal::headers hal_backend_common hal_ch_protocol hal_core_spec hal_core_host
-         nlohmann_json::nlohmann_json Threads::Threads
+  PUBLIC hal::headers hal_backend_common hal_backend_tls hal_ch_protocol hal_core_spec
+         hal_core_host nlohmann_json::nlohmann_json Threads::Threads
   PRIVATE hal_warnings Boost::system)
 set_target_properties(hal_ch_backend hal_ch_protocol PROPERTIES CXX_VISIBILITY_PRESET hidden
                                                                 VISIBILITY_INLINES_HIDDEN ON)
@@ -61,3 +61,14 @@ add_test(NAME conformance_cloud_hypervisor_emulator
           ${CMAKE_CURRENT_BINARY_DIR}/conformance-out)
 set_tests_properties(conformance_cloud_hypervisor_emulator PROPERTIES
   LABELS "integration;conformance" TIMEOUT 1200 SKIP_RETURN_CODE 77)
+
+# Migration over TLS between two emulated VMMs through the plugin (certificates from hal_pki).
+hal_add_test(hal_ch_migration_tls_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/migration_tls_test.cc
+  LIBS hal::headers hal_testing_plugin hal_testing hal_pki nlohmann_json::nlohmann_json
+  LABELS integration
+  TIMEOUT 120)
+add_dependencies(hal_ch_migration_tls_test hal-cloud-hypervisor hal-ch-emulator)
+target_compile_definitions(hal_ch_migration_tls_test PRIVATE
+  HAL_CH_PLUGIN="$<TARGET_FILE:hal-cloud-hypervisor>"
+  HAL_CH_EMULATOR="$<TARGET_FILE:hal-ch-emulator>")

@@ -34,11 +34,16 @@ VmController::~VmController() {
   detach();
 }
 
+void VmController::cancel_relays_locked() {
+  if (relay_) relay_->cancel();
+  if (tls_relay_) tls_relay_->cancel();
+}
+
 void VmController::detach() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     detached_ = true;
-    if (relay_ && role_ == Role::kTarget) relay_->cancel();
+    if (role_ == Role::kTarget) cancel_relays_locked();
   }
   join_migration();
   std::unique_ptr<SupervisedProcess> process;
@@ -212,7 +217,7 @@ void VmController::force_stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
-    if (relay_) relay_->cancel();
+    cancel_relays_locked();
   }
   kill_vmm(kQuitGrace);
   join_migration();
@@ -314,7 +319,7 @@ void VmController::remove() {
         state_ != HAL_VM_STATE_MIGRATED) {
       refuse_locked("vm_delete", "; stop it first");
     }
-    if (relay_) relay_->cancel();
+    cancel_relays_locked();
   }
   kill_vmm(0ms);
   join_migration();
@@ -511,9 +516,18 @@ void VmController::migration_send(std::string_view params_json) {
   }
   join_migration();
   std::shared_ptr<MigrationRelay> relay;
+  std::shared_ptr<backend_common::TlsRelay> tls;
   try {
+    // With TLS: VMM -> relay (progress, bandwidth, cancel) -> TLS relay -> the target.
+    if (params.tls) {
+      tls = std::make_shared<backend_common::TlsRelay>(backend_common::TlsRelay::Role::kSource,
+                                                       *params.tls, "unix:", params.uri);
+    }
     relay = std::make_shared<MigrationRelay>("unix:" + dir().migration_out_socket().string(),
-                                             params.uri, params.bandwidth_mibps);
+                                             tls ? tls->listen_url() : params.uri,
+                                             params.bandwidth_mibps);
+  } catch (const Failure &) {
+    throw;
   } catch (const std::exception &e) {
     throw Failure(HAL_UNAVAILABLE, std::string("migration_send: ") + e.what());
   }
@@ -521,6 +535,7 @@ void VmController::migration_send(std::string_view params_json) {
   role_ = Role::kSource;
   migration_active_ = true;
   relay_ = relay;
+  tls_relay_ = tls;
   paused_at_ = {};
   progress_ = {{"status", "setup"},
                {"transferredBytes", 0},
@@ -582,6 +597,7 @@ void VmController::run_send(MigrationParams params) {
     const bool cancelled = relay->cancelled();
     progress_["status"] = cancelled ? "cancelled" : "failed";
     std::string why = relay->error().empty() ? error : relay->error() + "; " + error;
+    if (tls_relay_ && !tls_relay_->error().empty()) why = tls_relay_->error() + "; " + why;
     progress_["error"] = cancelled ? "cancelled by migration_cancel" : why;
     // Cloud Hypervisor resumes the source on failure; check what it says.
     lock.unlock();
@@ -595,6 +611,7 @@ void VmController::run_send(MigrationParams params) {
     if (now != HAL_VM_STATE_UNKNOWN) set_state_locked(now, "migration did not complete");
   }
   relay_.reset();
+  tls_relay_.reset();
   emit_locked(HAL_EVENT_MIGRATION_FINISHED, progress_);
 }
 
@@ -619,7 +636,7 @@ void VmController::migration_cancel() {
     throw Failure(HAL_FAILED_PRECONDITION,
                   "migration_cancel: no migration of VM '" + spec_.name + "' is running");
   }
-  relay_->cancel();
+  cancel_relays_locked();
   // The target VMM may still wait for a connection that will never come: end it.
   if (role_ == Role::kTarget && process_) {
     expect_exit_ = true;
@@ -641,11 +658,19 @@ std::string VmController::start_incoming(const MigrationParams &params) {
     set_state_locked(HAL_VM_STATE_INCOMING, "waiting for incoming migration");
   }
   std::shared_ptr<MigrationRelay> relay;
+  std::shared_ptr<backend_common::TlsRelay> tls;
+  const std::string listen = params.uri.empty() ? "tcp:127.0.0.1:0" : params.uri;
   try {
     launch();
-    relay =
-        std::make_shared<MigrationRelay>(params.uri.empty() ? "tcp:127.0.0.1:0" : params.uri,
-                                         "unix:" + dir().migration_in_socket().string(), 0, 30000);
+    // With TLS: the source -> TLS relay at the endpoint -> relay on a socket in the VM's
+    // private dir -> the VMM.
+    const std::string inner = "unix:" + dir().migration_tls_in_socket().string();
+    relay = std::make_shared<MigrationRelay>(
+        params.tls ? inner : listen, "unix:" + dir().migration_in_socket().string(), 0, 30000);
+    if (params.tls) {
+      tls = std::make_shared<backend_common::TlsRelay>(backend_common::TlsRelay::Role::kTarget,
+                                                       *params.tls, listen, inner);
+    }
   } catch (const std::exception &e) {
     kill_vmm(0ms);
     release_run();
@@ -657,15 +682,18 @@ std::string VmController::start_incoming(const MigrationParams &params) {
   }
   std::lock_guard<std::mutex> lock(mutex_);
   relay_ = relay;
+  tls_relay_ = tls;
   migration_thread_ = std::thread([this] { run_receive(); });
-  return json({{"uri", relay->listen_url()}}).dump();
+  return json({{"uri", tls ? tls->listen_url() : relay->listen_url()}}).dump();
 }
 
 void VmController::run_receive() {
   std::shared_ptr<MigrationRelay> relay;
+  std::shared_ptr<backend_common::TlsRelay> tls;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     relay = relay_;
+    tls = tls_relay_;
   }
   std::string error;
   try {
@@ -674,6 +702,9 @@ void VmController::run_receive() {
   } catch (const std::exception &e) {
     error = e.what();
   }
+  // The VMM's last answers may still be crossing the TLS relay.
+  if (tls && error.empty()) tls->wait_finished(5s);
+  if (tls && !error.empty() && !tls->error().empty()) error = tls->error() + "; " + error;
   std::unique_lock<std::mutex> lock(mutex_);
   migration_active_ = false;
   progress_["transferredBytes"] = relay->forwarded();
@@ -700,6 +731,7 @@ void VmController::run_receive() {
     set_state_locked(HAL_VM_STATE_STOPPED, "incoming migration failed");
   }
   relay_.reset();
+  tls_relay_.reset();
   emit_locked(HAL_EVENT_MIGRATION_FINISHED, progress_);
 }
 

@@ -25,6 +25,7 @@
 #include "backends/cloud-hypervisor/vm_state_dir.h"
 #include "backends/common/exit_info.h"
 #include "backends/common/supervised_process.h"
+#include "backends/common/tls_relay.h"
 #include "backends/common/vm_controller_base.h"
 #include "core/spec/vm_spec.h"
 #include "hal/plugin.hpp"
@@ -122,6 +123,9 @@ class VmController : public backend_common::VmControllerBase<BackendSettings, Vm
   Role role_ = Role::kNone;
   bool migration_active_ = false;
   std::shared_ptr<MigrationRelay> relay_;
+  std::shared_ptr<backend_common::TlsRelay> tls_relay_;  // with migration-params tls
+  /** Cuts the migration's connections (both relays). */
+  void cancel_relays_locked();
   std::chrono::steady_clock::time_point paused_at_{};
   nlohmann::json progress_ = {{"status", "none"}};
   std::thread migration_thread_;

@@ -30,6 +30,8 @@ class VmStateDir : public backend_common::StateDir {
   std::filesystem::path migration_out_socket() const { return dir() / "migration-out.sock"; }
   /** Where the VMM receives an incoming migration (relayed from the public endpoint). */
   std::filesystem::path migration_in_socket() const { return dir() / "migration-in.sock"; }
+  /** With migration TLS: where the incoming relay listens for the TLS relay's plain side. */
+  std::filesystem::path migration_tls_in_socket() const { return dir() / "migration-tls-in.sock"; }
 };
 
 }  // namespace hal::cloud_hypervisor

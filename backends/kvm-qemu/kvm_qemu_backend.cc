@@ -82,6 +82,7 @@ std::string KvmQemuBackend::capabilities() {
                          hal::plugin::operations_json<KvmQemuBackend, KvmQemuVm>(abi_version()))},
       {"features",
        {{"liveMigration", true},
+        {"migrationTls", true},
         {"postCopy", true},
         {"numa", true},
         {"vcpuPinning", true},

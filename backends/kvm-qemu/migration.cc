@@ -54,7 +54,7 @@ MigrationParams parse_migration_params(std::string_view json_text, const Migrati
     throw Failure(HAL_INVALID_ARGUMENT, "migration params: not a JSON object");
   }
   static const char *kKnown[] = {"uri",      "maxDowntimeMs",   "bandwidthMiBps", "autoConverge",
-                                 "postCopy", "multifdChannels", "timeoutMs"};
+                                 "postCopy", "multifdChannels", "timeoutMs",      "tls"};
   for (const auto &item : doc.items()) {
     bool known = false;
     for (const char *key : kKnown) known = known || item.key() == key;
@@ -78,6 +78,7 @@ MigrationParams parse_migration_params(std::string_view json_text, const Migrati
   read_bool(doc, "postCopy", params.post_copy);
   read_uint(doc, "multifdChannels", 255, params.multifd_channels);
   read_uint(doc, "timeoutMs", UINT64_MAX >> 1, params.timeout_ms);
+  if (doc.contains("tls")) params.tls = parse_migration_tls(doc["tls"]);
   return params;
 }
 
@@ -98,7 +99,38 @@ nlohmann::json qmp_parameters_for(const MigrationParams &params) {
                                  : uint64_t{params.bandwidth_mibps} * 1024 * 1024;
   args["max-bandwidth"] = bandwidth;
   if (params.multifd_channels > 0) args["multifd-channels"] = params.multifd_channels;
+  args["tls-creds"] = params.tls ? kMigrationTlsCredsId : "";
+  args["tls-hostname"] = params.tls ? params.tls->hostname : "";
+  args["tls-authz"] = "";
   return args;
+}
+
+std::vector<QmpCommand> qmp_migration_setup(const MigrationParams &params, bool source,
+                                            const std::string &tls_dir) {
+  std::vector<QmpCommand> commands;
+  if (params.tls) {
+    if (source) {
+      // A QEMU that arrived here by a TLS migration, or sent one before, still has the objects.
+      commands.push_back({"object-del", {{"id", kMigrationTlsCredsId}}, true});
+      commands.push_back({"object-del", {{"id", kMigrationTlsAuthzId}}, true});
+    }
+    commands.push_back({"object-add", qmp_tls_creds_object(source, tls_dir)});
+    if (!source && !params.tls->peer_subjects.empty())
+      commands.push_back({"object-add", qmp_tls_authz_object(params.tls->peer_subjects)});
+  }
+  commands.push_back({"migrate-set-capabilities", qmp_capabilities_for(params, source)});
+  if (source) {
+    commands.push_back({"migrate-set-parameters", qmp_parameters_for(params)});
+    return commands;
+  }
+  nlohmann::json args = nlohmann::json::object();
+  if (params.multifd_channels > 0) args["multifd-channels"] = params.multifd_channels;
+  if (params.tls) {
+    args["tls-creds"] = kMigrationTlsCredsId;
+    if (!params.tls->peer_subjects.empty()) args["tls-authz"] = kMigrationTlsAuthzId;
+  }
+  if (!args.empty()) commands.push_back({"migrate-set-parameters", args});
+  return commands;
 }
 
 std::string hal_migration_status(const std::string &qemu_status) {

@@ -1,13 +1,17 @@
 // migration.h - pure helpers for live migration: HAL migration parameters (with the spec's
-// policy as fallback), their QMP capabilities/parameters, and query-migrate -> HAL progress.
+// policy as fallback), the QMP commands that prepare either side (capabilities, parameters, TLS
+// objects), and query-migrate -> HAL progress.
 #ifndef HAL_BACKENDS_KVM_QEMU_MIGRATION_H
 #define HAL_BACKENDS_KVM_QEMU_MIGRATION_H
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "backends/kvm-qemu/migration_tls.h"
 #include "core/spec/vm_spec.h"
 
 namespace hal::kvm_qemu {
@@ -25,6 +29,15 @@ struct MigrationParams {
   uint32_t multifd_channels = 0;
   /** 0 = no timeout. */
   uint64_t timeout_ms = 0;
+  /** Set: the stream goes over mutual TLS (migration_tls.h). */
+  std::optional<MigrationTls> tls;
+};
+
+/** One QMP command of a sequence. */
+struct QmpCommand {
+  std::string name;          ///< e.g. "migrate-set-parameters".
+  nlohmann::json arguments;  ///< Its arguments (null: none).
+  bool may_fail = false;     ///< An error reply is expected at times and ignored.
 };
 
 /** Parses migration-params JSON (empty text = {}), falling back to `policy` for absent fields.
@@ -34,8 +47,17 @@ MigrationParams parse_migration_params(std::string_view json_text, const Migrati
 /** The migrate-set-capabilities argument for these parameters (events always on). */
 nlohmann::json qmp_capabilities_for(const MigrationParams &params, bool source);
 
-/** The migrate-set-parameters argument for these parameters (source side). */
+/** The migrate-set-parameters argument for these parameters (source side). The TLS parameters
+ *  are always set: to the TLS objects with params.tls, else to "" (clear text, also after an
+ *  earlier migration of this QEMU used TLS). */
 nlohmann::json qmp_parameters_for(const MigrationParams &params);
+
+/** Everything QEMU is told before `migrate` (source) or `migrate-incoming` (target), in order.
+ *  With params.tls: the source first deletes TLS objects an earlier migration may have left
+ *  (may_fail), then adds the tls-creds-x509 object reading `tls_dir` (the target also the
+ *  authz-list of peerSubjects), then sets capabilities and parameters pointing at them. */
+std::vector<QmpCommand> qmp_migration_setup(const MigrationParams &params, bool source,
+                                            const std::string &tls_dir);
 
 /** Maps a QEMU MigrationStatus to the HAL progress status enum. */
 std::string hal_migration_status(const std::string &qemu_status);

@@ -10,6 +10,7 @@ add_library(hal_kvm_qemu_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/run_as.cc
   ${CMAKE_CURRENT_LIST_DIR}/vcpu_pinning.cc
   ${CMAKE_CURRENT_LIST_DIR}/migration.cc
+  ${CMAKE_CURRENT_LIST_DIR}/migration_tls.cc
   ${CMAKE_CURRENT_LIST_DIR}/vm_controller.cc
   ${CMAKE_CURRENT_LIST_DIR}/kvm_qemu_backend.cc)
 target_include_directories(hal_kvm_qemu_backend PUBLIC ${PROJECT_SOURCE_DIR})
@@ -33,7 +34,8 @@ configure_file(${CMAKE_CURRENT_LIST_DIR}/kvm-qemu.hal.json
 hal_add_test(hal_kvm_qemu_command_line_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/command_line_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/migration_params_test.cc
-  LIBS hal_kvm_qemu_backend hal_core_spec)
+          ${CMAKE_CURRENT_LIST_DIR}/tests/migration_tls_test.cc
+  LIBS hal_kvm_qemu_backend hal_core_spec hal_testing)
 
 hal_add_test(hal_kvm_qemu_probe_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/qemu_probe_test.cc
@@ -76,3 +78,16 @@ hal_add_benchmark(hal_kvm_qemu_create_bench
 hal_add_benchmark(hal_kvm_qemu_migration_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/migration_bench.cc
   LIBS hal_kvm_qemu_bench_support hal_kvm_qemu_backend hal_testing)
+
+# Live migration over TLS with real QEMU: who the target lets in (certificates from hal_pki).
+hal_add_test(hal_kvm_qemu_migration_tls_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/migration_tls_qemu_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_fixture.cc
+  LIBS hal::headers hal_core_spec hal_core_host hal_testing_plugin hal_pki
+       nlohmann_json::nlohmann_json Threads::Threads
+  LABELS integration
+  TIMEOUT 600)
+add_dependencies(hal_kvm_qemu_migration_tls_test hal-kvm-qemu)
+target_include_directories(hal_kvm_qemu_migration_tls_test PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_definitions(hal_kvm_qemu_migration_tls_test PRIVATE
+  HAL_KVM_QEMU_PLUGIN="$<TARGET_FILE:hal-kvm-qemu>")

@@ -611,10 +611,7 @@ std::string VmController::start_incoming(const MigrationParams &params) {
   try {
     launch(true);
     std::shared_ptr<QmpClient> qmp = qmp_or_throw();
-    qmp->execute("migrate-set-capabilities", qmp_capabilities_for(params, false), 10s);
-    if (params.multifd_channels > 0) {
-      qmp->execute("migrate-set-parameters", {{"multifd-channels", params.multifd_channels}}, 10s);
-    }
+    prepare_migration(*qmp, params, false);
     std::string uri = params.uri.empty() ? "tcp:127.0.0.1:0" : params.uri;
     qmp->execute("migrate-incoming", {{"uri", uri}}, 10s);
     nlohmann::json reply = qmp->execute("query-migrate", nullptr, 10s);
@@ -662,15 +659,7 @@ void VmController::migration_send(std::string_view params_json) {
   }
   join_migration_thread();
   std::shared_ptr<QmpClient> qmp = qmp_or_throw();
-  try {
-    qmp->execute("migrate-set-capabilities", qmp_capabilities_for(params, true), 10s);
-    qmp->execute("migrate-set-parameters", qmp_parameters_for(params), 10s);
-  } catch (const QmpCommandError &e) {
-    throw Failure(HAL_UNSUPPORTED,
-                  std::string("migration_send: QEMU refused the parameters: ") + e.what());
-  } catch (const std::exception &e) {
-    throw qmp_failure("migration_send", e);
-  }
+  prepare_migration(*qmp, params, true);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     role_ = Role::kSource;
@@ -688,6 +677,33 @@ void VmController::migration_send(std::string_view params_json) {
   }
   std::lock_guard<std::mutex> lock(migration_thread_mutex_);
   migration_thread_ = std::thread([this, params] { monitor_migration(params); });
+}
+
+void VmController::prepare_migration(QmpClient &qmp, const MigrationParams &params, bool source) {
+  const char *what = source ? "migration_send" : "migration_prepare_incoming";
+  // QEMU runs as settings_->run_as by now and reads the files when the object is added.
+  std::unique_ptr<StagedTlsDir> staged;
+  if (params.tls) {
+    staged = std::make_unique<StagedTlsDir>(*params.tls, source, fs::temp_directory_path(),
+                                            settings_->run_as);
+  }
+  for (const QmpCommand &command :
+       qmp_migration_setup(params, source, staged ? staged->path().string() : "")) {
+    try {
+      qmp.execute(command.name, command.arguments, 10s);
+    } catch (const QmpCommandError &e) {
+      if (command.may_fail) continue;
+      if (command.name == "object-add")
+        throw Failure(HAL_INVALID_ARGUMENT, std::string(what) +
+                                                ": migration params.tls: QEMU refused the TLS "
+                                                "material: " +
+                                                e.what());
+      throw Failure(HAL_UNSUPPORTED,
+                    std::string(what) + ": QEMU refused the parameters: " + e.what());
+    } catch (const std::exception &e) {
+      throw qmp_failure(what, e);
+    }
+  }
 }
 
 // Source side: follows the migration with query-migrate (woken early by MIGRATION and

@@ -110,6 +110,11 @@ class VmController : public backend_common::VmControllerBase<BackendSettings, Vm
   void on_exit(const backend_common::ExitInfo &info);
   void on_target_completed(QmpClient *qmp);
   void monitor_migration(MigrationParams params);
+  /** Runs qmp_migration_setup on `qmp` (with params.tls: from a staged copy of its files that
+   *  QEMU's user can read, removed once QEMU has loaded them). Throws Failure: INVALID_ARGUMENT
+   *  naming params.tls when QEMU refuses the TLS material, UNSUPPORTED when it refuses another
+   *  parameter, UNAVAILABLE when it cannot be reached. */
+  void prepare_migration(QmpClient &qmp, const MigrationParams &params, bool source);
   void join_migration_thread();
   /** Runs QMP `command` ("stop" or "cont"; `what` names the operation in errors) and then waits,
    *  up to a second, until the STOP or RESUME event it causes has been handled. */

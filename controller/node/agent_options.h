@@ -59,6 +59,12 @@ struct NodeAgentOptions {
    *  controller may call (users reach consoles through its relay), and registers with the
    *  controller. Default-constructed: plaintext (in-process tests). */
   tls::TlsOptions tls;
+  /** With TLS on: a backend without features.migrationTls migrates in clear (logged) instead of
+   *  being refused (--allow-insecure-migration). Every other migration goes over TLS. */
+  bool allow_insecure_migration = false;
+  /** Where the migration TLS files are laid out for the backends (migration_security.h); empty:
+   *  <state_dir>/migration-tls, or a private temporary directory without a state_dir. */
+  std::filesystem::path migration_tls_dir;
   /** A bootstrap token (hal-pki token NAME): with no tls.cert_file yet, the node joins through
    *  bootstrap_server and writes its signed certificate there (bootstrap_join.h). */
   std::string bootstrap_token;

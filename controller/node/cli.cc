@@ -62,6 +62,9 @@ CliResult parse_command_line(const std::vector<std::string> &args) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   tls::add_tls_flags(app, options.tls);
+  app.add_flag("--allow-insecure-migration", options.allow_insecure_migration,
+               "With TLS on: migrate VMs of a backend that cannot use TLS (no "
+               "features.migrationTls) in clear text instead of refusing (logged)");
   app.add_option("--bootstrap-token", options.bootstrap_token,
                  "Join with this token (hal-pki token NAME) when --tls-cert does not exist yet; "
                  "the signed certificate and a new key are written to --tls-cert/--tls-key");

@@ -2,14 +2,17 @@
 #include "controller/node/node_agent.h"
 
 #include <grpcpp/grpcpp.h>
+#include <stdlib.h>
 
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include "controller/node/advertised_address.h"
 #include "controller/node/backend_loader.h"
 #include "controller/node/event_hub.h"
 #include "controller/node/guest_watch.h"
+#include "controller/node/migration_security.h"
 #include "controller/node/node_service.h"
 #include "controller/node/vm_directory.h"
 #include "controller/node/wire.h"
@@ -77,6 +80,44 @@ std::unique_ptr<GuestWatch> make_guest_watch(const NodeAgentOptions &options, Vm
   return std::make_unique<GuestWatch>(options.guest_silence_timeout, recheck, probe, report);
 }
 
+// How the agent protects migrations: with TLS, its files laid out in options.migration_tls_dir,
+// else <state_dir>/migration-tls, else a new private temporary directory (returned in
+// `temporary`, which stop() removes); the backends whose capabilities declare migrationTls.
+std::unique_ptr<MigrationSecurity> make_migration_security(const NodeAgentOptions &options,
+                                                           const nlohmann::json &capabilities,
+                                                           std::filesystem::path &temporary) {
+  if (!options.tls.enabled()) return std::make_unique<MigrationSecurity>();
+  std::set<std::string> tls_backends;
+  for (const auto &[name, caps] : capabilities.items()) {
+    const nlohmann::json features = caps.value("features", nlohmann::json::object());
+    if (features.value("migrationTls", false)) tls_backends.insert(name);
+  }
+  std::filesystem::path dir = options.migration_tls_dir;
+  if (dir.empty() && !options.state_dir.empty()) dir = options.state_dir / "migration-tls";
+  if (dir.empty()) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "hal-node-migration-tls-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw Error(HAL_UNAVAILABLE, "migration TLS: cannot create a temporary directory");
+    dir = temporary = pattern;
+  }
+  for (const auto &[name, caps] : capabilities.items()) {
+    if (tls_backends.count(name)) continue;
+    if (options.allow_insecure_migration)
+      hal::log("node")->warn(
+          "backend {} cannot carry migrations over TLS: its VMs migrate in clear text "
+          "(--allow-insecure-migration)",
+          name);
+    else
+      hal::log("node")->info(
+          "backend {} cannot carry migrations over TLS: its migrations are refused "
+          "(--allow-insecure-migration would send them in clear text)",
+          name);
+  }
+  return std::make_unique<MigrationSecurity>(options.tls, dir, std::move(tls_backends),
+                                             options.allow_insecure_migration);
+}
+
 }  // namespace
 
 std::map<std::string, std::string> node_labels(const NodeAgentOptions &options) {
@@ -94,6 +135,9 @@ struct NodeAgent::Running {
   std::unique_ptr<EventHub> events;
   std::unique_ptr<VmDirectory> vms;
   std::unique_ptr<GuestWatch> guest_watch;  // null when options.guest_silence_timeout is zero
+  std::unique_ptr<MigrationSecurity> migration_security;
+  std::filesystem::path
+      temporary_migration_dir;  // made by start() (no state dir), removed by stop()
   std::atomic<bool> stopping{false};
   std::unique_ptr<NodeAgentService> service;
   std::unique_ptr<grpc::Server> server;
@@ -154,6 +198,8 @@ void NodeAgent::start() {
   }
   if (options_.guest_silence_timeout.count() > 0)
     run->guest_watch = make_guest_watch(options_, *run->vms, *run->events, capabilities);
+  run->migration_security =
+      make_migration_security(options_, capabilities, run->temporary_migration_dir);
 
   // Events: sequence them and fan them out; never block the backend's dispatcher.
   for (LoadedBackend &backend : run->backends) {
@@ -198,6 +244,7 @@ void NodeAgent::start() {
   context.migration_listen_uri = migration_listen_uri(options_.listen);
   context.peers = tls::PeerPolicy(options_.tls.enabled());
   context.host_path_roots = options_.host_path_roots;
+  context.migration_security = run->migration_security.get();
   run->service = std::make_unique<NodeAgentService>(std::move(context));
 
   grpc::ServerBuilder builder;
@@ -268,6 +315,10 @@ void NodeAgent::stop() {
       hal::log("node")->error("node {}: closing backend {}: {}", options_.node_name, backend.name,
                               e.what());
     }
+  }
+  if (!run->temporary_migration_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(run->temporary_migration_dir, ec);
   }
   hal::log("node")->info("node {} stopped; VMs left running", options_.node_name);
 }

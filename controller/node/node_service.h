@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "controller/node/event_hub.h"
+#include "controller/node/migration_security.h"
 #include "controller/node/vm_directory.h"
 #include "controller/tls/peer_policy.h"
 #include "hal/v1/node.grpc.pb.h"
@@ -31,6 +32,8 @@ struct ServiceContext {
   std::string migration_listen_uri;  ///< Where incoming migrations listen unless told otherwise.
   tls::PeerPolicy peers;             ///< Who may call (on TLS: only the controller).
   std::vector<std::filesystem::path> host_path_roots;  ///< Where spec host paths may point.
+  /** Adds migration-params "tls" (null: as MigrationSecurity() — TLS off). */
+  MigrationSecurity *migration_security = nullptr;
 };
 
 /** The NodeAgent service implementation (synchronous gRPC API). */
@@ -77,6 +80,8 @@ class NodeAgentService final : public v1::NodeAgent::Service {
   // OK when the caller is the controller (group system:controllers) or the node serves
   // plaintext; else the denial naming the caller and NodeAgent/`rpc`.
   grpc::Status controller_only(const grpc::ServerContext &context, const char *rpc) const;
+  // The context's MigrationSecurity, or one with TLS off.
+  MigrationSecurity &migration_security();
   // Looks up the VM of `vm_id`, runs `op` on it, and answers its status.
   template <class Op>
   grpc::Status on_vm(std::string_view rpc, const std::string &vm_id, v1::VmStatus *response,

@@ -1,13 +1,19 @@
 // node_service_migration.cc - NodeAgent RPCs for live migration: PrepareIncoming (target),
 // SendMigration (source), GetMigrationProgress and CancelMigration (either side). Unless the
 // caller names a listen uri, the target listens on the agent's own listen host and answers an
-// endpoint at its registered host, which a source on another machine can dial.
+// endpoint at its registered host, which a source on another machine can dial. Both sides add
+// the node's migration TLS (migration_security.h) before the backend sees the parameters.
 #include "controller/node/advertised_address.h"
 #include "controller/node/host_paths.h"
 #include "controller/node/node_service.h"
 #include "controller/node/wire.h"
 
 namespace hal::node {
+
+MigrationSecurity &NodeAgentService::migration_security() {
+  static MigrationSecurity off;
+  return ctx_.migration_security != nullptr ? *ctx_.migration_security : off;
+}
 
 grpc::Status NodeAgentService::PrepareIncoming(grpc::ServerContext *context,
                                                const v1::PrepareIncomingRequest *request,
@@ -29,6 +35,7 @@ grpc::Status NodeAgentService::PrepareIncoming(grpc::ServerContext *context,
                   "spec_json.name: VM '" + id + "' already exists on backend " + owner->name);
     if (params.is_null()) params = nlohmann::json::object();
     if (!params.contains("uri")) params["uri"] = ctx_.migration_listen_uri;
+    migration_security().apply(params, backend.name, false);
     Backend::Incoming incoming = backend.backend->migration_prepare_incoming(spec, params);
     ctx_.vms->remember(incoming.vm.id(), backend);
     if (incoming.endpoint.contains("uri") && incoming.endpoint["uri"].is_string())
@@ -51,6 +58,7 @@ grpc::Status NodeAgentService::SendMigration(grpc::ServerContext *context,
       throw Error(HAL_INVALID_ARGUMENT,
                   "params_json.uri: required (the endpoint PrepareIncoming answered)");
     auto [backend, vm] = ctx_.vms->open(request->vm_id());
+    migration_security().apply(params, backend->name, true);
     vm.migration_send(params);
     *response = ctx_.vms->status(*backend, vm, false);
     return grpc::Status::OK;

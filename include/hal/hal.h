@@ -79,6 +79,12 @@
  *                 SIGNALS), the status of each refused placement (vm_create), migration URIs,
  *                 downtimeMs and cancel, the accelerator name, the effective spec, and the
  *                 console through which hal-conformance observes the guest (vm_get_console).
+ *       (2027-01) No layout change; JSON fields added: migration-params "tls" (the stream over
+ *                 mutual TLS: a directory of PEM files, the target's expected name, the accepted
+ *                 source subjects) and features.migrationTls declaring it. A backend without
+ *                 it refuses params carrying "tls" (UNSUPPORTED), as it refuses any parameter
+ *                 it lacks, so a host never migrates in clear by mistake; hosts pass "tls" only
+ *                 to backends declaring the feature.
  *
  * OWNERSHIP
  *   - hal_backend and hal_vm are opaque handles owned by the plugin. A hal_backend lives from
@@ -415,6 +421,7 @@ typedef struct hal_backend_table {
    * (LC-003); every declared lifecycle operation works (LC-026). features.tdx is true only when
    * host info says TDX is supported (TDX-002). features.liveMigration and features.numa select
    * the migration and numa profiles a certification runs; lifecycle and tdx always run.
+   * features.migrationTls declares that both migration calls accept migration-params "tls".
    * features.console declares the guest console (vm_get_console). "accelerator" is the same
    * name as in host info. Flags: none.
    */
@@ -630,7 +637,13 @@ typedef struct hal_backend_table {
    * (MG-008). URIs: a backend MUST accept "tcp:ADDRESS:PORT" with an IPv4 address (what
    * migration_prepare_incoming answers), SHOULD accept "[IPv6]" and host names, and MAY accept
    * "unix:PATH" and the other schemes of the schema; a scheme it does not speak is UNSUPPORTED
-   * naming the scheme. Flags: none.
+   * naming the scheme. MIGRATION TLS: with "tls" in `params_json` (on both sides; only a
+   * backend declaring features.migrationTls) the stream is carried over TLS: the source presents
+   * client-cert.pem, the target server-cert.pem, each verifies the other against ca-cert.pem,
+   * the source checks the target's name ("hostname", else the uri's host) and the target the
+   * source's subject ("peerSubjects"); a peer failing that fails the migration (MG-008 holds).
+   * A backend without the feature MUST answer UNSUPPORTED naming params.tls, on both calls,
+   * and never fall back to clear text. Flags: none.
    * Errors: FAILED_PRECONDITION (not RUNNING or PAUSED, e.g. STOPPED (MG-010), or a migration
    *         already runs), UNSUPPORTED (TDX guest (MG-009), a URI scheme or a parameter the
    *         backend lacks, named), INVALID_ARGUMENT (bad parameters).

@@ -6,6 +6,7 @@
 
 #include "backends/cloud-hypervisor/emulator/config_checks.h"
 #include "backends/cloud-hypervisor/emulator/vmm.h"
+#include "backends/cloud-hypervisor/migration.h"
 #include "hal/plugin.hpp"
 
 namespace hal::cloud_hypervisor {
@@ -88,6 +89,23 @@ TEST(VmConfig, AMachineTypeIsUnsupported) {
   VmSpec spec = numa_spec();
   spec.machine = "pc-q35-7.2";
   expect_unsupported(spec, "spec.machine");
+}
+
+// migration-params tls: carried to the TLS relay, a bad one named.
+TEST(MigrationParams, TlsIsParsedForTheRelay) {
+  MigrationParams params = parse_migration_params(
+      R"({"uri":"tcp:127.0.0.1:1","tls":{"dir":"/d","peerSubjects":["O=system:nodes,CN=*"]}})",
+      MigrationPolicy{});
+  ASSERT_TRUE(params.tls);
+  EXPECT_EQ(params.tls->dir, "/d");
+  EXPECT_EQ(params.tls->peer_subjects, std::vector<std::string>{"O=system:nodes,CN=*"});
+  try {
+    parse_migration_params(R"({"uri":"tcp:127.0.0.1:1","tls":{"dir":"d"}})", MigrationPolicy{});
+    ADD_FAILURE() << "a relative params.tls.dir was accepted";
+  } catch (const hal::plugin::Failure &f) {
+    EXPECT_EQ(f.status, HAL_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(f.what()).find("params.tls.dir"), std::string::npos) << f.what();
+  }
 }
 
 TEST(EmulatorChecks, AWrongVmConfigIsCaught) {

@@ -140,6 +140,7 @@ std::string MockBackend::capabilities() {
       {"operations", json::parse(plugin::operations_json<MockBackend, MockVm>(abi_version()))},
       {"features",
        {{"liveMigration", true},
+        {"migrationTls", true},
         {"numa", true},
         {"vcpuPinning", true},
         {"tdx", config_.tdx},

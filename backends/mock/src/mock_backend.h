@@ -33,6 +33,10 @@
 #include "mock_config.h"
 #include "mock_store.h"
 
+namespace hal::backend_common {
+class TlsRelay;
+}
+
 namespace hal::mock {
 
 class MockVm;
@@ -170,7 +174,8 @@ nlohmann::json vm_info(const VmRecord &record, const Config &config);
 
 /** Migration workers (mock_migration.cc). */
 void run_outgoing(MockBackend &backend, std::shared_ptr<VmRecord> record,
-                  std::shared_ptr<MigrationJob> job, nlohmann::json params);
+                  std::shared_ptr<MigrationJob> job, nlohmann::json params,
+                  std::shared_ptr<backend_common::TlsRelay> relay);
 
 }  // namespace hal::mock
 

@@ -9,7 +9,14 @@
 //   'F' final guest state JSON (source -> target, the guest is frozen on the source)
 //   'A' ack (target -> source): the target runs the guest; the source becomes MIGRATED.
 // A closed connection before 'A' fails/cancels the migration on both sides.
+//
+// With migration-params "tls" the same frames go through two TlsRelays (backends/common): the
+// source connects to its relay's private unix socket, which carries the stream over mutual TLS
+// to the target's relay listening at the endpoint, which hands it to the target's own listener,
+// a unix socket in a private directory (so nothing reaches the target in clear).
+#include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 // clang-format off
@@ -17,7 +24,11 @@
 #include <boost/asio.hpp>
 // clang-format on
 #include <cstring>
+#include <filesystem>
+#include <optional>
 
+#include "backends/common/migration_tls_params.h"
+#include "backends/common/tls_relay.h"
 #include "mock_backend.h"
 
 namespace hal::mock {
@@ -26,7 +37,10 @@ using nlohmann::json;
 using plugin::Failure;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using Stream = asio::generic::stream_protocol;  // tcp, or a unix socket behind a TLS relay
+using StreamAcceptor = asio::basic_socket_acceptor<Stream>;
 using Clock = std::chrono::steady_clock;
+using backend_common::TlsRelay;
 
 namespace {
 
@@ -117,11 +131,11 @@ void fail_incoming(MockBackend &backend, VmRecord &record, MigrationJob &job,
 
 void run_incoming(MockBackend &backend, std::shared_ptr<VmRecord> record,
                   std::shared_ptr<MigrationJob> job, std::shared_ptr<asio::io_context> io,
-                  std::shared_ptr<tcp::acceptor> acceptor, int64_t timeout_ms) {
+                  std::shared_ptr<StreamAcceptor> acceptor, int64_t timeout_ms) {
   auto deadline = timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms)
                                  : Clock::time_point::max();
   try {
-    tcp::socket socket(*io);
+    Stream::socket socket(*io);
     acceptor->non_blocking(true);
     for (;;) {
       boost::system::error_code ec;
@@ -217,6 +231,37 @@ std::string tcp_uri(const asio::ip::address &host, unsigned short port) {
   return "tcp:" + (host.is_v6() ? "[" + text + "]" : text) + ":" + std::to_string(port);
 }
 
+/** The port a TCP acceptor is bound to. */
+unsigned short port_of(const StreamAcceptor &acceptor) {
+  const Stream::endpoint local = acceptor.local_endpoint();
+  if (local.protocol().family() == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6 *>(local.data())->sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in *>(local.data())->sin_port);
+}
+
+/** A unix socket path in a new directory only this user may enter, removed with it. */
+class PrivateSocket {
+ public:
+  PrivateSocket() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "hal-mock-migration-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw Failure(HAL_UNAVAILABLE, std::string("migration: cannot create a private directory: ") +
+                                         std::strerror(errno));
+    dir_ = pattern;
+  }
+  ~PrivateSocket() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  PrivateSocket(const PrivateSocket &) = delete;
+  PrivateSocket &operator=(const PrivateSocket &) = delete;
+  std::string path() const { return (dir_ / "in.sock").string(); }
+
+ private:
+  std::filesystem::path dir_;
+};
+
 /** Parses migration_send's params; throws INVALID_ARGUMENT / UNSUPPORTED naming the key. */
 json check_send_params(std::string_view params_json) {
   json params = json::parse(params_json, nullptr, false);
@@ -235,6 +280,8 @@ json check_send_params(std::string_view params_json) {
       if (!value.is_number() || value.get<double>() < 0) bad(key, "must be a number >= 0");
     } else if (key == "autoConverge" || key == "postCopy") {
       if (!value.is_boolean()) bad(key, "must be a boolean");
+    } else if (key == "tls") {
+      backend_common::parse_migration_tls(value);
     } else {
       bad(key, "unknown parameter");
     }
@@ -263,6 +310,7 @@ std::unique_ptr<plugin::Vm> MockBackend::prepare_incoming(std::string_view spec_
                                        "launchSecurity.type is tdx)");
   int64_t timeout_ms = 0;  // 0 = wait for the source as long as the backend is open
   std::string listen_uri = "tcp:127.0.0.1:0";
+  std::optional<backend_common::MigrationTlsParams> tls;
   if (!params_json.empty()) {
     json params = json::parse(params_json, nullptr, false);
     auto bad = [&](const std::string &key, const std::string &why) {
@@ -278,6 +326,8 @@ std::unique_ptr<plugin::Vm> MockBackend::prepare_incoming(std::string_view spec_
         // tcp:HOST or tcp:HOST:PORT to listen on.
         listen_uri = value.is_string() ? value.get<std::string>() : "";
         if (!listen_uri.starts_with("tcp:")) bad(".uri", "must be \"tcp:HOST[:PORT]\"");
+      } else if (key == "tls") {
+        tls = backend_common::parse_migration_tls(value);
       } else if (key != "maxDowntimeMs" && key != "bandwidthMiBps" && key != "autoConverge" &&
                  key != "postCopy" && key != "multifdChannels") {
         bad("." + key, "unknown parameter");
@@ -285,7 +335,7 @@ std::unique_ptr<plugin::Vm> MockBackend::prepare_incoming(std::string_view spec_
     }
   }
   auto io = std::make_shared<asio::io_context>();
-  auto acceptor = std::make_shared<tcp::acceptor>(*io);
+  auto acceptor = std::make_shared<StreamAcceptor>(*io);
   boost::system::error_code ec;
   tcp::endpoint endpoint;
   try {
@@ -293,11 +343,23 @@ std::unique_ptr<plugin::Vm> MockBackend::prepare_incoming(std::string_view spec_
   } catch (const std::exception &e) {
     throw Failure(HAL_INVALID_ARGUMENT, std::string(op) + ": params.uri: " + e.what());
   }
-  acceptor->open(endpoint.protocol(), ec);
-  if (!ec) acceptor->bind(endpoint, ec);
+  // With TLS the mock itself listens on a unix socket only its relay can reach.
+  std::shared_ptr<PrivateSocket> private_socket;
+  if (tls) private_socket = std::make_shared<PrivateSocket>();
+  const Stream::endpoint listen_at =
+      tls ? Stream::endpoint(asio::local::stream_protocol::endpoint(private_socket->path()))
+          : Stream::endpoint(endpoint);
+  acceptor->open(listen_at.protocol(), ec);
+  if (!ec) acceptor->bind(listen_at, ec);
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw Failure(HAL_RESOURCE_EXHAUSTED, std::string(op) + ": listen: " + ec.message());
-  unsigned short port = acceptor->local_endpoint().port();
+  std::shared_ptr<TlsRelay> relay;
+  if (tls) {
+    relay = std::make_shared<TlsRelay>(TlsRelay::Role::kTarget, *tls, listen_uri,
+                                       "unix:" + private_socket->path());
+  }
+  const std::string answered =
+      relay ? relay->listen_url() : tcp_uri(endpoint.address(), port_of(*acceptor));
 
   auto record = std::make_shared<VmRecord>();
   record->id = checked.id;
@@ -319,16 +381,24 @@ std::unique_ptr<plugin::Vm> MockBackend::prepare_incoming(std::string_view spec_
   }
   track(job);
   auto vm = std::make_unique<MockVm>(*this, record);
-  spawn([this, record, job, io, acceptor, timeout_ms] {
+  spawn([this, record, job, io, acceptor, timeout_ms, relay, private_socket] {
     run_incoming(*this, record, job, io, acceptor, timeout_ms);
+    // The last frames (the ack) still cross the relay after the mock's socket closed.
+    if (relay) relay->wait_finished(std::chrono::seconds(10));
   });
-  out_endpoint_json = json{{"uri", tcp_uri(endpoint.address(), port)}}.dump();
+  out_endpoint_json = json{{"uri", answered}}.dump();
   return vm;
 }
 
 void MockVm::migration_send(std::string_view params_json) {
   backend_.slow();
   json params = check_send_params(params_json);
+  std::shared_ptr<TlsRelay> relay;  // before any state changes: bad TLS files fail the call
+  if (params.contains("tls")) {
+    relay = std::make_shared<TlsRelay>(TlsRelay::Role::kSource,
+                                       backend_common::parse_migration_tls(params["tls"]),
+                                       "unix:", params["uri"].get<std::string>());
+  }
   auto lock = lock_alive("migration_send");
   VmRecord &r = *record_;
   if (r.tdx)
@@ -355,7 +425,9 @@ void MockVm::migration_send(std::string_view params_json) {
   backend_.track(job);
   MockBackend &backend = backend_;
   auto record = record_;
-  backend_.spawn([&backend, record, job, params] { run_outgoing(backend, record, job, params); });
+  backend_.spawn([&backend, record, job, params, relay] {
+    run_outgoing(backend, record, job, params, relay);
+  });
 }
 
 std::string MockVm::migration_progress() {
@@ -393,7 +465,8 @@ void MockVm::migration_cancel() {
 }
 
 void run_outgoing(MockBackend &backend, std::shared_ptr<VmRecord> record,
-                  std::shared_ptr<MigrationJob> job, json params) {
+                  std::shared_ptr<MigrationJob> job, json params,
+                  std::shared_ptr<backend_common::TlsRelay> relay) {
   const Config &config = backend.config();
   // Absent parameters fall back to the spec's migration policy, then to defaults.
   json policy;
@@ -426,13 +499,19 @@ void run_outgoing(MockBackend &backend, std::shared_ptr<VmRecord> record,
   };
 
   asio::io_context io;
-  tcp::socket socket(io);
+  Stream::socket socket(io);
   bool frozen = false;
   bool was_running = false;
   try {
     std::string uri = params["uri"];
     boost::system::error_code ec;
-    socket.connect(resolve_tcp_uri(io, uri, false), ec);
+    if (relay) {
+      socket.connect(
+          Stream::endpoint(asio::local::stream_protocol::endpoint(relay->listen_url().substr(5))),
+          ec);
+    } else {
+      socket.connect(Stream::endpoint(resolve_tcp_uri(io, uri, false)), ec);
+    }
     if (ec) throw std::runtime_error("connect " + uri + ": " + ec.message());
     socket.non_blocking(true);
     Wire wire(socket.native_handle(), job->cancel);
@@ -528,7 +607,12 @@ void run_outgoing(MockBackend &backend, std::shared_ptr<VmRecord> record,
       if (was_running && record->state == HAL_VM_STATE_RUNNING) record->clock_start();
     }
     bool cancelled = job->cancel.load();
-    finish_source(cancelled ? "cancelled" : "failed", e.what());
+    // A refused TLS handshake shows as a closed connection here; the relay knows why.
+    const std::string why =
+        relay && relay->wait_finished(std::chrono::seconds(2)) && !relay->error().empty()
+            ? relay->error() + " (" + e.what() + ")"
+            : std::string(e.what());
+    finish_source(cancelled ? "cancelled" : "failed", why);
   }
 }
 

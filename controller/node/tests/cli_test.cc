@@ -64,6 +64,15 @@ TEST(CliTest, PoolFile) {
   EXPECT_EQ(result.options->tls.cert_file, "n2.crt");
   EXPECT_EQ(result.options->tls.key_file, "n2.key");
   EXPECT_FALSE(result.options->tls.insecure);
+  EXPECT_FALSE(result.options->allow_insecure_migration);  // migrations over TLS or refused
+}
+
+TEST(CliTest, AllowInsecureMigrationIsAnExplicitFlag) {
+  CliResult result = parse_command_line({"hal-node", "--name", "n", "--backend", "mock", "--tls-ca",
+                                         "ca.crt", "--tls-cert", "n.crt", "--tls-key", "n.key",
+                                         "--allow-insecure-migration"});
+  ASSERT_TRUE(result.options) << result.error;
+  EXPECT_TRUE(result.options->allow_insecure_migration);
 }
 
 TEST(CliTest, BootstrapTokenAndServer) {

@@ -88,6 +88,22 @@ TEST(Documents, MigrationParamsAndProgress) {
               ElementsAre(FieldError{"params.uri",
                                      "must be a migration URI like "
                                      "tcp:10.0.0.2:4444 or unix:/path"}));
+  // tls (hal.h 1.1, 2027-01): a directory of PEM files, the target's name, accepted subjects.
+  EXPECT_TRUE(validate_document("migration-params",
+                                json::parse(R"({"uri":"tcp:10.0.0.2:4444","tls":{
+                                  "dir":"/var/lib/hal/node/migration-tls","hostname":"node-b",
+                                  "peerSubjects":["O=system:nodes,CN=system:node:*"]}})"),
+                                "params")
+                  .empty());
+  EXPECT_THAT(
+      validate_document("migration-params", json::parse(R"({"tls":{"dir":"rel"}})"), "params"),
+      ElementsAre(FieldError{"params.tls.dir", "must be an absolute directory path"}));
+  EXPECT_FALSE(
+      validate_document("migration-params", json::parse(R"({"tls":{"hostname":"b"}})"), "params")
+          .empty());
+  EXPECT_FALSE(validate_document("migration-params",
+                                 json::parse(R"({"tls":{"dir":"/d","verify":false}})"), "params")
+                   .empty());
   EXPECT_TRUE(validate_document("migration-progress",
                                 json::parse(R"({"status":"active","transferredBytes":10,
                                   "remainingBytes":20,"totalBytes":30,"dirtyRateBytesPerSec":5,
