@@ -21,7 +21,8 @@ struct StatementGuard {
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string &path) : path_(path) {
+SqliteStore::SqliteStore(const std::string &path, size_t history_limit)
+    : MemoryStore(history_limit), path_(path) {
   make_store_files_owner_only(path);  // -wal and -shm then inherit its 0600
   int rc =
       sqlite3_open_v2(path.c_str(), &db_,

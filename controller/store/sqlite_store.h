@@ -17,10 +17,11 @@ namespace hal::controller {
 /** SQLite-backed Store. */
 class SqliteStore : public MemoryStore {
  public:
-  /** Opens (creating if needed) the store file at `path`. Throws StoreError(kCorrupt) when the
+  /** Opens (creating if needed) the store file at `path`, keeping the last `history_limit`
+   *  changes for watches from a revision (MemoryStore). Throws StoreError(kCorrupt) when the
    *  file is not a SQLite database or is a database that is not a HAL controller store, and
    *  StoreError(kIo) when it cannot be opened. */
-  explicit SqliteStore(const std::string &path);
+  explicit SqliteStore(const std::string &path, size_t history_limit = 10000);
   ~SqliteStore() override;
   SqliteStore(const SqliteStore &) = delete;
   SqliteStore &operator=(const SqliteStore &) = delete;
