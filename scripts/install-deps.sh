@@ -14,6 +14,8 @@ packages=(
   # libvirtd + virtlogd + virsh for the kvm-qemu create->running benchmark's libvirt comparison
   # (it runs its own private daemons; libvirt-daemon-system and its services are not needed).
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+  # etcd for the controller's etcd store: its tests start private members on loopback.
+  etcd-server etcd-client
 )
 
 missing=()

@@ -197,7 +197,7 @@ TEST_F(ControllerMain, CorruptedStoreIsAClearError) {
 
 TEST_F(ControllerMain, UnknownStoreSchemeIsRefused) {
   std::string output;
-  EXPECT_EQ(run_until_exit({"--insecure", "--store", "etcd://localhost:2379"}, output), 1)
+  EXPECT_EQ(run_until_exit({"--insecure", "--store", "zookeeper://localhost:2181"}, output), 1)
       << output;
   EXPECT_NE(output.find("unknown store"), std::string::npos) << output;
 }

@@ -109,7 +109,7 @@ class Watch {
   virtual bool closed() const = 0;
 };
 
-/** The store interface shared by the in-memory and SQLite implementations. Thread-safe. */
+/** The store interface shared by the in-memory, SQLite and etcd implementations. Thread-safe. */
 class Store {
  public:
   virtual ~Store() = default;
@@ -155,9 +155,18 @@ class Store {
   std::optional<StoredObject> remove(const StoreKey &key, int64_t expected_version = 0);
 };
 
-/** Opens a store from a URL: "memory" or "sqlite:PATH". Throws StoreError or
- *  std::invalid_argument for an unknown scheme. */
-std::unique_ptr<Store> open_store(const std::string &url);
+/** What open_store() needs besides the URL to reach an etcd cluster over TLS; the memory and
+ *  SQLite stores ignore it. */
+struct StoreOptions {
+  std::string etcd_ca_file;    ///< PEM CA of the etcd members' serving certificates: TLS when set.
+  std::string etcd_cert_file;  ///< PEM client certificate (etcd's --client-cert-auth).
+  std::string etcd_key_file;   ///< Its private key.
+};
+
+/** Opens a store from a URL: "memory", "sqlite:PATH" or "etcd://HOST:PORT[,HOST:PORT...]"
+ *  (optionally followed by /PREFIX, default /hal). Throws StoreError, or std::invalid_argument
+ *  for an unknown scheme or a malformed URL. */
+std::unique_ptr<Store> open_store(const std::string &url, const StoreOptions &options = {});
 
 }  // namespace hal::controller
 
