@@ -19,7 +19,7 @@ ControllerServer::ControllerServer(ControllerServerOptions options) : options_(s
   options_.controller.nodes.node_credentials = tls::node_channel_credentials(options_.tls);
   options_.controller.nodes.peers = tls::PeerPolicy(options_.tls.enabled());
   server_credentials_ = tls::server_credentials(options_.tls);
-  store_ = open_store(options_.store);
+  store_ = open_store(options_.store, options_.store_options);
   images_ = std::make_unique<ImageCatalog>(options_.images, options_.test_guest_dir);
   controller_ = std::make_unique<Controller>(*store_, *images_, options_.controller);
   if (options_.tls.enabled()) authorizer_ = std::make_unique<rbac::Authorizer>(*store_);

@@ -22,11 +22,13 @@ namespace hal::controller {
 
 /** Everything a controller process is configured with. */
 struct ControllerServerOptions {
-  std::string listen = "127.0.0.1:0";                ///< host:port (0 = pick a free port).
-  std::string store = "sqlite:./hal-controller.db";  ///< "sqlite:PATH" or "memory".
-  std::vector<std::string> images;                   ///< "NAME=DIR" image catalogue entries.
-  std::string test_guest_dir;                        ///< "hal/test-guest" (default: env).
-  ControllerOptions controller;                      ///< Reconciler and node timing.
+  std::string listen = "127.0.0.1:0";  ///< host:port (0 = pick a free port).
+  /// "sqlite:PATH", "memory" or "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]" (open_store).
+  std::string store = "sqlite:./hal-controller.db";
+  StoreOptions store_options;       ///< TLS to etcd (--etcd-ca, --etcd-cert, --etcd-key).
+  std::vector<std::string> images;  ///< "NAME=DIR" image catalogue entries.
+  std::string test_guest_dir;       ///< "hal/test-guest" (default: env).
+  ControllerOptions controller;     ///< Reconciler and node timing.
   /// Mutual TLS for the port (Controller API and NodeRegistry) and for the calls to nodes;
   /// default-constructed: plaintext (in-process tests). With TLS the Controller API authorizes
   /// every call by RBAC (rbac/authorizer.h); plaintext lets everyone do everything.

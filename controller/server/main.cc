@@ -1,7 +1,8 @@
 // main.cc - hal-controller: serves the Controller API and the NodeRegistry on one port over an
-// embedded SQLite (or in-memory) store, with mutual TLS (--tls-*) and RBAC unless told
-// --insecure, and an audit log of the API's changes (--audit-log); stops cleanly on
-// SIGTERM/SIGINT.
+// embedded SQLite (or in-memory) store or an etcd cluster (--store etcd://..., --etcd-* for its
+// TLS), with mutual TLS (--tls-*) and RBAC unless told --insecure, and an audit log of the API's
+// changes (--audit-log); stops cleanly on SIGTERM/SIGINT. --import-store URL copies another
+// store's objects into --store and exits (moving to etcd).
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "controller/proto/grpc_runtime.h"
 #include "controller/server/bootstrap_server.h"
 #include "controller/server/controller_server.h"
+#include "controller/store/copy_store.h"
 #include "controller/tls/tls_options.h"
 #include "core/log/log.h"
 
@@ -21,7 +23,20 @@ int main(int argc, char **argv) {
   app.add_option("--listen", options.listen,
                  "host:port to serve Controller and NodeRegistry (0 = pick)")
       ->capture_default_str();
-  app.add_option("--store", options.store, "sqlite:PATH or memory")->capture_default_str();
+  app.add_option("--store", options.store,
+                 "sqlite:PATH (embedded, one controller host), memory, or "
+                 "etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (an etcd cluster, failing over "
+                 "between its members; objects under /PREFIX/, default /hal/)")
+      ->capture_default_str();
+  app.add_option("--etcd-ca", options.store_options.etcd_ca_file,
+                 "PEM CA of the etcd members' serving certificates (TLS to etcd)");
+  app.add_option("--etcd-cert", options.store_options.etcd_cert_file,
+                 "PEM client certificate for etcd's --client-cert-auth (with --etcd-key)");
+  app.add_option("--etcd-key", options.store_options.etcd_key_file, "private key of --etcd-cert");
+  std::string import_from;
+  app.add_option("--import-store", import_from,
+                 "copy every object of this store (e.g. sqlite:PATH) into --store, which must "
+                 "be empty, and exit");
   app.add_option("--image", options.images, "image catalogue entry NAME=DIR (repeatable)");
   app.add_option("--heartbeat-interval-ms", heartbeat_ms, "node heartbeat interval")
       ->capture_default_str();
@@ -40,7 +55,7 @@ int main(int argc, char **argv) {
       ->capture_default_str();
   app.add_option("--audit-log", options.audit_log,
                  "file (mode 0600) each mutating API call is appended to as one JSON line "
-                 "(default: audit.log next to the sqlite store; none with --store memory)");
+                 "(default: audit.log next to the sqlite store; none with --store memory or etcd)");
   hal::tls::add_tls_flags(app, options.tls);
   BootstrapOptions bootstrap;
   app.add_option("--bootstrap-listen", bootstrap.listen,
@@ -49,6 +64,23 @@ int main(int argc, char **argv) {
   app.add_option("--tls-ca-key", bootstrap.ca_key_file,
                  "The cluster CA's private key, to sign joining nodes' certificates");
   CLI11_PARSE(app, argc, argv);
+  if (options.store_options.etcd_cert_file.empty() != options.store_options.etcd_key_file.empty()) {
+    std::cerr << "hal-controller: --etcd-cert and --etcd-key go together" << std::endl;
+    return 2;
+  }
+  if (!import_from.empty()) {
+    try {
+      auto from = open_store(import_from, options.store_options);
+      auto to = open_store(options.store, options.store_options);
+      const size_t copied = copy_store(*from, *to);
+      std::cout << "imported " << copied << " objects from " << import_from << " into "
+                << options.store << " (revision " << to->revision() << ")" << std::endl;
+      return 0;
+    } catch (const std::exception &e) {
+      std::cerr << "hal-controller: --import-store: " << e.what() << std::endl;
+      return 1;
+    }
+  }
   if (auto error = hal::tls::check_tls_options(options.tls, "hal-controller")) {
     std::cerr << *error << std::endl;
     return 2;

@@ -1,8 +1,9 @@
 // main_test.cc - the hal-controller program: serves on a picked port, stops cleanly (exit 0)
 // on SIGTERM, refuses a port another controller serves on, and refuses a corrupted store file, an
-// unknown store, zero workers or calls per node, an audit log it cannot open, and running with
-// neither TLS files nor --insecure with a clear message; --insecure logs a warning; the audit
-// log is next to the store by default.
+// unknown store, zero workers or calls per node, an audit log it cannot open, an etcd client
+// certificate without its key, and running with neither TLS files nor --insecure with a clear
+// message; --insecure logs a warning; the audit log is next to the store by default;
+// --import-store copies a store into --store and exits; --help names the etcd store.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -200,6 +201,32 @@ TEST_F(ControllerMain, UnknownStoreSchemeIsRefused) {
   EXPECT_EQ(run_until_exit({"--insecure", "--store", "zookeeper://localhost:2181"}, output), 1)
       << output;
   EXPECT_NE(output.find("unknown store"), std::string::npos) << output;
+}
+
+TEST_F(ControllerMain, EtcdCertWithoutKeyIsRefused) {
+  std::string output;
+  EXPECT_EQ(run_until_exit({"--insecure", "--store", "etcd://127.0.0.1:1", "--etcd-cert", "c.crt"},
+                           output),
+            2)
+      << output;
+  EXPECT_NE(output.find("--etcd-cert and --etcd-key go together"), std::string::npos) << output;
+}
+
+TEST_F(ControllerMain, HelpNamesTheEtcdStore) {
+  std::string output;
+  EXPECT_EQ(run_until_exit({"--help"}, output), 0) << output;
+  EXPECT_NE(output.find("etcd://HOST:PORT"), std::string::npos) << output;
+  EXPECT_NE(output.find("--etcd-ca"), std::string::npos) << output;
+}
+
+TEST_F(ControllerMain, ImportStoreCopiesAndExits) {
+  std::string output;
+  const std::string from = "sqlite:" + (dir_ / "from.db").string();
+  EXPECT_EQ(run_until_exit(
+                {"--store", "sqlite:" + (dir_ / "to.db").string(), "--import-store", from}, output),
+            0)
+      << output;
+  EXPECT_NE(output.find("imported 0 objects from " + from), std::string::npos) << output;
 }
 
 TEST_F(ControllerMain, ZeroWorkersOrCallsPerNodeAreRefusedByName) {

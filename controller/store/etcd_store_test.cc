@@ -3,7 +3,8 @@
 // each; a restart of etcd keeps every object and the revision; a watch resumes across a member's
 // restart without losing or repeating a change; a 3-member cluster keeps the store working
 // (writes, reads, a watch) while the member in use is killed; mutual TLS (etcd's
-// --client-cert-auth) admits our certificate and refuses a client without one; URL parsing.
+// --client-cert-auth) admits our certificate and refuses a client without one; a SQLite store
+// imported into etcd (copy_store); URL parsing.
 // Skipped, saying so, when etcd is not installed (Debian package etcd-server).
 #include "controller/store/etcd_store.h"
 
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "controller/pki/pki.h"
+#include "controller/store/copy_store.h"
 #include "controller/store/etcd_watch.h"
 #include "controller/store/store_conformance.h"
 #include "testing/etcd_cluster.h"
@@ -224,6 +226,23 @@ TEST_F(EtcdStoreTest, ThreeMembersSurviveTheMemberInUseDying) {
   EXPECT_EQ(late->list("VirtualMachine", "").size(), static_cast<size_t>(kWrites));
   late->put(vm("late"), json::object());
   EXPECT_TRUE(store->get(vm("late")).has_value());
+}
+
+// Moving an installation from its SQLite file to etcd: every object arrives, CAS works on it.
+TEST_F(EtcdStoreTest, ImportsASqliteStore) {
+  hal::testing::TempDir dir("hal-etcd-import-");
+  auto sqlite = open_store("sqlite:" + dir.str() + "/controller.db");
+  for (int i = 0; i < 150; ++i) sqlite->create(vm("vm-" + std::to_string(i)), json{{"i", i}});
+  sqlite->create(StoreKey{"Node", "", "n1"}, json{{"status", {{"pool", "mock"}}}});
+  auto etcd = open_on(shared_cluster(), 30s);
+  EXPECT_EQ(copy_store(*sqlite, *etcd), 151u);
+  auto vms = etcd->list("VirtualMachine", "default", nullptr);
+  ASSERT_EQ(vms.size(), 150u);
+  auto one = etcd->get(vm("vm-42"));
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->object["i"], 42);
+  EXPECT_NO_THROW(etcd->update(vm("vm-42"), json{{"i", 43}}, one->version));
+  EXPECT_THROW(copy_store(*sqlite, *etcd), StoreError);
 }
 
 // Writes `pem` to `path` and returns the path.
