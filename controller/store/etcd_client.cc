@@ -101,13 +101,10 @@ std::shared_ptr<grpc::Channel> Client::connect(Clock::time_point deadline, size_
       std::min<Clock::duration>(options_.request_timeout, std::chrono::seconds(2));
   for (size_t failures = 1;; ++failures) {
     size_t i;
-    {
-      std::lock_guard lock(mutex_);
-      i = current_;
-    }
     std::shared_ptr<grpc::Channel> channel;
     {
       std::lock_guard lock(mutex_);
+      i = current_;
       channel = channels_[i];
     }
     auto state = channel->GetState(/*try_to_connect=*/true);
@@ -130,9 +127,7 @@ std::shared_ptr<grpc::Channel> Client::connect(Clock::time_point deadline, size_
     }
     move_on(i);
     if (Clock::now() >= deadline)
-      throw StoreError(StoreErrorCode::kIo,
-                       "etcd: no member reachable at " + endpoints() + " within " +
-                           std::to_string(options_.retry_budget.count()) + " ms");
+      throw StoreError(StoreErrorCode::kIo, "etcd: no member reachable at " + endpoints());
     // Every member refusing at once (a cluster restarting): do not spin.
     if (failures % channels_.size() == 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
