@@ -15,7 +15,8 @@
 //     on both sides alike;
 //  2. scale: 10,000 VMs on 100 mock nodes: time to converge (all VMIs Running), store writes per
 //     VM (write transactions: store revisions consumed / VMs; each carries several objects) and the
-//     controller's resident memory;
+//     controller's resident memory; on the SQLite store, on etcd (a private single-member etcd
+//     on loopback), or on both one after the other and then side by side (--scale-store);
 //  3. security: what mutual TLS and RBAC cost: Get and Apply latency of a secured and an
 //     insecure controller in alternating rounds, then the scale run on each (see
 //     security_overhead).
@@ -34,6 +35,7 @@
 #include "controller/bench/raw_qemu_shape.h"
 #include "controller/e2e/cluster.h"
 #include "controller/tls/credentials.h"
+#include "testing/etcd_cluster.h"
 #include "testing/temp_dir.h"
 #include "testing/test_guest.h"
 
@@ -121,6 +123,8 @@ struct Options {
   int boot_timeout_s = 900;
   int scale_vms = 10000;
   int scale_nodes = 100;
+  /** The scale run's store: "sqlite", "etcd" or "both" (one after the other, then compared). */
+  std::string scale_store = "sqlite";
   bool run_mock = true, run_qemu = true, run_scale = true, run_security = true;
 };
 
@@ -318,7 +322,8 @@ bool raw_qemu_baseline(const Options &options, const ShapeResult &hal) {
 struct ScaleSecurity {
   bool insecure = false;   ///< Everything plaintext and unauthenticated (the security baseline).
   bool rbac_user = false;  ///< Apply as a user bound by RBAC (not the admin group).
-  std::string label = "scale";  ///< Prefix of the printed lines.
+  std::string label = "scale";   ///< Prefix of the printed lines.
+  std::string store = "sqlite";  ///< The controller's store: "sqlite" or "etcd" (a private one).
 };
 
 /** What a scale run measured. */
@@ -326,6 +331,8 @@ struct ScaleResult {
   bool all_running = false;
   double converged_s = 0;  ///< Apply of the first VM to the last VMI Running.
   double writes_per_vm = 0;
+  double controller_cpu = 0;  ///< Controller CPU seconds until converged.
+  double store_cpu = -1;      ///< etcd's CPU seconds until converged (-1: SQLite, in-process).
 };
 
 /** A ClusterRole for the benchmark's user, bound cluster-wide to its group: what the benchmark
@@ -379,8 +386,17 @@ void check_secured(e2e::Cluster &cluster, ControllerClient &bench_user, const st
 
 /** 10,000 VMs on 100 mock nodes. */
 ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
+  std::unique_ptr<hal::testing::EtcdCluster> etcd;
   e2e::ClusterOptions cluster_options;
   cluster_options.insecure = security.insecure;
+  if (security.store == "etcd") {
+    hal::testing::EtcdClusterOptions etcd_options;
+    // One Apply of 100 VMs is one transaction of 100 objects, near etcd's default limit of
+    // 128 operations (and 1.5 MiB) per transaction: room, as README's etcd advice gives.
+    etcd_options.extra_args = {"--max-txn-ops", "4096", "--max-request-bytes", "16777216"};
+    etcd = std::make_unique<hal::testing::EtcdCluster>(etcd_options);
+    cluster_options.store = etcd->url();
+  }
   cluster_options.nodepools_file = write_nodepools(options.work_dir, pool_accelerator(options));
   for (int i = 0; i < options.scale_nodes; ++i) {
     char name[32];
@@ -404,6 +420,7 @@ ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
   };
   const double controller_cpu_before = process_cpu_seconds(cluster.controller_pid());
   const double agents_cpu_before = agents_cpu();
+  const double store_cpu_before = etcd ? process_cpu_seconds(etcd->pid(0)) : 0;
   auto start = Clock::now();
   constexpr int kBatch = 100;  // VMs per Apply call (a List)
   for (int first = 0; first < options.scale_vms; first += kBatch) {
@@ -422,6 +439,7 @@ ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
   const double controller_cpu =
       process_cpu_seconds(cluster.controller_pid()) - controller_cpu_before;
   const double agent_cpu = agents_cpu() - agents_cpu_before;
+  const double store_cpu = etcd ? process_cpu_seconds(etcd->pid(0)) - store_cpu_before : -1;
   // When each share of the VMs was Running: a long tail shows up as a late last step.
   std::vector<double> reached;
   for (int i = 0; i < options.scale_vms; ++i) {
@@ -435,9 +453,9 @@ ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
   int64_t revision_after = client.revision("NodePool");  // any small kind: one global revision
   double writes = static_cast<double>(revision_after - revision_before) / options.scale_vms;
   std::printf(
-      "%-8s %d VMs on %d mock nodes: applied in %.2f s, converged (all Running) in "
+      "%-8s %d VMs on %d mock nodes, %s store: applied in %.2f s, converged (all Running) in "
       "%.2f s  load %.1f\n",
-      security.label.c_str(), options.scale_vms, options.scale_nodes,
+      security.label.c_str(), options.scale_vms, options.scale_nodes, security.store.c_str(),
       std::chrono::duration<double>(applied - start).count(),
       std::chrono::duration<double>(converged - start).count(), load_average());
   std::printf(
@@ -445,8 +463,10 @@ ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
       "   controller RSS: %ld MiB (before %ld MiB, peak %ld MiB)\n",
       writes, rss_kib(cluster.controller_pid(), "VmRSS") / 1024, rss_before / 1024,
       rss_kib(cluster.controller_pid(), "VmHWM") / 1024);
-  std::printf("         CPU until converged: controller %.1f s, %d agents %.1f s\n", controller_cpu,
+  std::printf("         CPU until converged: controller %.1f s, %d agents %.1f s", controller_cpu,
               options.scale_nodes, agent_cpu);
+  if (etcd) std::printf(", etcd %.1f s", store_cpu);
+  std::printf("\n");
   std::printf("         Running by: 50%% %.2f s, 90%% %.2f s, 99%% %.2f s, 100%% %.2f s\n",
               percentile(reached, 50), percentile(reached, 90), percentile(reached, 99),
               percentile(reached, 100));
@@ -458,7 +478,27 @@ ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
   result.all_running = all;
   result.converged_s = std::chrono::duration<double>(converged - start).count();
   result.writes_per_vm = writes;
+  result.controller_cpu = controller_cpu;
+  result.store_cpu = store_cpu;
   return result;
+}
+
+/** The scale run on each store --scale-store names; with both, a line comparing them. */
+bool scale_runs(const Options &options) {
+  ScaleSecurity on_sqlite, on_etcd;
+  on_etcd.store = "etcd";
+  if (options.scale_store != "both")
+    return scale(options, options.scale_store == "etcd" ? on_etcd : on_sqlite).all_running;
+  const ScaleResult sqlite = scale(options, on_sqlite);
+  wait_until_quiet(30s);
+  const ScaleResult etcd = scale(options, on_etcd);
+  std::printf(
+      "scale    SQLite vs etcd: converged %.2f s vs %.2f s (etcd / SQLite %.2f), writes per VM "
+      "%.2f vs %.2f, controller CPU %.1f s vs %.1f s (+ etcd %.1f s)\n",
+      sqlite.converged_s, etcd.converged_s,
+      sqlite.converged_s > 0 ? etcd.converged_s / sqlite.converged_s : 0.0, sqlite.writes_per_vm,
+      etcd.writes_per_vm, sqlite.controller_cpu, etcd.controller_cpu, etcd.store_cpu);
+  return sqlite.all_running && etcd.all_running;
 }
 
 /** The Get and Apply latency of one controller as seen by one client (ms per call). */
@@ -572,6 +612,11 @@ int main(int argc, char **argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--scale-nodes", options.scale_nodes, "mock nodes in the scale run")
       ->check(CLI::PositiveNumber);
+  app.add_option("--scale-store", options.scale_store,
+                 "the scale run's store: sqlite, etcd (a private etcd on loopback), or both "
+                 "(one after the other, then side by side)")
+      ->check(CLI::IsMember({"sqlite", "etcd", "both"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (!only.empty()) {
     options.run_mock = only == "mock";
@@ -611,7 +656,7 @@ int main(int argc, char **argv) {
     }
     if (options.run_scale) {
       wait_until_quiet(30s);
-      ok &= scale(options).all_running;
+      ok &= scale_runs(options);
     }
     if (options.run_security) {
       wait_until_quiet(30s);

@@ -126,15 +126,16 @@ void Cluster::start_controller() {
   // The first start binds port 0 and reads the port back (a port probed free and released could
   // be taken by a parallel test before the controller binds it); restarts keep that port.
   const bool first = address_.empty();
-  std::vector<std::string> argv = {bin_.controller,
-                                   "--listen",
-                                   first ? "127.0.0.1:0" : address_,
-                                   "--store",
-                                   "sqlite:" + dir_ + "/controller.db",
-                                   "--heartbeat-interval-ms",
-                                   std::to_string(options_.heartbeat_ms),
-                                   "--node-grace-ms",
-                                   std::to_string(options_.node_grace_ms)};
+  std::vector<std::string> argv = {
+      bin_.controller,
+      "--listen",
+      first ? "127.0.0.1:0" : address_,
+      "--store",
+      options_.store.empty() ? "sqlite:" + dir_ + "/controller.db" : options_.store,
+      "--heartbeat-interval-ms",
+      std::to_string(options_.heartbeat_ms),
+      "--node-grace-ms",
+      std::to_string(options_.node_grace_ms)};
   if (!options_.test_guest_dir.empty())
     argv.insert(argv.end(), {"--image", "hal/test-guest=" + options_.test_guest_dir});
   for (const std::string &flag : tls_flags("controller")) argv.push_back(flag);

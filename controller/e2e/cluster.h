@@ -1,9 +1,9 @@
 // cluster.h - a whole HAL installation on this machine for end-to-end tests, benchmarks and the
-// single-machine demo's checks: hal-controller on an SQLite file, hal-node agents in node pools
-// on loopback, and halctl to drive them, all over mutual TLS: a cluster CA and certificates for
-// the controller, each node and an admin user are made under the temp dir (pki/), and halctl
-// runs with a configuration file for the admin. Everything started is stopped by PID; the temp
-// dir is removed.
+// single-machine demo's checks: hal-controller on an SQLite file (or a given store), hal-node
+// agents in node pools on loopback, and halctl to drive them, all over mutual TLS: a cluster CA
+// and certificates for the controller, each node and an admin user are made under the temp dir
+// (pki/), and halctl runs with a configuration file for the admin. Everything started is stopped
+// by PID; the temp dir is removed.
 #ifndef HAL_CONTROLLER_E2E_CLUSTER_H
 #define HAL_CONTROLLER_E2E_CLUSTER_H
 
@@ -46,6 +46,8 @@ struct ClusterOptions {
   /** Everything runs with --insecure (plaintext, no authentication) instead: only for the
    *  benchmarks that show what security costs. */
   bool insecure = false;
+  /// The controller's --store ("": its SQLite file in the temp dir), e.g. an etcd:// URL.
+  std::string store;
 };
 
 /** A running installation. */
