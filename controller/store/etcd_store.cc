@@ -126,7 +126,7 @@ std::vector<std::shared_ptr<const StoredObject>> EtcdStore::commit(std::vector<S
   if (writes.empty()) return {};
   std::vector<StoreWrite> original;
   if (may_replan(writes)) original = writes;
-  auto plan = std::make_unique<etcd::TxnPlan>(options_.prefix, std::move(writes));
+  auto plan = this->plan(std::move(writes), {});
   const auto deadline = Clock::now() + options_.client.retry_budget;
   auto done = [&](std::vector<std::shared_ptr<const StoredObject>> written) {
     if (!written.empty()) {
@@ -143,7 +143,7 @@ std::vector<std::shared_ptr<const StoredObject>> EtcdStore::commit(std::vector<S
       if (original.empty() || ++replans > 3)
         throw StoreError(StoreErrorCode::kConflict,
                          "etcd transaction refused again and again (keys changing meanwhile)");
-      plan = std::make_unique<etcd::TxnPlan>(options_.prefix, original, absent);
+      plan = this->plan(original, absent);
     } catch (const etcd::EtcdAmbiguousError &e) {
       if (Clock::now() >= deadline) throw;
       hal::log("store")->warn("{}; checking whether it was applied", e.what());
@@ -158,6 +158,19 @@ std::vector<std::shared_ptr<const StoredObject>> EtcdStore::commit(std::vector<S
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
+}
+
+std::unique_ptr<etcd::TxnPlan> EtcdStore::plan(std::vector<StoreWrite> writes,
+                                               const std::set<StoreKey> &known_absent) const {
+  auto plan = std::make_unique<etcd::TxnPlan>(options_.prefix, std::move(writes), known_absent);
+  std::lock_guard lock(guard_mutex_);
+  if (guard_) plan->require_created_at(guard_->key, guard_->create_revision, guard_->what);
+  return plan;
+}
+
+void EtcdStore::set_write_guard(std::optional<WriteGuard> guard) {
+  std::lock_guard lock(guard_mutex_);
+  guard_ = std::move(guard);
 }
 
 std::unique_ptr<Watch> EtcdStore::watch(const WatchFilter &filter, int64_t since_revision) {

@@ -11,6 +11,9 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "controller/store/etcd_client.h"
@@ -20,7 +23,8 @@ namespace hal::controller {
 
 namespace etcd {
 struct WatchSet;
-}
+class TxnPlan;
+}  // namespace etcd
 
 /** Where an etcd store lives. */
 struct EtcdStoreOptions {
@@ -31,6 +35,15 @@ struct EtcdStoreOptions {
 /** Options from "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]" (PREFIX defaults to "hal": keys
  *  under /hal/). Throws std::invalid_argument naming what is wrong. */
 EtcdStoreOptions parse_etcd_url(const std::string &url);
+
+/** A condition on every write of an EtcdStore: etcd key `key` exists and was created at etcd
+ *  revision `create_revision`. A leader holds its election key on its lease; guarding its
+ *  writes with it means a deposed leader's late writes fail instead of landing. */
+struct WriteGuard {
+  std::string key;              ///< The etcd key (outside the objects' prefix).
+  int64_t create_revision = 0;  ///< Its creation revision (etcd's, not the store's).
+  std::string what;             ///< Names the condition in errors ("leadership of ...").
+};
 
 /** Store on etcd. Thread-safe. */
 class EtcdStore : public Store {
@@ -61,13 +74,23 @@ class EtcdStore : public Store {
    *  A later watch from a revision before it fails with kCompacted. Throws StoreError. */
   void compact(int64_t revision);
 
+  /** Conditions every later commit() on `guard` (none: unconditional). A commit whose guard
+   *  no longer holds throws StoreError(kConflict) starting with guard.what and writes nothing. */
+  void set_write_guard(std::optional<WriteGuard> guard);
+
   /** The options it was opened with. */
   const EtcdStoreOptions &options() const { return options_; }
 
  private:
+  // The plan of `writes` with the write guard (if any) added.
+  std::unique_ptr<etcd::TxnPlan> plan(std::vector<StoreWrite> writes,
+                                      const std::set<StoreKey> &known_absent) const;
+
   EtcdStoreOptions options_;
   std::shared_ptr<etcd::Client> client_;
   std::shared_ptr<etcd::WatchSet> watches_;
+  mutable std::mutex guard_mutex_;
+  std::optional<WriteGuard> guard_;  ///< Guarded by guard_mutex_.
   std::atomic<uint64_t> transactions_{0};
   std::atomic<uint64_t> object_writes_{0};
 };

@@ -4,7 +4,7 @@
 // restart without losing or repeating a change; a 3-member cluster keeps the store working
 // (writes, reads, a watch) while the member in use is killed; mutual TLS (etcd's
 // --client-cert-auth) admits our certificate and refuses a client without one; a SQLite store
-// imported into etcd (copy_store); URL parsing.
+// imported into etcd (copy_store); writes conditioned on a guard key; URL parsing.
 // Skipped, saying so, when etcd is not installed (Debian package etcd-server).
 #include "controller/store/etcd_store.h"
 
@@ -18,6 +18,7 @@
 
 #include "controller/pki/pki.h"
 #include "controller/store/copy_store.h"
+#include "controller/store/etcd_layout.h"
 #include "controller/store/etcd_watch.h"
 #include "controller/store/store_conformance.h"
 #include "testing/etcd_cluster.h"
@@ -243,6 +244,32 @@ TEST_F(EtcdStoreTest, ImportsASqliteStore) {
   EXPECT_EQ(one->object["i"], 42);
   EXPECT_NO_THROW(etcd->update(vm("vm-42"), json{{"i", 43}}, one->version));
   EXPECT_THROW(copy_store(*sqlite, *etcd), StoreError);
+}
+
+// The hook leader election builds on: writes conditioned on a key created under a lease (here
+// an object of another prefix standing in for the leader key) fail once that key is gone or
+// was created again (a new term), and nothing of them lands.
+TEST_F(EtcdStoreTest, WriteGuardFailsWritesOnceTheGuardKeyIsGone) {
+  auto store = open_on(shared_cluster(), 30s);
+  auto election = open_on(shared_cluster(), 30s);
+  const StoreKey leader{"Leader", "", "controller"};
+  auto term = election->create(leader, json{{"holder", "a"}});
+  const std::string key = etcd::encode_key(election->options().prefix, leader);
+  store->set_write_guard(WriteGuard{key, etcd::etcd_revision(term.version), "leadership"});
+  store->put(vm("a"), json{{"n", 1}});
+  election->remove(leader);
+  election->create(leader, json{{"holder", "b"}});  // another term
+  try {
+    store->put(vm("a"), json{{"n", 2}});
+    FAIL() << "a write landed after the guard key was created again";
+  } catch (const StoreError &e) {
+    EXPECT_EQ(e.code(), StoreErrorCode::kConflict);
+    EXPECT_EQ(std::string(e.what()).rfind("leadership", 0), 0u) << e.what();
+  }
+  EXPECT_EQ(store->get(vm("a"))->object["n"], 1);
+  store->set_write_guard(std::nullopt);
+  store->put(vm("a"), json{{"n", 3}});
+  EXPECT_EQ(store->get(vm("a"))->object["n"], 3);
 }
 
 // Writes `pem` to `path` and returns the path.

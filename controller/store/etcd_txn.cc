@@ -151,6 +151,20 @@ TxnPlan::TxnPlan(const std::string &prefix, std::vector<StoreWrite> writes,
   }
 }
 
+void TxnPlan::require_created_at(const std::string &etcd_key, int64_t create_revision,
+                                 const std::string &what) {
+  Compare compare;
+  compare.set_key(etcd_key);
+  compare.set_target(Compare::CREATE);
+  compare.set_result(Compare::EQUAL);
+  compare.set_create_revision(create_revision);
+  *request_.add_compare() = compare;
+  auto *read = request_.add_failure()->mutable_request_range();
+  read->set_key(etcd_key);
+  read->set_keys_only(true);
+  requirements_.push_back(Requirement{etcd_key, create_revision, what});
+}
+
 std::vector<std::shared_ptr<const StoredObject>> TxnPlan::finish(
     int64_t etcd_rev, const etcdserverpb::TxnResponse *response) const {
   std::vector<std::shared_ptr<const StoredObject>> out;
@@ -188,6 +202,19 @@ std::vector<std::shared_ptr<const StoredObject>> TxnPlan::results_at(int64_t etc
 }
 
 std::set<StoreKey> TxnPlan::explain_failure(const etcdserverpb::TxnResponse &response) const {
+  for (size_t r = 0; r < requirements_.size(); ++r) {
+    const int at = static_cast<int>(keys_.size() + r);
+    if (at >= response.responses_size()) break;
+    const auto &read = response.responses(at).response_range();
+    const int64_t created = read.kvs_size() > 0 ? read.kvs(0).create_revision() : 0;
+    if (created != requirements_[r].create_revision)
+      throw StoreError(
+          StoreErrorCode::kConflict,
+          requirements_[r].what + ": etcd key " + requirements_[r].etcd_key +
+              (created == 0 ? " is gone"
+                            : " was created again (revision " + std::to_string(created) + ")") +
+              "; nothing was written");
+  }
   // Each key's state: present, and its store revision (-1: written earlier in this batch).
   std::vector<std::pair<bool, int64_t>> state(keys_.size(), {false, 0});
   for (size_t k = 0; k < keys_.size() && static_cast<int>(k) < response.responses_size(); ++k) {

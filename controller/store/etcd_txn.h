@@ -29,6 +29,13 @@ class TxnPlan {
   TxnPlan(const std::string &prefix, std::vector<StoreWrite> writes,
           const std::set<StoreKey> &known_absent = {});
 
+  /** Makes the transaction also require that etcd key `etcd_key` exists with creation
+   *  revision `create_revision` (writes conditioned on holding a lease-bound key, such as a
+   *  leader's); explain_failure() then throws StoreError(kConflict) starting with `what` when
+   *  that is what failed. */
+  void require_created_at(const std::string &etcd_key, int64_t create_revision,
+                          const std::string &what);
+
   /** The transaction to send. */
   const etcdserverpb::TxnRequest &request() const { return request_; }
 
@@ -80,7 +87,15 @@ class TxnPlan {
   std::vector<std::shared_ptr<const StoredObject>> finish(
       int64_t etcd_rev, const etcdserverpb::TxnResponse *response) const;
 
+  // A key the transaction requires (require_created_at); its read follows the keys' reads.
+  struct Requirement {
+    std::string etcd_key;
+    int64_t create_revision = 0;
+    std::string what;
+  };
+
   std::string prefix_;
+  std::vector<Requirement> requirements_;
   std::vector<StoreWrite> writes_;  ///< Their objects moved into results_.
   std::vector<size_t> write_key_;   ///< Index in keys_ of each write's key.
   std::vector<KeyPlan> keys_;
