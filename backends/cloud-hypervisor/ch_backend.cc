@@ -63,6 +63,9 @@ ChBackend::ChBackend(std::string_view config_json, hal::plugin::EventSink events
       settings->binary, settings->state_root / (".probe-" + std::to_string(::getpid()) + "-" +
                                                 std::to_string(reinterpret_cast<uintptr_t>(this))));
   if (!settings->probe.ok) throw Failure(HAL_UNAVAILABLE, settings->probe.error);
+  if (std::string why = unsupported_binary(settings->probe); !why.empty()) {
+    throw Failure(HAL_UNSUPPORTED, why);
+  }
   settings_ = settings;
   vms().adopt_stored(settings_->state_root, [&](backend_common::StoredVm &&stored) {
     return std::make_shared<VmController>(settings_, std::move(stored.spec.spec));

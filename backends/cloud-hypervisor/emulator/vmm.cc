@@ -31,7 +31,7 @@ ApiResponse error(int status, const std::vector<std::string> &chain) {
 ApiResponse error(int status, const std::string &message) {
   return error(status, std::vector<std::string>{message});
 }
-const ApiResponse kNoContent{204, ""};
+}  // namespace
 
 uint64_t memory_bytes(const json &config) {
   const json memory = config.value("memory", json::object());
@@ -39,7 +39,6 @@ uint64_t memory_bytes(const json &config) {
   for (const auto &z : memory.value("zones", json::array())) total += z["size"].get<uint64_t>();
   return total;
 }
-}  // namespace
 
 std::vector<std::string> schema_errors(const std::string &def, const json &body) {
   static const json root = json::parse(kChApiSchemaText);
@@ -61,8 +60,14 @@ std::vector<std::string> schema_errors(const std::string &def, const json &body)
   return out;
 }
 
-Vmm::Vmm(std::string event_monitor_path, std::set<std::string> features, std::function<void()> exit)
-    : event_path_(std::move(event_monitor_path)),
+std::string emulator_build_version(ChVersion release) {
+  return release.str() + "-hal-ch-emulator";
+}
+
+Vmm::Vmm(ChVersion release, std::string event_monitor_path, std::set<std::string> features,
+         std::function<void()> exit)
+    : release_(release),
+      event_path_(std::move(event_monitor_path)),
       features_(std::move(features)),
       exit_(std::move(exit)) {
   if (!event_path_.empty()) {
@@ -76,6 +81,7 @@ Vmm::Vmm(std::string event_monitor_path, std::set<std::string> features, std::fu
 }
 
 Vmm::~Vmm() {
+  if (migration_worker_.joinable()) migration_worker_.join();
   std::lock_guard<std::mutex> lock(mutex_);
   stop_guest_locked();
   if (event_fd_ >= 0) ::close(event_fd_);
@@ -140,14 +146,25 @@ ApiResponse Vmm::handle(const std::string &verb, const std::string &endpoint,
       return error(400, "Error parsing request body: invalid JSON");
     }
     std::vector<std::string> errors = schema_errors(it->second, request);
+    if (endpoint == "vm.send-migration" && !has_migration_limits(release_)) {
+      // Stricter than the VMM, which ignores fields it does not know: a client relying on
+      // them before they existed is caught.
+      for (const char *field : {"downtime_ms", "timeout_s", "timeout_strategy", "connections"}) {
+        if (request.contains(field)) {
+          errors.push_back(std::string("/") + field + ": unknown field before v52.0 (" +
+                           release_.str() + " would silently ignore it)");
+        }
+      }
+    }
     if (!errors.empty()) {
       errors.insert(errors.begin(), "Invalid " + it->second);
       return error(400, errors);
     }
   }
   if (endpoint == "vmm.ping") {
-    return {200, json({{"build_version", "hal-ch-emulator"},
-                       {"version", "v48.0.0-hal-emulator"},
+    return {200, json({{"build_version", emulator_build_version(release_)},
+                       {"version", std::to_string(release_.major) + "." +
+                                       std::to_string(release_.minor) + ".0"},
                        {"pid", ::getpid()},
                        {"features", json(features_)}})
                      .dump()};
@@ -352,7 +369,13 @@ ApiResponse Vmm::remove() {
 
 ApiResponse Vmm::info() {
   std::lock_guard<std::mutex> lock(mutex_);
+  // During a migration (v53.0 on) the VM is immutable and the VMM answers what it was.
+  if (migrating_ && !info_snapshot_.is_null()) return {200, info_snapshot_.dump()};
   if (state_ == State::kNone) return error(404, "VM is not created");
+  return {200, info_locked().dump()};
+}
+
+json Vmm::info_locked() const {
   json tree = json::object();
   int slot = 1;
   for (const char *kind : {"disks", "net", "devices"}) {
@@ -365,11 +388,10 @@ ApiResponse Vmm::info() {
                                           {"pci_bdf", bdf}};
     }
   }
-  return {200, json({{"config", config_},
-                     {"state", state_name(state_)},
-                     {"memory_actual_size", memory_bytes(config_)},
-                     {"device_tree", tree}})
-                   .dump()};
+  return {{"config", config_},
+          {"state", state_name(state_)},
+          {"memory_actual_size", memory_bytes(config_)},
+          {"device_tree", tree}};
 }
 
 ApiResponse Vmm::counters() {
@@ -478,151 +500,6 @@ ApiResponse Vmm::restore(const json &request) {
   guest_->set_paused(!resume);
   state_ = resume ? State::kRunning : State::kPaused;
   emit("vm", "restored");
-  return kNoContent;
-}
-
-ApiResponse Vmm::send_migration(const json &request) {
-  json config;
-  uint64_t memory;
-  bool was_paused;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (state_ == State::kNone) return error(404, "Error sending migration: VM is not created");
-    if (migrating_) return error(500, "Error sending migration: a migration is in progress");
-    if (state_ != State::kRunning && state_ != State::kPaused) {
-      return error(500, std::string("Error sending migration: VM is ") + state_name(state_));
-    }
-    if (config_.value("platform", json::object()).value("tdx", false)) {
-      return error(500, "Error sending migration: TDX VMs cannot be migrated");
-    }
-    migrating_ = true;
-    config = config_;
-    memory = memory_bytes(config_);
-    was_paused = state_ == State::kPaused;
-  }
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(request.value("timeout_s", 3600));
-  emit("vm", "migration-started");
-  bool paused_here = false;
-  auto finish_failed = [&](const std::string &why) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    migrating_ = false;
-    if (paused_here && guest_) {
-      emit("vm", "resuming");
-      guest_->set_paused(false);
-      state_ = State::kRunning;
-      emit("vm", "resumed");
-    }
-    emit("vm", "migration-failed");
-    return error(500, std::vector<std::string>{"Error sending migration", why});
-  };
-  try {
-    Socket socket = connect_url(request["destination_url"]);
-    set_io_timeout(socket, 30s);
-    write_line(socket, json({{"magic", "hal-ch-emulator-migration/1"},
-                             {"config", config},
-                             {"memory_bytes", memory}})
-                           .dump());
-    send_pass(socket, memory);  // pass 1: all memory while the guest runs
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("migration timeout");
-    send_pass(socket, memory / 16);  // pass 2: pages dirtied meanwhile
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("migration timeout");
-    GuestState g;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!was_paused && guest_) {
-        emit("vm", "pausing");
-        guest_->set_paused(true);
-        state_ = State::kPaused;
-        paused_here = true;
-        emit("vm", "paused");
-      }
-      g = guest_ ? guest_->state() : GuestState{};
-    }
-    send_pass(socket, std::min<uint64_t>(memory, 256u << 10));  // stop-and-copy
-    write_line(socket, json({{"boot_id", g.boot_id},
-                             {"heartbeat", g.heartbeat},
-                             {"uptime_ms", g.uptime_ms},
-                             {"paused", was_paused}})
-                           .dump());
-    char ack = 0;
-    read_exact(socket, &ack, 1);
-    if (ack != 'K') throw std::runtime_error("destination refused the VM");
-  } catch (const std::exception &e) {
-    return finish_failed(e.what());
-  }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    migrating_ = false;
-    stop_guest_locked();
-    state_ = State::kNone;
-  }
-  emit("vm", "migration-finished");
-  // The source VMM exits once its VM lives elsewhere.
-  std::thread([this] {
-    std::this_thread::sleep_for(100ms);
-    emit("vmm", "shutdown");
-    exit_();
-  }).detach();
-  return kNoContent;
-}
-
-ApiResponse Vmm::receive_migration(const json &request) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (state_ != State::kNone || migrating_) {
-      return error(500, "Error receiving migration: a VM already exists");
-    }
-    migrating_ = true;
-  }
-  auto fail = [&](const std::string &why) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    migrating_ = false;
-    stop_guest_locked();
-    state_ = State::kNone;
-    emit("vm", "migration-receive-failed");
-    return error(500, std::vector<std::string>{"Error receiving migration", why});
-  };
-  const std::string url = request["receiver_url"];
-  try {
-    Socket listener = listen_url(url);
-    Socket socket = accept_connection(listener, abort_fd_, std::chrono::seconds(3600));
-    if (url.rfind("unix:", 0) == 0) ::unlink(url.c_str() + 5);
-    set_io_timeout(socket, 30s);
-    json header = json::parse(read_line(socket), nullptr, false);
-    if (header.is_discarded() || header.value("magic", "") != "hal-ch-emulator-migration/1") {
-      throw std::runtime_error("migration protocol: bad header");
-    }
-    json config = header["config"];
-    std::vector<std::string> errors = schema_errors("VmConfig", config);
-    for (auto &e : create_errors(config, context_)) errors.push_back(e);
-    for (auto &e : boot_errors(config, context_)) errors.push_back(e);
-    if (!errors.empty()) throw std::runtime_error("incoming VM config invalid: " + errors.front());
-    emit("vm", "migration-receive-started");
-    uint64_t received = receive_pass(socket);
-    if (received != header.value("memory_bytes", uint64_t{0})) {
-      throw std::runtime_error("migration protocol: short memory copy");
-    }
-    receive_pass(socket);
-    receive_pass(socket);
-    json state = json::parse(read_line(socket), nullptr, false);
-    if (state.is_discarded()) throw std::runtime_error("migration protocol: bad state");
-    GuestState g{state.value("boot_id", ""), state.value("heartbeat", uint64_t{0}),
-                 state.value("uptime_ms", uint64_t{0})};
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      config_ = config;
-      start_guest_locked(&g);
-      const bool paused = state.value("paused", false);
-      guest_->set_paused(paused);
-      state_ = paused ? State::kPaused : State::kRunning;
-      migrating_ = false;
-    }
-    write_all(socket, "K", 1);
-  } catch (const std::exception &e) {
-    return fail(e.what());
-  }
-  emit("vm", "migration-receive-finished");
   return kNoContent;
 }
 

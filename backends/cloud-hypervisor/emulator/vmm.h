@@ -14,12 +14,15 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
+#include "backends/cloud-hypervisor/ch_version.h"
 #include "backends/cloud-hypervisor/emulator/config_checks.h"
 #include "backends/cloud-hypervisor/emulator/console.h"
 #include "backends/cloud-hypervisor/emulator/guest.h"
 
 namespace hal::ch_emulator {
+using cloud_hypervisor::ChVersion;
 
 /** An HTTP answer of the API. */
 struct ApiResponse {
@@ -30,9 +33,11 @@ struct ApiResponse {
 /** The one VMM of an emulator process. All methods are thread-safe. */
 class Vmm {
  public:
-  /** `event_monitor_path` may be empty (no events). `exit` is called when the VMM must end
-   *  (vmm.shutdown, guest power-off, completed outgoing migration). */
-  Vmm(std::string event_monitor_path, std::set<std::string> features, std::function<void()> exit);
+  /** A VMM behaving as Cloud Hypervisor `release` does. `event_monitor_path` may be empty (no
+   *  events). `exit` is called when the VMM must end (vmm.shutdown, guest power-off, completed
+   *  outgoing migration). */
+  Vmm(ChVersion release, std::string event_monitor_path, std::set<std::string> features,
+      std::function<void()> exit);
   ~Vmm();
 
   /** Handles one request: `verb` "GET"/"PUT", `endpoint` like "vm.boot". */
@@ -60,7 +65,17 @@ class Vmm {
   ApiResponse remove_device(const std::string &id);
   ApiResponse snapshot(const std::string &url);
   ApiResponse restore(const nlohmann::json &request);
+  // An outgoing migration's inputs, taken when it is requested.
+  struct OutgoingMigration {
+    nlohmann::json config;
+    uint64_t memory = 0;
+    bool was_paused = false;
+    std::string destination;
+    std::chrono::steady_clock::time_point deadline;
+  };
   ApiResponse send_migration(const nlohmann::json &request);
+  ApiResponse run_send(const OutgoingMigration &job);
+  nlohmann::json info_locked() const;
   ApiResponse receive_migration(const nlohmann::json &request);
 
   void start_guest_locked(const GuestState *resumed);
@@ -68,6 +83,7 @@ class Vmm {
   void on_guest_power_off();
   nlohmann::json normalized(nlohmann::json config) const;
 
+  ChVersion release_;
   std::string event_path_;
   int event_fd_ = -1;
   std::set<std::string> features_;
@@ -82,9 +98,21 @@ class Vmm {
   std::shared_ptr<SerialPort> serial_;
   std::unique_ptr<SimulatedGuest> guest_;
   bool migrating_ = false;
+  nlohmann::json info_snapshot_;  // what vm.info answers during an asynchronous migration
+  std::thread migration_worker_;
   int abort_fd_ = -1;  // eventfd: aborts a waiting vm.receive-migration
   int device_counter_ = 0;
 };
+
+/** The guest memory a VmConfig gives (memory.size plus its zones). */
+uint64_t memory_bytes(const nlohmann::json &config);
+
+/** An ApiResponse with no body. */
+inline const ApiResponse kNoContent{204, ""};
+
+/** vmm.ping's build_version of the emulator for `release`: "v53.0-hal-ch-emulator" (upstream's
+ *  git-describe version with a CH_EXTRA_VERSION suffix, which is how the backend knows it). */
+std::string emulator_build_version(ChVersion release);
 
 /** Validates `body` against definition `def` of ch-api.schema.json; answers the error texts. */
 std::vector<std::string> schema_errors(const std::string &def, const nlohmann::json &body);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "backends/cloud-hypervisor/ch_version.h"
 #include "backends/cloud-hypervisor/event_monitor.h"
 #include "backends/cloud-hypervisor/rest_client.h"
 #include "backends/cloud-hypervisor/vm_state_dir.h"
@@ -87,7 +88,9 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
 
 TEST_P(VmmFixture, PingAnswersVersion) {
   json ping = api_->ping();
-  EXPECT_FALSE(ping.value("version", "").empty());
+  auto release = parse_ch_version(ping.value("version", ""), ping.value("build_version", ""));
+  ASSERT_TRUE(release.has_value()) << ping.dump();
+  EXPECT_GE(*release, kOldestSupported) << ping.dump();
 }
 
 TEST_P(VmmFixture, StateMachineAndStatusCodes) {
