@@ -72,6 +72,11 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
   // ---- cpus
   json cpus = {{"boot_vcpus", spec.cpu.vcpus}, {"max_vcpus", spec.cpu.vcpus}};
   if (spec.cpu.topology) {
+    if (spec.cpu.topology->threads > 2) {
+      unsupported("cpu.topology.threads",
+                  "Cloud Hypervisor allows at most 2 threads per core on x86_64, not " +
+                      std::to_string(spec.cpu.topology->threads));
+    }
     cpus["topology"] = {{"threads_per_core", spec.cpu.topology->threads},
                         {"cores_per_die", spec.cpu.topology->cores},
                         {"dies_per_package", 1},

@@ -16,8 +16,8 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-ApiResponse migration_error(const std::string &first, const std::string &why) {
-  return {500, json(std::vector<std::string>{"Error from API", first, why}).dump()};
+ApiResponse migration_error(const std::string &action, const std::string &why) {
+  return api_error(500, action, {why});
 }
 }  // namespace
 
@@ -27,8 +27,8 @@ ApiResponse Vmm::send_migration(const json &request) {
     std::lock_guard<std::mutex> lock(mutex_);
     const std::string refused = "Error dispatching the migration worker";
     if (migrating_) return migration_error(refused, "There is already an ongoing migration");
-    if (state_ != State::kRunning && state_ != State::kPaused) {
-      return migration_error(refused, "VM is not running");
+    if (!has_vm_locked()) {
+      return migration_error(refused, vm_error::kNotRunning);
     }
     if (config_.value("platform", json::object()).value("tdx", false)) {
       return migration_error(refused, "TDX VMs cannot be migrated");
@@ -120,7 +120,7 @@ ApiResponse Vmm::run_send(const OutgoingMigration &job) {
 ApiResponse Vmm::receive_migration(const json &request) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (state_ == State::kRunning || state_ == State::kPaused) {
+    if (has_vm_locked()) {
       return migration_error("Error receiving migration",
                              "Can't receive a migration when a VM is already created");
     }
@@ -152,7 +152,7 @@ ApiResponse Vmm::receive_migration(const json &request) {
     }
     json config = header["config"];
     std::vector<std::string> errors = schema_errors("VmConfig", config);
-    for (auto &e : create_errors(config, context_)) errors.push_back(e);
+    for (auto &e : validation_errors(config, context_)) errors.push_back(e);
     for (auto &e : boot_errors(config, context_)) errors.push_back(e);
     if (!errors.empty()) throw std::runtime_error("incoming VM config invalid: " + errors.front());
     uint64_t received = receive_pass(socket);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "backends/cloud-hypervisor/ch_version.h"
@@ -96,31 +97,88 @@ TEST_P(VmmFixture, PingAnswersVersion) {
 TEST_P(VmmFixture, StateMachineAndStatusCodes) {
   EXPECT_EQ(status_of([&] { api_->boot(); }), HAL_NOT_FOUND) << "boot before create";
   EXPECT_EQ(status_of([&] { api_->info(); }), HAL_NOT_FOUND);
+  EXPECT_EQ(status_of([&] { api_->reboot(); }), HAL_NOT_FOUND) << "reboot before create";
+  EXPECT_EQ(status_of([&] { api_->remove(); }), HAL_OK) << "delete without a VM";
   api_->create(config());
   EXPECT_EQ(api_->info()["state"], "Created");
+  EXPECT_EQ(status_of([&] { api_->create(config()); }), HAL_FAILED_PRECONDITION)
+      << "a second create: " << last_message_;
   EXPECT_EQ(status_of([&] { api_->pause(); }), HAL_FAILED_PRECONDITION) << "pause of Created";
+  EXPECT_NE(last_message_.find("HTTP 500"), std::string::npos) << last_message_;
+  EXPECT_NE(last_message_.find("VM is not running"), std::string::npos) << last_message_;
+  EXPECT_EQ(status_of([&] { api_->power_button(); }), HAL_FAILED_PRECONDITION);
   api_->boot();
   EXPECT_EQ(api_->info()["state"], "Running");
+  EXPECT_EQ(status_of([&] { api_->boot(); }), HAL_FAILED_PRECONDITION) << "boot of Running";
   EXPECT_EQ(status_of([&] { api_->resume(); }), HAL_FAILED_PRECONDITION) << "resume of Running";
+  EXPECT_NE(last_message_.find("HTTP 500"), std::string::npos) << last_message_;
   api_->pause();
   EXPECT_EQ(api_->info()["state"], "Paused");
   EXPECT_EQ(status_of([&] { api_->pause(); }), HAL_FAILED_PRECONDITION) << "pause of Paused";
   api_->resume();
   api_->shutdown();
-  EXPECT_EQ(api_->info()["state"], "Shutdown");
+  // The VM is gone, its config stays: vm.info says Created, and it boots again.
+  EXPECT_EQ(api_->info()["state"], "Created");
+  EXPECT_EQ(status_of([&] { api_->shutdown(); }), HAL_FAILED_PRECONDITION) << "shutdown twice";
+  api_->boot();
+  EXPECT_EQ(api_->info()["state"], "Running");
   api_->remove();
   EXPECT_EQ(status_of([&] { api_->info(); }), HAL_NOT_FOUND);
 }
 
-TEST_P(VmmFixture, WrongConfigsAreRefusedWithTheVmmsMessage) {
+TEST_P(VmmFixture, TheHttpLayerNeverAnswers405) {
+  EXPECT_EQ(api_->call("GET", "vm.boot").status, 400) << "wrong method";
+  EXPECT_EQ(api_->call("PUT", "vm.info").status, 400) << "wrong method";
+  EXPECT_EQ(api_->call("PUT", "vm.boot", "{}").status, 400) << "a body where none is taken";
+  EXPECT_EQ(api_->call("PUT", "vm.create").status, 400) << "no body where one is needed";
+  EXPECT_EQ(api_->call("GET", "vm.no-such-thing").status, 404);
+}
+
+TEST_P(VmmFixture, VmmShutdownAnswers200AndExits) {
+  HttpReply reply = api_->call("PUT", "vmm.shutdown");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_TRUE(process_->wait_exit(5s));
+}
+
+TEST_P(VmmFixture, ConfigsAreValidatedAtBootNotAtCreate) {
   json bad = config();
   bad["memory"] = {{"size", 0}, {"zones", {{{"id", "z0"}, {"size", 64 << 20}}}}};
   bad["numa"] = {{{"guest_numa_id", 0}, {"memory_zones", {"missing"}}}};
-  EXPECT_EQ(status_of([&] { api_->create(bad); }), HAL_INVALID_ARGUMENT);
+  EXPECT_EQ(status_of([&] { api_->create(bad); }), HAL_OK) << last_message_;
+  EXPECT_EQ(api_->info()["state"], "Created");
+  EXPECT_EQ(status_of([&] { api_->boot(); }), HAL_INVALID_ARGUMENT);
+  EXPECT_NE(last_message_.find("HTTP 500"), std::string::npos) << last_message_;
+  EXPECT_NE(last_message_.find("Failed to validate config"), std::string::npos) << last_message_;
   EXPECT_NE(last_message_.find("missing"), std::string::npos) << last_message_;
-  EXPECT_EQ(status_of([&] { api_->info(); }), HAL_NOT_FOUND) << "nothing was created";
+  EXPECT_EQ(api_->info()["state"], "Created") << "nothing was booted";
   HttpReply reply = api_->call("PUT", "vm.create", "{not json");
   EXPECT_EQ(reply.status, 400);
+}
+
+TEST_P(VmmFixture, AtMostTwoThreadsPerCore) {
+  json c = config();
+  c["cpus"] = {
+      {"boot_vcpus", 3},
+      {"max_vcpus", 3},
+      {"topology",
+       {{"threads_per_core", 3}, {"cores_per_die", 1}, {"dies_per_package", 1}, {"packages", 1}}}};
+  api_->create(c);
+  EXPECT_EQ(status_of([&] { api_->boot(); }), HAL_INVALID_ARGUMENT);
+  EXPECT_NE(last_message_.find("at most 2 threads per core"), std::string::npos) << last_message_;
+}
+
+TEST_P(VmmFixture, ImageTypeIsCheckedAgainstTheFileAtBoot) {
+  const fs::path qcow2 = root_ / "disk.qcow2";
+  {
+    std::ofstream out(qcow2, std::ios::binary);
+    const char header[16] = {'Q', 'F', 'I', '\xfb', 0, 0, 0, 3};
+    out.write(header, sizeof header);
+  }
+  json c = config();
+  c["disks"] = {{{"id", "d0"}, {"path", qcow2.string()}, {"image_type", "Raw"}}};
+  EXPECT_EQ(status_of([&] { api_->create(c); }), HAL_OK) << "not checked at create";
+  EXPECT_EQ(status_of([&] { api_->boot(); }), HAL_UNKNOWN);
+  EXPECT_NE(last_message_.find("does not match"), std::string::npos) << last_message_;
 }
 
 TEST_P(VmmFixture, HotplugAndDuplicateIds) {
@@ -145,6 +203,7 @@ TEST_P(VmmFixture, EventMonitorReportsLifecycle) {
   });
   api_->create(config());
   api_->boot();
+  api_->add_disk({{"id", "hot"}, {"path", "/proc/self/exe"}, {"readonly", true}});
   api_->pause();
   api_->resume();
   for (int i = 0; i < 200; ++i) {
@@ -157,6 +216,10 @@ TEST_P(VmmFixture, EventMonitorReportsLifecycle) {
   std::lock_guard<std::mutex> lock(m);
   for (const char *want : {"vm/booted", "vm/paused", "vm/resumed"}) {
     EXPECT_NE(std::find(seen.begin(), seen.end(), want), seen.end()) << want;
+  }
+  // Events the VMM never emits.
+  for (const char *never : {"vm/created", "vm/power-button", "vm/device-added"}) {
+    EXPECT_EQ(std::find(seen.begin(), seen.end(), never), seen.end()) << never;
   }
 }
 

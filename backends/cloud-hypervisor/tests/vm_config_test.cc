@@ -47,7 +47,7 @@ TEST(VmConfig, NumaNodesBecomeZonesNodesAndSegments) {
   EXPECT_EQ(config["serial"]["socket"], "/run/serial.sock");
   // The emulator's contract accepts what the backend builds.
   EXPECT_TRUE(ch_emulator::schema_errors("VmConfig", config).empty());
-  EXPECT_TRUE(ch_emulator::create_errors(config, {}).empty());
+  EXPECT_TRUE(ch_emulator::validation_errors(config, {}).empty());
 }
 
 TEST(VmConfig, RefusesWhatTheHostLacks) {
@@ -84,6 +84,21 @@ TEST(VmConfig, WhatCloudHypervisorCannotDoIsUnsupported) {
   expect_unsupported(spec, "hostDevices[0].model");
 }
 
+TEST(VmConfig, MoreThanTwoThreadsPerCoreIsUnsupported) {
+  VmSpec spec = numa_spec();
+  spec.cpu.vcpus = 4;
+  spec.numa_nodes.clear();
+  spec.cpu.pinning.clear();
+  spec.host_devices.clear();
+  spec.cpu.topology = CpuTopology{1, 1, 4};
+  expect_unsupported(spec, "cpu.topology.threads");
+  spec.cpu.topology = CpuTopology{1, 2, 2};
+  VmConfigOptions options{"/s", two_node_host(), ""};
+  json config = build_vm_config(spec, options);
+  EXPECT_EQ(config["cpus"]["topology"]["threads_per_core"], 2);
+  EXPECT_TRUE(ch_emulator::validation_errors(config, {}).empty());
+}
+
 TEST(VmConfig, AMachineTypeIsUnsupported) {
   VmSpec spec = numa_spec();
   spec.machine = "pc-q35-7.2";
@@ -95,18 +110,18 @@ TEST(EmulatorChecks, AWrongVmConfigIsCaught) {
   json config = build_vm_config(numa_spec(), options);
   json broken = config;
   broken["numa"][0]["memory_zones"] = {"nope"};
-  auto errors = ch_emulator::create_errors(broken, {});
+  auto errors = ch_emulator::validation_errors(broken, {});
   ASSERT_FALSE(errors.empty());
   EXPECT_NE(errors[0].find("memory zone 'nope' does not exist"), std::string::npos);
   broken = config;
   broken["numa"][1]["cpus"] = {0};
-  EXPECT_FALSE(ch_emulator::create_errors(broken, {}).empty()) << "vCPU in two nodes";
+  EXPECT_FALSE(ch_emulator::validation_errors(broken, {}).empty()) << "vCPU in two nodes";
   broken = config;
   broken["numa"][1]["pci_segments"] = {9};
-  EXPECT_FALSE(ch_emulator::create_errors(broken, {}).empty()) << "segment out of range";
+  EXPECT_FALSE(ch_emulator::validation_errors(broken, {}).empty()) << "segment out of range";
   broken = config;
   broken["memory"]["size"] = 1 << 30;
-  EXPECT_FALSE(ch_emulator::create_errors(broken, {}).empty()) << "size with zones";
+  EXPECT_FALSE(ch_emulator::validation_errors(broken, {}).empty()) << "size with zones";
   broken = config;
   broken["cpus"]["boot_vcpus"] = "2";
   EXPECT_FALSE(ch_emulator::schema_errors("VmConfig", broken).empty()) << "type";
