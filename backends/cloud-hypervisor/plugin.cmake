@@ -64,6 +64,18 @@ target_compile_definitions(hal_ch_migration_events_test PRIVATE
   HAL_CH_EMULATOR="$<TARGET_FILE:hal-ch-emulator>"
   HAL_CH_PLUGIN="$<TARGET_FILE:hal-cloud-hypervisor>")
 
+# The plugin through its C table: panics, NICs, serial sockets as the VMM handles them.
+hal_add_test(hal_ch_plugin_lifecycle_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_lifecycle_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_fixture.cc
+  LIBS hal::headers hal_testing_plugin nlohmann_json::nlohmann_json
+  LABELS integration
+  TIMEOUT 120)
+add_dependencies(hal_ch_plugin_lifecycle_test hal-cloud-hypervisor hal-ch-emulator)
+target_compile_definitions(hal_ch_plugin_lifecycle_test PRIVATE
+  HAL_CH_EMULATOR="$<TARGET_FILE:hal-ch-emulator>"
+  HAL_CH_PLUGIN="$<TARGET_FILE:hal-cloud-hypervisor>")
+
 # libFuzzer target for HTTP replies and the event stream (instrumented sources compiled in).
 hal_add_fuzzer(hal_ch_reply_fuzzer
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz/reply_fuzzer.cc ${CMAKE_CURRENT_LIST_DIR}/http_reply.cc

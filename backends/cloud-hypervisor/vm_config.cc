@@ -233,6 +233,8 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
     config["serial"] = {{"mode", "Null"}};
   }
   config["console"] = {{"mode", "Off"}};
+  // A pvpanic device: a guest kernel panic becomes a guest/panic event.
+  config["pvpanic"] = true;
   // ---- launch security
   if (spec.launch_security.type == LaunchSecurityType::kTdx) {
     if (!spec.launch_security.tdx_mr_config_id.empty() ||

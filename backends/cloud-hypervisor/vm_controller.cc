@@ -121,7 +121,19 @@ void VmController::release_run() {
 
 void VmController::on_event(const ChEvent &event) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (detached_ || event.source != "vm") return;
+  if (detached_) return;
+  if (event.source == "guest" && event.event == "panic") {
+    // The pvpanic device (pvpanic: true in the VmConfig); "crash_loaded" is a kdump kernel
+    // taking over, not a crash to report.
+    auto what = event.properties.find("event");
+    if ((what == event.properties.end() || what->second == "panic") &&
+        (state_ == HAL_VM_STATE_RUNNING || state_ == HAL_VM_STATE_PAUSED)) {
+      set_state_locked(HAL_VM_STATE_CRASHED, "guest panicked");
+      emit_locked(HAL_EVENT_GUEST_CRASHED, {{"reason", "guest kernel panic (pvpanic)"}});
+    }
+    return;
+  }
+  if (event.source != "vm") return;
   if (event.event == "rebooted") {
     emit_locked(HAL_EVENT_GUEST_REBOOTED, {{"reason", "reboot"}});
   } else if (event.event == "paused" && role_ == Role::kSource && migration_active_) {
@@ -137,9 +149,6 @@ void VmController::on_event(const ChEvent &event) {
     if (state_ == HAL_VM_STATE_RUNNING || state_ == HAL_VM_STATE_PAUSED) {
       set_state_locked(HAL_VM_STATE_SHUTTING_DOWN, "guest powered off");
     }
-  } else if (event.event == "panic") {
-    set_state_locked(HAL_VM_STATE_CRASHED, "guest panicked");
-    emit_locked(HAL_EVENT_GUEST_CRASHED, {{"reason", "guest panicked"}});
   }
 }
 

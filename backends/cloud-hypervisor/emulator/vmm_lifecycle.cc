@@ -41,8 +41,14 @@ void Vmm::start_guest_locked(const GuestState *resumed) {
     serial_ = std::make_shared<SerialPort>(
         mode, mode == "Socket" ? serial.value("socket", "") : serial.value("file", ""));
   }
+  const bool pvpanic = config_.value("pvpanic", false);
   guest_ = std::make_unique<SimulatedGuest>(
-      config_, serial_, [this] { on_guest_power_off(); }, resumed);
+      config_, serial_, [this] { on_guest_power_off(); },
+      [this, pvpanic] {
+        // Only a pvpanic device tells the VMM; the VM itself goes on "running".
+        if (pvpanic) emit("guest", "panic", {{"event", "panic"}});
+      },
+      resumed);
 }
 
 void Vmm::stop_guest_locked() {

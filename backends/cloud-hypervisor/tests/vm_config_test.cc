@@ -45,6 +45,7 @@ TEST(VmConfig, NumaNodesBecomeZonesNodesAndSegments) {
   // The device on host node 1 sits on the segment of guest node 1.
   EXPECT_EQ(config["net"][0]["pci_segment"], 2);
   EXPECT_EQ(config["serial"]["socket"], "/run/serial.sock");
+  EXPECT_EQ(config["pvpanic"], true) << "guest panics are reported only through pvpanic";
   // The emulator's contract accepts what the backend builds.
   EXPECT_TRUE(ch_emulator::schema_errors("VmConfig", config).empty());
   EXPECT_TRUE(ch_emulator::validation_errors(config, {}).empty());
