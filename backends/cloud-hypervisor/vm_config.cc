@@ -21,6 +21,16 @@ bool host_has_node(const HostTopology &host, uint32_t node) {
   return std::any_of(host.numa_nodes.begin(), host.numa_nodes.end(),
                      [&](const HostNumaNode &n) { return n.id == node; });
 }
+// The host tap device a virtio-net device connects to: the one named like the NIC. Without a
+// tap name the VMM would create a tap of its own, connected to nothing.
+std::string tap_name(const std::string &name, const std::string &field) {
+  if (name.size() > 15) {
+    invalid(field + ".name", "'" + name +
+                                 "' names the NIC's host tap device, and a Linux interface name "
+                                 "has at most 15 characters");
+  }
+  return name;
+}
 // NIC models Cloud Hypervisor can stand in for: it only has virtio-net.
 const std::set<std::string> kNicStandIns = {"virtio", "virtio-net", "e1000", "e1000e", "rtl8139"};
 }  // namespace
@@ -182,11 +192,14 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
       unsupported("nics[" + std::to_string(i) + "].model",
                   "only virtio-net exists, not " + n.model);
     }
-    if (n.type == "user") {
+    if (n.type != "tap") {
       unsupported("nics[" + std::to_string(i) + "].type",
-                  "user-mode networking does not exist; use tap");
+                  n.type == "user"
+                      ? "user-mode networking does not exist; use tap"
+                      : "a NIC connects only to a tap device, not to a " + n.type +
+                            "; put a tap named '" + n.name + "' on it and use type tap");
     }
-    json entry = {{"id", n.name}};
+    json entry = {{"id", n.name}, {"tap", tap_name(n.name, "nics[" + std::to_string(i) + "]")}};
     if (!n.mac.empty()) entry["mac"] = n.mac;
     net.push_back(entry);
   }
@@ -221,7 +234,7 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
                                           "'; Cloud Hypervisor only has virtio devices "
                                           "(NIC models stand in as virtio-net)");
       }
-      net.push_back({{"id", d.name}, {"pci_segment", segment}});
+      net.push_back({{"id", d.name}, {"tap", tap_name(d.name, field)}, {"pci_segment", segment}});
     }
   }
   if (!net.empty()) config["net"] = net;

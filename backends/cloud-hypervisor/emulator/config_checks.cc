@@ -187,6 +187,43 @@ std::vector<std::string> validation_errors(const json &config, const CheckContex
   return errors;
 }
 
+namespace {
+// True when this process has CAP_NET_ADMIN (bit 12 of CapEff).
+bool can_admin_network() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      return (std::stoull(line.substr(7), nullptr, 16) >> 12) & 1;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+std::vector<std::string> net_errors(const json &net) {
+  if (net.value("vhost_user", false)) return {};
+  const std::string tap = net.value("tap", "");
+  const std::vector<std::string> prefix = {"Error from device manager",
+                                           "Cannot create virtio-net device"};
+  auto failed = [&](const std::string &why) {
+    std::vector<std::string> out = prefix;
+    out.push_back(why);
+    return out;
+  };
+  const fs::path sys = fs::path("/sys/class/net") / tap;
+  if (!tap.empty() && fs::exists(sys)) {
+    if (!fs::exists(sys / "tun_flags"))
+      return failed("Failed to open tap " + tap + ": not a tap device");
+    return {};
+  }
+  if (!can_admin_network()) {
+    return failed("Failed to create tap " + (tap.empty() ? std::string("vmtap%d") : tap) +
+                  ": Operation not permitted (os error 1)");
+  }
+  return {};
+}
+
 std::vector<std::string> disk_errors(const json &disk) {
   if (!disk.contains("path")) return {};
   const std::string path = disk["path"];
@@ -209,6 +246,9 @@ std::vector<std::string> boot_errors(const json &config, const CheckContext &con
   std::vector<std::string> errors;
   for (const auto &d : array_of(config, "disks")) {
     for (auto &e : disk_errors(d)) errors.push_back(e);
+  }
+  for (const auto &n : array_of(config, "net")) {
+    for (auto &e : net_errors(n)) errors.push_back(e);
   }
   const json payload = config.value("payload", json::object());
   for (const char *file : {"kernel", "initramfs", "firmware"}) {

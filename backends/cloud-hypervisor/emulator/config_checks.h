@@ -4,7 +4,7 @@
 // on x86_64; TDX), which the VMM runs when it boots a VM and on every hot-plug, never at
 // vm.create; and what building the VM finds on the host (host NUMA nodes and CPUs that must
 // exist, payload files that must be readable, disk images whose detected type must match
-// image_type).
+// image_type, NICs' tap devices).
 #ifndef HAL_BACKENDS_CLOUD_HYPERVISOR_EMULATOR_CONFIG_CHECKS_H
 #define HAL_BACKENDS_CLOUD_HYPERVISOR_EMULATOR_CONFIG_CHECKS_H
 
@@ -35,6 +35,11 @@ std::vector<std::string> validation_errors(const nlohmann::json &config,
 /** What makes building the VM fail on this host (vm.boot after validation); empty when
  *  nothing. */
 std::vector<std::string> boot_errors(const nlohmann::json &config, const CheckContext &context);
+
+/** What makes opening one NIC's host side fail (NetConfig): a `tap` naming an interface that is
+ *  not a tun/tap device, or a tap to create (a name that does not exist, or none at all: the VMM
+ *  then creates one of its own) without CAP_NET_ADMIN. vhost-user NICs have no tap. */
+std::vector<std::string> net_errors(const nlohmann::json &net);
 
 /** What makes opening one disk (DiskConfig) fail: an unreadable image, or one whose detected
  *  type (QCOW2 by its magic, else raw) differs from its image_type. */

@@ -38,6 +38,9 @@ ApiResponse Vmm::add_device(const std::string &kind, json device) {
   if (kind == "disks") {
     if (auto e = disk_errors(device); !e.empty()) return api_error(500, action, e);
   }
+  if (kind == "net") {
+    if (auto e = net_errors(device); !e.empty()) return api_error(500, action, e);
+  }
   config_ = candidate;
   char bdf[32];
   std::snprintf(bdf, sizeof bdf, "%04x:00:%02x.0", device.value("pci_segment", 0u),

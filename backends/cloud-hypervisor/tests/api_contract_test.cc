@@ -167,6 +167,14 @@ TEST_P(VmmFixture, AtMostTwoThreadsPerCore) {
   EXPECT_NE(last_message_.find("at most 2 threads per core"), std::string::npos) << last_message_;
 }
 
+TEST_P(VmmFixture, ANicsTapMustBeATap) {
+  json c = config();
+  c["net"] = {{{"id", "n0"}, {"tap", "lo"}}};  // exists, and is not a tap
+  api_->create(c);
+  EXPECT_EQ(status_of([&] { api_->boot(); }), HAL_UNKNOWN);
+  EXPECT_NE(last_message_.find("tap"), std::string::npos) << last_message_;
+}
+
 TEST_P(VmmFixture, ImageTypeIsCheckedAgainstTheFileAtBoot) {
   const fs::path qcow2 = root_ / "disk.qcow2";
   {

@@ -44,6 +44,8 @@ TEST(VmConfig, NumaNodesBecomeZonesNodesAndSegments) {
   EXPECT_EQ(config["cpus"]["affinity"][0]["host_cpus"], json({2}));
   // The device on host node 1 sits on the segment of guest node 1.
   EXPECT_EQ(config["net"][0]["pci_segment"], 2);
+  EXPECT_EQ(config["net"][0]["tap"], "nic")
+      << "a stand-in NIC names its tap, never an unconnected one";
   EXPECT_EQ(config["serial"]["socket"], "/run/serial.sock");
   EXPECT_EQ(config["pvpanic"], true) << "guest panics are reported only through pvpanic";
   // The emulator's contract accepts what the backend builds.
@@ -98,6 +100,28 @@ TEST(VmConfig, MoreThanTwoThreadsPerCoreIsUnsupported) {
   json config = build_vm_config(spec, options);
   EXPECT_EQ(config["cpus"]["topology"]["threads_per_core"], 2);
   EXPECT_TRUE(ch_emulator::validation_errors(config, {}).empty());
+}
+
+TEST(VmConfig, NicsNameTheirTapOrAreRefused) {
+  VmSpec spec = numa_spec();
+  spec.nics.push_back({"tap0", "tap", "virtio", "52:54:00:12:34:56"});
+  VmConfigOptions options{"/s", two_node_host(), ""};
+  json config = build_vm_config(spec, options);
+  ASSERT_EQ(config["net"].size(), 2u);
+  EXPECT_EQ(config["net"][0],
+            json({{"id", "tap0"}, {"tap", "tap0"}, {"mac", "52:54:00:12:34:56"}}));
+  spec.nics[0].type = "bridge";
+  expect_unsupported(spec, "nics[0].type");
+  spec.nics[0].type = "user";
+  expect_unsupported(spec, "nics[0].type");
+  spec.nics[0] = {"a-very-long-nic-name", "tap", "virtio", ""};
+  try {
+    build_vm_config(spec, options);
+    ADD_FAILURE() << "a tap name longer than IFNAMSIZ was accepted";
+  } catch (const hal::plugin::Failure &f) {
+    EXPECT_EQ(f.status, HAL_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(f.what()).find("nics[0].name"), std::string::npos) << f.what();
+  }
 }
 
 TEST(VmConfig, AMachineTypeIsUnsupported) {
