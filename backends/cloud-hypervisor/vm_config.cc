@@ -2,6 +2,7 @@
 #include "backends/cloud-hypervisor/vm_config.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "hal/plugin.hpp"
@@ -30,6 +31,14 @@ std::string tap_name(const std::string &name, const std::string &field) {
                                  "has at most 15 characters");
   }
   return name;
+}
+// A spec path as the VMM must see it: the VMM runs in the VM's state dir, so a relative path is
+// made absolute against the backend's own working directory, where the caller meant it.
+std::string host_path(const std::string &path) {
+  if (path.empty() || path.front() == '/') return path;
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.string();
 }
 // NIC models Cloud Hypervisor can stand in for: it only has virtio-net.
 const std::set<std::string> kNicStandIns = {"virtio", "virtio-net", "e1000", "e1000e", "rtl8139"};
@@ -60,8 +69,8 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
   // ---- payload
   json payload = json::object();
   if (spec.boot && !spec.boot->kernel.empty()) {
-    payload["kernel"] = spec.boot->kernel;
-    if (!spec.boot->initrd.empty()) payload["initramfs"] = spec.boot->initrd;
+    payload["kernel"] = host_path(spec.boot->kernel);
+    if (!spec.boot->initrd.empty()) payload["initramfs"] = host_path(spec.boot->initrd);
     if (!spec.boot->cmdline.empty()) payload["cmdline"] = spec.boot->cmdline;
   } else if (spec.boot && spec.boot->firmware) {
     if (spec.boot->firmware->type == FirmwareType::kBios) {
@@ -74,7 +83,7 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
               "no firmware given and no default firmware configured "
               "(backend config \"firmware\")");
     }
-    payload["firmware"] = path;
+    payload["firmware"] = host_path(path);
   } else {
     invalid("boot", "Cloud Hypervisor needs a kernel or a firmware to boot");
   }
@@ -178,7 +187,7 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
                     "only virtio disks exist, not " + d.bus);
       }
       disks.push_back({{"id", d.name},
-                       {"path", d.path},
+                       {"path", host_path(d.path)},
                        {"readonly", d.read_only},
                        {"image_type", d.format == "qcow2" ? "Qcow2" : "Raw"}});
     }

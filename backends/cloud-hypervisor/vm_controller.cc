@@ -58,8 +58,9 @@ void VmController::launch() {
   const VmStateDir d = dir();
   d.create();
   std::error_code ec;
-  for (const fs::path &p : {d.api_socket(), d.event_file()}) fs::remove(p, ec);
-  fs::create_directories(settings_->serial_dir, ec);
+  // The VMM binds its serial socket without removing a leftover (a crashed VMM leaves one): the
+  // next start would fail with "Address in use".
+  for (const fs::path &p : {d.api_socket(), d.event_file(), d.serial_socket()}) fs::remove(p, ec);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     expect_exit_ = false;
@@ -69,9 +70,9 @@ void VmController::launch() {
   }
   std::unique_ptr<SupervisedProcess> process;
   try {
-    process =
-        SupervisedProcess::spawn(vmm_argv(settings_->binary, d, settings_->verbose), d.stderr_log(),
-                                 d.pidfile(), [this](const ExitInfo &info) { on_exit(info); });
+    process = SupervisedProcess::spawn(
+        vmm_argv(settings_->binary, d, settings_->verbose), d.stderr_log(), d.pidfile(),
+        [this](const ExitInfo &info) { on_exit(info); }, d.dir());
   } catch (const std::exception &e) {
     throw Failure(HAL_UNAVAILABLE, std::string("cannot start cloud-hypervisor: ") + e.what());
   }
@@ -152,11 +153,18 @@ void VmController::on_event(const ChEvent &event) {
   }
 }
 
+void VmController::remove_stale_serial_socket() const {
+  std::error_code ec;
+  fs::remove(serial_socket(), ec);
+}
+
 void VmController::on_exit(const ExitInfo &info) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (detached_) return;
   std::error_code ec;
   fs::remove(dir().pidfile(), ec);
+  // A VMM that did not exit cleanly leaves its serial socket file behind.
+  remove_stale_serial_socket();
   cv_.notify_all();
   const std::string how = "cloud-hypervisor " + info.describe();
   if (state_ == HAL_VM_STATE_MIGRATED || state_ == HAL_VM_STATE_STOPPED ||
@@ -195,7 +203,7 @@ void VmController::start(uint32_t flags) {
   join_migration();
   release_run();
   VmConfigOptions options;
-  options.serial_socket = serial_socket().string();
+  options.serial_socket = VmStateDir::kSerialSocket;
   options.host = discover_host_topology(settings_->host_root);
   options.default_firmware = settings_->default_firmware;
   json config = build_vm_config(spec_, options);
@@ -336,16 +344,12 @@ void VmController::remove() {
   kill_vmm(0ms);
   join_migration();
   release_run();
-  bool migrated;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    migrated = state_ == HAL_VM_STATE_MIGRATED;
     emit_locked(HAL_EVENT_VM_DELETED, {{"reason", "deleted"}});
     deleted_ = true;
     detached_ = true;
   }
-  std::error_code ec;
-  if (!migrated) fs::remove(serial_socket(), ec);  // after a migration it is the target's
   dir().remove();
 }
 
@@ -441,8 +445,10 @@ void VmController::attach_device(std::string_view device_json) {
       !device["path"].is_string()) {
     throw Failure(HAL_INVALID_ARGUMENT, "vm_attach_device: a disk needs name and path");
   }
+  std::error_code ec;  // the VMM runs in the state dir: a relative path is the caller's
+  const fs::path path = fs::absolute(device["path"].get<std::string>(), ec);
   api().add_disk({{"id", device["name"]},
-                  {"path", device["path"]},
+                  {"path", ec ? device["path"].get<std::string>() : path.string()},
                   {"readonly", device.value("readOnly", false)}});
   std::lock_guard<std::mutex> lock(mutex_);
   emit_locked(HAL_EVENT_DEVICE_CHANGED, {{"attached", device["name"]}});
@@ -480,6 +486,7 @@ void VmController::restore_from_disk() {
     std::lock_guard<std::mutex> lock(mutex_);
     crashed_while_unwatched_locked("cloud-hypervisor", found.pid, "log",
                                    read_tail(d.stderr_log(), kLogTail));
+    remove_stale_serial_socket();
     return;
   }
   hal_vm_state adopted = HAL_VM_STATE_STOPPED;

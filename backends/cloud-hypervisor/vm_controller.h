@@ -44,9 +44,6 @@ struct BackendSettings {
   std::filesystem::path host_root = "/";
   /** Firmware for firmware boot without a path. */
   std::string default_firmware;
-  /** Where serial sockets live: shared by every instance on a host, because Cloud Hypervisor
-   *  takes the serial path from the source's config when it receives a migration. */
-  std::filesystem::path serial_dir;
   /** Pass -v to the VMM. */
   bool verbose = false;
   /** Probe of the binary taken at open. */
@@ -102,9 +99,8 @@ class VmController : public backend_common::VmControllerBase<BackendSettings, Vm
   void detach();
 
  private:
-  std::filesystem::path serial_socket() const {
-    return settings_->serial_dir / (spec_.name + ".sock");
-  }
+  std::filesystem::path serial_socket() const { return dir().serial_socket(); }
+  void remove_stale_serial_socket() const;
   ChApiClient api() const { return ChApiClient(dir().api_socket().string()); }
   void launch();
   void kill_vmm(std::chrono::milliseconds grace);

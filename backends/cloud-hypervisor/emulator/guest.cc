@@ -107,7 +107,6 @@ void SimulatedGuest::vcpu_loop() {
 
 void SimulatedGuest::print_boot_locked() {
   if (!serial_) return;
-  serial_->new_boot();
   const auto &cpus = config_["cpus"];
   serial_->write_line("HAL-GUEST: ready boot_id=" + state_.boot_id + " uptime=0");
   serial_->write_line("HAL-GUEST: cpus=" + std::to_string(cpus.value("boot_vcpus", 1u)));

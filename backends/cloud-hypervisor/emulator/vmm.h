@@ -62,6 +62,7 @@ class Vmm {
   ApiResponse power_button();
   ApiResponse remove();
   ApiResponse vmm_shutdown();
+  std::optional<std::string> open_console_locked();
   void start_guest_locked(const GuestState *resumed);
   void stop_guest_locked();
   void on_guest_power_off();

@@ -123,6 +123,9 @@ ApiResponse Vmm::restore(const json &request) {
   GuestState g{state.value("boot_id", ""), state.value("heartbeat", uint64_t{0}),
                state.value("uptime_ms", uint64_t{0})};
   try {
+    if (auto error = open_console_locked()) {
+      throw std::runtime_error("Error creating console devices: " + *error);
+    }
     start_guest_locked(&g);
   } catch (const std::exception &e) {
     stop_guest_locked();

@@ -27,20 +27,33 @@ ApiResponse Vmm::create(const json &config) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (migrating_) return api_error(500, kAction, {vm_error::kMigrating});
   if (state_ != State::kNone) return api_error(500, kAction, {vm_error::kAlreadyCreated});
-  // Only stored: the VMM validates a config when it boots it.
+  // Only stored (the VMM validates a config when it boots it); the console devices are made
+  // now, and a failure leaves the config stored, as upstream does.
   config_ = normalized(config);
   state_ = State::kCreated;
   device_counter_ = 100;
+  if (auto error = open_console_locked()) {
+    return api_error(500, kAction, {"Error creating console devices", *error});
+  }
   return kNoContent;
 }
 
-void Vmm::start_guest_locked(const GuestState *resumed) {
+std::optional<std::string> Vmm::open_console_locked() {
+  if (serial_) return std::nullopt;
   const json serial = config_.value("serial", json{{"mode", "Null"}});
   const std::string mode = serial["mode"];
-  if (mode == "Socket" || mode == "File" || mode == "Tty") {
+  if (mode != "Socket" && mode != "File" && mode != "Tty") return std::nullopt;
+  try {
     serial_ = std::make_shared<SerialPort>(
-        mode, mode == "Socket" ? serial.value("socket", "") : serial.value("file", ""));
+        mode, mode == "Socket" ? serial.value("socket", "") : serial.value("file", ""),
+        release_ >= ChVersion{53, 0});
+  } catch (const std::exception &e) {
+    return std::string(e.what());
   }
+  return std::nullopt;
+}
+
+void Vmm::start_guest_locked(const GuestState *resumed) {
   const bool pvpanic = config_.value("pvpanic", false);
   guest_ = std::make_unique<SimulatedGuest>(
       config_, serial_, [this] { on_guest_power_off(); },
@@ -52,6 +65,7 @@ void Vmm::start_guest_locked(const GuestState *resumed) {
 }
 
 void Vmm::stop_guest_locked() {
+  // Dropping the VM drops its serial manager, which removes the socket file.
   guest_.reset();
   serial_.reset();
 }
@@ -87,6 +101,10 @@ ApiResponse Vmm::boot() {
   }
   errors = boot_errors(config_, context_);
   if (!errors.empty()) return api_error(500, kAction, errors);
+  // After a vm.shutdown the console devices are made again.
+  if (auto error = open_console_locked()) {
+    return api_error(500, kAction, {"Error creating console devices", *error});
+  }
   try {
     start_guest_locked(nullptr);
   } catch (const std::exception &e) {

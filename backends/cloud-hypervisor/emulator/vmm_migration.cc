@@ -155,6 +155,15 @@ ApiResponse Vmm::receive_migration(const json &request) {
     for (auto &e : validation_errors(config, context_)) errors.push_back(e);
     for (auto &e : boot_errors(config, context_)) errors.push_back(e);
     if (!errors.empty()) throw std::runtime_error("incoming VM config invalid: " + errors.front());
+    {
+      // The config's console devices are made when it arrives (a leftover socket file at its
+      // path fails the migration, as upstream).
+      std::lock_guard<std::mutex> lock(mutex_);
+      config_ = config;
+      if (auto error = open_console_locked()) {
+        throw std::runtime_error("Error creating console devices: " + *error);
+      }
+    }
     uint64_t received = receive_pass(socket);
     if (received != header.value("memory_bytes", uint64_t{0})) {
       throw std::runtime_error("migration protocol: short memory copy");

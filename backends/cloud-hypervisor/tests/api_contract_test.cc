@@ -3,9 +3,13 @@
 // Runs against hal-ch-emulator always, and against a real cloud-hypervisor when HAL_CH_BINARY
 // names one and /dev/kvm is usable (that suite says why it is skipped otherwise).
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -41,6 +45,10 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
     root_ = tmp_->path();
     dir_ = std::make_unique<VmStateDir>(root_ / "vm");
     dir_->create();
+    spawn();
+  }
+  // Starts the VMM (again) in the state dir and waits for its API.
+  void spawn() {
     process_ = SupervisedProcess::spawn(vmm_argv(binary_, *dir_, false), dir_->stderr_log(),
                                         dir_->pidfile(), nullptr);
     api_ = std::make_unique<ChApiClient>(dir_->api_socket().string());
@@ -49,6 +57,14 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
       return process_->exited() || std::chrono::steady_clock::now() > deadline;
     })) << "the VMM did not serve its API: "
         << backend_common::read_tail(dir_->stderr_log(), 2000);
+  }
+  // Restarts the emulator as Cloud Hypervisor `release` ("52.0.0").
+  void respawn_emulator_as(const std::string &release) {
+    process_->send_signal(SIGKILL);
+    process_->wait_exit(5s);
+    ::setenv("HAL_CH_EMULATOR_VERSION", release.c_str(), 1);
+    spawn();
+    ::unsetenv("HAL_CH_EMULATOR_VERSION");
   }
   void TearDown() override {
     if (process_) {
@@ -228,6 +244,124 @@ TEST_P(VmmFixture, EventMonitorReportsLifecycle) {
   // Events the VMM never emits.
   for (const char *never : {"vm/created", "vm/power-button", "vm/device-added"}) {
     EXPECT_EQ(std::find(seen.begin(), seen.end(), never), seen.end()) << never;
+  }
+}
+
+// Binds a unix socket at `path` and closes it: the file stays, as a crashed VMM leaves it.
+void leave_stale_socket(const fs::path &path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0);
+  ::close(fd);
+}
+
+// Connects to the unix socket at `path`; -1 on failure.
+int connect_unix(const fs::path &path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// What arrives on `fd` within `wait` ("" when nothing; stops early at EOF).
+std::string read_for(int fd, std::chrono::milliseconds wait, bool *eof = nullptr) {
+  std::string out;
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;
+    char buffer[4096];
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) {
+      if (eof != nullptr) *eof = true;
+      break;
+    }
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+TEST_P(VmmFixture, ALeftoverSerialSocketIsAddressInUse) {
+  const fs::path serial = root_ / "serial.sock";
+  leave_stale_socket(serial);
+  json c = config();
+  c["serial"] = {{"mode", "Socket"}, {"socket", serial.string()}};
+  EXPECT_EQ(status_of([&] { api_->create(c); }), HAL_UNKNOWN);
+  EXPECT_NE(last_message_.find("HTTP 500"), std::string::npos) << last_message_;
+  EXPECT_NE(last_message_.find("in use"), std::string::npos) << last_message_;
+}
+
+TEST_P(VmmFixture, TheSerialSocketGoesOnlyWithACleanShutdown) {
+  const fs::path serial = root_ / "serial.sock";
+  json c = config();
+  c["serial"] = {{"mode", "Socket"}, {"socket", serial.string()}};
+  api_->create(c);
+  EXPECT_TRUE(fs::exists(serial)) << "bound at vm.create";
+  api_->boot();
+  api_->shutdown();
+  EXPECT_FALSE(fs::exists(serial)) << "removed when the VM is shut down";
+  api_->boot();
+  EXPECT_TRUE(fs::exists(serial)) << "bound again at boot";
+  process_->send_signal(SIGKILL);
+  ASSERT_TRUE(process_->wait_exit(5s));
+  EXPECT_TRUE(fs::exists(serial)) << "a killed VMM leaves its socket file";
+}
+
+TEST_P(VmmFixture, TheSerialSocketServesOneClientAtATime) {
+  const fs::path serial = root_ / "serial.sock";
+  json c = config();
+  c["serial"] = {{"mode", "Socket"}, {"socket", serial.string()}};
+  api_->create(c);
+  api_->boot();
+  int first = connect_unix(serial);
+  ASSERT_GE(first, 0);
+  read_for(first, 100ms);
+  int second = connect_unix(serial);
+  ASSERT_GE(second, 0);
+  bool eof = false;
+  read_for(first, 2s, &eof);
+  EXPECT_TRUE(eof) << "a new client shuts the previous one out";
+  ::close(first);
+  ::close(second);
+}
+
+// Serial output made while nobody listens: lost up to v52, kept (1 MiB) for the next client only
+// from v53.0. The emulator at both releases (the real binary is one release: not checked here).
+TEST_P(VmmFixture, SerialOutputWhileNobodyListensByRelease) {
+  if (GetParam() != "emulator") GTEST_SKIP() << "checks the emulator at two releases";
+  const fs::path serial = root_ / "serial.sock";
+  json c = config();
+  c["serial"] = {{"mode", "Socket"}, {"socket", serial.string()}};
+  for (const std::string release : {"52.0.0", "53.0.0"}) {
+    respawn_emulator_as(release);
+    std::error_code ec;
+    fs::remove(serial, ec);  // left by the killed VMM
+    api_->create(c);
+    api_->boot();
+    std::this_thread::sleep_for(300ms);  // the guest boots and prints with nobody connected
+    int first = connect_unix(serial);
+    ASSERT_GE(first, 0);
+    const std::string got = read_for(first, 300ms);
+    ::close(first);
+    std::this_thread::sleep_for(100ms);
+    int second = connect_unix(serial);
+    ASSERT_GE(second, 0);
+    const std::string again = read_for(second, 300ms);
+    ::close(second);
+    if (release == "52.0.0") {
+      EXPECT_EQ(got.find("HAL-GUEST: ready"), std::string::npos) << "v52 drops it:\n" << got;
+    } else {
+      EXPECT_NE(got.find("HAL-GUEST: ready"), std::string::npos) << "v53 keeps it:\n" << got;
+    }
+    EXPECT_EQ(again.find("HAL-GUEST: ready"), std::string::npos) << "never replayed:\n" << again;
+    EXPECT_NE(again.find("heartbeat"), std::string::npos) << "live output goes on:\n" << again;
   }
 }
 

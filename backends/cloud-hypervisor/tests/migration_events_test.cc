@@ -136,6 +136,10 @@ class ChMigration : public ChPluginTest {
         },
         10s))
         << b_events.describe(name);
+    // Same host: each VMM has the serial socket in its own dir, so the target bound its own and
+    // the source's exit (which removes the source's) left it alone.
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(fs::exists(state_root("b") / name / "serial.sock"));
   }
 
   bool has_events_ = true;
