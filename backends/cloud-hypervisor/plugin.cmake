@@ -45,6 +45,7 @@ hal_add_test(hal_ch_vm_config_test
 # Spawns VMMs (the emulator; a real cloud-hypervisor with HAL_CH_BINARY and /dev/kvm).
 hal_add_test(hal_ch_api_contract_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/api_contract_test.cc
+          ${CMAKE_CURRENT_LIST_DIR}/tests/real_binary.cc
   LIBS hal_ch_backend hal_testing
   LABELS integration
   TIMEOUT 120)
@@ -56,7 +57,8 @@ target_compile_definitions(hal_ch_api_contract_test PRIVATE
 hal_add_test(hal_ch_migration_events_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/migration_events_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_fixture.cc
-  LIBS hal::headers hal_testing_plugin nlohmann_json::nlohmann_json
+          ${CMAKE_CURRENT_LIST_DIR}/tests/real_binary.cc
+  LIBS hal::headers hal_testing_plugin hal_backend_common hal_core_host nlohmann_json::nlohmann_json
   LABELS integration
   TIMEOUT 180)
 add_dependencies(hal_ch_migration_events_test hal-cloud-hypervisor hal-ch-emulator)
@@ -68,7 +70,8 @@ target_compile_definitions(hal_ch_migration_events_test PRIVATE
 hal_add_test(hal_ch_plugin_lifecycle_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_lifecycle_test.cc
           ${CMAKE_CURRENT_LIST_DIR}/tests/plugin_fixture.cc
-  LIBS hal::headers hal_testing_plugin nlohmann_json::nlohmann_json
+          ${CMAKE_CURRENT_LIST_DIR}/tests/real_binary.cc
+  LIBS hal::headers hal_testing_plugin hal_backend_common hal_core_host nlohmann_json::nlohmann_json
   LABELS integration
   TIMEOUT 120)
 add_dependencies(hal_ch_plugin_lifecycle_test hal-cloud-hypervisor hal-ch-emulator)
@@ -90,3 +93,11 @@ add_test(NAME conformance_cloud_hypervisor_emulator
           ${CMAKE_CURRENT_BINARY_DIR}/conformance-out)
 set_tests_properties(conformance_cloud_hypervisor_emulator PROPERTIES
   LABELS "integration;conformance" TIMEOUT 1200 SKIP_RETURN_CODE 77)
+# The same run against a real cloud-hypervisor ($HAL_CH_BINARY) booting the test guest
+# ($HAL_TEST_GUEST_DIR); skipped, with the reason, where there is none or KVM cannot run it.
+add_test(NAME conformance_cloud_hypervisor_binary
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/tests/run_conformance.sh $<TARGET_FILE:hal-conformance>
+          $<TARGET_FILE:hal-cloud-hypervisor> $<TARGET_FILE:hal-ch-emulator>
+          ${CMAKE_CURRENT_BINARY_DIR}/conformance-binary-out binary)
+set_tests_properties(conformance_cloud_hypervisor_binary PROPERTIES
+  LABELS "integration;conformance" TIMEOUT 1800 SKIP_RETURN_CODE 77)

@@ -1,7 +1,8 @@
 // api_contract_test.cc - the REST client and process supervisor against a VMM: the state machine
 // and HTTP status codes of the contract, strict request validation, and event-monitor output.
-// Runs against hal-ch-emulator always, and against a real cloud-hypervisor when HAL_CH_BINARY
-// names one and /dev/kvm is usable (that suite says why it is skipped otherwise).
+// Runs against hal-ch-emulator always, and against a real cloud-hypervisor booting the test guest
+// when HAL_CH_BINARY names one and this host's KVM runs stock guests (tests/real_binary.h; that
+// variant says why it is skipped otherwise).
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "backends/cloud-hypervisor/ch_version.h"
 #include "backends/cloud-hypervisor/event_monitor.h"
 #include "backends/cloud-hypervisor/rest_client.h"
+#include "backends/cloud-hypervisor/tests/real_binary.h"
 #include "backends/cloud-hypervisor/vm_state_dir.h"
 #include "backends/cloud-hypervisor/vmm_argv.h"
 #include "backends/common/resolve_binary.h"
@@ -36,10 +38,14 @@ using namespace std::chrono_literals;
 class VmmFixture : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    binary_ = GetParam() == "emulator" ? std::string(HAL_CH_EMULATOR) : real_binary();
-    if (binary_.empty()) {
-      GTEST_SKIP() << "real cloud-hypervisor variant skipped: set HAL_CH_BINARY to a "
-                      "cloud-hypervisor binary on a host with a usable /dev/kvm";
+    if (GetParam() == "emulator") {
+      binary_ = HAL_CH_EMULATOR;
+    } else {
+      std::string why;
+      auto real = testing::real_binary(&why);
+      if (!real) GTEST_SKIP() << "real cloud-hypervisor variant skipped: " << why;
+      binary_ = real->binary;
+      guest_dir_ = real->guest_dir;
     }
     tmp_ = std::make_unique<hal::testing::TempDir>("hal-ch-test-");
     root_ = tmp_->path();
@@ -74,15 +80,20 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
     process_.reset();
     tmp_.reset();
   }
-  static std::string real_binary() {
-    const char *env = std::getenv("HAL_CH_BINARY");
-    if (env == nullptr || ::access("/dev/kvm", R_OK | W_OK) != 0) return "";
-    return backend_common::resolve_binary(env);
-  }
+  // A VmConfig that boots: any readable file for the emulator, the test guest's kernel and
+  // initramfs for a real VMM.
   json config() const {
-    return {{"payload", {{"kernel", "/proc/self/exe"}}},
+    if (guest_dir_.empty()) {
+      return {{"payload", {{"kernel", "/proc/self/exe"}}},
+              {"cpus", {{"boot_vcpus", 1}, {"max_vcpus", 1}}},
+              {"memory", {{"size", 64 << 20}}}};
+    }
+    return {{"payload",
+             {{"kernel", guest_dir_ + "/vmlinuz"},
+              {"initramfs", guest_dir_ + "/initrd.img"},
+              {"cmdline", "console=ttyS0 quiet"}}},
             {"cpus", {{"boot_vcpus", 1}, {"max_vcpus", 1}}},
-            {"memory", {{"size", 64 << 20}}}};
+            {"memory", {{"size", 256 << 20}}}};
   }
   hal_status status_of(const std::function<void()> &fn) {
     try {
@@ -95,6 +106,7 @@ class VmmFixture : public ::testing::TestWithParam<std::string> {
   }
 
   std::string binary_;
+  std::string guest_dir_;  // the real variant's test guest
   std::unique_ptr<hal::testing::TempDir> tmp_;
   fs::path root_;
   std::unique_ptr<VmStateDir> dir_;

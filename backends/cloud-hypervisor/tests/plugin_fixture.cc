@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "backends/cloud-hypervisor/tests/real_binary.h"
 #include "hal/host.hpp"
 #include "hal/names.h"
 #include "testing/plugin_under_test.h"
@@ -131,7 +132,26 @@ hal_backend *ChPluginTest::open(const std::string &name, Recorder &events, std::
   return backend;
 }
 
+bool ChPluginTest::use_real_binary(std::string *why) {
+  auto found = real_binary(why);
+  if (!found) return false;
+  binary_ = found->binary;
+  guest_dir_ = found->guest_dir;
+  return true;
+}
+
 json ChPluginTest::spec(const std::string &name) const {
+  if (real()) {
+    return {{"apiVersion", "hal.dev/v1"},
+            {"name", name},
+            {"cpu", {{"vcpus", 1}}},
+            {"memory", {{"size", "256Mi"}}},
+            {"boot",
+             {{"kernel", guest_dir_ + "/vmlinuz"},
+              {"initrd", guest_dir_ + "/initrd.img"},
+              {"cmdline", "console=ttyS0 quiet"}}},
+            {"console", {{"serial", true}}}};
+  }
   return {{"apiVersion", "hal.dev/v1"},
           {"name", name},
           {"cpu", {{"vcpus", 1}}},

@@ -63,6 +63,11 @@ class ChPluginTest : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
+  /** Switches the test to the real cloud-hypervisor and its test guest (tests/real_binary.h);
+   *  false (the caller then skips, with `why`) when there is none here. */
+  bool use_real_binary(std::string *why);
+  /** True after use_real_binary(). */
+  bool real() const { return !guest_dir_.empty(); }
   /** Makes the emulator behave as Cloud Hypervisor `release` ("53.0.0") from now on. */
   static void emulate_release(const std::string &release);
   /** The plugin's table. */
@@ -72,7 +77,8 @@ class ChPluginTest : public ::testing::Test {
   hal_backend *open(const std::string &name, Recorder &events, std::string *error = nullptr);
   /** The state dir root of backend `name`. */
   std::filesystem::path state_root(const std::string &name) const { return tmp_->path() / name; }
-  /** A small VM spec named `name` (serial console on). */
+  /** A small VM spec named `name` (serial console on): any readable file as the kernel for the
+   *  emulator, the test guest for a real VMM. */
   nlohmann::json spec(const std::string &name) const;
   /** vm_create + vm_start; fails the test on error. */
   hal_vm *start(hal_backend *backend, const nlohmann::json &spec_doc);
@@ -88,6 +94,7 @@ class ChPluginTest : public ::testing::Test {
   std::string binary_;
 
  private:
+  std::string guest_dir_;
   const hal_backend_table *table_ = nullptr;
   std::unique_ptr<hal::testing::TempDir> tmp_;
   std::vector<hal_backend *> backends_;

@@ -59,7 +59,13 @@ void leave_stale_socket(const fs::path &path) {
   ::close(fd);
 }
 
-TEST_F(ChLifecycle, AStaleSerialSocketIsRemovedAfterACrashAndBeforeAStart) {
+class ChSerialSockets : public ChPluginTest, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(ChSerialSockets, AStaleSerialSocketIsRemovedAfterACrashAndBeforeAStart) {
+  std::string why;
+  if (GetParam() == "real" && !use_real_binary(&why)) {
+    GTEST_SKIP() << "real cloud-hypervisor variant skipped: " << why;
+  }
   Recorder &events = recorder();
   hal_backend *backend = open("a", events);
   ASSERT_NE(backend, nullptr);
@@ -87,6 +93,9 @@ TEST_F(ChLifecycle, AStaleSerialSocketIsRemovedAfterACrashAndBeforeAStart) {
   EXPECT_EQ(state(vm), HAL_VM_STATE_RUNNING);
   EXPECT_EQ(table().vm_force_stop(vm, 0, &err.e), HAL_OK) << err.e.message;
 }
+
+INSTANTIATE_TEST_SUITE_P(Binary, ChSerialSockets, ::testing::Values("emulator", "real"),
+                         [](const auto &info) { return info.param; });
 
 }  // namespace
 }  // namespace hal::cloud_hypervisor::testing
