@@ -15,7 +15,7 @@ namespace hal::cloud_hypervisor {
 
 /** One HTTP reply of the Cloud Hypervisor API. */
 struct HttpReply {
-  /** HTTP status code (200, 204, 400, 404, 405, 500, ...). */
+  /** HTTP status code (200, 204, 400, 404, 500, ...). */
   int status = 0;
   /** The body, possibly empty. */
   std::string body;
