@@ -27,8 +27,11 @@ BinaryProbe probe_binary(const std::string &binary, const fs::path &scratch_dir)
     if (auto ping = api.ping_until_served(
             [&] { return process->exited() || std::chrono::steady_clock::now() >= deadline; })) {
       probe.ok = true;
+      const std::string build = ping->value("build_version", "");
       probe.version = ping->value("version", "");
-      probe.emulated = ping->value("build_version", "") == "hal-ch-emulator";
+      if (probe.version.empty()) probe.version = build;
+      probe.release = parse_ch_version(probe.version, build).value_or(ChVersion{});
+      probe.emulated = build.find("hal-ch-emulator") != std::string::npos;
       for (const auto &f : ping->value("features", nlohmann::json::array())) {
         if (f.is_string()) probe.features.insert(f.get<std::string>());
       }
@@ -44,6 +47,18 @@ BinaryProbe probe_binary(const std::string &binary, const fs::path &scratch_dir)
   }
   dir.remove();
   return probe;
+}
+
+std::string unsupported_binary(const BinaryProbe &probe) {
+  if (probe.release == ChVersion{}) {
+    return "cloud-hypervisor: vmm.ping reports no version number ('" + probe.version +
+           "'); the backend needs " + kOldestSupported.str() + " or later";
+  }
+  if (probe.release < kOldestSupported) {
+    return "cloud-hypervisor " + probe.release.str() + " is older than " + kOldestSupported.str() +
+           ", the oldest release this backend supports";
+  }
+  return "";
 }
 
 std::string accelerator_of(const BinaryProbe &probe) {

@@ -25,7 +25,6 @@ BackendConfig parse_backend_config(std::string_view json_text) {
   BackendConfig config;
   config.binary = reader.string("binary", config.binary);
   config.state_dir = reader.string("stateDir");
-  config.serial_dir = reader.string("serialDir");
   config.host_root = reader.string("hostRoot", config.host_root);
   config.firmware = reader.string("firmware");
   config.verbose = reader.boolean("verbose", config.verbose);
@@ -46,9 +45,6 @@ ChBackend::ChBackend(std::string_view config_json, hal::plugin::EventSink events
     throw Failure(HAL_UNAVAILABLE, "cloud-hypervisor: binary '" + config.binary +
                                        "' not found or not executable (config.binary)");
   }
-  settings->serial_dir = config.serial_dir.empty()
-                             ? settings->state_root.parent_path() / "cloud-hypervisor-serial"
-                             : fs::path(config.serial_dir);
   settings->host_root = config.host_root;
   settings->default_firmware = config.firmware;
   settings->verbose = config.verbose;
@@ -63,6 +59,9 @@ ChBackend::ChBackend(std::string_view config_json, hal::plugin::EventSink events
       settings->binary, settings->state_root / (".probe-" + std::to_string(::getpid()) + "-" +
                                                 std::to_string(reinterpret_cast<uintptr_t>(this))));
   if (!settings->probe.ok) throw Failure(HAL_UNAVAILABLE, settings->probe.error);
+  if (std::string why = unsupported_binary(settings->probe); !why.empty()) {
+    throw Failure(HAL_UNSUPPORTED, why);
+  }
   settings_ = settings;
   vms().adopt_stored(settings_->state_root, [&](backend_common::StoredVm &&stored) {
     return std::make_shared<VmController>(settings_, std::move(stored.spec.spec));
@@ -117,7 +116,7 @@ std::shared_ptr<VmController> ChBackend::define(std::string_view spec_json, bool
   }
   // Everything the VmConfig cannot express fails now, not at start.
   VmConfigOptions options;
-  options.serial_socket = "/validate";
+  options.serial_socket = std::string(VmStateDir::kSerialSocket);
   options.host = discover_host_topology(settings_->host_root);
   options.default_firmware = settings_->default_firmware;
   build_vm_config(spec, options);

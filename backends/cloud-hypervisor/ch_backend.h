@@ -22,8 +22,6 @@ struct BackendConfig {
   std::string state_dir;
   /** Prefix for host sysfs reads. */
   std::string host_root = "/";
-  /** Directory of serial sockets (default: "cloud-hypervisor-serial" next to stateDir). */
-  std::string serial_dir;
   /** Default firmware for firmware boot. */
   std::string firmware;
   /** Pass -v to the VMM. */

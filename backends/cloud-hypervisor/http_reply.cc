@@ -87,23 +87,21 @@ std::string api_error_message(std::string_view body) {
   return text.empty() ? std::string("(no message)") : text;
 }
 
-hal_status hal_status_for_http(int http_status) {
-  switch (http_status) {
-    case 400:
-      return HAL_INVALID_ARGUMENT;
-    case 404:
-      return HAL_NOT_FOUND;
-    case 405:
-      return HAL_FAILED_PRECONDITION;
-    case 409:
-      return HAL_ALREADY_EXISTS;
-    case 429:
-      return HAL_ABORTED;
-    case 503:
-      return HAL_UNAVAILABLE;
-    default:
-      return http_status >= 200 && http_status < 300 ? HAL_OK : HAL_UNKNOWN;
+hal_status hal_status_for_reply(int http_status, std::string_view message) {
+  if (http_status >= 200 && http_status < 300) return HAL_OK;
+  if (http_status == 400) return HAL_INVALID_ARGUMENT;
+  if (http_status == 404) return HAL_NOT_FOUND;
+  if (http_status == 429) return HAL_ABORTED;
+  auto says = [&](std::string_view what) { return message.find(what) != std::string_view::npos; };
+  for (std::string_view state :
+       {"VM is not running", "Invalid transition", "invalid VM state transition",
+        "currently migrating", "already created", "ongoing migration", "VM is not booted"}) {
+    if (says(state)) return HAL_FAILED_PRECONDITION;
   }
+  if (says("is not unique")) return HAL_ALREADY_EXISTS;
+  if (says("No device with id")) return HAL_NOT_FOUND;
+  if (says("Failed to validate config")) return HAL_INVALID_ARGUMENT;
+  return HAL_UNKNOWN;
 }
 
 }  // namespace hal::cloud_hypervisor

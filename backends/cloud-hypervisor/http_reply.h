@@ -15,7 +15,7 @@ namespace hal::cloud_hypervisor {
 
 /** One HTTP reply of the Cloud Hypervisor API. */
 struct HttpReply {
-  /** HTTP status code (200, 204, 400, 404, 405, 500, ...). */
+  /** HTTP status code (200, 204, 400, 404, 500, ...). */
   int status = 0;
   /** The body, possibly empty. */
   std::string body;
@@ -33,10 +33,15 @@ std::optional<HttpReply> parse_http_reply(std::string_view raw, std::string *err
  *  Control characters are replaced and the result is bounded to 400 bytes. */
 std::string api_error_message(std::string_view body);
 
-/** The HAL status for an unsuccessful HTTP status: 400 INVALID_ARGUMENT, 404 NOT_FOUND,
- *  405 FAILED_PRECONDITION, 409 ALREADY_EXISTS, 429 ABORTED, 503 UNAVAILABLE, 500 and the rest
- *  UNKNOWN (the VMM failed; the message says why). */
-hal_status hal_status_for_http(int http_status);
+/** The HAL status for a reply of Cloud Hypervisor's API, as the VMM answers (vmm/src/api/http,
+ *  v45.0 to v53.0): 2xx OK; 400 INVALID_ARGUMENT (a request its HTTP layer cannot take); 404
+ *  NOT_FOUND (no VM or no config); 429 ABORTED; 500 from what the VMM's `message` says, since a
+ *  wrong state, a duplicate id and an unknown device all come as 500: a state refusal ("VM is not
+ *  running", "Invalid transition", "currently migrating", "already created", "ongoing migration")
+ *  FAILED_PRECONDITION, "is not unique" ALREADY_EXISTS, "No device with id" NOT_FOUND, "Failed to
+ *  validate config" INVALID_ARGUMENT, anything else UNKNOWN (the VMM failed; the message says
+ *  why). The VMM never answers 405 or 409; they map as 500 would. */
+hal_status hal_status_for_reply(int http_status, std::string_view message = {});
 
 }  // namespace hal::cloud_hypervisor
 

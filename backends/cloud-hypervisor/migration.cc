@@ -45,6 +45,9 @@ MigrationParams parse_migration_params(std::string_view params_json,
   params.max_downtime_ms = doc.value("maxDowntimeMs", params.max_downtime_ms);
   params.bandwidth_mibps = doc.value("bandwidthMiBps", params.bandwidth_mibps);
   params.timeout_ms = doc.value("timeoutMs", uint64_t{0});
+  params.downtime_set =
+      doc.contains("maxDowntimeMs") || policy.max_downtime_ms != MigrationPolicy{}.max_downtime_ms;
+  params.timeout_set = params.timeout_ms > 0;
   if (doc.value("postCopy", policy.post_copy)) {
     throw Failure(HAL_UNSUPPORTED,
                   "params.postCopy: post-copy migration is not supported by the "
@@ -59,13 +62,24 @@ MigrationParams parse_migration_params(std::string_view params_json,
   return params;
 }
 
-json send_migration_body(const MigrationParams &params, const std::string &relay_url) {
-  json body = {{"destination_url", relay_url},
-               {"downtime_ms", std::max<uint32_t>(1, params.max_downtime_ms)}};
-  if (params.timeout_ms > 0) {
-    body["timeout_s"] = std::max<uint64_t>(1, (params.timeout_ms + 999) / 1000);
-    body["timeout_strategy"] = "Cancel";
+json send_migration_body(const MigrationParams &params, const std::string &relay_url,
+                         ChVersion release) {
+  json body = {{"destination_url", relay_url}};
+  if (!has_migration_limits(release)) {
+    auto refuse = [&](const char *field, const char *what) {
+      throw Failure(HAL_UNSUPPORTED, std::string("params.") + field + ": cloud-hypervisor " +
+                                         release.str() + " has no " + what +
+                                         " (vm.send-migration takes one from v52.0 on)");
+    };
+    if (params.downtime_set) refuse("maxDowntimeMs", "downtime limit");
+    if (params.timeout_set) refuse("timeoutMs", "migration timeout");
+    return body;
   }
+  body["downtime_ms"] = std::max<uint32_t>(1, params.max_downtime_ms);
+  body["timeout_s"] = params.timeout_ms > 0
+                          ? std::max<uint64_t>(1, (params.timeout_ms + 999) / 1000)
+                          : kNoTimeoutSeconds;
+  body["timeout_strategy"] = "Cancel";
   return body;
 }
 
@@ -175,7 +189,19 @@ std::string MigrationRelay::error() const {
   return error_;
 }
 
+bool MigrationRelay::wait_finished(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return finished_cv_.wait_for(lock, timeout, [this] { return finished_; });
+}
+
 void MigrationRelay::run() {
+  pump();
+  std::lock_guard<std::mutex> lock(mutex_);
+  finished_ = true;
+  finished_cv_.notify_all();
+}
+
+void MigrationRelay::pump() {
   auto set_error = [&](const std::string &e) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (error_.empty()) error_ = e;

@@ -9,6 +9,8 @@
 #define HAL_BACKENDS_CLOUD_HYPERVISOR_MIGRATION_H
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include <string_view>
 #include <thread>
 
+#include "backends/cloud-hypervisor/ch_version.h"
 #include "backends/common/migration_tls_params.h"
 #include "core/spec/vm_spec.h"
 
@@ -31,14 +34,25 @@ struct MigrationParams {
   uint64_t timeout_ms = 0;       // 0 = none
   /** Set: the stream goes over mutual TLS through a backend_common::TlsRelay. */
   std::optional<backend_common::MigrationTlsParams> tls;
+  /** True when params or the spec's policy ask for a downtime limit (maxDowntimeMs). */
+  bool downtime_set = false;
+  /** True when params ask for a timeout (timeoutMs > 0). */
+  bool timeout_set = false;
 };
 
 /** Parses params_json (migration-params schema) over `policy`. Throws Failure: INVALID_ARGUMENT
  *  for bad JSON/values, UNSUPPORTED for postCopy and multifdChannels > 1. */
 MigrationParams parse_migration_params(std::string_view params_json, const MigrationPolicy &policy);
 
-/** The vm.send-migration body for a relay at `relay_url`. */
-nlohmann::json send_migration_body(const MigrationParams &params, const std::string &relay_url);
+/** timeout_s sent for "no timeout" (timeoutMs 0): upstream's default cancels after one hour. */
+inline constexpr uint64_t kNoTimeoutSeconds = 100ull * 365 * 24 * 3600;
+
+/** The vm.send-migration body for a relay at `relay_url`, for a VMM of release `release`:
+ *  downtime_ms, timeout_s and timeout_strategy "Cancel" from v52.0 on. Throws
+ *  Failure(UNSUPPORTED) naming the field when params ask for a downtime limit or a timeout that
+ *  an older release would silently ignore. */
+nlohmann::json send_migration_body(const MigrationParams &params, const std::string &relay_url,
+                                   ChVersion release);
 
 /** A byte pump between one listening URL and one destination URL. Accepts one connection on
  *  `listen_url`, then connects to `connect_url` and copies both ways until either side closes,
@@ -65,9 +79,14 @@ class MigrationRelay {
   bool cancelled() const { return cancelled_.load(); }
   /** Why the relay ended early ("" while fine): e.g. the destination refused. */
   std::string error() const;
+  /** Waits up to `timeout` for the relay to end by itself (one side closed, everything read
+   *  from the other forwarded); true when it has. A migration target waits for this before it
+   *  drops the relay, so the VMM's last answer (its acknowledgement) reaches the source. */
+  bool wait_finished(std::chrono::milliseconds timeout);
 
  private:
   void run();
+  void pump();
 
   std::string listen_url_;
   std::string listen_path_;  // unix socket file to remove
@@ -80,6 +99,8 @@ class MigrationRelay {
   std::atomic<bool> cancelled_{false};
   mutable std::mutex mutex_;
   std::string error_;
+  bool finished_ = false;
+  std::condition_variable finished_cv_;
   std::thread thread_;
 };
 

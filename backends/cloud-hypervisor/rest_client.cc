@@ -72,9 +72,10 @@ std::string ChApiClient::request(std::string_view verb, std::string_view endpoin
                                  std::chrono::milliseconds timeout) const {
   HttpReply reply = call(verb, endpoint, body.is_null() ? std::string() : body.dump(), timeout);
   if (!reply.ok()) {
-    throw Failure(hal_status_for_http(reply.status), "cloud-hypervisor " + std::string(endpoint) +
-                                                         ": HTTP " + std::to_string(reply.status) +
-                                                         ": " + api_error_message(reply.body));
+    const std::string message = api_error_message(reply.body);
+    throw Failure(hal_status_for_reply(reply.status, message),
+                  "cloud-hypervisor " + std::string(endpoint) + ": HTTP " +
+                      std::to_string(reply.status) + ": " + message);
   }
   return reply.body;
 }

@@ -2,6 +2,7 @@
 #include "backends/cloud-hypervisor/vm_config.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "hal/plugin.hpp"
@@ -20,6 +21,24 @@ namespace {
 bool host_has_node(const HostTopology &host, uint32_t node) {
   return std::any_of(host.numa_nodes.begin(), host.numa_nodes.end(),
                      [&](const HostNumaNode &n) { return n.id == node; });
+}
+// The host tap device a virtio-net device connects to: the one named like the NIC. Without a
+// tap name the VMM would create a tap of its own, connected to nothing.
+std::string tap_name(const std::string &name, const std::string &field) {
+  if (name.size() > 15) {
+    invalid(field + ".name", "'" + name +
+                                 "' names the NIC's host tap device, and a Linux interface name "
+                                 "has at most 15 characters");
+  }
+  return name;
+}
+// A spec path as the VMM must see it: the VMM runs in the VM's state dir, so a relative path is
+// made absolute against the backend's own working directory, where the caller meant it.
+std::string host_path(const std::string &path) {
+  if (path.empty() || path.front() == '/') return path;
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.string();
 }
 // NIC models Cloud Hypervisor can stand in for: it only has virtio-net.
 const std::set<std::string> kNicStandIns = {"virtio", "virtio-net", "e1000", "e1000e", "rtl8139"};
@@ -50,8 +69,8 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
   // ---- payload
   json payload = json::object();
   if (spec.boot && !spec.boot->kernel.empty()) {
-    payload["kernel"] = spec.boot->kernel;
-    if (!spec.boot->initrd.empty()) payload["initramfs"] = spec.boot->initrd;
+    payload["kernel"] = host_path(spec.boot->kernel);
+    if (!spec.boot->initrd.empty()) payload["initramfs"] = host_path(spec.boot->initrd);
     if (!spec.boot->cmdline.empty()) payload["cmdline"] = spec.boot->cmdline;
   } else if (spec.boot && spec.boot->firmware) {
     if (spec.boot->firmware->type == FirmwareType::kBios) {
@@ -64,7 +83,7 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
               "no firmware given and no default firmware configured "
               "(backend config \"firmware\")");
     }
-    payload["firmware"] = path;
+    payload["firmware"] = host_path(path);
   } else {
     invalid("boot", "Cloud Hypervisor needs a kernel or a firmware to boot");
   }
@@ -72,6 +91,11 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
   // ---- cpus
   json cpus = {{"boot_vcpus", spec.cpu.vcpus}, {"max_vcpus", spec.cpu.vcpus}};
   if (spec.cpu.topology) {
+    if (spec.cpu.topology->threads > 2) {
+      unsupported("cpu.topology.threads",
+                  "Cloud Hypervisor allows at most 2 threads per core on x86_64, not " +
+                      std::to_string(spec.cpu.topology->threads));
+    }
     cpus["topology"] = {{"threads_per_core", spec.cpu.topology->threads},
                         {"cores_per_die", spec.cpu.topology->cores},
                         {"dies_per_package", 1},
@@ -163,7 +187,7 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
                     "only virtio disks exist, not " + d.bus);
       }
       disks.push_back({{"id", d.name},
-                       {"path", d.path},
+                       {"path", host_path(d.path)},
                        {"readonly", d.read_only},
                        {"image_type", d.format == "qcow2" ? "Qcow2" : "Raw"}});
     }
@@ -177,11 +201,14 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
       unsupported("nics[" + std::to_string(i) + "].model",
                   "only virtio-net exists, not " + n.model);
     }
-    if (n.type == "user") {
+    if (n.type != "tap") {
       unsupported("nics[" + std::to_string(i) + "].type",
-                  "user-mode networking does not exist; use tap");
+                  n.type == "user"
+                      ? "user-mode networking does not exist; use tap"
+                      : "a NIC connects only to a tap device, not to a " + n.type +
+                            "; put a tap named '" + n.name + "' on it and use type tap");
     }
-    json entry = {{"id", n.name}};
+    json entry = {{"id", n.name}, {"tap", tap_name(n.name, "nics[" + std::to_string(i) + "]")}};
     if (!n.mac.empty()) entry["mac"] = n.mac;
     net.push_back(entry);
   }
@@ -216,7 +243,7 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
                                           "'; Cloud Hypervisor only has virtio devices "
                                           "(NIC models stand in as virtio-net)");
       }
-      net.push_back({{"id", d.name}, {"pci_segment", segment}});
+      net.push_back({{"id", d.name}, {"tap", tap_name(d.name, field)}, {"pci_segment", segment}});
     }
   }
   if (!net.empty()) config["net"] = net;
@@ -228,6 +255,8 @@ json build_vm_config(const VmSpec &spec, const VmConfigOptions &options) {
     config["serial"] = {{"mode", "Null"}};
   }
   config["console"] = {{"mode", "Off"}};
+  // A pvpanic device: a guest kernel panic becomes a guest/panic event.
+  config["pvpanic"] = true;
   // ---- launch security
   if (spec.launch_security.type == LaunchSecurityType::kTdx) {
     if (!spec.launch_security.tdx_mr_config_id.empty() ||

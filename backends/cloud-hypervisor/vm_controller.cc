@@ -3,8 +3,10 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <future>
+#include <optional>
 
 #include "backends/cloud-hypervisor/vm_config.h"
 #include "backends/cloud-hypervisor/vmm_argv.h"
@@ -61,8 +63,9 @@ void VmController::launch() {
   const VmStateDir d = dir();
   d.create();
   std::error_code ec;
-  for (const fs::path &p : {d.api_socket(), d.event_file()}) fs::remove(p, ec);
-  fs::create_directories(settings_->serial_dir, ec);
+  // The VMM binds its serial socket without removing a leftover (a crashed VMM leaves one): the
+  // next start would fail with "Address in use".
+  for (const fs::path &p : {d.api_socket(), d.event_file(), d.serial_socket()}) fs::remove(p, ec);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     expect_exit_ = false;
@@ -72,9 +75,9 @@ void VmController::launch() {
   }
   std::unique_ptr<SupervisedProcess> process;
   try {
-    process =
-        SupervisedProcess::spawn(vmm_argv(settings_->binary, d, settings_->verbose), d.stderr_log(),
-                                 d.pidfile(), [this](const ExitInfo &info) { on_exit(info); });
+    process = SupervisedProcess::spawn(
+        vmm_argv(settings_->binary, d, settings_->verbose), d.stderr_log(), d.pidfile(),
+        [this](const ExitInfo &info) { on_exit(info); }, d.dir());
   } catch (const std::exception &e) {
     throw Failure(HAL_UNAVAILABLE, std::string("cannot start cloud-hypervisor: ") + e.what());
   }
@@ -124,20 +127,40 @@ void VmController::release_run() {
 
 void VmController::on_event(const ChEvent &event) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (detached_ || event.source != "vm") return;
+  if (detached_) return;
+  if (event.source == "guest" && event.event == "panic") {
+    // The pvpanic device (pvpanic: true in the VmConfig); "crash_loaded" is a kdump kernel
+    // taking over, not a crash to report.
+    auto what = event.properties.find("event");
+    if ((what == event.properties.end() || what->second == "panic") &&
+        (state_ == HAL_VM_STATE_RUNNING || state_ == HAL_VM_STATE_PAUSED)) {
+      set_state_locked(HAL_VM_STATE_CRASHED, "guest panicked");
+      emit_locked(HAL_EVENT_GUEST_CRASHED, {{"reason", "guest kernel panic (pvpanic)"}});
+    }
+    return;
+  }
+  if (event.source != "vm") return;
   if (event.event == "rebooted") {
     emit_locked(HAL_EVENT_GUEST_REBOOTED, {{"reason", "reboot"}});
   } else if (event.event == "paused" && role_ == Role::kSource && migration_active_) {
-    paused_at_ = std::chrono::steady_clock::now();  // stop-and-copy begins
+    send_events_.paused_ns = event.since_start_ns;  // stop-and-copy begins
+    send_events_.paused_at = std::chrono::steady_clock::now();
+  } else if ((event.event == "migration-finished" || event.event == "migration-failed") &&
+             role_ == Role::kSource && migration_active_) {
+    send_events_.outcome = event.event == "migration-finished" ? 1 : -1;
+    send_events_.outcome_ns = event.since_start_ns;
+    cv_.notify_all();
   } else if (event.event == "shutdown" && !expect_exit_) {
     guest_shutdown_ = true;
     if (state_ == HAL_VM_STATE_RUNNING || state_ == HAL_VM_STATE_PAUSED) {
       set_state_locked(HAL_VM_STATE_SHUTTING_DOWN, "guest powered off");
     }
-  } else if (event.event == "panic") {
-    set_state_locked(HAL_VM_STATE_CRASHED, "guest panicked");
-    emit_locked(HAL_EVENT_GUEST_CRASHED, {{"reason", "guest panicked"}});
   }
+}
+
+void VmController::remove_stale_serial_socket() const {
+  std::error_code ec;
+  fs::remove(serial_socket(), ec);
 }
 
 void VmController::on_exit(const ExitInfo &info) {
@@ -145,6 +168,8 @@ void VmController::on_exit(const ExitInfo &info) {
   if (detached_) return;
   std::error_code ec;
   fs::remove(dir().pidfile(), ec);
+  // A VMM that did not exit cleanly leaves its serial socket file behind.
+  remove_stale_serial_socket();
   cv_.notify_all();
   const std::string how = "cloud-hypervisor " + info.describe();
   if (state_ == HAL_VM_STATE_MIGRATED || state_ == HAL_VM_STATE_STOPPED ||
@@ -183,7 +208,7 @@ void VmController::start(uint32_t flags) {
   join_migration();
   release_run();
   VmConfigOptions options;
-  options.serial_socket = serial_socket().string();
+  options.serial_socket = VmStateDir::kSerialSocket;
   options.host = discover_host_topology(settings_->host_root);
   options.default_firmware = settings_->default_firmware;
   json config = build_vm_config(spec_, options);
@@ -324,16 +349,12 @@ void VmController::remove() {
   kill_vmm(0ms);
   join_migration();
   release_run();
-  bool migrated;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    migrated = state_ == HAL_VM_STATE_MIGRATED;
     emit_locked(HAL_EVENT_VM_DELETED, {{"reason", "deleted"}});
     deleted_ = true;
     detached_ = true;
   }
-  std::error_code ec;
-  if (!migrated) fs::remove(serial_socket(), ec);  // after a migration it is the target's
   dir().remove();
 }
 
@@ -429,8 +450,10 @@ void VmController::attach_device(std::string_view device_json) {
       !device["path"].is_string()) {
     throw Failure(HAL_INVALID_ARGUMENT, "vm_attach_device: a disk needs name and path");
   }
+  std::error_code ec;  // the VMM runs in the state dir: a relative path is the caller's
+  const fs::path path = fs::absolute(device["path"].get<std::string>(), ec);
   api().add_disk({{"id", device["name"]},
-                  {"path", device["path"]},
+                  {"path", ec ? device["path"].get<std::string>() : path.string()},
                   {"readonly", device.value("readOnly", false)}});
   std::lock_guard<std::mutex> lock(mutex_);
   emit_locked(HAL_EVENT_DEVICE_CHANGED, {{"attached", device["name"]}});
@@ -468,6 +491,7 @@ void VmController::restore_from_disk() {
     std::lock_guard<std::mutex> lock(mutex_);
     crashed_while_unwatched_locked("cloud-hypervisor", found.pid, "log",
                                    read_tail(d.stderr_log(), kLogTail));
+    remove_stale_serial_socket();
     return;
   }
   hal_vm_state adopted = HAL_VM_STATE_STOPPED;
@@ -503,6 +527,8 @@ void VmController::join_migration() {
 void VmController::migration_send(std::string_view params_json) {
   MigrationParams params = parse_migration_params(params_json, spec_.migration);
   if (params.uri.empty()) throw Failure(HAL_INVALID_ARGUMENT, "params.uri: required");
+  json body = send_migration_body(params, "unix:" + dir().migration_out_socket().string(),
+                                  settings_->probe.release);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     check_not_deleted_locked();
@@ -536,57 +562,116 @@ void VmController::migration_send(std::string_view params_json) {
   migration_active_ = true;
   relay_ = relay;
   tls_relay_ = tls;
-  paused_at_ = {};
+  send_events_ = {};
   progress_ = {{"status", "setup"},
                {"transferredBytes", 0},
                {"totalBytes", memory_bytes()},
                {"remainingBytes", memory_bytes()}};
-  migration_thread_ = std::thread([this, params] { run_send(params); });
+  migration_thread_ =
+      std::thread([this, params, body = std::move(body)] { run_send(params, body); });
 }
 
-void VmController::run_send(MigrationParams params) {
-  std::shared_ptr<MigrationRelay> relay;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    relay = relay_;
-  }
-  const json body = send_migration_body(params, "unix:" + dir().migration_out_socket().string());
-  const auto timeout = params.timeout_ms > 0 ? std::chrono::milliseconds(params.timeout_ms) + 30s
-                                             : std::chrono::milliseconds(24h);
+void VmController::run_send(const MigrationParams &params, const json &body) {
+  // Before v53.0 the reply comes when the migration is over; from v53.0 on, when it starts.
+  const ChVersion release = settings_->probe.release;
+  const auto timeout = send_migration_is_async(release) ? std::chrono::milliseconds(60s)
+                       : params.timeout_ms > 0 ? std::chrono::milliseconds(params.timeout_ms) + 30s
+                                               : std::chrono::milliseconds(24h);
   ChApiClient client = api();
-  auto call = std::async(std::launch::async,
-                         [client, body, timeout] { client.send_migration(body, timeout); });
-  auto progress_now = [&](const char *status) {
-    const uint64_t sent = relay->forwarded(), total = memory_bytes();
-    progress_["status"] = status;
-    progress_["transferredBytes"] = sent;
-    progress_["totalBytes"] = std::max(total, sent);
-    progress_["remainingBytes"] = sent >= total ? 0 : total - sent;
-    progress_["expectedDowntimeMs"] = params.max_downtime_ms;
-  };
-  while (call.wait_for(50ms) != std::future_status::ready) {
+  std::future<HttpReply> reply =
+      std::async(std::launch::async, [client, text = body.dump(), timeout] {
+        return client.call("PUT", "vm.send-migration", text, timeout);
+      });
+  SendDecision decision;
+  const SendSignals signals = await_send_outcome(reply, decision, [&] {
     std::lock_guard<std::mutex> lock(mutex_);
-    progress_now("active");
+    if (detached_ || !relay_) return;
+    update_send_progress_locked("active", params);
     emit_locked(HAL_EVENT_MIGRATION_PROGRESS, progress_);
+  });
+  finish_send(params, signals, decision);
+}
+
+SendSignals VmController::await_send_outcome(std::future<HttpReply> &reply, SendDecision &decision,
+                                             const std::function<void()> &tick) {
+  const ChVersion release = settings_->probe.release;
+  SendSignals signals;
+  for (;;) {
+    if (signals.reply_status == 0 && reply.wait_for(0ms) == std::future_status::ready) {
+      try {
+        HttpReply r = reply.get();
+        signals.reply_status = r.status;
+        if (!r.ok()) {
+          signals.reply_error = "cloud-hypervisor vm.send-migration: HTTP " +
+                                std::to_string(r.status) + ": " + api_error_message(r.body);
+        }
+      } catch (const std::exception &e) {
+        signals.reply_status = -1;
+        signals.reply_error = e.what();
+      }
+    }
+    // The process and the reader stay while this thread runs: whoever releases them joins it.
+    SupervisedProcess *process;
+    EventMonitorReader *reader;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      process = process_.get();
+      reader = reader_.get();
+    }
+    if (!signals.exited && (process == nullptr || process->exited())) {
+      // Its last events may have been written just before it exited: read them first.
+      if (reader != nullptr) reader->sync(2s);
+      const ExitInfo info = process != nullptr ? process->exit_info() : ExitInfo{};
+      signals.exited = true;
+      signals.exited_cleanly =
+          info.status_known && WIFEXITED(info.wait_status) && WEXITSTATUS(info.wait_status) == 0;
+      signals.exit_how = info.describe();
+    }
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      signals.event = send_events_.outcome;
+      decision = decide_send(release, signals);
+      if (decision.verdict != SendVerdict::kPending || detached_) return signals;
+      cv_.wait_for(lock, 50ms);
+    }
+    tick();
   }
-  std::string error;
-  try {
-    call.get();
-  } catch (const std::exception &e) {
-    error = e.what();
-  }
-  const auto done = std::chrono::steady_clock::now();
+}
+
+void VmController::update_send_progress_locked(const char *status, const MigrationParams &params) {
+  const uint64_t sent = relay_ ? relay_->forwarded() : 0, total = memory_bytes();
+  progress_["status"] = status;
+  progress_["transferredBytes"] = sent;
+  progress_["totalBytes"] = std::max(total, sent);
+  progress_["remainingBytes"] = sent >= total ? 0 : total - sent;
+  progress_["expectedDowntimeMs"] = params.max_downtime_ms;
+}
+
+void VmController::finish_send(const MigrationParams &params, const SendSignals &signals,
+                               const SendDecision &decision) {
   std::unique_lock<std::mutex> lock(mutex_);
-  progress_now("active");
+  std::shared_ptr<MigrationRelay> relay = relay_;
   migration_active_ = false;
-  if (error.empty()) {
-    const auto downtime =
-        paused_at_ == std::chrono::steady_clock::time_point{}
-            ? 0ms
-            : std::chrono::duration_cast<std::chrono::milliseconds>(done - paused_at_);
+  if (detached_) {
+    relay_.reset();
+    return;  // closing: no event after detach()
+  }
+  update_send_progress_locked("active", params);
+  if (decision.verdict == SendVerdict::kCompleted) {
+    // Downtime: from the pause that starts stop-and-copy to the outcome, on the VMM's own clock
+    // when both events were seen, else on ours up to now (an upper bound).
+    const SendEvents &ev = send_events_;
+    int64_t downtime_ms = 0;
+    if (ev.paused_ns > 0 && ev.outcome > 0 && ev.outcome_ns >= ev.paused_ns) {
+      downtime_ms = static_cast<int64_t>((ev.outcome_ns - ev.paused_ns) / 1'000'000);
+    } else if (ev.paused_at != std::chrono::steady_clock::time_point{}) {
+      downtime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - ev.paused_at)
+                        .count();
+    }
     progress_["status"] = "completed";
     progress_["remainingBytes"] = 0;
-    progress_["downtimeMs"] = downtime.count();
+    progress_["downtimeMs"] = downtime_ms;
     expect_exit_ = true;  // the source VMM exits once its VM lives elsewhere
     try {
       backend_common::write_file_atomic(dir().status_file(), R"({"state":"Migrated"})");
@@ -594,21 +679,31 @@ void VmController::run_send(MigrationParams params) {
     }
     set_state_locked(HAL_VM_STATE_MIGRATED, "migrated");
   } else {
-    const bool cancelled = relay->cancelled();
+    const bool cancelled = relay && relay->cancelled();
+    const std::string relay_error = relay ? relay->error() : "";
     progress_["status"] = cancelled ? "cancelled" : "failed";
-    std::string why = relay->error().empty() ? error : relay->error() + "; " + error;
+    std::string why = relay_error.empty() ? decision.error : relay_error + "; " + decision.error;
     if (tls_relay_ && !tls_relay_->error().empty()) why = tls_relay_->error() + "; " + why;
     progress_["error"] = cancelled ? "cancelled by migration_cancel" : why;
-    // Cloud Hypervisor resumes the source on failure; check what it says.
-    lock.unlock();
-    hal_vm_state now = HAL_VM_STATE_UNKNOWN;
-    try {
-      std::string st = api().info().value("state", "");
-      now = st == "Paused" ? HAL_VM_STATE_PAUSED : HAL_VM_STATE_RUNNING;
-    } catch (const std::exception &) {
+    if (expect_exit_) {
+      // vm_force_stop or vm_delete stopped the VMM: they set the state.
+    } else if (signals.exited) {
+      const std::string how = "cloud-hypervisor " + signals.exit_how + " during a migration";
+      set_state_locked(HAL_VM_STATE_CRASHED, how);
+      emit_locked(HAL_EVENT_GUEST_CRASHED,
+                  {{"reason", how}, {"log", read_tail(dir().stderr_log(), kLogTail)}});
+    } else {
+      // Cloud Hypervisor resumes the source on failure (unless it was paused before): ask it.
+      lock.unlock();
+      std::optional<hal_vm_state> now;
+      try {
+        now = api().info().value("state", "") == "Paused" ? HAL_VM_STATE_PAUSED
+                                                          : HAL_VM_STATE_RUNNING;
+      } catch (const std::exception &) {
+      }
+      lock.lock();
+      if (now && !expect_exit_) set_state_locked(*now, "migration did not complete");
     }
-    lock.lock();
-    if (now != HAL_VM_STATE_UNKNOWN) set_state_locked(now, "migration did not complete");
   }
   relay_.reset();
   tls_relay_.reset();
@@ -705,6 +800,10 @@ void VmController::run_receive() {
   // The VMM's last answers may still be crossing the TLS relay.
   if (tls && error.empty()) tls->wait_finished(5s);
   if (tls && !error.empty() && !tls->error().empty()) error = tls->error() + "; " + error;
+  // The VMM answers once it runs the VM; its acknowledgement to the source may still be in the
+  // relay: let the relay end by itself before dropping it, or the source fails a migration that
+  // succeeded here.
+  if (error.empty()) relay->wait_finished(10s);
   std::unique_lock<std::mutex> lock(mutex_);
   migration_active_ = false;
   progress_["transferredBytes"] = relay->forwarded();

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -22,6 +24,7 @@
 #include "backends/cloud-hypervisor/event_monitor.h"
 #include "backends/cloud-hypervisor/migration.h"
 #include "backends/cloud-hypervisor/rest_client.h"
+#include "backends/cloud-hypervisor/send_outcome.h"
 #include "backends/cloud-hypervisor/vm_state_dir.h"
 #include "backends/common/exit_info.h"
 #include "backends/common/supervised_process.h"
@@ -42,9 +45,6 @@ struct BackendSettings {
   std::filesystem::path host_root = "/";
   /** Firmware for firmware boot without a path. */
   std::string default_firmware;
-  /** Where serial sockets live: shared by every instance on a host, because Cloud Hypervisor
-   *  takes the serial path from the source's config when it receives a migration. */
-  std::filesystem::path serial_dir;
   /** Pass -v to the VMM. */
   bool verbose = false;
   /** Probe of the binary taken at open. */
@@ -100,16 +100,20 @@ class VmController : public backend_common::VmControllerBase<BackendSettings, Vm
   void detach();
 
  private:
-  std::filesystem::path serial_socket() const {
-    return settings_->serial_dir / (spec_.name + ".sock");
-  }
+  std::filesystem::path serial_socket() const { return dir().serial_socket(); }
+  void remove_stale_serial_socket() const;
   ChApiClient api() const { return ChApiClient(dir().api_socket().string()); }
   void launch();
   void kill_vmm(std::chrono::milliseconds grace);
   void release_run();
   void on_event(const ChEvent &event);
   void on_exit(const backend_common::ExitInfo &info);
-  void run_send(MigrationParams params);
+  void run_send(const MigrationParams &params, const nlohmann::json &body);
+  SendSignals await_send_outcome(std::future<HttpReply> &reply, SendDecision &decision,
+                                 const std::function<void()> &tick);
+  void update_send_progress_locked(const char *status, const MigrationParams &params);
+  void finish_send(const MigrationParams &params, const SendSignals &signals,
+                   const SendDecision &decision);
   void run_receive();
   void join_migration();
   uint64_t memory_bytes() const { return spec_.memory.size_bytes; }
@@ -126,7 +130,14 @@ class VmController : public backend_common::VmControllerBase<BackendSettings, Vm
   std::shared_ptr<backend_common::TlsRelay> tls_relay_;  // with migration-params tls
   /** Cuts the migration's connections (both relays). */
   void cancel_relays_locked();
-  std::chrono::steady_clock::time_point paused_at_{};
+  // What the source VMM's event stream said about the outgoing migration (under mutex_).
+  struct SendEvents {
+    int outcome = 0;          // +1 vm/migration-finished, -1 vm/migration-failed
+    uint64_t outcome_ns = 0;  // its timestamp (VMM clock)
+    uint64_t paused_ns = 0;   // vm/paused: stop-and-copy began (VMM clock)
+    std::chrono::steady_clock::time_point paused_at{};  // the same on the host's clock
+  };
+  SendEvents send_events_;
   nlohmann::json progress_ = {{"status", "none"}};
   std::thread migration_thread_;
 };

@@ -42,8 +42,9 @@ struct OwnedFd {
 
 // In the child, between fork and execve: only async-signal-safe calls.
 [[noreturn]] void child_exec(const char *path, char *const *args, int null_fd, int log_fd,
-                             int report) {
+                             int report, const char *cwd) {
   ::setpgid(0, 0);
+  if (cwd != nullptr && ::chdir(cwd) != 0) child_fail(report);
   ::umask(077);  // the sockets, logs and files the hypervisor creates are owner-only
   struct sigaction defaults {};
   defaults.sa_handler = SIG_DFL;
@@ -61,7 +62,8 @@ struct OwnedFd {
 
 }  // namespace
 
-pid_t spawn_process(const std::vector<std::string> &argv, const std::filesystem::path &log) {
+pid_t spawn_process(const std::vector<std::string> &argv, const std::filesystem::path &log,
+                    const std::filesystem::path &cwd) {
   if (argv.empty()) throw std::invalid_argument("spawn: empty argv");
   // The PATH search happens here: execvp is not async-signal-safe.
   const std::string path = resolve_binary(argv[0]);
@@ -85,7 +87,10 @@ pid_t spawn_process(const std::vector<std::string> &argv, const std::filesystem:
 
   const pid_t pid = ::fork();
   if (pid < 0) throw std::system_error(errno, std::generic_category(), "spawn: fork");
-  if (pid == 0) child_exec(path.c_str(), args.data(), null_fd.fd, log_fd.fd, report_write.fd);
+  if (pid == 0) {
+    child_exec(path.c_str(), args.data(), null_fd.fd, log_fd.fd, report_write.fd,
+               cwd.empty() ? nullptr : cwd.c_str());
+  }
   ::setpgid(pid, pid);  // also in the parent, so the group exists before we return
   ::close(report_write.fd);
   report_write.fd = -1;

@@ -25,10 +25,12 @@ inline constexpr std::array<int, 7> kResetSignals = {SIGPIPE, SIGINT,  SIGTERM, 
  *  stdout and stderr appended to `log` (created with mode 0600), in a new process group whose id
  *  is its pid, with umask 077 (what it creates is owner-only), an empty signal mask, kResetSignals
  *  at their defaults and PR_SET_NO_NEW_PRIVS
- *  set (no setuid bit or file capability gives it or its children privileges). Returns its pid.
- *  Throws std::invalid_argument for an empty argv, std::system_error when the spawn fails (e.g.
- *  a missing binary). */
-pid_t spawn_process(const std::vector<std::string> &argv, const std::filesystem::path &log);
+ *  set (no setuid bit or file capability gives it or its children privileges), in the working
+ *  directory `cwd` (the caller's when empty; relative paths the process uses resolve there).
+ *  Returns its pid. Throws std::invalid_argument for an empty argv, std::system_error when the
+ *  spawn fails (e.g. a missing binary, a `cwd` it cannot enter). */
+pid_t spawn_process(const std::vector<std::string> &argv, const std::filesystem::path &log,
+                    const std::filesystem::path &cwd = {});
 
 }  // namespace hal::backend_common
 

@@ -74,8 +74,9 @@ struct SupervisedProcess::Watch {
 std::unique_ptr<SupervisedProcess> SupervisedProcess::spawn(const std::vector<std::string> &argv,
                                                             const fs::path &log,
                                                             const fs::path &pidfile,
-                                                            ExitCallback on_exit) {
-  const pid_t pid = spawn_process(argv, log);
+                                                            ExitCallback on_exit,
+                                                            const fs::path &cwd) {
+  const pid_t pid = spawn_process(argv, log, cwd);
   // Kills and reaps the child when it cannot be watched: nobody would ever stop or reap it.
   auto abandon = [pid] {
     ::kill(pid, SIGKILL);

@@ -37,12 +37,14 @@ class SupervisedProcess {
   using ExitCallback = std::function<void(const ExitInfo &)>;
 
   /** Spawns `argv` with spawn_process (own process group, clean signal state, output appended to
-   *  `log`), writes its pid to `pidfile` and watches it. Throws std::system_error (the child is
-   *  killed when anything after the spawn fails) or std::invalid_argument for an empty argv. */
+   *  `log`, working directory `cwd` unless empty), writes its pid to `pidfile` and watches it.
+   *  Throws std::system_error (the child is killed when anything after the spawn fails) or
+   *  std::invalid_argument for an empty argv. */
   static std::unique_ptr<SupervisedProcess> spawn(const std::vector<std::string> &argv,
                                                   const std::filesystem::path &log,
                                                   const std::filesystem::path &pidfile,
-                                                  ExitCallback on_exit);
+                                                  ExitCallback on_exit,
+                                                  const std::filesystem::path &cwd = {});
   /** Watches a running process that is not necessarily our child. Throws std::system_error when
    *  it no longer exists. */
   static std::unique_ptr<SupervisedProcess> adopt(pid_t pid, ExitCallback on_exit);

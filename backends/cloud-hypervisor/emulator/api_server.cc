@@ -31,9 +31,9 @@ void serve_connection(local::socket socket, Vmm &vmm, bool verbose) {
     const std::string prefix = "/api/v1/";
     ApiResponse answer;
     if (target.rfind(prefix, 0) != 0) {
-      answer = {404, R"(["Unknown path"])"};
+      answer = {404, R"(["Not Found"])"};
     } else if (req.method() != http::verb::get && req.method() != http::verb::put) {
-      answer = {405, R"(["Method not allowed"])"};
+      answer = {400, ""};  // the VMM's routes know PUT and GET; anything else: 400, no body
     } else {
       answer = vmm.handle(req.method() == http::verb::get ? "GET" : "PUT",
                           target.substr(prefix.size()), req.body());

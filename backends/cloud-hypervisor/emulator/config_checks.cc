@@ -19,7 +19,7 @@ json array_of(const json &object, const char *key) {
 }
 }  // namespace
 
-std::vector<std::string> create_errors(const json &config, const CheckContext &context) {
+std::vector<std::string> validation_errors(const json &config, const CheckContext &context) {
   std::vector<std::string> errors;
   // Payload: a kernel or firmware; TDX needs firmware.
   const json payload = config.value("payload", json::object());
@@ -43,6 +43,13 @@ std::vector<std::string> create_errors(const json &config, const CheckContext &c
   if (boot > max) errors.push_back("Max vCPUs lower than boot vCPUs");
   if (cpus.contains("topology")) {
     const json &t = cpus["topology"];
+    if (t.value("threads_per_core", 1u) == 0 || t.value("cores_per_die", 1u) == 0 ||
+        t.value("dies_per_package", 1u) == 0 || t.value("packages", 1u) == 0) {
+      errors.push_back("No part of the CPU topology can be zero");
+    }
+    if (t.value("threads_per_core", 1u) > 2) {
+      errors.push_back("CPU topology supports at most 2 threads per core");  // x86_64
+    }
     uint64_t product = uint64_t{t.value("threads_per_core", 1u)} * t.value("cores_per_die", 1u) *
                        t.value("dies_per_package", 1u) * t.value("packages", 1u);
     if (product != max) {
@@ -95,27 +102,26 @@ std::vector<std::string> create_errors(const json &config, const CheckContext &c
     }
   };
   std::set<std::string> device_ids;
-  auto check_id = [&](const json &dev, const std::string &what) {
+  auto check_id = [&](const json &dev) {
     if (!dev.contains("id")) return;
     if (!device_ids.insert(dev["id"].get<std::string>()).second) {
-      errors.push_back(what + ": duplicate device identifier '" + dev["id"].get<std::string>() +
-                       "'");
+      errors.push_back("Identifier " + dev["id"].get<std::string>() + " is not unique");
     }
   };
   for (const auto &d : array_of(config, "disks")) {
     check_segment(d, "disk");
-    check_id(d, "disk");
+    check_id(d);
     if (!d.contains("path") && !d.value("vhost_user", false)) {
       errors.push_back("disk: neither path nor vhost_user given");
     }
   }
   for (const auto &n : array_of(config, "net")) {
     check_segment(n, "net");
-    check_id(n, "net");
+    check_id(n);
   }
   for (const auto &d : array_of(config, "devices")) {
     check_segment(d, "device");
-    check_id(d, "device");
+    check_id(d);
   }
   // Serial/console socket or file modes need a path.
   for (const char *port : {"serial", "console"}) {
@@ -181,8 +187,69 @@ std::vector<std::string> create_errors(const json &config, const CheckContext &c
   return errors;
 }
 
+namespace {
+// True when this process has CAP_NET_ADMIN (bit 12 of CapEff).
+bool can_admin_network() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      return (std::stoull(line.substr(7), nullptr, 16) >> 12) & 1;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+std::vector<std::string> net_errors(const json &net) {
+  if (net.value("vhost_user", false)) return {};
+  const std::string tap = net.value("tap", "");
+  const std::vector<std::string> prefix = {"Error from device manager",
+                                           "Cannot create virtio-net device"};
+  auto failed = [&](const std::string &why) {
+    std::vector<std::string> out = prefix;
+    out.push_back(why);
+    return out;
+  };
+  const fs::path sys = fs::path("/sys/class/net") / tap;
+  if (!tap.empty() && fs::exists(sys)) {
+    if (!fs::exists(sys / "tun_flags"))
+      return failed("Failed to open tap " + tap + ": not a tap device");
+    return {};
+  }
+  if (!can_admin_network()) {
+    return failed("Failed to create tap " + (tap.empty() ? std::string("vmtap%d") : tap) +
+                  ": Operation not permitted (os error 1)");
+  }
+  return {};
+}
+
+std::vector<std::string> disk_errors(const json &disk) {
+  if (!disk.contains("path")) return {};
+  const std::string path = disk["path"];
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {"Failed to open disk image " + path};
+  char magic[4] = {};
+  in.read(magic, sizeof magic);
+  const std::string detected =
+      in.gcount() == 4 && std::string(magic, 4) == std::string("QFI\xfb", 4) ? "Qcow2" : "Raw";
+  const std::string specified = disk.value("image_type", "Unknown");
+  if (specified != "Unknown" && specified != detected) {
+    return {"Error from device manager",
+            "Disk image type does not match expected type: specified = " + specified +
+                ", detected = " + detected};
+  }
+  return {};
+}
+
 std::vector<std::string> boot_errors(const json &config, const CheckContext &context) {
   std::vector<std::string> errors;
+  for (const auto &d : array_of(config, "disks")) {
+    for (auto &e : disk_errors(d)) errors.push_back(e);
+  }
+  for (const auto &n : array_of(config, "net")) {
+    for (auto &e : net_errors(n)) errors.push_back(e);
+  }
   const json payload = config.value("payload", json::object());
   for (const char *file : {"kernel", "initramfs", "firmware"}) {
     if (!payload.contains(file)) continue;

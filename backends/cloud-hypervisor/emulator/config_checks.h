@@ -1,7 +1,10 @@
-// config_checks.h - the emulator's checks of a VmConfig beyond its JSON schema: the rules the
-// real VMM enforces when a VM is created (cross-references between numa, memory zones, vCPUs,
-// PCI segments; duplicate ids; payload shape; TDX) and when it boots (host NUMA nodes and CPUs
-// that must exist, payload files that must be readable).
+// config_checks.h - the emulator's checks of a VmConfig beyond its JSON schema, as Cloud
+// Hypervisor makes them: VmConfig validation (cross-references between numa, memory zones,
+// vCPUs, PCI segments; duplicate ids; payload shape; CPU topology with at most 2 threads per core
+// on x86_64; TDX), which the VMM runs when it boots a VM and on every hot-plug, never at
+// vm.create; and what building the VM finds on the host (host NUMA nodes and CPUs that must
+// exist, payload files that must be readable, disk images whose detected type must match
+// image_type, NICs' tap devices).
 #ifndef HAL_BACKENDS_CLOUD_HYPERVISOR_EMULATOR_CONFIG_CHECKS_H
 #define HAL_BACKENDS_CLOUD_HYPERVISOR_EMULATOR_CONFIG_CHECKS_H
 
@@ -24,11 +27,23 @@ struct CheckContext {
   bool kvm_tdx = false;
 };
 
-/** Problems with a schema-valid VmConfig that vm.create refuses; empty when none. */
-std::vector<std::string> create_errors(const nlohmann::json &config, const CheckContext &context);
+/** What VmConfig validation finds wrong with a schema-valid config (vm.boot, hot-plug); empty
+ *  when nothing. */
+std::vector<std::string> validation_errors(const nlohmann::json &config,
+                                           const CheckContext &context);
 
-/** Problems that make vm.boot fail on this host; empty when none. */
+/** What makes building the VM fail on this host (vm.boot after validation); empty when
+ *  nothing. */
 std::vector<std::string> boot_errors(const nlohmann::json &config, const CheckContext &context);
+
+/** What makes opening one NIC's host side fail (NetConfig): a `tap` naming an interface that is
+ *  not a tun/tap device, or a tap to create (a name that does not exist, or none at all: the VMM
+ *  then creates one of its own) without CAP_NET_ADMIN. vhost-user NICs have no tap. */
+std::vector<std::string> net_errors(const nlohmann::json &net);
+
+/** What makes opening one disk (DiskConfig) fail: an unreadable image, or one whose detected
+ *  type (QCOW2 by its magic, else raw) differs from its image_type. */
+std::vector<std::string> disk_errors(const nlohmann::json &disk);
 
 /** Reads host NUMA nodes and online CPUs from sysfs under `root`. */
 CheckContext host_context(const std::string &root = "/");

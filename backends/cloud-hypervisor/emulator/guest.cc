@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -39,8 +40,18 @@ std::string new_boot_id() {
 }
 
 SimulatedGuest::SimulatedGuest(const nlohmann::json &config, std::shared_ptr<SerialPort> serial,
-                               PowerOffFn on_power_off, const GuestState *resumed)
-    : config_(config), serial_(std::move(serial)), on_power_off_(std::move(on_power_off)) {
+                               PowerOffFn on_power_off, PowerOffFn on_panic,
+                               const GuestState *resumed)
+    : config_(config),
+      serial_(std::move(serial)),
+      on_power_off_(std::move(on_power_off)),
+      on_panic_(std::move(on_panic)) {
+  const std::string cmdline =
+      config_.value("payload", nlohmann::json::object()).value("cmdline", "");
+  if (size_t at = cmdline.find("hal.panic_after="); at != std::string::npos) {
+    panic_after_ = std::chrono::milliseconds(
+        static_cast<int64_t>(std::atof(cmdline.c_str() + at + 16) * 1000));
+  }
   const uint32_t boot_vcpus = config_["cpus"].value("boot_vcpus", 1u);
   std::vector<std::vector<uint32_t>> affinity(boot_vcpus);
   for (const auto &a : config_["cpus"].value("affinity", nlohmann::json::array())) {
@@ -96,7 +107,6 @@ void SimulatedGuest::vcpu_loop() {
 
 void SimulatedGuest::print_boot_locked() {
   if (!serial_) return;
-  serial_->new_boot();
   const auto &cpus = config_["cpus"];
   serial_->write_line("HAL-GUEST: ready boot_id=" + state_.boot_id + " uptime=0");
   serial_->write_line("HAL-GUEST: cpus=" + std::to_string(cpus.value("boot_vcpus", 1u)));
@@ -147,7 +157,17 @@ void SimulatedGuest::run() {
           std::chrono::duration_cast<std::chrono::milliseconds>(now - last_tick_).count();
     }
     last_tick_ = now;
-    if (paused_) continue;
+    if (paused_ || panicked_) continue;
+    if (panic_after_ && std::chrono::milliseconds(state_.uptime_ms) >= *panic_after_) {
+      // The kernel stops: no more output but the panic message, the vCPUs halt.
+      panicked_ = true;
+      if (serial_) serial_->write_line("Kernel panic - not syncing: hal.panic_after");
+      PowerOffFn fn = on_panic_;
+      lock.unlock();
+      if (fn) fn();
+      lock.lock();
+      continue;
+    }
     if (power_off_pending_) {
       power_off_pending_ = false;
       PowerOffFn fn = on_power_off_;
@@ -187,6 +207,7 @@ void SimulatedGuest::reboot() {
   state_.boot_id = new_boot_id();
   state_.heartbeat = 0;
   state_.uptime_ms = 0;
+  panicked_ = false;
   last_tick_ = std::chrono::steady_clock::now();
   print_boot_locked();
 }

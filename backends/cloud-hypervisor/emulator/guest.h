@@ -1,7 +1,9 @@
 // guest.h - the emulator's simulated guest: one thread per vCPU (named "vcpuN" like Cloud
 // Hypervisor's, pinned with cpus.affinity), and a guest that prints the HAL test guest's
 // "HAL-GUEST:" markers (ready, cpus, numa, pci, heartbeat) on the serial port, honours the ACPI
-// power button, reboots, pauses, and carries its boot id and counters across a migration.
+// power button, reboots, pauses, carries its boot id and counters across a migration, and
+// panics when its kernel command line says hal.panic_after=<seconds> (a testing aid: the kernel
+// stops, and a pvpanic device, when the VM has one, reports it).
 #ifndef HAL_BACKENDS_CLOUD_HYPERVISOR_EMULATOR_GUEST_H
 #define HAL_BACKENDS_CLOUD_HYPERVISOR_EMULATOR_GUEST_H
 
@@ -11,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,14 +32,14 @@ struct GuestState {
 /** A running simulated guest. Created at vm.boot, destroyed at shutdown. Thread-safe. */
 class SimulatedGuest {
  public:
-  /** Called (on the guest thread) when the guest powers itself off. */
+  /** Called (on the guest thread) when the guest powers itself off, or panics. */
   using PowerOffFn = std::function<void()>;
 
   /** Boots a guest for VmConfig `config` writing to `serial` (may be null). With `resumed`
-   *  the guest continues `state` (incoming migration) instead of booting afresh. Throws
-   *  std::runtime_error when a vCPU cannot be pinned. */
+   *  the guest continues `state` (incoming migration) instead of booting afresh. `on_panic` runs
+   *  when its kernel panics. Throws std::runtime_error when a vCPU cannot be pinned. */
   SimulatedGuest(const nlohmann::json &config, std::shared_ptr<SerialPort> serial,
-                 PowerOffFn on_power_off, const GuestState *resumed = nullptr);
+                 PowerOffFn on_power_off, PowerOffFn on_panic, const GuestState *resumed = nullptr);
   /** Stops every guest thread. */
   ~SimulatedGuest();
   SimulatedGuest(const SimulatedGuest &) = delete;
@@ -59,6 +62,9 @@ class SimulatedGuest {
   nlohmann::json config_;
   std::shared_ptr<SerialPort> serial_;
   PowerOffFn on_power_off_;
+  PowerOffFn on_panic_;
+  std::optional<std::chrono::milliseconds> panic_after_;  // hal.panic_after on the cmdline
+  bool panicked_ = false;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -3,7 +3,9 @@
 // backend on hosts without KVM. Accepts the argv subset the backend uses:
 //   --api-socket [path=]PATH  --event-monitor path=PATH  -v...  --version  --log-file PATH
 // Features announced in vmm.ping come from $HAL_CH_EMULATOR_FEATURES (comma-separated, e.g.
-// "tdx"); the emulator's own options are never needed on the command line.
+// "tdx"), the release it behaves as from $HAL_CH_EMULATOR_VERSION ("52.0.0", "v48.0"; default
+// the newest it emulates, kDefaultRelease); the emulator's own options are never needed on the
+// command line.
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,6 +20,11 @@
 #include "backends/cloud-hypervisor/emulator/vmm.h"
 
 namespace {
+using hal::cloud_hypervisor::ChVersion;
+
+// The release emulated unless $HAL_CH_EMULATOR_VERSION says otherwise.
+constexpr ChVersion kDefaultRelease{53, 0};
+
 std::string api_socket_path;
 
 void cleanup_and_exit(int code) {
@@ -48,6 +55,12 @@ int usage(const std::string &problem) {
 }  // namespace
 
 int main(int argc, char **argv) {
+  ChVersion release = kDefaultRelease;
+  if (const char *env = std::getenv("HAL_CH_EMULATOR_VERSION"); env != nullptr && *env != 0) {
+    auto parsed = hal::cloud_hypervisor::parse_ch_version(env);
+    if (!parsed) return usage(std::string("bad HAL_CH_EMULATOR_VERSION '") + env + "'");
+    release = *parsed;
+  }
   std::string event_path;
   bool verbose = false;
   for (int i = 1; i < argc; ++i) {
@@ -62,7 +75,7 @@ int main(int argc, char **argv) {
     } else if (arg == "-v" || arg == "-vv" || arg == "-vvv") {
       verbose = true;
     } else if (arg == "--version" || arg == "-V") {
-      std::cout << "cloud-hypervisor v48.0.0-hal-emulator\n";
+      std::cout << "cloud-hypervisor " << hal::ch_emulator::emulator_build_version(release) << "\n";
       return 0;
     } else {
       return usage("unknown argument '" + arg + "'");
@@ -82,7 +95,7 @@ int main(int argc, char **argv) {
   ::signal(SIGINT, on_signal);
   try {
     // Exit a moment later so the reply to the request that caused it is written first.
-    hal::ch_emulator::Vmm vmm(event_path, features, [] {
+    hal::ch_emulator::Vmm vmm(release, event_path, features, [] {
       std::thread([] {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         cleanup_and_exit(0);

@@ -1,37 +1,23 @@
-// vmm.cc - the emulated VMM (see vmm.h).
+// vmm.cc - the emulated VMM: construction, the event monitor, request routing with the HTTP
+// layer's own checks (method, body), vmm.ping, vm.info and vm.counters (see vmm.h).
 #include "backends/cloud-hypervisor/emulator/vmm.h"
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <thread>
 
-#include "backends/cloud-hypervisor/emulator/migration_wire.h"
 #include "backends/cloud-hypervisor/event_stream.h"
 #include "core/host/host_topology.h"
 #include "core/spec/json_schema_validator.h"
 
 namespace hal::ch_emulator {
-namespace fs = std::filesystem;
-using nlohmann::json;
-using namespace std::chrono_literals;
 using hal::cloud_hypervisor::ChEvent;
 using hal::cloud_hypervisor::format_event;
+using nlohmann::json;
 
 extern const char *const kChApiSchemaText;  // ch_api_schema.cc (generated)
-
-namespace {
-ApiResponse error(int status, const std::vector<std::string> &chain) {
-  return {status, json(chain).dump()};
-}
-ApiResponse error(int status, const std::string &message) {
-  return error(status, std::vector<std::string>{message});
-}
-const ApiResponse kNoContent{204, ""};
 
 uint64_t memory_bytes(const json &config) {
   const json memory = config.value("memory", json::object());
@@ -39,7 +25,6 @@ uint64_t memory_bytes(const json &config) {
   for (const auto &z : memory.value("zones", json::array())) total += z["size"].get<uint64_t>();
   return total;
 }
-}  // namespace
 
 std::vector<std::string> schema_errors(const std::string &def, const json &body) {
   static const json root = json::parse(kChApiSchemaText);
@@ -61,8 +46,14 @@ std::vector<std::string> schema_errors(const std::string &def, const json &body)
   return out;
 }
 
-Vmm::Vmm(std::string event_monitor_path, std::set<std::string> features, std::function<void()> exit)
-    : event_path_(std::move(event_monitor_path)),
+std::string emulator_build_version(ChVersion release) {
+  return release.str() + "-hal-ch-emulator";
+}
+
+Vmm::Vmm(ChVersion release, std::string event_monitor_path, std::set<std::string> features,
+         std::function<void()> exit)
+    : release_(release),
+      event_path_(std::move(event_monitor_path)),
       features_(std::move(features)),
       exit_(std::move(exit)) {
   if (!event_path_.empty()) {
@@ -76,6 +67,7 @@ Vmm::Vmm(std::string event_monitor_path, std::set<std::string> features, std::fu
 }
 
 Vmm::~Vmm() {
+  if (migration_worker_.joinable()) migration_worker_.join();
   std::lock_guard<std::mutex> lock(mutex_);
   stop_guest_locked();
   if (event_fd_ >= 0) ::close(event_fd_);
@@ -99,16 +91,12 @@ void Vmm::emit(const std::string &source, const std::string &event,
 
 const char *Vmm::state_name(State state) {
   switch (state) {
-    case State::kCreated:
-      return "Created";
     case State::kRunning:
       return "Running";
     case State::kPaused:
       return "Paused";
-    case State::kShutdown:
-      return "Shutdown";
     default:
-      return "None";
+      return "Created";
   }
 }
 
@@ -129,41 +117,43 @@ ApiResponse Vmm::handle(const std::string &verb, const std::string &endpoint,
                                              "vm.resume",       "vm.shutdown", "vm.reboot",
                                              "vm.power-button", "vm.delete"};
   const bool known = kGet.count(endpoint) || kBodies.count(endpoint) || kPut.count(endpoint);
-  if (!known) return error(404, "Unknown endpoint /api/v1/" + endpoint);
-  if ((kGet.count(endpoint) != 0) != (verb == "GET")) {
-    return error(405, "Method " + verb + " not allowed on /api/v1/" + endpoint);
-  }
+  if (!known) return http_error(404, {"Not Found"});
+  // A route answers only its own method; anything else is a bad request (never 405).
+  if ((kGet.count(endpoint) != 0) != (verb == "GET")) return http_error(400, {"Bad Request"});
   json request;
   if (auto it = kBodies.find(endpoint); it != kBodies.end()) {
+    if (body.empty()) return http_error(400, {"Bad Request"});
     request = json::parse(body, nullptr, false);
-    if (body.empty() || request.is_discarded()) {
-      return error(400, "Error parsing request body: invalid JSON");
+    if (request.is_discarded()) {
+      return http_error(400, {"Failed to deserialize JSON", "the body is not valid JSON"});
     }
     std::vector<std::string> errors = schema_errors(it->second, request);
-    if (!errors.empty()) {
-      errors.insert(errors.begin(), "Invalid " + it->second);
-      return error(400, errors);
+    if (endpoint == "vm.send-migration" && !has_migration_limits(release_)) {
+      // Stricter than the VMM, which ignores fields it does not know: a client relying on
+      // them before they existed is caught.
+      for (const char *field : {"downtime_ms", "timeout_s", "timeout_strategy", "connections"}) {
+        if (request.contains(field)) {
+          errors.push_back(std::string("/") + field + ": unknown field before v52.0 (" +
+                           release_.str() + " would silently ignore it)");
+        }
+      }
     }
+    if (!errors.empty()) {
+      errors.insert(errors.begin(), "Failed to deserialize JSON");
+      return http_error(400, errors);
+    }
+  } else if (verb == "PUT" && !body.empty()) {
+    return http_error(400, {"Bad Request"});  // an action without a body got one
   }
   if (endpoint == "vmm.ping") {
-    return {200, json({{"build_version", "hal-ch-emulator"},
-                       {"version", "v48.0.0-hal-emulator"},
+    return {200, json({{"build_version", emulator_build_version(release_)},
+                       {"version", std::to_string(release_.major) + "." +
+                                       std::to_string(release_.minor) + ".0"},
                        {"pid", ::getpid()},
                        {"features", json(features_)}})
                      .dump()};
   }
-  if (endpoint == "vmm.shutdown") {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_guest_locked();
-      state_ = State::kNone;
-    }
-    uint64_t one = 1;
-    (void)!::write(abort_fd_, &one, sizeof one);
-    emit("vmm", "shutdown");
-    exit_();
-    return kNoContent;
-  }
+  if (endpoint == "vmm.shutdown") return vmm_shutdown();
   if (endpoint == "vm.create") return create(request);
   if (endpoint == "vm.boot") return boot();
   if (endpoint == "vm.pause") return pause();
@@ -202,179 +192,44 @@ json Vmm::normalized(json config) const {
   return config;
 }
 
-ApiResponse Vmm::create(const json &config) {
-  std::vector<std::string> errors = create_errors(config, context_);
-  if (!errors.empty()) {
-    errors.insert(errors.begin(), "Error creating VM: invalid configuration");
-    return error(400, errors);
-  }
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ != State::kNone) return error(500, "Error creating VM: VM is already created");
-  config_ = normalized(config);
-  state_ = State::kCreated;
-  device_counter_ = 100;
-  emit("vm", "created");
-  return kNoContent;
-}
-
-void Vmm::start_guest_locked(const GuestState *resumed) {
-  const json serial = config_.value("serial", json{{"mode", "Null"}});
-  const std::string mode = serial["mode"];
-  if (mode == "Socket" || mode == "File" || mode == "Tty") {
-    serial_ = std::make_shared<SerialPort>(
-        mode, mode == "Socket" ? serial.value("socket", "") : serial.value("file", ""));
-  }
-  guest_ = std::make_unique<SimulatedGuest>(
-      config_, serial_, [this] { on_guest_power_off(); }, resumed);
-}
-
-void Vmm::stop_guest_locked() {
-  guest_.reset();
-  serial_.reset();
-}
-
-void Vmm::on_guest_power_off() {
-  // The guest thread cannot join itself: tear down from a detached thread, like the VMM's exit
-  // event handler does.
-  std::thread([this] {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_guest_locked();
-      state_ = State::kShutdown;
-    }
-    emit("vm", "shutdown");
-    emit("vmm", "shutdown");
-    exit_();
-  }).detach();
-}
-
-ApiResponse Vmm::boot() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "Error booting VM: VM is not created");
-  if (state_ == State::kRunning || state_ == State::kPaused) {
-    return error(405, "Error booting VM: VM is already booted");
-  }
-  std::vector<std::string> errors = boot_errors(config_, context_);
-  if (!errors.empty()) {
-    errors.insert(errors.begin(), "Error booting VM");
-    return error(500, errors);
-  }
-  emit("vm", "booting");
-  try {
-    start_guest_locked(nullptr);
-  } catch (const std::exception &e) {
-    stop_guest_locked();
-    return error(500, std::vector<std::string>{"Error booting VM", e.what()});
-  }
-  state_ = State::kRunning;
-  emit("vm", "booted");
-  return kNoContent;
-}
-
-ApiResponse Vmm::pause() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "Error pausing VM: VM is not created");
-  if (migrating_) return error(500, "Error pausing VM: VM is being migrated");
-  if (state_ != State::kRunning) {
-    return error(405, std::string("Error pausing VM: invalid transition from ") +
-                          state_name(state_) + " to Paused");
-  }
-  emit("vm", "pausing");
-  guest_->set_paused(true);
-  state_ = State::kPaused;
-  emit("vm", "paused");
-  return kNoContent;
-}
-
-ApiResponse Vmm::resume() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "Error resuming VM: VM is not created");
-  if (migrating_) return error(500, "Error resuming VM: VM is being migrated");
-  if (state_ != State::kPaused) {
-    return error(405, std::string("Error resuming VM: invalid transition from ") +
-                          state_name(state_) + " to Running");
-  }
-  emit("vm", "resuming");
-  guest_->set_paused(false);
-  state_ = State::kRunning;
-  emit("vm", "resumed");
-  return kNoContent;
-}
-
-ApiResponse Vmm::shutdown() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "Error shutting down VM: VM is not created");
-  if (migrating_) return error(500, "Error shutting down VM: VM is being migrated");
-  if (state_ == State::kShutdown) {
-    return error(405, "Error shutting down VM: invalid transition from Shutdown to Shutdown");
-  }
-  stop_guest_locked();
-  state_ = State::kShutdown;
-  emit("vm", "shutdown");
-  return kNoContent;
-}
-
-ApiResponse Vmm::reboot() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "Error rebooting VM: VM is not created");
-  if (migrating_) return error(500, "Error rebooting VM: VM is being migrated");
-  if (state_ != State::kRunning) {
-    return error(405, std::string("Error rebooting VM: VM is ") + state_name(state_));
-  }
-  emit("vm", "rebooting");
-  guest_->reboot();
-  emit("vm", "rebooted");
-  return kNoContent;
-}
-
-ApiResponse Vmm::power_button() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "Error triggering power button: VM is not created");
-  if (state_ != State::kRunning && state_ != State::kPaused) {
-    return error(405, std::string("Error triggering power button: VM is ") + state_name(state_));
-  }
-  guest_->power_button();
-  emit("vm", "power-button");
-  return kNoContent;
-}
-
-ApiResponse Vmm::remove() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (migrating_) return error(500, "Error deleting VM: VM is being migrated");
-  if (state_ == State::kNone) return kNoContent;
-  stop_guest_locked();
-  if (state_ == State::kRunning || state_ == State::kPaused) emit("vm", "shutdown");
-  state_ = State::kNone;
-  config_ = nullptr;
-  emit("vm", "deleted");
-  return kNoContent;
-}
-
 ApiResponse Vmm::info() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "VM is not created");
+  // During a migration (v53.0 on) the VM is immutable and the VMM answers what it was.
+  if (migrating_ && !info_snapshot_.is_null()) return {200, info_snapshot_.dump()};
+  if (state_ == State::kNone) {
+    return api_error(404, "The VM info is not available", {vm_error::kNotCreated});
+  }
+  return {200, info_locked().dump()};
+}
+
+json Vmm::info_locked() const {
   json tree = json::object();
-  int slot = 1;
-  for (const char *kind : {"disks", "net", "devices"}) {
-    for (const auto &d : config_.value(kind, json::array())) {
-      char bdf[32];
-      std::snprintf(bdf, sizeof bdf, "%04x:00:%02x.0", d.value("pci_segment", 0u), slot++);
-      tree[d["id"].get<std::string>()] = {{"id", d["id"]},
-                                          {"resources", json::array()},
-                                          {"children", json::array()},
-                                          {"pci_bdf", bdf}};
+  if (has_vm_locked()) {
+    int slot = 1;
+    for (const char *kind : {"disks", "net", "devices"}) {
+      for (const auto &d : config_.value(kind, json::array())) {
+        char bdf[32];
+        std::snprintf(bdf, sizeof bdf, "%04x:00:%02x.0", d.value("pci_segment", 0u), slot++);
+        tree[d["id"].get<std::string>()] = {{"id", d["id"]},
+                                            {"resources", json::array()},
+                                            {"children", json::array()},
+                                            {"pci_bdf", bdf}};
+      }
     }
   }
-  return {200, json({{"config", config_},
-                     {"state", state_name(state_)},
-                     {"memory_actual_size", memory_bytes(config_)},
-                     {"device_tree", tree}})
-                   .dump()};
+  json out = {{"config", config_},
+              {"state", state_name(state_)},
+              {"memory_actual_size", memory_bytes(config_)}};
+  if (has_vm_locked()) out["device_tree"] = tree;  // only a VM has devices
+  return out;
 }
 
 ApiResponse Vmm::counters() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "VM is not created");
+  if (migrating_) return api_error(500, "The VM info is not available", {vm_error::kMigrating});
+  if (!has_vm_locked()) {
+    return api_error(500, "The VM info is not available", {vm_error::kNotRunning});
+  }
   json out = json::object();
   for (const auto &d : config_.value("disks", json::array())) {
     out[d["id"].get<std::string>()] = {
@@ -385,245 +240,6 @@ ApiResponse Vmm::counters() {
         {"rx_bytes", 0}, {"tx_bytes", 0}, {"rx_frames", 0}, {"tx_frames", 0}};
   }
   return {200, out.dump()};
-}
-
-ApiResponse Vmm::add_device(const std::string &kind, json device) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "Error adding device: VM is not created");
-  if (migrating_) return error(500, "Error adding device: VM is being migrated");
-  if (!device.contains("id")) {
-    device["id"] =
-        "_" + std::string(kind == "disks" ? "disk" : kind) + std::to_string(device_counter_++);
-  }
-  json candidate = config_;
-  if (!candidate.contains(kind)) candidate[kind] = json::array();
-  candidate[kind].push_back(device);
-  std::vector<std::string> errors = create_errors(candidate, context_);
-  for (const auto &e : errors) {
-    if (e.find("duplicate device identifier") != std::string::npos) return error(409, e);
-  }
-  if (!errors.empty()) return error(400, errors);
-  if (kind == "disks" && device.contains("path") &&
-      ::access(device["path"].get<std::string>().c_str(), R_OK) != 0) {
-    return error(500, "Error adding disk: cannot open " + device["path"].get<std::string>());
-  }
-  config_ = candidate;
-  emit("vm", "device-added", {{"id", device["id"]}});
-  if (state_ == State::kCreated || state_ == State::kShutdown) return kNoContent;
-  char bdf[32];
-  std::snprintf(bdf, sizeof bdf, "%04x:00:%02x.0", device.value("pci_segment", 0u),
-                device_counter_ % 32);
-  return {200, json({{"id", device["id"]}, {"bdf", bdf}}).dump()};
-}
-
-ApiResponse Vmm::remove_device(const std::string &id) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "Error removing device: VM is not created");
-  for (const char *kind : {"disks", "net", "devices"}) {
-    if (!config_.contains(kind)) continue;
-    auto &list = config_[kind];
-    for (auto it = list.begin(); it != list.end(); ++it) {
-      if ((*it)["id"] == id) {
-        list.erase(it);
-        emit("vm", "device-removed", {{"id", id}});
-        return kNoContent;
-      }
-    }
-  }
-  return error(404, "Error removing device: no device with identifier '" + id + "'");
-}
-
-ApiResponse Vmm::snapshot(const std::string &url) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ == State::kNone) return error(404, "Error snapshotting VM: VM is not created");
-  if (state_ != State::kPaused) {
-    return error(405, "Error snapshotting VM: VM is not paused");
-  }
-  if (url.rfind("file://", 0) != 0) return error(500, "Invalid snapshot URL '" + url + "'");
-  fs::path dir = url.substr(7);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  GuestState g = guest_->state();
-  std::ofstream(dir / "config.json") << config_.dump();
-  std::ofstream(dir / "state.json")
-      << json({{"boot_id", g.boot_id}, {"heartbeat", g.heartbeat}, {"uptime_ms", g.uptime_ms}})
-             .dump();
-  if (!std::ofstream(dir / "memory-ranges")) return error(500, "Cannot write snapshot to " + url);
-  emit("vm", "snapshotted");
-  return kNoContent;
-}
-
-ApiResponse Vmm::restore(const json &request) {
-  std::string url = request["source_url"];
-  if (url.rfind("file://", 0) != 0) return error(400, "Invalid restore URL '" + url + "'");
-  fs::path dir = url.substr(7);
-  std::ifstream config_file(dir / "config.json"), state_file(dir / "state.json");
-  json config = json::parse(config_file, nullptr, false);
-  json state = json::parse(state_file, nullptr, false);
-  if (config.is_discarded() || state.is_discarded()) {
-    return error(500, "Error restoring VM: cannot read snapshot in " + dir.string());
-  }
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (state_ != State::kNone) return error(404, "Error restoring VM: VM is already created");
-  config_ = config;
-  GuestState g{state.value("boot_id", ""), state.value("heartbeat", uint64_t{0}),
-               state.value("uptime_ms", uint64_t{0})};
-  try {
-    start_guest_locked(&g);
-  } catch (const std::exception &e) {
-    stop_guest_locked();
-    return error(500, std::vector<std::string>{"Error restoring VM", e.what()});
-  }
-  const bool resume = request.value("resume", false);
-  guest_->set_paused(!resume);
-  state_ = resume ? State::kRunning : State::kPaused;
-  emit("vm", "restored");
-  return kNoContent;
-}
-
-ApiResponse Vmm::send_migration(const json &request) {
-  json config;
-  uint64_t memory;
-  bool was_paused;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (state_ == State::kNone) return error(404, "Error sending migration: VM is not created");
-    if (migrating_) return error(500, "Error sending migration: a migration is in progress");
-    if (state_ != State::kRunning && state_ != State::kPaused) {
-      return error(500, std::string("Error sending migration: VM is ") + state_name(state_));
-    }
-    if (config_.value("platform", json::object()).value("tdx", false)) {
-      return error(500, "Error sending migration: TDX VMs cannot be migrated");
-    }
-    migrating_ = true;
-    config = config_;
-    memory = memory_bytes(config_);
-    was_paused = state_ == State::kPaused;
-  }
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(request.value("timeout_s", 3600));
-  emit("vm", "migration-started");
-  bool paused_here = false;
-  auto finish_failed = [&](const std::string &why) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    migrating_ = false;
-    if (paused_here && guest_) {
-      emit("vm", "resuming");
-      guest_->set_paused(false);
-      state_ = State::kRunning;
-      emit("vm", "resumed");
-    }
-    emit("vm", "migration-failed");
-    return error(500, std::vector<std::string>{"Error sending migration", why});
-  };
-  try {
-    Socket socket = connect_url(request["destination_url"]);
-    set_io_timeout(socket, 30s);
-    write_line(socket, json({{"magic", "hal-ch-emulator-migration/1"},
-                             {"config", config},
-                             {"memory_bytes", memory}})
-                           .dump());
-    send_pass(socket, memory);  // pass 1: all memory while the guest runs
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("migration timeout");
-    send_pass(socket, memory / 16);  // pass 2: pages dirtied meanwhile
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("migration timeout");
-    GuestState g;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!was_paused && guest_) {
-        emit("vm", "pausing");
-        guest_->set_paused(true);
-        state_ = State::kPaused;
-        paused_here = true;
-        emit("vm", "paused");
-      }
-      g = guest_ ? guest_->state() : GuestState{};
-    }
-    send_pass(socket, std::min<uint64_t>(memory, 256u << 10));  // stop-and-copy
-    write_line(socket, json({{"boot_id", g.boot_id},
-                             {"heartbeat", g.heartbeat},
-                             {"uptime_ms", g.uptime_ms},
-                             {"paused", was_paused}})
-                           .dump());
-    char ack = 0;
-    read_exact(socket, &ack, 1);
-    if (ack != 'K') throw std::runtime_error("destination refused the VM");
-  } catch (const std::exception &e) {
-    return finish_failed(e.what());
-  }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    migrating_ = false;
-    stop_guest_locked();
-    state_ = State::kNone;
-  }
-  emit("vm", "migration-finished");
-  // The source VMM exits once its VM lives elsewhere.
-  std::thread([this] {
-    std::this_thread::sleep_for(100ms);
-    emit("vmm", "shutdown");
-    exit_();
-  }).detach();
-  return kNoContent;
-}
-
-ApiResponse Vmm::receive_migration(const json &request) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (state_ != State::kNone || migrating_) {
-      return error(500, "Error receiving migration: a VM already exists");
-    }
-    migrating_ = true;
-  }
-  auto fail = [&](const std::string &why) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    migrating_ = false;
-    stop_guest_locked();
-    state_ = State::kNone;
-    emit("vm", "migration-receive-failed");
-    return error(500, std::vector<std::string>{"Error receiving migration", why});
-  };
-  const std::string url = request["receiver_url"];
-  try {
-    Socket listener = listen_url(url);
-    Socket socket = accept_connection(listener, abort_fd_, std::chrono::seconds(3600));
-    if (url.rfind("unix:", 0) == 0) ::unlink(url.c_str() + 5);
-    set_io_timeout(socket, 30s);
-    json header = json::parse(read_line(socket), nullptr, false);
-    if (header.is_discarded() || header.value("magic", "") != "hal-ch-emulator-migration/1") {
-      throw std::runtime_error("migration protocol: bad header");
-    }
-    json config = header["config"];
-    std::vector<std::string> errors = schema_errors("VmConfig", config);
-    for (auto &e : create_errors(config, context_)) errors.push_back(e);
-    for (auto &e : boot_errors(config, context_)) errors.push_back(e);
-    if (!errors.empty()) throw std::runtime_error("incoming VM config invalid: " + errors.front());
-    emit("vm", "migration-receive-started");
-    uint64_t received = receive_pass(socket);
-    if (received != header.value("memory_bytes", uint64_t{0})) {
-      throw std::runtime_error("migration protocol: short memory copy");
-    }
-    receive_pass(socket);
-    receive_pass(socket);
-    json state = json::parse(read_line(socket), nullptr, false);
-    if (state.is_discarded()) throw std::runtime_error("migration protocol: bad state");
-    GuestState g{state.value("boot_id", ""), state.value("heartbeat", uint64_t{0}),
-                 state.value("uptime_ms", uint64_t{0})};
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      config_ = config;
-      start_guest_locked(&g);
-      const bool paused = state.value("paused", false);
-      guest_->set_paused(paused);
-      state_ = paused ? State::kPaused : State::kRunning;
-      migrating_ = false;
-    }
-    write_all(socket, "K", 1);
-  } catch (const std::exception &e) {
-    return fail(e.what());
-  }
-  emit("vm", "migration-receive-finished");
-  return kNoContent;
 }
 
 }  // namespace hal::ch_emulator

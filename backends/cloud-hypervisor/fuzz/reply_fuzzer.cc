@@ -10,8 +10,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string_view input(reinterpret_cast<const char *>(data), size);
   if (auto reply = hal::cloud_hypervisor::parse_http_reply(input, nullptr, 1 << 16)) {
-    (void)hal::cloud_hypervisor::api_error_message(reply->body);
-    (void)hal::cloud_hypervisor::hal_status_for_http(reply->status);
+    const std::string message = hal::cloud_hypervisor::api_error_message(reply->body);
+    (void)hal::cloud_hypervisor::hal_status_for_reply(reply->status, message);
   }
   (void)hal::cloud_hypervisor::api_error_message(input);
   hal::cloud_hypervisor::EventStreamParser parser;

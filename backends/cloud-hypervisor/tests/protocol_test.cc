@@ -59,15 +59,37 @@ TEST(ApiErrorMessage, KeepsCloudHypervisorsMessage) {
   EXPECT_LE(api_error_message(std::string(5000, 'x')).size(), 400u);
 }
 
-TEST(HttpStatus, MapsOntoHalCodes) {
-  EXPECT_EQ(hal_status_for_http(204), HAL_OK);
-  EXPECT_EQ(hal_status_for_http(400), HAL_INVALID_ARGUMENT);
-  EXPECT_EQ(hal_status_for_http(404), HAL_NOT_FOUND);
-  EXPECT_EQ(hal_status_for_http(405), HAL_FAILED_PRECONDITION);
-  EXPECT_EQ(hal_status_for_http(409), HAL_ALREADY_EXISTS);
-  EXPECT_EQ(hal_status_for_http(429), HAL_ABORTED);
-  EXPECT_EQ(hal_status_for_http(500), HAL_UNKNOWN);
-  EXPECT_EQ(hal_status_for_http(503), HAL_UNAVAILABLE);
+TEST(HttpStatus, MapsOntoHalCodesAsTheVmmAnswers) {
+  EXPECT_EQ(hal_status_for_reply(204), HAL_OK);
+  EXPECT_EQ(hal_status_for_reply(200), HAL_OK);
+  EXPECT_EQ(hal_status_for_reply(400, "Bad Request"), HAL_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      hal_status_for_reply(404, "Error from API: The VM could not boot: VM config is missing"),
+      HAL_NOT_FOUND);
+  EXPECT_EQ(hal_status_for_reply(429), HAL_ABORTED);
+  // A wrong state is a 500 whose message says so.
+  EXPECT_EQ(
+      hal_status_for_reply(500, "Error from API: The VM could not be paused: VM is not running"),
+      HAL_FAILED_PRECONDITION);
+  EXPECT_EQ(hal_status_for_reply(500,
+                                 "Error from API: The VM could not be paused: Cannot pause VM: "
+                                 "Failed to pause migratable component: Invalid transition: "
+                                 "InvalidStateTransition(Paused, Paused)"),
+            HAL_FAILED_PRECONDITION);
+  EXPECT_EQ(hal_status_for_reply(500, "... VM is currently migrating and can't be modified"),
+            HAL_FAILED_PRECONDITION);
+  EXPECT_EQ(hal_status_for_reply(500, "... Failed to validate config: Identifier d1 is not unique"),
+            HAL_ALREADY_EXISTS);
+  EXPECT_EQ(hal_status_for_reply(500,
+                                 "... Failed to validate config: CPU topology supports at "
+                                 "most 2 threads per core"),
+            HAL_INVALID_ARGUMENT);
+  EXPECT_EQ(hal_status_for_reply(500, "... No device with id \"d1\" to remove"), HAL_NOT_FOUND);
+  EXPECT_EQ(hal_status_for_reply(500, "Error from API: The VM could not boot: Cannot open kernel"),
+            HAL_UNKNOWN);
+  // Codes the VMM never sends have no meaning of their own.
+  EXPECT_EQ(hal_status_for_reply(405, "?"), HAL_UNKNOWN);
+  EXPECT_EQ(hal_status_for_reply(409, "?"), HAL_UNKNOWN);
 }
 
 TEST(EventStream, RoundTripsAcrossArbitrarySplits) {

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# run_conformance.sh HAL_CONFORMANCE PLUGIN EMULATOR OUTDIR - runs hal-conformance on the
-# cloud-hypervisor backend with hal-ch-emulator as its binary: a --certify run of the profiles
-# it declares (HAL_CONFORMANCE_PROFILES runs the profiles it lists instead). With HAL_CH_BINARY set to a real
-# cloud-hypervisor and a usable /dev/kvm it runs against that binary instead (and then needs
-# HAL_TEST_GUEST_DIR for a bootable kernel).
+# run_conformance.sh HAL_CONFORMANCE PLUGIN EMULATOR OUTDIR [emulator|binary] - runs hal-conformance
+# on the cloud-hypervisor backend: a --certify run of the profiles it declares
+# (HAL_CONFORMANCE_PROFILES runs the profiles it lists instead). "emulator" (the default) uses
+# hal-ch-emulator as the VMM binary. "binary" uses the real cloud-hypervisor $HAL_CH_BINARY and
+# boots the test guest in $HAL_TEST_GUEST_DIR; it exits 77 (skipped) with the reason unless both
+# are there and this host's KVM runs stock guests (/dev/kvm read-write, vmx or svm, and not the
+# paravirtual kvm_pvm, on which stock kernels hang).
 set -euo pipefail
-exe=$1 plugin=$2 emulator=$3 out=$4
+exe=$1 plugin=$2 emulator=$3 out=$4 mode=${5:-emulator}
 binary=$emulator
 kernel=/proc/self/exe  # the emulator only checks that the payload is readable
-if [ -n "${HAL_CH_BINARY:-}" ] && [ -w /dev/kvm ]; then
-  binary=$HAL_CH_BINARY
-  if [ -z "${HAL_TEST_GUEST_DIR:-}" ]; then
-    echo "skipped: HAL_CH_BINARY is set but HAL_TEST_GUEST_DIR (a bootable guest) is not"
-    exit 77
-  fi
+if [ "$mode" = binary ]; then
+  skip() { echo "skipped: $*"; exit 77; }
+  [ -n "${HAL_CH_BINARY:-}" ] || skip "set HAL_CH_BINARY to a cloud-hypervisor binary"
+  command -v "$HAL_CH_BINARY" >/dev/null || skip "HAL_CH_BINARY '$HAL_CH_BINARY' is not an executable"
+  { [ -r /dev/kvm ] && [ -w /dev/kvm ]; } || skip "/dev/kvm is not usable read-write"
+  [ ! -d /sys/module/kvm_pvm ] || skip "/dev/kvm is kvm-pvm, which runs only PVM guest kernels"
+  grep -qwE 'vmx|svm' /proc/cpuinfo || skip "the CPU has no hardware virtualisation (vmx/svm)"
+  [ -n "${HAL_TEST_GUEST_DIR:-}" ] && [ -r "$HAL_TEST_GUEST_DIR/vmlinuz" ] ||
+    skip "HAL_TEST_GUEST_DIR does not name a test guest (vmlinuz, initrd.img)"
+  binary=$(command -v "$HAL_CH_BINARY")
   kernel=$HAL_TEST_GUEST_DIR/vmlinuz
 fi
 echo "cloud-hypervisor conformance against: $binary"

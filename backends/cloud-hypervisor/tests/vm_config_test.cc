@@ -45,10 +45,13 @@ TEST(VmConfig, NumaNodesBecomeZonesNodesAndSegments) {
   EXPECT_EQ(config["cpus"]["affinity"][0]["host_cpus"], json({2}));
   // The device on host node 1 sits on the segment of guest node 1.
   EXPECT_EQ(config["net"][0]["pci_segment"], 2);
+  EXPECT_EQ(config["net"][0]["tap"], "nic")
+      << "a stand-in NIC names its tap, never an unconnected one";
   EXPECT_EQ(config["serial"]["socket"], "/run/serial.sock");
+  EXPECT_EQ(config["pvpanic"], true) << "guest panics are reported only through pvpanic";
   // The emulator's contract accepts what the backend builds.
   EXPECT_TRUE(ch_emulator::schema_errors("VmConfig", config).empty());
-  EXPECT_TRUE(ch_emulator::create_errors(config, {}).empty());
+  EXPECT_TRUE(ch_emulator::validation_errors(config, {}).empty());
 }
 
 TEST(VmConfig, RefusesWhatTheHostLacks) {
@@ -85,6 +88,43 @@ TEST(VmConfig, WhatCloudHypervisorCannotDoIsUnsupported) {
   expect_unsupported(spec, "hostDevices[0].model");
 }
 
+TEST(VmConfig, MoreThanTwoThreadsPerCoreIsUnsupported) {
+  VmSpec spec = numa_spec();
+  spec.cpu.vcpus = 4;
+  spec.numa_nodes.clear();
+  spec.cpu.pinning.clear();
+  spec.host_devices.clear();
+  spec.cpu.topology = CpuTopology{1, 1, 4};
+  expect_unsupported(spec, "cpu.topology.threads");
+  spec.cpu.topology = CpuTopology{1, 2, 2};
+  VmConfigOptions options{"/s", two_node_host(), ""};
+  json config = build_vm_config(spec, options);
+  EXPECT_EQ(config["cpus"]["topology"]["threads_per_core"], 2);
+  EXPECT_TRUE(ch_emulator::validation_errors(config, {}).empty());
+}
+
+TEST(VmConfig, NicsNameTheirTapOrAreRefused) {
+  VmSpec spec = numa_spec();
+  spec.nics.push_back({"tap0", "tap", "virtio", "52:54:00:12:34:56"});
+  VmConfigOptions options{"/s", two_node_host(), ""};
+  json config = build_vm_config(spec, options);
+  ASSERT_EQ(config["net"].size(), 2u);
+  EXPECT_EQ(config["net"][0],
+            json({{"id", "tap0"}, {"tap", "tap0"}, {"mac", "52:54:00:12:34:56"}}));
+  spec.nics[0].type = "bridge";
+  expect_unsupported(spec, "nics[0].type");
+  spec.nics[0].type = "user";
+  expect_unsupported(spec, "nics[0].type");
+  spec.nics[0] = {"a-very-long-nic-name", "tap", "virtio", ""};
+  try {
+    build_vm_config(spec, options);
+    ADD_FAILURE() << "a tap name longer than IFNAMSIZ was accepted";
+  } catch (const hal::plugin::Failure &f) {
+    EXPECT_EQ(f.status, HAL_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(f.what()).find("nics[0].name"), std::string::npos) << f.what();
+  }
+}
+
 TEST(VmConfig, AMachineTypeIsUnsupported) {
   VmSpec spec = numa_spec();
   spec.machine = "pc-q35-7.2";
@@ -113,18 +153,18 @@ TEST(EmulatorChecks, AWrongVmConfigIsCaught) {
   json config = build_vm_config(numa_spec(), options);
   json broken = config;
   broken["numa"][0]["memory_zones"] = {"nope"};
-  auto errors = ch_emulator::create_errors(broken, {});
+  auto errors = ch_emulator::validation_errors(broken, {});
   ASSERT_FALSE(errors.empty());
   EXPECT_NE(errors[0].find("memory zone 'nope' does not exist"), std::string::npos);
   broken = config;
   broken["numa"][1]["cpus"] = {0};
-  EXPECT_FALSE(ch_emulator::create_errors(broken, {}).empty()) << "vCPU in two nodes";
+  EXPECT_FALSE(ch_emulator::validation_errors(broken, {}).empty()) << "vCPU in two nodes";
   broken = config;
   broken["numa"][1]["pci_segments"] = {9};
-  EXPECT_FALSE(ch_emulator::create_errors(broken, {}).empty()) << "segment out of range";
+  EXPECT_FALSE(ch_emulator::validation_errors(broken, {}).empty()) << "segment out of range";
   broken = config;
   broken["memory"]["size"] = 1 << 30;
-  EXPECT_FALSE(ch_emulator::create_errors(broken, {}).empty()) << "size with zones";
+  EXPECT_FALSE(ch_emulator::validation_errors(broken, {}).empty()) << "size with zones";
   broken = config;
   broken["cpus"]["boot_vcpus"] = "2";
   EXPECT_FALSE(ch_emulator::schema_errors("VmConfig", broken).empty()) << "type";

@@ -99,6 +99,17 @@ TEST(Spawn, TheLogIsCreatedOwnerOnlyAndGetsStdoutAndStderr) {
   EXPECT_EQ(read_file(log), "out\nerr\n");
 }
 
+TEST(Spawn, RunsInTheWorkingDirectoryGiven) {
+  testing::TempDir tmp;
+  const pid_t pid =
+      spawn_process({"sh", "-c", "pwd; echo x > here"}, tmp.path() / "log", tmp.path());
+  EXPECT_EQ(wait_for(pid), 0);
+  EXPECT_EQ(read_file(tmp.path() / "log"), tmp.str() + "\n");
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() / "here"));
+  EXPECT_THROW(spawn_process({"true"}, tmp.path() / "log2", tmp.path() / "missing"),
+               std::system_error);
+}
+
 TEST(Spawn, OutputIsAppendedToTheLogAndStdinIsEmpty) {
   testing::TempDir tmp;
   const auto log = tmp.path() / "log";
