@@ -1,11 +1,13 @@
 // controller_options.h - the controller's tunables: worker count, retry and crash-loop back-off,
-// node RPC deadline and call slots, resync period and KubeVirt's migration limits.
+// node RPC deadline and call slots, resync period, KubeVirt's migration limits and the API's
+// size limits.
 #ifndef HAL_CONTROLLER_SERVER_CONTROLLER_OPTIONS_H
 #define HAL_CONTROLLER_SERVER_CONTROLLER_OPTIONS_H
 
 #include <chrono>
 #include <cstddef>
 
+#include "controller/api/object_limits.h"
 #include "controller/server/node_registry.h"
 
 namespace hal::controller {
@@ -38,6 +40,7 @@ struct ControllerOptions {
   std::size_t calls_per_node = 4;
   std::chrono::milliseconds resync_interval{std::chrono::seconds(10)};  ///< ListVms per node.
   MigrationLimits migration;                                            ///< Migration limits.
+  ObjectLimits limits;  ///< Sizes of objects, apply requests and List pages.
 };
 
 }  // namespace hal::controller

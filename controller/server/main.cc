@@ -37,6 +37,23 @@ int main(int argc, char **argv) {
                  "reconcile workers one node's calls may hold at once (at most workers - 1)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
       ->capture_default_str();
+  ObjectLimits &limits = options.controller.limits;
+  app.add_option("--max-object-bytes", limits.object_bytes,
+                 "largest object (JSON) an apply may store; etcd's default request limit")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--max-annotations-bytes", limits.annotations_bytes,
+                 "annotations of one object in total (keys and values); Kubernetes' limit")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--max-manifest-bytes", limits.manifest_bytes,
+                 "largest manifest one apply takes (checked before it is parsed)")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--max-list-page-bytes", limits.list_page_bytes,
+                 "objects in one List page (and echoed by Apply and Delete) at most")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
+      ->capture_default_str();
   hal::tls::add_tls_flags(app, options.tls);
   BootstrapOptions bootstrap;
   app.add_option("--bootstrap-listen", bootstrap.listen,

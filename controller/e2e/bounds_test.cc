@@ -1,0 +1,251 @@
+// bounds_test.cc - a HAL installation bounded under abuse, tried as a careless or hostile client
+// would against real hal-controller and hal-node (mock) processes over mutual TLS: objects too
+// large for the limits are refused naming the limit and leave no memory behind in the
+// controller, lists of many large objects come back in pages, and bytes that are not UTF-8 are
+// refused naming their document and line whichever client sends them.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "controller/e2e/cluster.h"
+#include "controller/pki/pki.h"
+#include "hal/v1/controller.grpc.pb.h"
+
+namespace hal::e2e {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// The controller's resident memory (VmRSS) in KiB.
+long rss_kib(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// A VirtualMachine manifest on the mock pool; `metadata` and `template_metadata` are YAML lines
+// indented by 2 and 6 (may be empty).
+std::string vm_yaml(const std::string &name, const std::string &metadata = "",
+                    const std::string &template_metadata = "") {
+  return "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata:\n  name: " + name + "\n" +
+         metadata + "spec:\n  runStrategy: Halted\n  template:\n" +
+         (template_metadata.empty() ? "" : "    metadata:\n" + template_metadata) +
+         "    spec:\n      nodeSelector:\n        hal.dev/pool: mock\n      domain:\n"
+         "        cpu:\n          cores: 1\n        resources:\n          requests:\n"
+         "            memory: 64Mi\n        devices: {}\n";
+}
+
+// `bytes` of annotation value under `key`, as YAML indented by `indent`.
+std::string annotation(size_t bytes, int indent, const std::string &key = "filler") {
+  const std::string pad(static_cast<size_t>(indent), ' ');
+  return pad + "annotations:\n" + pad + "  " + key + ": \"" + std::string(bytes, 'x') + "\"\n";
+}
+
+std::shared_ptr<grpc::ChannelCredentials> admin_credentials(const std::string &pki) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = pki::read_file(pki + "/ca.crt", "CA");
+  ssl.pem_cert_chain = pki::read_file(pki + "/user-admin.crt", "certificate");
+  ssl.pem_private_key = pki::read_file(pki + "/user-admin.key", "key");
+  return grpc::SslCredentials(ssl);
+}
+
+std::unique_ptr<grpc::ClientContext> deadline(std::chrono::seconds seconds = 20s) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + seconds);
+  return context;
+}
+
+class Bounds : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ClusterOptions options;
+    options.nodes = {{"mock-a", "mock"}};
+    options.nodepools_file = HAL_SOURCE_DIR "/examples/manifests/nodepools.yaml";
+    unsetenv("HALCONFIG");
+    cluster_ = new Cluster(Binaries{HAL_CONTROLLER_BIN, HAL_NODE_BIN, HALCTL_BIN, HAL_PLUGIN_PATH},
+                           options);
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  // Writes `text` to a file in the cluster's dir and returns its path.
+  static std::string file(const std::string &name, const std::string &text) {
+    const std::string path = cluster_->dir() + "/" + name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+  static testing::RunResult apply(const std::string &name, const std::string &text) {
+    return cluster_->halctl({"apply", "-f", file(name, text)});
+  }
+  static std::unique_ptr<v1::Controller::Stub> stub() {
+    return v1::Controller::NewStub(
+        grpc::CreateChannel(cluster_->address(), admin_credentials(cluster_->pki_dir())));
+  }
+  // VmRSS once the controller has had time to hand back what a request freed.
+  static long settled_rss() {
+    std::this_thread::sleep_for(1500ms);
+    return rss_kib(cluster_->controller_pid());
+  }
+  static Cluster *cluster_;
+};
+
+Cluster *Bounds::cluster_ = nullptr;
+
+TEST_F(Bounds, OversizedObjectsAreRefusedByTheirLimitAndLeaveNoMemoryBehind) {
+  // Traffic within the limits first (a 3.4 MiB manifest of objects with 240 KiB annotations,
+  // listed back): the memory it leaves in the allocator's and gRPC's caches is the baseline.
+  std::string legal;
+  for (int i = 0; i < 7; ++i)
+    legal += "---\n" + vm_yaml("legal-" + std::to_string(i), annotation(240 * 1024, 2),
+                               annotation(240 * 1024, 6));
+  auto r = apply("legal.yaml", legal);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_EQ(cluster_->halctl({"get", "vms", "-o", "yaml"}).exit_code, 0);
+  const long before = settled_rss();
+
+  // 50 MiB and 5 MiB annotations: more than one apply takes (gRPC refuses the message).
+  for (size_t mib : {50, 5}) {
+    r = apply("huge.yaml", vm_yaml("huge", annotation(mib << 20, 2)));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("RESOURCE_EXHAUSTED"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("apply the manifest in parts"), std::string::npos) << r.err;
+  }
+  // 3 MiB of annotations: within the manifest limit, refused by the annotations' limit.
+  r = apply("big.yaml", vm_yaml("big", annotation(3 << 20, 2)));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("INVALID_ARGUMENT"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("virtualmachine/big: metadata.annotations: too long"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("256 KiB"), std::string::npos) << r.err;
+  // 1.9 MiB of valid labels: refused as an object above 1.5 MiB.
+  std::string labels = "  labels:\n";
+  for (int i = 0; i < 24000; ++i) {
+    char line[128];
+    std::snprintf(line, sizeof line, "    key-%05d-%s: value-%s\n", i, std::string(40, 'k').c_str(),
+                  std::string(30, 'v').c_str());
+    labels += line;
+  }
+  r = apply("wide.yaml", vm_yaml("wide", labels));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("virtualmachine/wide: (object): too large"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1.5 MiB"), std::string::npos) << r.err;
+  for (const char *name : {"huge", "big", "wide"})
+    EXPECT_TRUE(cluster_->get("vm", name).is_null()) << name << " was stored";
+
+  const long after = settled_rss();
+  std::printf("controller VmRSS: %ld KiB before the oversized applies, %ld KiB after\n", before,
+              after);
+  EXPECT_LE(after, before + before / 10) << "before " << before << " KiB, after " << after;
+}
+
+TEST_F(Bounds, ManyLargeObjectsListInPagesAndApplyAndDeleteSayTheyWorked) {
+  // 16 objects of 480 KiB: 7.5 MiB, more than gRPC's default 4 MiB answer and three List pages.
+  for (int part = 0; part < 2; ++part) {
+    std::string manifest;
+    for (int i = 0; i < 8; ++i)
+      manifest += "---\n" + vm_yaml("large-" + std::to_string(part * 8 + i),
+                                    annotation(240 * 1024, 2), annotation(240 * 1024, 6));
+    auto r = apply("large.yaml", manifest);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("virtualmachine/large-" + std::to_string(part * 8 + 7) + " created"),
+              std::string::npos)
+        << r.out;
+  }
+  auto listed = cluster_->halctl({"get", "vms", "-o", "json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  std::set<std::string> names;
+  for (const json &item : json::parse(listed.out)["items"]) {
+    const std::string name = item["metadata"]["name"];
+    if (name.rfind("large-", 0) == 0) {
+      EXPECT_EQ(item["metadata"]["annotations"]["filler"].get<std::string>().size(), 240u * 1024);
+      names.insert(name);
+    }
+  }
+  EXPECT_EQ(names.size(), 16u);
+  EXPECT_EQ(cluster_->halctl({"get", "vms"}).exit_code, 0);
+
+  // The pages themselves: at most `limit` objects, about 2 MiB each, no object twice.
+  auto controller = stub();
+  v1::ListRequest request;
+  request.set_kind("vm");
+  request.set_limit(5);
+  std::set<std::string> paged;
+  int pages = 0;
+  int64_t revision = -1;
+  do {
+    v1::ListResponse page;
+    grpc::Status status = controller->List(deadline().get(), request, &page);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ++pages;
+    EXPECT_LE(page.objects_size(), 5);
+    size_t bytes = 0;
+    for (const auto &object : page.objects()) {
+      EXPECT_TRUE(paged.insert(object.name()).second) << object.name() << " twice";
+      bytes += object.json().size();
+    }
+    EXPECT_LE(bytes, 2u * 1024 * 1024 + 600 * 1024);
+    if (revision < 0) revision = page.resource_version();
+    EXPECT_EQ(page.resource_version(), revision);
+    request.set_continue_(page.continue_());
+  } while (!request.continue_().empty() && pages < 100);
+  EXPECT_TRUE(std::includes(paged.begin(), paged.end(), names.begin(), names.end()));
+  EXPECT_GE(pages, 4);
+  request.set_continue_("{not a token");
+  v1::ListResponse refused;
+  EXPECT_EQ(controller->List(deadline().get(), request, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto deleted = cluster_->halctl({"delete", "vm", "large-3"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_NE(deleted.out.find("deleted"), std::string::npos);
+}
+
+TEST_F(Bounds, BytesThatAreNotUtf8AreRefusedByDocumentAndLineFromAnyClient) {
+  const std::string good = vm_yaml("first");
+  struct Case {
+    std::string text;
+    std::string where;
+  };
+  std::string utf16 = "\xFF\xFE";
+  for (char c : std::string("kind: VirtualMachine\n")) utf16 += std::string{c, '\0'};
+  const std::vector<Case> cases = {
+      {utf16, "document 1 (line 1): invalid UTF-8 byte 0xFF at byte 0"},
+      {"\xFF\xFE", "document 1 (line 1): invalid UTF-8 byte 0xFF"},
+      {good + "---\nkind: VirtualMachine\nmetadata:\n  name: \"\xC0\xAF\"\n",
+       "document 2 (line 21): invalid UTF-8 byte 0xC0"},
+      {good + "---\n" + vm_yaml("third", "  labels:\n    note: \"\xED\xA0\x80\"\n"),
+       "document 2 (line 24): invalid UTF-8 byte 0xED"},
+  };
+  auto controller = stub();
+  for (const Case &c : cases) {
+    auto r = apply("bad.yaml", c.text);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("(INVALID_ARGUMENT): " + c.where), std::string::npos) << r.err;
+    auto validated = cluster_->halctl({"validate", "-f", cluster_->dir() + "/bad.yaml"});
+    EXPECT_NE(validated.out.find(c.where), std::string::npos) << validated.out;
+    // A client of its own, sending the bytes as they are.
+    v1::ApplyRequest request;
+    request.set_manifest(c.text);
+    v1::ApplyResponse response;
+    grpc::Status status = controller->Apply(deadline().get(), request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find(c.where), std::string::npos) << status.error_message();
+  }
+  EXPECT_TRUE(cluster_->get("vm", "first").is_null());
+  EXPECT_EQ(cluster_->logs_tail(200000).find("libprotobuf"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hal::e2e
