@@ -166,7 +166,8 @@ TEST_F(Bounds, ManyLargeObjectsListInPagesAndApplyAndDeleteSayTheyWorked) {
   auto listed = cluster_->halctl({"get", "vms", "-o", "json"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   std::set<std::string> names;
-  for (const json &item : json::parse(listed.out)["items"]) {
+  const json list = json::parse(listed.out);
+  for (const json &item : list["items"]) {
     const std::string name = item["metadata"]["name"];
     if (name.rfind("large-", 0) == 0) {
       EXPECT_EQ(item["metadata"]["annotations"]["filler"].get<std::string>().size(), 240u * 1024);

@@ -42,6 +42,7 @@ struct ClusterOptions {
   int node_grace_ms = 3000;     ///< Missed-heartbeat grace before a node is NotReady.
   int guest_silence_s = 10;     ///< Agents' --guest-silence-timeout.
   bool bootstrap = false;       ///< Also serve node joins (--bootstrap-listen, --tls-ca-key).
+  std::vector<std::string> controller_flags;  ///< More hal-controller flags.
 };
 
 /** A running installation. */
