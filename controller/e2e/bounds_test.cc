@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "controller/e2e/cluster.h"
 #include "controller/pki/pki.h"
 #include "hal/v1/controller.grpc.pb.h"
+#include "hal/v1/node.grpc.pb.h"
 
 namespace hal::e2e {
 namespace {
@@ -52,11 +54,13 @@ std::string annotation(size_t bytes, int indent, const std::string &key = "fille
   return pad + "annotations:\n" + pad + "  " + key + ": \"" + std::string(bytes, 'x') + "\"\n";
 }
 
-std::shared_ptr<grpc::ChannelCredentials> admin_credentials(const std::string &pki) {
+// Mutual TLS as pki/<base>.crt ("user-admin", or "controller" for calls to a node agent).
+std::shared_ptr<grpc::ChannelCredentials> credentials_of(const std::string &pki,
+                                                         const std::string &base = "user-admin") {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = pki::read_file(pki + "/ca.crt", "CA");
-  ssl.pem_cert_chain = pki::read_file(pki + "/user-admin.crt", "certificate");
-  ssl.pem_private_key = pki::read_file(pki + "/user-admin.key", "key");
+  ssl.pem_cert_chain = pki::read_file(pki + "/" + base + ".crt", "certificate");
+  ssl.pem_private_key = pki::read_file(pki + "/" + base + ".key", "key");
   return grpc::SslCredentials(ssl);
 }
 
@@ -66,16 +70,61 @@ std::unique_ptr<grpc::ClientContext> deadline(std::chrono::seconds seconds = 20s
   return context;
 }
 
+// A cluster of mock nodes with `controller_flags`.
+Cluster *start_cluster(std::vector<NodeSpec> nodes, std::vector<std::string> controller_flags = {},
+                       const std::string &nodepools = HAL_SOURCE_DIR
+                       "/examples/manifests/nodepools.yaml") {
+  ClusterOptions options;
+  options.nodes = std::move(nodes);
+  options.nodepools_file = nodepools;
+  options.controller_flags = std::move(controller_flags);
+  unsetenv("HALCONFIG");
+  return new Cluster(Binaries{HAL_CONTROLLER_BIN, HAL_NODE_BIN, HALCTL_BIN, HAL_PLUGIN_PATH},
+                     options);
+}
+
+// Creates VM `vm_id` on `node` by calling its agent directly (as the controller could).
+grpc::Status create_directly(Cluster &cluster, const std::string &node, const std::string &vm_id) {
+  auto agent = v1::NodeAgent::NewStub(grpc::CreateChannel(
+      cluster.node_address(node), credentials_of(cluster.pki_dir(), "controller")));
+  v1::CreateVmRequest create;
+  create.set_backend("mock");
+  create.set_spec_json(json{
+      {"apiVersion", "hal.dev/v1"},
+      {"name", vm_id},
+      {"cpu", {{"vcpus", 1}}},
+      {"memory",
+       {{"size", "64Mi"}}}}.dump());
+  create.set_start(true);
+  v1::VmStatus status;
+  return agent->CreateVm(deadline().get(), create, &status);
+}
+
+// The VMs `node`'s agent runs, by id, with their state.
+std::map<std::string, std::string> vms_on(Cluster &cluster, const std::string &node) {
+  auto agent = v1::NodeAgent::NewStub(grpc::CreateChannel(
+      cluster.node_address(node), credentials_of(cluster.pki_dir(), "controller")));
+  v1::ListVmsResponse listed;
+  std::map<std::string, std::string> vms;
+  if (agent->ListVms(deadline().get(), v1::ListVmsRequest(), &listed).ok()) {
+    for (const auto &vm : listed.vms()) vms[vm.vm_id()] = vm.state();
+  }
+  return vms;
+}
+
+// The message of `node`'s condition `type` ("" when it has none).
+std::string node_condition(Cluster &cluster, const std::string &node, const std::string &type) {
+  const json object = cluster.get("node", node);
+  if (!object.is_object()) return "";
+  for (const json &condition : object["status"].value("conditions", json::array())) {
+    if (condition.value("type", "") == type) return condition.value("message", "(no message)");
+  }
+  return "";
+}
+
 class Bounds : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    ClusterOptions options;
-    options.nodes = {{"mock-a", "mock"}};
-    options.nodepools_file = HAL_SOURCE_DIR "/examples/manifests/nodepools.yaml";
-    unsetenv("HALCONFIG");
-    cluster_ = new Cluster(Binaries{HAL_CONTROLLER_BIN, HAL_NODE_BIN, HALCTL_BIN, HAL_PLUGIN_PATH},
-                           options);
-  }
+  static void SetUpTestSuite() { cluster_ = start_cluster({{"mock-a", "mock"}}); }
   static void TearDownTestSuite() {
     delete cluster_;
     cluster_ = nullptr;
@@ -91,7 +140,7 @@ class Bounds : public ::testing::Test {
   }
   static std::unique_ptr<v1::Controller::Stub> stub() {
     return v1::Controller::NewStub(
-        grpc::CreateChannel(cluster_->address(), admin_credentials(cluster_->pki_dir())));
+        grpc::CreateChannel(cluster_->address(), credentials_of(cluster_->pki_dir())));
   }
   // VmRSS once the controller has had time to hand back what a request freed.
   static long settled_rss() {
@@ -246,6 +295,65 @@ TEST_F(Bounds, BytesThatAreNotUtf8AreRefusedByDocumentAndLineFromAnyClient) {
   }
   EXPECT_TRUE(cluster_->get("vm", "first").is_null());
   EXPECT_EQ(cluster_->logs_tail(200000).find("libprotobuf"), std::string::npos);
+}
+
+TEST_F(Bounds, AVmMadeByADirectNodeAgentCallIsReportedOnItsNodeAndLeftRunning) {
+  auto status = create_directly(*cluster_, "mock-a", "stray");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::string message;
+  EXPECT_TRUE(Cluster::wait_until(
+      [&] { return !(message = node_condition(*cluster_, "mock-a", "OrphanVMs")).empty(); }, 10s))
+      << cluster_->logs_tail();
+  EXPECT_NE(message.find(": stray (left running"), std::string::npos) << message;
+  auto described = cluster_->halctl({"describe", "node", "mock-a"});
+  EXPECT_NE(described.out.find("OrphanVMs"), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("not created by HAL"), std::string::npos) << described.out;
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(vms_on(*cluster_, "mock-a").count("stray"), 1u);
+}
+
+// A controller that deletes orphans 2 s after it finds them.
+class BoundsOrphanGrace : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = start_cluster({{"mock-a", "mock"}}, {"--orphan-vm-grace-ms", "2000"});
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  static Cluster *cluster_;
+};
+
+Cluster *BoundsOrphanGrace::cluster_ = nullptr;
+
+TEST_F(BoundsOrphanGrace, AVmMadeByADirectNodeAgentCallIsDeletedAfterTheGracePeriod) {
+  auto applied =
+      cluster_->halctl({"apply", "-f", HAL_SOURCE_DIR "/examples/manifests/mock-vm.yaml"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  ASSERT_TRUE(Cluster::wait_until(
+      [&] { return vms_on(*cluster_, "mock-a").count("default-mock-small") == 1; }, 20s));
+  const auto created = std::chrono::steady_clock::now();
+  auto status = create_directly(*cluster_, "mock-a", "stray");
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(Cluster::wait_until(
+      [&] {
+        return node_condition(*cluster_, "mock-a", "OrphanVMs").find("deleted 2000 ms after") !=
+               std::string::npos;
+      },
+      10s));
+  EXPECT_TRUE(
+      Cluster::wait_until([&] { return vms_on(*cluster_, "mock-a").count("stray") == 0; }, 15s));
+  const auto gone = std::chrono::steady_clock::now() - created;
+  std::printf("orphan VM deleted %.1f s after it was created (grace 2 s)\n",
+              std::chrono::duration<double>(gone).count());
+  EXPECT_GE(gone, 2s);
+  EXPECT_TRUE(Cluster::wait_until(
+      [&] { return node_condition(*cluster_, "mock-a", "OrphanVMs").empty(); }, 10s));
+  auto described = cluster_->halctl({"describe", "node", "mock-a"});
+  EXPECT_NE(described.out.find("OrphanVMsDeleted"), std::string::npos) << described.out;
+  // The controller's own VM stays.
+  EXPECT_EQ(vms_on(*cluster_, "mock-a").count("default-mock-small"), 1u);
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
 // controller_options.h - the controller's tunables: worker count, retry and crash-loop back-off,
-// node RPC deadline and call slots, resync period, KubeVirt's migration limits and the API's
-// size limits.
+// node RPC deadline and call slots, resync period, KubeVirt's migration limits, the API's size
+// limits and what becomes of VMs no object owns.
 #ifndef HAL_CONTROLLER_SERVER_CONTROLLER_OPTIONS_H
 #define HAL_CONTROLLER_SERVER_CONTROLLER_OPTIONS_H
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 
 #include "controller/api/object_limits.h"
 #include "controller/server/node_registry.h"
@@ -41,6 +42,9 @@ struct ControllerOptions {
   std::chrono::milliseconds resync_interval{std::chrono::seconds(10)};  ///< ListVms per node.
   MigrationLimits migration;                                            ///< Migration limits.
   ObjectLimits limits;  ///< Sizes of objects, apply requests and List pages.
+  /// How long a VM that no object owns may run on a node before it is deleted; unset: such VMs
+  /// are only reported (Warning event, the Node's OrphanVMs condition).
+  std::optional<std::chrono::milliseconds> orphan_vm_grace;
 };
 
 }  // namespace hal::controller

@@ -54,6 +54,12 @@ int main(int argc, char **argv) {
                  "objects in one List page (and echoed by Apply and Delete) at most")
       ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
       ->capture_default_str();
+  int64_t orphan_grace_ms = -1;
+  app.add_option("--orphan-vm-grace-ms", orphan_grace_ms,
+                 "delete a VM that no object owns this long after it is found on a node; "
+                 "-1: only report it (Warning event, the Node's OrphanVMs condition)")
+      ->check(CLI::Range(int64_t{-1}, int64_t{365} * 24 * 3600 * 1000))
+      ->capture_default_str();
   hal::tls::add_tls_flags(app, options.tls);
   BootstrapOptions bootstrap;
   app.add_option("--bootstrap-listen", bootstrap.listen,
@@ -76,6 +82,8 @@ int main(int argc, char **argv) {
   options.controller.nodes.grace_period = std::chrono::milliseconds(grace_ms);
   options.controller.crash_backoff_base = std::chrono::milliseconds(backoff_ms);
   options.controller.retry_base = std::chrono::milliseconds(retry_ms);
+  if (orphan_grace_ms >= 0)
+    options.controller.orphan_vm_grace = std::chrono::milliseconds(orphan_grace_ms);
 
   sigset_t signals;
   sigemptyset(&signals);
