@@ -15,7 +15,8 @@
 //     on both sides alike;
 //  2. scale: 10,000 VMs on 100 mock nodes: time to converge (all VMIs Running), store writes per
 //     VM (write transactions: store revisions consumed / VMs; each carries several objects) and the
-//     controller's resident memory.
+//     controller's resident memory; with --baseline-controller PATH, first with that
+//     hal-controller and then with this build's, side by side.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -415,6 +416,11 @@ int main(int argc, char **argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--scale-nodes", options.scale_nodes, "mock nodes in the scale run")
       ->check(CLI::PositiveNumber);
+  std::string baseline_controller;
+  app.add_option("--baseline-controller", baseline_controller,
+                 "also run the scale scenario with this hal-controller first (a build before a "
+                 "change), for a side-by-side comparison in one run")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
   if (!only.empty()) {
     options.run_mock = only == "mock";
@@ -452,6 +458,14 @@ int main(int argc, char **argv) {
       ok &= raw_qemu_baseline(options, qemu);
     }
     if (options.run_scale) {
+      if (!baseline_controller.empty()) {
+        Options baseline = options;
+        baseline.binaries.controller = baseline_controller;
+        wait_until_quiet(30s);
+        std::printf("scale with the baseline hal-controller %s:\n", baseline_controller.c_str());
+        ok &= scale(baseline);
+        std::printf("scale with this build's hal-controller:\n");
+      }
       wait_until_quiet(30s);
       ok &= scale(options);
     }
