@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "controller/pki/pki.h"
 #include "hal/v1/controller.grpc.pb.h"
 #include "hal/v1/node.grpc.pb.h"
+#include "testing/temp_dir.h"
 
 namespace hal::e2e {
 namespace {
@@ -100,16 +102,22 @@ grpc::Status create_directly(Cluster &cluster, const std::string &node, const st
   return agent->CreateVm(deadline().get(), create, &status);
 }
 
-// The VMs `node`'s agent runs, by id, with their state.
-std::map<std::string, std::string> vms_on(Cluster &cluster, const std::string &node) {
+// The VMs `node`'s agent runs, by id, with their state; nullopt when the agent does not answer.
+std::optional<std::map<std::string, std::string>> vms_on(Cluster &cluster,
+                                                         const std::string &node) {
   auto agent = v1::NodeAgent::NewStub(grpc::CreateChannel(
       cluster.node_address(node), credentials_of(cluster.pki_dir(), "controller")));
   v1::ListVmsResponse listed;
+  if (!agent->ListVms(deadline(5s).get(), v1::ListVmsRequest(), &listed).ok()) return std::nullopt;
   std::map<std::string, std::string> vms;
-  if (agent->ListVms(deadline().get(), v1::ListVmsRequest(), &listed).ok()) {
-    for (const auto &vm : listed.vms()) vms[vm.vm_id()] = vm.state();
-  }
+  for (const auto &vm : listed.vms()) vms[vm.vm_id()] = vm.state();
   return vms;
+}
+
+// Whether `node`'s agent answers that it runs (`present`) or does not run VM `vm_id`.
+bool reports(Cluster &cluster, const std::string &node, const std::string &vm_id, bool present) {
+  auto vms = vms_on(cluster, node);
+  return vms && (vms->count(vm_id) > 0) == present;
 }
 
 // The message of `node`'s condition `type` ("" when it has none).
@@ -309,7 +317,7 @@ TEST_F(Bounds, AVmMadeByADirectNodeAgentCallIsReportedOnItsNodeAndLeftRunning) {
   EXPECT_NE(described.out.find("OrphanVMs"), std::string::npos) << described.out;
   EXPECT_NE(described.out.find("not created by HAL"), std::string::npos) << described.out;
   std::this_thread::sleep_for(2s);
-  EXPECT_EQ(vms_on(*cluster_, "mock-a").count("stray"), 1u);
+  EXPECT_TRUE(reports(*cluster_, "mock-a", "stray", true));
 }
 
 // A controller that deletes orphans 2 s after it finds them.
@@ -332,7 +340,7 @@ TEST_F(BoundsOrphanGrace, AVmMadeByADirectNodeAgentCallIsDeletedAfterTheGracePer
       cluster_->halctl({"apply", "-f", HAL_SOURCE_DIR "/examples/manifests/mock-vm.yaml"});
   ASSERT_EQ(applied.exit_code, 0) << applied.err;
   ASSERT_TRUE(Cluster::wait_until(
-      [&] { return vms_on(*cluster_, "mock-a").count("default-mock-small") == 1; }, 20s));
+      [&] { return reports(*cluster_, "mock-a", "default-mock-small", true); }, 20s));
   const auto created = std::chrono::steady_clock::now();
   auto status = create_directly(*cluster_, "mock-a", "stray");
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -343,7 +351,7 @@ TEST_F(BoundsOrphanGrace, AVmMadeByADirectNodeAgentCallIsDeletedAfterTheGracePer
       },
       10s));
   EXPECT_TRUE(
-      Cluster::wait_until([&] { return vms_on(*cluster_, "mock-a").count("stray") == 0; }, 15s));
+      Cluster::wait_until([&] { return reports(*cluster_, "mock-a", "stray", false); }, 15s));
   const auto gone = std::chrono::steady_clock::now() - created;
   std::printf("orphan VM deleted %.1f s after it was created (grace 2 s)\n",
               std::chrono::duration<double>(gone).count());
@@ -353,7 +361,104 @@ TEST_F(BoundsOrphanGrace, AVmMadeByADirectNodeAgentCallIsDeletedAfterTheGracePer
   auto described = cluster_->halctl({"describe", "node", "mock-a"});
   EXPECT_NE(described.out.find("OrphanVMsDeleted"), std::string::npos) << described.out;
   // The controller's own VM stays.
-  EXPECT_EQ(vms_on(*cluster_, "mock-a").count("default-mock-small"), 1u);
+  EXPECT_TRUE(reports(*cluster_, "mock-a", "default-mock-small", true));
+}
+
+// Two mock nodes whose outgoing migrations stall halfway, so a migration stays in progress until
+// an agent is killed; heartbeats may be missed for a minute, so only the agents' connections can
+// end it early.
+class BoundsMigration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<hal::testing::TempDir>("hal-bounds-pools-");
+    const std::string pools = dir_->str() + "/nodepools.yaml";
+    std::ofstream(pools) << "apiVersion: hal.dev/v1\nkind: NodePool\nmetadata:\n  name: mock\n"
+                            "spec:\n  nodeSelector:\n    hal.dev/pool: mock\n  backend:\n"
+                            "    plugin: mock\n    config:\n      faults:\n"
+                            "        migration: stall\n";
+    ClusterOptions options;
+    options.nodes = {{"mock-a", "mock"}, {"mock-b", "mock"}};
+    options.nodepools_file = pools;
+    options.node_grace_ms = 60000;
+    unsetenv("HALCONFIG");
+    cluster_ = std::make_unique<Cluster>(
+        Binaries{HAL_CONTROLLER_BIN, HAL_NODE_BIN, HALCTL_BIN, HAL_PLUGIN_PATH}, options);
+  }
+  std::string at(const std::string &kind, const std::string &name, const char *pointer) {
+    const json object = cluster_->get(kind, name);
+    return object.is_object() && object.contains(json::json_pointer(pointer))
+               ? object.at(json::json_pointer(pointer)).get<std::string>()
+               : "";
+  }
+  // Starts VM "mover" and a migration of it that stays in progress; returns (source, target).
+  std::pair<std::string, std::string> start_stalled_migration() {
+    std::string manifest = vm_yaml("mover");
+    manifest.replace(manifest.find("runStrategy: Halted"), 19, "runStrategy: Always");
+    manifest.insert(manifest.find("      domain:"), "      evictionStrategy: LiveMigrate\n");
+    auto applied = cluster_->halctl({"apply", "-f", "-"}, 30s, manifest);
+    EXPECT_EQ(applied.exit_code, 0) << applied.err;
+    EXPECT_TRUE(
+        Cluster::wait_until([&] { return at("vmi", "mover", "/status/phase") == "Running"; }, 30s));
+    const std::string source = at("vmi", "mover", "/status/nodeName");
+    auto migrated = cluster_->halctl({"migrate", "mover"});
+    EXPECT_EQ(migrated.exit_code, 0) << migrated.err;
+    const json migrations = json::parse(cluster_->halctl({"get", "vmim", "-o", "json"}).out);
+    for (const json &m : migrations["items"]) migration_ = m["metadata"]["name"];
+    EXPECT_TRUE(Cluster::wait_until(
+        [&] { return at("vmim", migration_, "/status/phase") == "Running"; }, 20s));
+    return {source, source == "mock-a" ? "mock-b" : "mock-a"};
+  }
+  // Waits until the migration failed; returns the seconds it took from `since`.
+  double seconds_until_failed(std::chrono::steady_clock::time_point since) {
+    EXPECT_TRUE(Cluster::wait_until(
+        [&] { return at("vmim", migration_, "/status/phase") == "Failed"; }, 60s))
+        << cluster_->logs_tail();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  }
+  std::string failure() {
+    const json vmim = cluster_->get("vmim", migration_);
+    for (const json &c : vmim["status"].value("conditions", json::array()))
+      if (c.value("type", "") == "Failed") return c.value("message", "");
+    return "";
+  }
+  std::unique_ptr<hal::testing::TempDir> dir_;
+  std::unique_ptr<Cluster> cluster_;
+  std::string migration_;
+};
+
+TEST_F(BoundsMigration, AKilledSourceAgentEndsTheMigrationWithinSecondsAndLeavesNoTargetCopy) {
+  const auto nodes = start_stalled_migration();
+  const std::string source = nodes.first, target = nodes.second;
+  ASSERT_TRUE(reports(*cluster_, target, "default-mover", true));  // the incoming copy
+  const auto killed = std::chrono::steady_clock::now();
+  cluster_->kill_node(source);
+  const double took = seconds_until_failed(killed);
+  std::printf("source agent killed: migration Failed after %.1f s (progress timeout 150 s)\n",
+              took);
+  EXPECT_LT(took, 10.0);
+  EXPECT_NE(failure().find("the agent of source node " + source), std::string::npos) << failure();
+  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(reports(*cluster_, target, "default-mover", false)) << "a copy stays on " << target;
+  // The source's agent comes back with its VM: the VMI carries on there.
+  cluster_->start_node(source);
+  EXPECT_TRUE(
+      Cluster::wait_until([&] { return reports(*cluster_, source, "default-mover", true); }, 20s));
+  EXPECT_EQ(at("vmi", "mover", "/status/nodeName"), source);
+}
+
+TEST_F(BoundsMigration, AKilledTargetAgentEndsTheMigrationAndItsCopyGoesWhenItIsBack) {
+  const auto nodes = start_stalled_migration();
+  const std::string source = nodes.first, target = nodes.second;
+  const auto killed = std::chrono::steady_clock::now();
+  cluster_->kill_node(target);
+  const double took = seconds_until_failed(killed);
+  std::printf("target agent killed: migration Failed after %.1f s: %s\n", took, failure().c_str());
+  EXPECT_LT(took, 10.0);
+  EXPECT_TRUE(reports(*cluster_, source, "default-mover", true));
+  EXPECT_EQ(at("vmi", "mover", "/status/nodeName"), source);
+  cluster_->start_node(target);  // with the incoming copy it had, if it kept one
+  EXPECT_TRUE(
+      Cluster::wait_until([&] { return reports(*cluster_, target, "default-mover", false); }, 20s));
 }
 
 }  // namespace

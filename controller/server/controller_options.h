@@ -21,6 +21,10 @@ struct MigrationLimits {
   std::chrono::milliseconds completion_timeout_per_gib{
       800000};                                   ///< completionTimeoutPerGiB (800 s).
   std::chrono::milliseconds poll_interval{200};  ///< Progress polling period.
+  /// A side's agent unreachable this long (its event stream broken, not connected again) ends
+  /// the migration; an agent back within it (the stream reopens after 200 ms, the channel
+  /// reconnects within 1 s) is not lost. A restarted agent ends it at once.
+  std::chrono::milliseconds agent_lost_after{2000};
 };
 
 /** Controller options. */
