@@ -53,6 +53,18 @@ TEST(ParseManifests, AnchorsAndAliasesExpand) {
   EXPECT_EQ(o["copy"], json({{"x", 1}}));
 }
 
+TEST(ParseManifests, AliasesThatMultiplyTextAreBounded) {
+  // 1 MiB aliased 100 times: a 1 MiB manifest that would take 100 MiB.
+  std::string text = "a: &x \"" + std::string(1 << 20, 'x') + "\"\nb: [";
+  for (int i = 0; i < 100; ++i) text += i == 0 ? "*x" : ", *x";
+  EXPECT_NE(
+      error_of(text + "]\n").find("document 1 (line 2): document expands to more than 64 MiB"),
+      std::string::npos)
+      << error_of(text + "]\n").substr(0, 200);
+  text = "a: &x \"" + std::string(1 << 20, 'x') + "\"\nb: [*x, *x]\n";
+  EXPECT_EQ(parse_manifests(text)[0]["b"][1].get<std::string>().size(), 1u << 20);
+}
+
 TEST(ParseManifests, JsonObjectAndArray) {
   auto a = parse_manifests(R"({"kind": "A", "n": 1})");
   ASSERT_EQ(a.size(), 1u);
