@@ -1,8 +1,10 @@
 // bounds_test.cc - a HAL installation bounded under abuse, tried as a careless or hostile client
 // would against real hal-controller and hal-node (mock) processes over mutual TLS: objects too
 // large for the limits are refused naming the limit and leave no memory behind in the
-// controller, lists of many large objects come back in pages, and bytes that are not UTF-8 are
-// refused naming their document and line whichever client sends them.
+// controller, lists of many large objects come back in pages, bytes that are not UTF-8 are
+// refused naming their document and line whichever client sends them, a VM made behind the
+// controller's back is reported (and deleted after a grace period when configured), and a
+// migration whose source or target agent is killed ends within seconds without a stray copy.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -209,11 +211,13 @@ TEST_F(Bounds, OversizedObjectsAreRefusedByTheirLimitAndLeaveNoMemoryBehind) {
 
 TEST_F(Bounds, ManyLargeObjectsListInPagesAndApplyAndDeleteSayTheyWorked) {
   // 16 objects of 480 KiB: 7.5 MiB, more than gRPC's default 4 MiB answer and three List pages.
+  std::string first_part;
   for (int part = 0; part < 2; ++part) {
     std::string manifest;
     for (int i = 0; i < 8; ++i)
       manifest += "---\n" + vm_yaml("large-" + std::to_string(part * 8 + i),
                                     annotation(240 * 1024, 2), annotation(240 * 1024, 6));
+    if (part == 0) first_part = manifest;
     auto r = apply("large.yaml", manifest);
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("virtualmachine/large-" + std::to_string(part * 8 + 7) + " created"),
@@ -234,8 +238,24 @@ TEST_F(Bounds, ManyLargeObjectsListInPagesAndApplyAndDeleteSayTheyWorked) {
   EXPECT_EQ(names.size(), 16u);
   EXPECT_EQ(cluster_->halctl({"get", "vms"}).exit_code, 0);
 
-  // The pages themselves: at most `limit` objects, about 2 MiB each, no object twice.
+  // What Apply echoes stays within about one page: the objects past it carry their metadata.
   auto controller = stub();
+  v1::ApplyRequest again;
+  again.set_manifest(first_part);
+  v1::ApplyResponse echoed;
+  grpc::Status applied = controller->Apply(deadline().get(), again, &echoed);
+  ASSERT_TRUE(applied.ok()) << applied.error_message();
+  ASSERT_EQ(echoed.objects_size(), 8);
+  size_t echoed_bytes = 0;
+  for (const auto &object : echoed.objects()) echoed_bytes += object.json().size();
+  EXPECT_LE(echoed_bytes, 2u * 1024 * 1024 + 600 * 1024);
+  const json last = json::parse(echoed.objects(7).json());
+  EXPECT_FALSE(last.contains("spec"));
+  EXPECT_FALSE(last["metadata"].contains("annotations"));
+  EXPECT_EQ(last["metadata"]["name"], "large-7");
+  EXPECT_EQ(echoed.outcomes(7), "unchanged");
+
+  // The pages themselves: at most `limit` objects, about 2 MiB each, no object twice.
   v1::ListRequest request;
   request.set_kind("vm");
   request.set_limit(5);

@@ -5,6 +5,7 @@
 
 #include "controller/server/controller_service.h"
 #include "controller/server/heap_release.h"
+#include "controller/server/object_util.h"
 #include "controller/server/vm_actions.h"
 
 namespace hal::controller {
@@ -114,9 +115,15 @@ void to_wire_within(const StoredObject &stored, size_t &budget, v1::Object *obje
   }
   budget = 0;
   json brief = json::object();
-  for (const char *field : {"apiVersion", "kind", "metadata"}) {
-    if (stored.object.is_object() && stored.object.contains(field))
-      brief[field] = stored.object[field];
+  if (!stored.object.is_object()) return;
+  for (const char *field : {"apiVersion", "kind"}) {
+    if (stored.object.contains(field)) brief[field] = stored.object[field];
+  }
+  // Not labels or annotations: they may be large too.
+  const json &metadata = member_or_empty(stored.object, "metadata");
+  for (const char *field :
+       {"name", "namespace", "uid", "generation", "resourceVersion", "creationTimestamp"}) {
+    if (metadata.contains(field)) brief["metadata"][field] = metadata[field];
   }
   object->set_json(brief.dump());
 }

@@ -35,7 +35,8 @@ void fill_list_page(const Store &store, const std::string &kind, const v1::ListR
                     size_t page_bytes, v1::ListResponse *response);
 
 /** to_wire for an answer that echoes objects: the whole object while its JSON fits `budget`
- *  (which it then reduces), else only its apiVersion, kind and metadata. */
+ *  (which it then reduces), else only its apiVersion, kind and metadata's name, namespace, uid,
+ *  generation, resourceVersion and creationTimestamp. */
 void to_wire_within(const StoredObject &stored, size_t &budget, v1::Object *object);
 
 }  // namespace hal::controller
