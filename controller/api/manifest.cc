@@ -1,4 +1,5 @@
 // manifest.cc - parse_manifests: manifest text (YAML stream or JSON) to a flat list of objects.
+#include <algorithm>
 #include <cctype>
 #include <stdexcept>
 #include <string>
@@ -52,14 +53,43 @@ void flatten(json &&doc, size_t index, size_t line, std::vector<json> &out, int 
   for (auto &item : doc["items"]) flatten(std::move(item), index, line, out, depth + 1);
 }
 
+// The YAML document (1-based) that line `line` of `text` is in: one more for each "---" line
+// before it, except a "---" that opens the text.
+size_t document_of(std::string_view text, size_t line) {
+  size_t markers = 0, current = 1;
+  bool content = false, leading_marker = false;
+  for (size_t start = 0; start < text.size() && current < line; ++current) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view row = text.substr(start, end - start);
+    if (row.starts_with("---") &&
+        (row.size() == 3 || std::isspace(static_cast<unsigned char>(row[3])))) {
+      if (!content && markers == 0) leading_marker = true;
+      ++markers;
+    } else if (!row.empty() && row.front() != '#' &&
+               row.find_first_not_of(" \t\r") != std::string_view::npos) {
+      content = true;
+    }
+    start = end + 1;
+  }
+  return leading_marker ? std::max<size_t>(markers, 1) : markers + 1;
+}
+
+// The error for text that is not UTF-8, naming the document and line of the first bad byte.
+[[noreturn]] void fail_utf8(std::string_view text, size_t bad) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  std::string why = describe_invalid_utf8(text, bad) + ": a manifest must be UTF-8 text";
+  if (text.size() >= 2 &&
+      ((byte(0) == 0xFF && byte(1) == 0xFE) || (byte(0) == 0xFE && byte(1) == 0xFF)))
+    why += " (this text starts with a UTF-16 byte order mark: save it as UTF-8)";
+  const size_t line = line_of(text, bad);
+  fail(document_of(text, line), line, why);
+}
+
 }  // namespace
 
 std::vector<json> parse_manifests(std::string_view text) {
-  if (auto bad = invalid_utf8_offset(text)) {
-    throw Error(HAL_INVALID_ARGUMENT, "line " + std::to_string(line_of(text, *bad)) + ": " +
-                                          describe_invalid_utf8(text, *bad) +
-                                          ": a manifest must be UTF-8 text");
-  }
+  if (auto bad = invalid_utf8_offset(text)) fail_utf8(text, *bad);
   std::vector<json> out;
   size_t start = 0;
   while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;

@@ -24,6 +24,9 @@ using nlohmann::json;
 
 // Upper bound on JSON nodes one document may expand to (aliases can multiply a small text).
 constexpr size_t kMaxNodes = 1'000'000;
+// Upper bound on the text (keys and scalars) one document may expand to: an alias to a long
+// string, repeated, would otherwise make a small manifest take gigabytes.
+constexpr size_t kMaxBytes = 64 * 1024 * 1024;
 // Upper bound on documents in one stream.
 constexpr size_t kMaxDocuments = 10'000;
 // Upper bound on nesting depth.
@@ -106,6 +109,7 @@ class JsonBuilder : public YAML::EventHandler {
     stack_.clear();
     anchors_.clear();
     nodes_ = 0;
+    bytes_ = 0;
     root_ = nullptr;
     root_line_ = static_cast<size_t>(mark.line) + 1;
     start_pos_ = mark.pos;
@@ -115,31 +119,35 @@ class JsonBuilder : public YAML::EventHandler {
 
   void OnNull(const YAML::Mark &mark, YAML::anchor_t anchor) override {
     if (in_key_position()) fail(mark, "a mapping key must not be null");
-    add(mark, nullptr, anchor, 1);
+    add(mark, nullptr, anchor, 1, 0);
   }
   void OnAlias(const YAML::Mark &mark, YAML::anchor_t anchor) override {
     auto it = anchors_.find(anchor);
     if (it == anchors_.end()) fail(mark, "alias to an unknown anchor");
+    const Anchored &anchored = it->second;
     if (in_key_position()) {
-      if (!it->second.first.is_string()) fail(mark, "a mapping key must be a scalar");
-      if (stack_.back().value.contains(it->second.first.get<std::string>())) {
-        fail(mark, "duplicate key \"" + it->second.first.get<std::string>() + "\"");
-      }
-      stack_.back().key = it->second.first.get<std::string>();
+      if (!anchored.value.is_string()) fail(mark, "a mapping key must be a scalar");
+      const auto &key = anchored.value.get_ref<const std::string &>();
+      if (stack_.back().value.contains(key)) fail(mark, "duplicate key \"" + key + "\"");
+      count(mark, 0, key.size());
+      stack_.back().bytes += key.size();
+      stack_.back().key = key;
       return;
     }
-    add(mark, it->second.first, 0, it->second.second);
+    add(mark, anchored.value, 0, anchored.nodes, anchored.bytes);
   }
   void OnScalar(const YAML::Mark &mark, const std::string &tag, YAML::anchor_t anchor,
                 const std::string &value) override {
     if (in_key_position()) {
       if (stack_.back().value.contains(value)) fail(mark, "duplicate key \"" + value + "\"");
+      count(mark, 0, value.size());
+      stack_.back().bytes += value.size();
       stack_.back().key = value;
       stack_.back().key_line = static_cast<size_t>(mark.line) + 1;
-      if (anchor != 0) anchors_[anchor] = {json(value), 1};
+      if (anchor != 0) anchors_[anchor] = Anchored{json(value), 1, value.size()};
       return;
     }
-    add(mark, scalar(mark, tag, value), anchor, 1);
+    add(mark, scalar(mark, tag, value), anchor, 1, value.size());
   }
   void OnSequenceStart(const YAML::Mark &mark, const std::string &, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
@@ -166,6 +174,13 @@ class JsonBuilder : public YAML::EventHandler {
     std::optional<std::string> key;  // pending key (maps only)
     size_t key_line = 0;
     size_t nodes = 1;
+    size_t bytes = 0;  // of keys and scalars
+  };
+  // A value with an anchor, and what an alias to it adds.
+  struct Anchored {
+    json value;
+    size_t nodes = 1;
+    size_t bytes = 0;
   };
 
   [[noreturn]] static void fail(const YAML::Mark &mark, const std::string &message) {
@@ -197,32 +212,34 @@ class JsonBuilder : public YAML::EventHandler {
     fail(mark, "unsupported tag " + tag);
   }
 
-  void count(const YAML::Mark &mark, size_t n) {
+  void count(const YAML::Mark &mark, size_t n, size_t bytes) {
     nodes_ += n;
+    bytes_ += bytes;
     if (nodes_ > kMaxNodes) fail(mark, "document expands to more than 1000000 nodes");
+    if (bytes_ > kMaxBytes) fail(mark, "document expands to more than 64 MiB of text");
   }
 
   void open(const YAML::Mark &mark, json value, YAML::anchor_t anchor) {
     if (in_key_position()) fail(mark, "a mapping key must be a scalar");
     if (stack_.size() >= kMaxDepth) fail(mark, "nesting deeper than 128 levels");
-    count(mark, 1);
-    stack_.push_back(Frame{std::move(value), anchor, std::nullopt, 0, 1});
+    count(mark, 1, 0);
+    stack_.push_back(Frame{std::move(value), anchor, std::nullopt, 0, 1, 0});
   }
 
   void close() {
     Frame frame = std::move(stack_.back());
     stack_.pop_back();
-    if (frame.anchor != 0) anchors_[frame.anchor] = {frame.value, frame.nodes};
-    attach(std::move(frame.value), frame.nodes);
+    if (frame.anchor != 0) anchors_[frame.anchor] = Anchored{frame.value, frame.nodes, frame.bytes};
+    attach(std::move(frame.value), frame.nodes, frame.bytes);
   }
 
-  void add(const YAML::Mark &mark, json value, YAML::anchor_t anchor, size_t nodes) {
-    count(mark, nodes);
-    if (anchor != 0) anchors_[anchor] = {value, nodes};
-    attach(std::move(value), nodes);
+  void add(const YAML::Mark &mark, json value, YAML::anchor_t anchor, size_t nodes, size_t bytes) {
+    count(mark, nodes, bytes);
+    if (anchor != 0) anchors_[anchor] = Anchored{value, nodes, bytes};
+    attach(std::move(value), nodes, bytes);
   }
 
-  void attach(json value, size_t nodes) {
+  void attach(json value, size_t nodes, size_t bytes) {
     if (stack_.empty()) {
       root_ = std::move(value);
       have_root_ = true;
@@ -230,6 +247,7 @@ class JsonBuilder : public YAML::EventHandler {
     }
     Frame &parent = stack_.back();
     parent.nodes += nodes;
+    parent.bytes += bytes;
     if (parent.value.is_array()) {
       parent.value.push_back(std::move(value));
     } else {
@@ -239,8 +257,9 @@ class JsonBuilder : public YAML::EventHandler {
   }
 
   std::vector<Frame> stack_;
-  std::map<YAML::anchor_t, std::pair<json, size_t>> anchors_;
+  std::map<YAML::anchor_t, Anchored> anchors_;
   size_t nodes_ = 0;
+  size_t bytes_ = 0;  // text of keys and scalars, aliases expanded
   json root_;
   size_t root_line_ = 1;
   int start_pos_ = -1;

@@ -16,7 +16,8 @@
 //  2. scale: 10,000 VMs on 100 mock nodes: time to converge (all VMIs Running), store writes per
 //     VM (write transactions: store revisions consumed / VMs; each carries several objects) and the
 //     controller's resident memory; on the SQLite store, on etcd (a private single-member etcd
-//     on loopback), or on both one after the other and then side by side (--scale-store);
+//     on loopback), or on both one after the other and then side by side (--scale-store); with
+//     --baseline-controller PATH, first with that hal-controller and then with this build's;
 //  3. security: what mutual TLS and RBAC cost: Get and Apply latency of a secured and an
 //     insecure controller in alternating rounds, then the scale run on each (see
 //     security_overhead).
@@ -617,6 +618,11 @@ int main(int argc, char **argv) {
                  "(one after the other, then side by side)")
       ->check(CLI::IsMember({"sqlite", "etcd", "both"}))
       ->capture_default_str();
+  std::string baseline_controller;
+  app.add_option("--baseline-controller", baseline_controller,
+                 "also run the scale scenario with this hal-controller first (a build before a "
+                 "change), for a side-by-side comparison in one run")
+      ->check(CLI::ExistingFile);
   CLI11_PARSE(app, argc, argv);
   if (!only.empty()) {
     options.run_mock = only == "mock";
@@ -655,6 +661,14 @@ int main(int argc, char **argv) {
       ok &= raw_qemu_baseline(options, qemu);
     }
     if (options.run_scale) {
+      if (!baseline_controller.empty()) {
+        Options baseline = options;
+        baseline.binaries.controller = baseline_controller;
+        wait_until_quiet(30s);
+        std::printf("scale with the baseline hal-controller %s:\n", baseline_controller.c_str());
+        ok &= scale(baseline).all_running;
+        std::printf("scale with this build's hal-controller:\n");
+      }
       wait_until_quiet(30s);
       ok &= scale_runs(options);
     }

@@ -139,6 +139,7 @@ void Cluster::start_controller() {
   if (!options_.test_guest_dir.empty())
     argv.insert(argv.end(), {"--image", "hal/test-guest=" + options_.test_guest_dir});
   for (const std::string &flag : tls_flags("controller")) argv.push_back(flag);
+  argv.insert(argv.end(), options_.controller_flags.begin(), options_.controller_flags.end());
   if (options_.bootstrap)
     argv.insert(argv.end(),
                 {"--bootstrap-listen", "127.0.0.1:0", "--tls-ca-key", pki_dir() + "/ca.key"});

@@ -48,6 +48,7 @@ struct ClusterOptions {
   bool insecure = false;
   /// The controller's --store ("": its SQLite file in the temp dir), e.g. an etcd:// URL.
   std::string store;
+  std::vector<std::string> controller_flags;  ///< More hal-controller flags.
 };
 
 /** A running installation. */

@@ -46,6 +46,22 @@ std::string status_code_name(grpc::StatusCode code) {
 
 namespace {
 
+// The largest answer halctl reads: the largest object any hal-controller ever stored (its
+// requests were bounded at 64 MiB before objects were bounded at --max-object-bytes), so that
+// reading such an object back, alone in its List page, never fails.
+constexpr int kMaxReceiveBytes = 64 * 1024 * 1024;
+
+// Objects per List page (kubectl's --chunk-size default); the controller also bounds a page by
+// its bytes.
+constexpr int64_t kListPageLimit = 500;
+
+std::shared_ptr<grpc::Channel> make_channel(const std::string &address,
+                                            std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxReceiveBytes);
+  return grpc::CreateCustomChannel(address, std::move(credentials), args);
+}
+
 void check(const grpc::Status &status) {
   if (!status.ok())
     throw ServerError(status_code_name(status.error_code()), status.error_message());
@@ -56,7 +72,7 @@ void check(const grpc::Status &status) {
 ControllerClient::ControllerClient(const std::string &address,
                                    std::shared_ptr<grpc::ChannelCredentials> credentials,
                                    std::chrono::milliseconds timeout)
-    : channel_(grpc::CreateChannel(address, std::move(credentials))),
+    : channel_(make_channel(address, std::move(credentials))),
       stub_(hal::v1::Controller::NewStub(channel_)),
       timeout_(timeout) {}
 
@@ -90,9 +106,16 @@ hal::v1::ListResponse ControllerClient::list(const std::string &kind, const std:
   hal::v1::ListRequest request;
   request.set_kind(kind);
   request.set_namespace_(ns);
-  hal::v1::ListResponse response;
-  check(stub_->List(context().get(), request, &response));
-  return response;
+  request.set_limit(kListPageLimit);
+  hal::v1::ListResponse all;
+  for (bool first = true;; first = false) {
+    hal::v1::ListResponse page;
+    check(stub_->List(context().get(), request, &page));
+    if (first) all.set_resource_version(page.resource_version());
+    for (auto &object : *page.mutable_objects()) *all.add_objects() = std::move(object);
+    if (page.continue_().empty()) return all;
+    request.set_continue_(page.continue_());
+  }
 }
 
 hal::v1::DeleteResponse ControllerClient::remove(const std::string &kind, const std::string &ns,

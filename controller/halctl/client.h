@@ -36,7 +36,7 @@ std::string status_code_name(grpc::StatusCode code);
 class ControllerClient {
  public:
   /** Connects lazily to `address` (host:port) with `credentials` (mutual TLS or plaintext).
-   *  `timeout` bounds each unary call. */
+   *  `timeout` bounds each unary call. Answers of up to 64 MiB are read. */
   ControllerClient(const std::string &address,
                    std::shared_ptr<grpc::ChannelCredentials> credentials,
                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -45,7 +45,8 @@ class ControllerClient {
   hal::v1::ApplyResponse apply(const std::string &manifest, bool dry_run);
   /** Controller.Get. */
   hal::v1::Object get(const std::string &kind, const std::string &ns, const std::string &name);
-  /** Controller.List (empty namespace = all namespaces). */
+  /** Controller.List (empty namespace = all namespaces), every page of it: the objects of all
+   *  pages and the first page's resource_version. */
   hal::v1::ListResponse list(const std::string &kind, const std::string &ns);
   /** Controller.Delete. */
   hal::v1::DeleteResponse remove(const std::string &kind, const std::string &ns,

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "controller/api/kubevirt_api.h"
+#include "controller/api/object_limits.h"
 #include "controller/api/rbac_api.h"
 #include "controller/halctl/client.h"
 #include "controller/halctl/config.h"
@@ -104,6 +105,8 @@ int cmd_validate(const Options &o, Io &io) {
   bool invalid = false;
   for (const auto &object : objects) {
     auto errors = hal::controller::validate_object(object);
+    if (errors.empty())  // with the controller's default limits
+      errors = hal::controller::check_object_limits(object, object.dump().size(), {});
     if (errors.empty()) {
       io.out << object_ref(object) << " valid\n";
     } else {

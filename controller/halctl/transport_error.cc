@@ -63,6 +63,12 @@ std::optional<std::string> explain_transport_error(const std::string &grpc_messa
 
 void report_server_error(const ServerError &error, const Connection &connection, Io &io) {
   io.err << "Error from server (" << error.code() << "): " << error.what() << "\n";
+  if (error.code() == "RESOURCE_EXHAUSTED" &&
+      std::string(error.what()).find("larger than max") != std::string::npos) {
+    io.err << "error: a message was larger than its receiver takes (an apply at most what "
+              "hal-controller --max-manifest-bytes says): apply the manifest in parts\n";
+    return;
+  }
   if (error.code() != "UNAVAILABLE") return;
   if (auto explanation = explain_transport_error(error.what(), connection))
     io.err << "error: " << *explanation << "\n";

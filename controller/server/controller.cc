@@ -23,6 +23,7 @@ Controller::Controller(Store &store, const ImageCatalog &images, ControllerOptio
       instances_(shared_),
       migrations_(shared_),
       nodes_(shared_),
+      orphans_(shared_),
       actions_(shared_) {}
 
 Controller::~Controller() {
@@ -62,7 +63,7 @@ WorkResult Controller::handle(const std::string &key) {
     }
     if (type == "node") return nodes_.flush_status(rest);
     if (type == "resync") return nodes_.resync(rest);
-    if (type == "orphans") return instances_.delete_orphans(rest);
+    if (type == "orphans") return orphans_.reconcile(rest);
   } catch (const StoreError &e) {
     if (e.code() == StoreErrorCode::kConflict || e.code() == StoreErrorCode::kAlreadyExists ||
         e.code() == StoreErrorCode::kNotFound) {
@@ -92,6 +93,7 @@ void Controller::node_registered(const std::string &node, const std::vector<std:
       keys.insert(instance_queue_key(vmi.key.ns, vmi.key.name));
   }
   for (const auto &key : keys) queue_.add(key);
+  orphans_.node_registered(node);  // its stale copies go, its orphans are reported
   queue_.add("orphans/" + node);
   queue_.add_after("resync/" + node, options_.resync_interval);
   shared_.schedule_node_flush(node);
@@ -108,12 +110,16 @@ std::string Controller::vm_assigned_elsewhere(const std::string &node,
   return placements_.assigned_elsewhere(vm_id, node);
 }
 
-void Controller::node_event(const std::string &, const v1::NodeEvent &event) {
+void Controller::node_event(const std::string &node, const v1::NodeEvent &event) {
   if (auto vmim = placements_.migration_of(event.vm_id())) {
     shared_.queue_migration(*vmim);
     if (event.type() == "migration-progress") return;
   }
-  if (auto key = placements_.vmi_for_vm_id(event.vm_id())) shared_.queue_instance(*key);
+  if (auto key = placements_.vmi_for_vm_id(event.vm_id())) {
+    shared_.queue_instance(*key);
+  } else if (!event.vm_id().empty()) {
+    queue_.add("orphans/" + node);  // a VM the controller did not place, or one gone
+  }
 }
 
 }  // namespace hal::controller

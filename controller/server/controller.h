@@ -1,8 +1,8 @@
 // controller.h - the hal-controller core: it owns the work queue, the node registry, the node
 // call slots and the placement model, and hands each queue key to its reconciler: the instance
 // reconciler ("inst/<ns>/<name>", a VirtualMachine and its VMI), the migration reconciler
-// ("vmim/<ns>/<name>"), the node reconciler ("node/<name>", "resync/<name>") and the orphan
-// clean-up ("orphans/<name>"). It turns what the registry reports about nodes into queue keys.
+// ("vmim/<ns>/<name>"), the node reconciler ("node/<name>", "resync/<name>") and the orphan VM
+// reconciler ("orphans/<name>"). It turns what the registry reports about nodes into queue keys.
 // The Controller API's actions are VmActions (actions()).
 #ifndef HAL_CONTROLLER_SERVER_CONTROLLER_H
 #define HAL_CONTROLLER_SERVER_CONTROLLER_H
@@ -17,6 +17,7 @@
 #include "controller/server/node_call_slots.h"
 #include "controller/server/node_reconciler.h"
 #include "controller/server/node_registry.h"
+#include "controller/server/orphan_vms.h"
 #include "controller/server/placement_model.h"
 #include "controller/server/reconcile_context.h"
 #include "controller/server/vm_actions.h"
@@ -76,6 +77,7 @@ class Controller : public NodeListener {
   InstanceReconciler instances_;
   MigrationReconciler migrations_;
   NodeReconciler nodes_;
+  OrphanVmReconciler orphans_;
   VmActions actions_;
 };
 

@@ -1,11 +1,14 @@
 // controller_options.h - the controller's tunables: worker count, retry and crash-loop back-off,
-// node RPC deadline and call slots, resync period and KubeVirt's migration limits.
+// node RPC deadline and call slots, resync period, KubeVirt's migration limits, the API's size
+// limits and what becomes of VMs no object owns.
 #ifndef HAL_CONTROLLER_SERVER_CONTROLLER_OPTIONS_H
 #define HAL_CONTROLLER_SERVER_CONTROLLER_OPTIONS_H
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 
+#include "controller/api/object_limits.h"
 #include "controller/server/node_registry.h"
 
 namespace hal::controller {
@@ -18,6 +21,10 @@ struct MigrationLimits {
   std::chrono::milliseconds completion_timeout_per_gib{
       800000};                                   ///< completionTimeoutPerGiB (800 s).
   std::chrono::milliseconds poll_interval{200};  ///< Progress polling period.
+  /// A side's agent unreachable this long (its event stream broken, not connected again) ends
+  /// the migration; an agent back within it (the stream reopens after 200 ms, the channel
+  /// reconnects within 1 s) is not lost. A restarted agent ends it at once.
+  std::chrono::milliseconds agent_lost_after{2000};
 };
 
 /** Controller options. */
@@ -38,6 +45,10 @@ struct ControllerOptions {
   std::size_t calls_per_node = 4;
   std::chrono::milliseconds resync_interval{std::chrono::seconds(10)};  ///< ListVms per node.
   MigrationLimits migration;                                            ///< Migration limits.
+  ObjectLimits limits;  ///< Sizes of objects, apply requests and List pages.
+  /// How long a VM that no object owns may run on a node before it is deleted; unset: such VMs
+  /// are only reported (Warning event, the Node's OrphanVMs condition).
+  std::optional<std::chrono::milliseconds> orphan_vm_grace;
 };
 
 }  // namespace hal::controller

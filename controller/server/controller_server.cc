@@ -1,8 +1,12 @@
 // controller_server.cc - store + controller + gRPC server assembly.
 #include "controller/server/controller_server.h"
 
+#include <algorithm>
+#include <climits>
 #include <cstdlib>
 
+#include "controller/server/api_limits.h"
+#include "controller/server/heap_release.h"
 #include "controller/tls/credentials.h"
 #include "controller/tls/node_credentials.h"
 #include "core/log/log.h"
@@ -40,7 +44,9 @@ void ControllerServer::start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(service_.get());
   builder.RegisterService(&controller_->registry());
-  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  // Larger requests are refused by gRPC before they are read into memory.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<size_t>(max_request_bytes(options_.controller.limits), INT_MAX)));
   // gRPC's default (1–2 pollers) starts and ends a thread for most concurrent calls.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 4);
@@ -50,6 +56,7 @@ void ControllerServer::start() {
     throw std::runtime_error("cannot listen on " + options_.listen);
   }
   controller_->start();
+  watch_free_heap();  // what large requests freed goes back to the system
   hal::log("controller")
       ->info("hal-controller serving on {} (store {}, {}, audit log {})", address(), options_.store,
              options_.tls.enabled() ? "mutual TLS, RBAC"

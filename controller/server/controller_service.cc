@@ -5,6 +5,8 @@
 #include <cctype>
 
 #include "controller/api/rbac_api.h"
+#include "controller/server/api_limits.h"
+#include "controller/server/heap_release.h"
 #include "controller/server/object_util.h"
 #include "core/log/log.h"
 #include "hal/host.hpp"
@@ -113,11 +115,14 @@ std::vector<FieldError> host_path_errors(const json &document, const std::vector
   return check_host_path_roots(*spec, where, pool, pool_host_path_roots(pool_object));
 }
 
-/** Every field error of `documents`, and every kind Apply does not take, one per line. */
-std::string apply_errors(const std::vector<json> &documents, const Store &store) {
+/** Every field error of `documents` (size limits included), and every kind Apply does not
+ *  take, one per line. */
+std::string apply_errors(const std::vector<json> &documents, const Store &store,
+                         const ObjectLimits &limits) {
   std::string errors;
   for (const json &document : documents) {
     auto problems = validate_object(document);
+    if (problems.empty()) problems = check_object_limits(document, document.dump().size(), limits);
     if (problems.empty()) problems = host_path_errors(document, documents, store);
     if (!problems.empty()) {
       if (!errors.empty() && errors.back() != '\n') errors += "\n";
@@ -195,6 +200,13 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *context, const v1::Ap
                                       v1::ApplyResponse *response) {
   const Caller caller = access_.caller(*context);
   const bool dry_run = request->dry_run();
+  const ObjectLimits &limits = controller_.options().limits;
+  if (request->manifest().size() >= kLargeMessageBytes) release_free_heap_soon();
+  if (auto refused = refuse_manifest_size(request->manifest().size(), limits)) {
+    access_.audit(caller, "Apply", rbac::AccessRequest{"create", "", "", "", ""}, "none", *refused,
+                  dry_run);
+    return *refused;
+  }
   std::vector<json> documents;
   grpc::Status unreadable = grpc::Status::OK;
   try {
@@ -243,7 +255,7 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *context, const v1::Ap
   // Guarded: a validator that throws on some input answers INTERNAL, it does not end the process.
   std::string errors;
   const grpc::Status checked = guarded([&] {
-    errors = apply_errors(documents, store);
+    errors = apply_errors(documents, store, limits);
     return grpc::Status::OK;
   });
   if (!checked.ok()) return finish(checked);
@@ -340,9 +352,10 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *context, const v1::Ap
         writes.push_back(StoreWrite{existing ? StoreWrite::Op::kUpdate : StoreWrite::Op::kCreate,
                                     key, std::move(stored), version, false});
       }
+      size_t budget = limits.list_page_bytes;  // what the answer echoes in full
       if (dry_run) {
         for (size_t i = 0; i < results.size(); ++i) {
-          to_wire(results[i], response->add_objects());
+          to_wire_within(results[i], budget, response->add_objects());
           response->add_outcomes(outcomes[i] + " (dry run)");
         }
         return grpc::Status::OK;
@@ -359,7 +372,7 @@ grpc::Status ControllerService::Apply(grpc::ServerContext *context, const v1::Ap
       for (size_t i = 0; i < results.size(); ++i) {
         const bool unchanged = outcomes[i] == "unchanged";
         const StoredObject &result = unchanged ? results[i] : *written.at(next++);
-        to_wire(result, response->add_objects());
+        to_wire_within(result, budget, response->add_objects());
         response->add_outcomes(outcomes[i]);
         if (!unchanged) controller_.enqueue(result.key);
       }
@@ -423,11 +436,8 @@ grpc::Status ControllerService::List(grpc::ServerContext *context, const v1::Lis
     grpc::Status allowed =
         check_all(access_, *context, read_requests("list", kind, request->namespace_(), ""));
     if (!allowed.ok()) return allowed;
-    int64_t revision = 0;
-    for (const auto &stored : controller_.store().list(kind, request->namespace_(), &revision)) {
-      to_wire(stored, response->add_objects());
-    }
-    response->set_resource_version(revision);
+    fill_list_page(controller_.store(), kind, *request,
+                   controller_.options().limits.list_page_bytes, response);
     return grpc::Status::OK;
   });
 }
@@ -488,7 +498,9 @@ grpc::Status ControllerService::Delete(grpc::ServerContext *context, const v1::O
   }
   return gated(access_, *context, "Delete", kind_request("delete", key.kind, key.ns, key.name),
                true, [&] {
-                 to_wire(controller_.actions().delete_object(key), response->mutable_object());
+                 size_t budget = controller_.options().limits.list_page_bytes;
+                 to_wire_within(controller_.actions().delete_object(key), budget,
+                                response->mutable_object());
                  return grpc::Status::OK;
                });
 }

@@ -5,15 +5,33 @@
 // microseconds. Advising the heap for huge pages (MADV_HUGEPAGE, honoured when THP is "madvise"
 // or "always") takes one fault per 2 MiB instead of 512. Where the kernel has no THP the advice
 // is refused and the heap is ordinary memory.
+//
+// Memory that tcmalloc hands back (after a large request) stays back only if no huge page is
+// formed over it again: khugepaged collapses an advised 2 MiB range with a single resident page
+// into a whole huge page. hal_heap_unadvise_sparse() therefore withdraws the advice from the
+// ranges that are now mostly free (heap_release.cc calls it after a release).
 #include <gperftools/malloc_extension.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <vector>
 
 namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
+
+// The advised regions (appended to under tcmalloc's page heap lock, so without allocating; read
+// by hal_heap_unadvise_sparse). Beyond kMaxRegions a region is not remembered and stays advised.
+struct Region {
+  uintptr_t start;
+  size_t length;
+};
+constexpr size_t kMaxRegions = 16384;
+Region regions[kMaxRegions];
+std::atomic<size_t> region_count{0};
 
 size_t round_up(size_t value, size_t to) {
   return (value + to - 1) / to * to;
@@ -37,6 +55,10 @@ class HugePageAllocator final : public SysAllocator {
     const uintptr_t end = start + length, mapped_end = base + length + align;
     if (mapped_end > end) munmap(reinterpret_cast<void *>(end), mapped_end - end);
     madvise(reinterpret_cast<void *>(start), length, MADV_HUGEPAGE);  // advice only
+    if (const size_t n = region_count.load(std::memory_order_relaxed); n < kMaxRegions) {
+      regions[n] = Region{start, length};
+      region_count.store(n + 1, std::memory_order_release);
+    }
     if (actual_size != nullptr) *actual_size = length;
     return reinterpret_cast<void *>(start);
   }
@@ -53,3 +75,20 @@ const bool installed = [] {
 }();
 
 }  // namespace
+
+/** Withdraws the huge-page advice from every 2 MiB range of the heap with fewer than half its
+ *  pages resident, so that memory just released stays released. Not async-signal-safe. */
+extern "C" void hal_heap_unadvise_sparse() {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident(kHugePage / page);
+  const size_t count = region_count.load(std::memory_order_acquire);
+  for (size_t r = 0; r < count; ++r) {
+    for (size_t offset = 0; offset + kHugePage <= regions[r].length; offset += kHugePage) {
+      void *range = reinterpret_cast<void *>(regions[r].start + offset);
+      if (mincore(range, kHugePage, resident.data()) != 0) continue;
+      const auto in_core = static_cast<size_t>(std::count_if(
+          resident.begin(), resident.end(), [](unsigned char bit) { return (bit & 1) != 0; }));
+      if (in_core < resident.size() / 2) madvise(range, kHugePage, MADV_NOHUGEPAGE);
+    }
+  }
+}

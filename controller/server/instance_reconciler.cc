@@ -621,43 +621,4 @@ bool InstanceReconciler::update_guest_silence(InstanceContext &ctx, const std::s
   return true;
 }
 
-WorkResult InstanceReconciler::delete_orphans(const std::string &node) {
-  auto claim = shared_.calls.claim(node, "orphans/" + node);
-  if (claim.busy) return WorkResult::after(kSlotRecheck);  // or when a call to the node ends
-  if (!claim.call) return WorkResult::done();
-  for (const auto &[vm_id, state] : shared_.registry.observed_vms(node)) {
-    bool keep = false;
-    if (auto key = shared_.placements.vmi_for_vm_id(vm_id)) {
-      auto vmi = shared_.store.get(*key);
-      if (vmi) {
-        std::string placed = str_at(vmi->object, Pointer("/status/nodeName"));
-        std::string target = str_at(vmi->object, Pointer("/status/migrationState/targetNode"));
-        std::string phase = str_at(vmi->object, Pointer("/status/phase"));
-        keep = placed == node || placed.empty() ||
-               (target == node && migration_active(vmi->object)) || phase == "Pending";
-      }
-    }
-    if (!keep) {
-      // Not ours; a VM object may still want it (controller stopped before storing its VMI).
-      for (size_t dash = vm_id.find('-'); dash != std::string::npos;
-           dash = vm_id.find('-', dash + 1)) {
-        StoreKey vm_key{kVmKind, vm_id.substr(0, dash), vm_id.substr(dash + 1)};
-        if (shared_.store.get(vm_key) &&
-            !shared_.store.get(StoreKey{kVmiKind, vm_key.ns, vm_key.name})) {
-          keep = true;
-          shared_.queue.add(instance_queue_key(vm_key.ns, vm_key.name));
-        }
-      }
-    }
-    if (keep) continue;
-    hal::log("controller")->warn("node {}: deleting orphaned VM {}", node, vm_id);
-    v1::DeleteVmRequest request;
-    request.set_vm_id(vm_id);
-    v1::DeleteVmResponse response;
-    if (claim.call->invoke(&v1::NodeAgent::Stub::DeleteVm, request, &response).ok())
-      shared_.registry.set_observed(node, vm_id, "");
-  }
-  return WorkResult::done();
-}
-
 }  // namespace hal::controller

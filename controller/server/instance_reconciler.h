@@ -2,7 +2,7 @@
 // VirtualMachineInstance, which share one queue key ("inst/<ns>/<name>") so their writes are one
 // transaction: the VM's runStrategy and crash-loop back-off, the VMI's creation, scheduling and
 // start on a node, its observed state and conditions, its termination (graceful stop without a
-// waiting worker, then delete), and the clean-up of VMs a node runs that no VMI owns.
+// waiting worker, then delete). VMs a node runs that no VMI owns are orphan_vms.h's.
 #ifndef HAL_CONTROLLER_SERVER_INSTANCE_RECONCILER_H
 #define HAL_CONTROLLER_SERVER_INSTANCE_RECONCILER_H
 
@@ -23,8 +23,6 @@ class InstanceReconciler {
 
   /** One pass over the VM and VMI ns/name. */
   WorkResult reconcile(const std::string &ns, const std::string &name);
-  /** Deletes the VMs `node` reports that no VMI or VM wants (queue key "orphans/<node>"). */
-  WorkResult delete_orphans(const std::string &node);
 
  private:
   struct InstanceContext;

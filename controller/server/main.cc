@@ -56,6 +56,29 @@ int main(int argc, char **argv) {
   app.add_option("--audit-log", options.audit_log,
                  "file (mode 0600) each mutating API call is appended to as one JSON line "
                  "(default: audit.log next to the sqlite store; none with --store memory or etcd)");
+  ObjectLimits &limits = options.controller.limits;
+  app.add_option("--max-object-bytes", limits.object_bytes,
+                 "largest object (JSON) an apply may store; etcd's default request limit")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--max-annotations-bytes", limits.annotations_bytes,
+                 "annotations of one object in total (keys and values); Kubernetes' limit")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--max-manifest-bytes", limits.manifest_bytes,
+                 "largest manifest one apply takes (checked before it is parsed)")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--max-list-page-bytes", limits.list_page_bytes,
+                 "objects in one List page (and echoed by Apply and Delete) at most")
+      ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
+      ->capture_default_str();
+  int64_t orphan_grace_ms = -1;
+  app.add_option("--orphan-vm-grace-ms", orphan_grace_ms,
+                 "delete a VM that no object owns this long after it is found on a node; "
+                 "-1: only report it (Warning event, the Node's OrphanVMs condition)")
+      ->check(CLI::Range(int64_t{-1}, int64_t{365} * 24 * 3600 * 1000))
+      ->capture_default_str();
   hal::tls::add_tls_flags(app, options.tls);
   BootstrapOptions bootstrap;
   app.add_option("--bootstrap-listen", bootstrap.listen,
@@ -96,6 +119,8 @@ int main(int argc, char **argv) {
   options.controller.nodes.grace_period = std::chrono::milliseconds(grace_ms);
   options.controller.crash_backoff_base = std::chrono::milliseconds(backoff_ms);
   options.controller.retry_base = std::chrono::milliseconds(retry_ms);
+  if (orphan_grace_ms >= 0)
+    options.controller.orphan_vm_grace = std::chrono::milliseconds(orphan_grace_ms);
 
   sigset_t signals;
   sigemptyset(&signals);

@@ -6,6 +6,9 @@
 // source keeps running. Non-migratable VMIs (TDX, ...) are refused with a condition.
 #include "controller/server/migration_reconciler.h"
 
+#include <algorithm>
+
+#include "controller/server/agent_liveness.h"
 #include "controller/server/events.h"
 #include "controller/server/object_util.h"
 #include "controller/server/run_strategy.h"
@@ -30,7 +33,8 @@ json parse_or_empty(const std::string &text) {
 
 bool MigrationReconciler::finish_migration(const StoreKey &vmim_key, json &vmim, json &vmi,
                                            bool succeeded, const std::string &reason,
-                                           std::vector<StoreWrite> &writes) {
+                                           std::vector<StoreWrite> &writes,
+                                           const std::set<std::string> &unreachable) {
   const std::string ns = vmim_key.ns;
   const std::string vmi_name = str_at(vmim, Pointer("/spec/vmiName"));
   const std::string vm_id = vm_id_of(vmi, ns, vmi_name);
@@ -40,7 +44,9 @@ bool MigrationReconciler::finish_migration(const StoreKey &vmim_key, json &vmim,
   // The node calls first: without a free slot nothing changes, and the migration waits for one.
   std::optional<NodeCall> source_call, target_call;
   auto claim = [&](const std::string &node, std::optional<NodeCall> &call) {
-    if (node.empty() || shared_.registry.readiness(node) != NodeReadiness::kReady) return true;
+    if (node.empty() || shared_.registry.readiness(node) != NodeReadiness::kReady ||
+        unreachable.count(node) > 0)
+      return true;
     NodeCallClaim granted = shared_.calls.claim(node, migration_queue_key(ns, vmim_key.name));
     if (granted.call) call.emplace(std::move(*granted.call));
     return !granted.busy;
@@ -117,6 +123,17 @@ bool MigrationReconciler::finish_migration(const StoreKey &vmim_key, json &vmim,
   hal::log("controller")
       ->info("{}: migration {} ({})", vmim_key.str(), succeeded ? "succeeded" : "failed", reason);
   return true;
+}
+
+bool MigrationReconciler::runs_guest(const std::string &node, const std::string &vm_id,
+                                     const std::string &key) {
+  NodeCallClaim claim = shared_.calls.claim(node, key);
+  if (!claim.call) return false;
+  v1::VmRef ref;
+  ref.set_vm_id(vm_id);
+  v1::VmStatus status;
+  return claim.call->invoke(&v1::NodeAgent::Stub::GetVm, ref, &status).ok() &&
+         state_is(status.state(), "Running");
 }
 
 std::string MigrationReconciler::running_machine(NodeCall &call, const std::string &vm_id) {
@@ -231,9 +248,28 @@ WorkResult MigrationReconciler::reconcile(const std::string &ns, const std::stri
     }
     const std::string source = str_at(vmim, Pointer("/status/migrationState/sourceNode"));
     const std::string target = str_at(vmim, Pointer("/status/migrationState/targetNode"));
-    if (shared_.registry.readiness(source) == NodeReadiness::kNotReady ||
-        shared_.registry.readiness(target) == NodeReadiness::kNotReady) {
-      if (!finish_migration(key, vmim, vmi, false, "a node of the migration is not ready", writes))
+    // A side whose agent is gone ends the migration now, not at the progress timeout.
+    const json &started = vmim["status"]["hal"];
+    const auto lost_after = shared_.options.migration.agent_lost_after;
+    const std::string source_lost =
+        agent_lost(shared_.registry, source, started.value("sourceBootId", int64_t{0}), lost_after);
+    const std::string target_lost =
+        agent_lost(shared_.registry, target, started.value("targetBootId", int64_t{0}), lost_after);
+    if (!source_lost.empty() || !target_lost.empty()) {
+      std::set<std::string> unreachable;
+      if (!source_lost.empty()) unreachable.insert(source);
+      if (!target_lost.empty()) unreachable.insert(target);
+      // Without its source the guest lives on only where it already runs: the target wins when
+      // the transfer completed, else the source keeps it.
+      const bool target_won = !source_lost.empty() && target_lost.empty() &&
+                              runs_guest(target, vm_id, migration_queue_key(ns, name));
+      const std::string reason =
+          target_won ? "migrated to node " + target + "; the agent of source node " + source + " " +
+                           source_lost
+          : !source_lost.empty()
+              ? "migration failed: the agent of source node " + source + " " + source_lost
+              : "migration failed: the agent of target node " + target + " " + target_lost;
+      if (!finish_migration(key, vmim, vmi, target_won, reason, writes, unreachable))
         return WorkResult::after(kSlotRecheck);
       vmi_changed = true;
       commit(false);
@@ -248,7 +284,8 @@ WorkResult MigrationReconciler::reconcile(const std::string &ns, const std::stri
     grpc::Status rpc = claim.call->invoke(&v1::NodeAgent::Stub::GetMigrationProgress, ref, &answer);
     if (!rpc.ok()) {
       hal::log("controller")->warn("{}: progress: {}", key.str(), rpc.error_message());
-      return WorkResult::retry();
+      // Soon again: a lost agent is told by its connection within seconds (above).
+      return WorkResult::after(std::min(lost_after / 4, std::chrono::milliseconds(500)));
     }
     json progress = parse_or_empty(answer.progress_json());
     const std::string status = progress.value("status", "");
@@ -482,7 +519,9 @@ WorkResult MigrationReconciler::reconcile(const std::string &ns, const std::stri
   vmim["status"]["hal"] = {{"startUnixMs", unix_ms_now()},
                            {"lastProgressUnixMs", unix_ms_now()},
                            {"memoryBytes", request.memory_bytes},
-                           {"targetBackend", backend}};
+                           {"targetBackend", backend},
+                           {"sourceBootId", shared_.registry.boot_id(source)},
+                           {"targetBootId", shared_.registry.boot_id(target)}};
   remove_condition(vmim["status"]["conditions"], "Queued");
   vmi["status"]["migrationState"] = state;
   vmi_changed = true;

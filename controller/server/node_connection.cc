@@ -167,11 +167,22 @@ void NodeConnection::finished() {
     idle_.notify_all();
     return;
   }
+  if (!broken_since_) broken_since_ = std::chrono::steady_clock::now();
   hal::log("controller")
       ->debug("node {}: event stream ended ({}); reopening", node_, status.error_message());
   pause_ = std::make_unique<grpc::Alarm>();
   pausing_ = true;
   pause_->Set(poller_->queue(), std::chrono::system_clock::now() + kReopenPause, &pause_tag_);
+}
+
+std::optional<std::chrono::steady_clock::duration> NodeConnection::unreachable_for() {
+  std::lock_guard lock(mutex_);
+  if (!broken_since_) return std::nullopt;
+  if (channel_->GetState(false) == GRPC_CHANNEL_READY) {  // connected again
+    broken_since_.reset();
+    return std::nullopt;
+  }
+  return std::chrono::steady_clock::now() - *broken_since_;
 }
 
 void NodeConnection::pause_ended() {

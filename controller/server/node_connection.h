@@ -1,8 +1,11 @@
 // node_connection.h - the controller's link to one hal-node: a gRPC channel and NodeAgent stub,
 // plus the node's WatchEvents stream, read asynchronously on an EventPoller that the streams of
 // all nodes share (instead of one blocked thread per node). A broken stream is opened again
-// after a short pause, from the last sequence received. Graceful stops, which may take a guest's
-// whole grace period, are also sent on the poller rather than holding a caller's thread.
+// after a short pause, from the last sequence received; how long the node has been unreachable
+// since its stream broke tells that its agent is gone within seconds (an agent killed, or
+// restarting), long before heartbeats are missed for the grace period. Graceful stops, which may
+// take a guest's whole grace period, are also sent on the poller rather than holding a caller's
+// thread.
 #ifndef HAL_CONTROLLER_SERVER_NODE_CONNECTION_H
 #define HAL_CONTROLLER_SERVER_NODE_CONNECTION_H
 
@@ -15,6 +18,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "controller/server/event_poller.h"
@@ -65,6 +69,9 @@ class NodeConnection {
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   /** Sequence of the last event received. */
   uint64_t last_sequence() const { return last_sequence_.load(); }
+  /** How long the node has been unreachable: since its event stream broke, while the channel
+   *  has not connected again; nullopt while the stream runs or the channel is connected. */
+  std::optional<std::chrono::steady_clock::duration> unreachable_for();
 
  private:
   struct EventStream;
@@ -92,6 +99,8 @@ class NodeConnection {
   std::unique_ptr<EventStream> stream_;  ///< The open stream, until its Finish completes.
   std::unique_ptr<grpc::Alarm> pause_;   ///< The pause before reopening a broken stream.
   bool pausing_ = false;                 ///< pause_ is set and has not completed.
+  /// When the event stream broke, until the channel is seen connected again.
+  std::optional<std::chrono::steady_clock::time_point> broken_since_;
   EventPoller::Tag started_tag_, read_tag_, finished_tag_, pause_tag_;
   std::list<PendingStop> stops_;  ///< stop_vm_async calls not yet answered.
 };

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "controller/server/object_util.h"
+#include "controller/server/orphan_vms.h"
 
 namespace hal::controller {
 
@@ -51,8 +52,10 @@ WorkResult NodeReconciler::resync(const std::string &node) {
     if (auto key = shared_.placements.vmi_for_vm_id(vm_id)) shared_.queue_instance(*key);
   };
   std::set<std::string> listed;
+  bool unplaced = false;
   for (const auto &vm : response.vms()) {
     listed.insert(vm.vm_id());
+    unplaced = unplaced || !placed_vm(shared_.placements, vm.vm_id());
     auto it = before.find(vm.vm_id());
     if ((it == before.end() || it->second != vm.state()) && unchanged(vm.vm_id())) {
       registry.set_observed(node, vm.vm_id(), vm.state());
@@ -65,6 +68,7 @@ WorkResult NodeReconciler::resync(const std::string &node) {
       touch(vm_id);
     }
   }
+  if (unplaced) shared_.queue.add("orphans/" + node);  // orphans, or stale copies
   return WorkResult::after(shared_.options.resync_interval);
 }
 

@@ -1,7 +1,8 @@
 // node_reconciler.h - the reconciler of a node's side of the controller: its Node object's
 // status.allocated (queue key "node/<name>", coalesced flushes of the placement model's totals)
 // and the periodic resync (key "resync/<name>") that compares the node's full VM list with the
-// states its events reported, a safety net under the event stream.
+// states its events reported, a safety net under the event stream (and queues the orphan VM pass
+// when the node runs a VM the controller has not placed).
 #ifndef HAL_CONTROLLER_SERVER_NODE_RECONCILER_H
 #define HAL_CONTROLLER_SERVER_NODE_RECONCILER_H
 

@@ -315,6 +315,12 @@ NodeReadiness NodeRegistry::readiness(const std::string &name) const {
   return it == nodes_.end() ? NodeReadiness::kNotReady : it->second.info.readiness;
 }
 
+int64_t NodeRegistry::boot_id(const std::string &name) const {
+  std::lock_guard lock(mutex_);
+  auto it = nodes_.find(name);
+  return it == nodes_.end() || !it->second.registered ? 0 : it->second.boot_id;
+}
+
 std::string NodeRegistry::guest_silence(const std::string &node, const std::string &vm_id) const {
   return observed_.guest_silence(node, vm_id);
 }

@@ -88,6 +88,9 @@ class NodeRegistry final : public v1::NodeRegistry::Service {
   std::shared_ptr<NodeConnection> connection(const std::string &name) const;
   /** Readiness of `name` (kNotReady for an unknown node). */
   NodeReadiness readiness(const std::string &name) const;
+  /** The boot id `name` registered with (it changes when its agent restarts); 0 when it has
+   *  not registered since the controller started. */
+  int64_t boot_id(const std::string &name) const;
 
   /** The state `node` last reported for `vm_id`: nullopt when the node has not registered since
    *  the controller started (unknown), "" when it registered and does not have the VM. */

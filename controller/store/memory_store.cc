@@ -176,6 +176,38 @@ std::vector<StoredObject> MemoryStore::list(const std::string &kind, const std::
   return result;
 }
 
+std::vector<StoredObject> MemoryStore::list_after(const std::string &kind, const std::string &ns,
+                                                  const StoreKey &after, size_t limit, bool *more,
+                                                  int64_t *revision) const {
+  std::vector<std::shared_ptr<const StoredObject>> found;
+  bool follows = false;
+  {
+    std::lock_guard lock(mutex_);
+    const StoreKey first{kind, ns, ""};
+    const bool from_start = after.kind.empty() && after.ns.empty() && after.name.empty();
+    auto it = from_start ? objects_.lower_bound(first) : objects_.upper_bound(after);
+    if (it != objects_.end() && it->first < first) it = objects_.lower_bound(first);
+    for (; it != objects_.end(); ++it) {
+      if (!kind.empty() && it->first.kind != kind) break;
+      if (!ns.empty() && it->first.ns != ns) {
+        if (!kind.empty()) break;  // Sorted by (kind, ns): past the namespace.
+        continue;
+      }
+      if (found.size() == limit) {
+        follows = true;
+        break;
+      }
+      found.push_back(it->second);
+    }
+    if (revision != nullptr) *revision = revision_;
+  }
+  if (more != nullptr) *more = follows;
+  std::vector<StoredObject> result;  // copies made outside the lock
+  result.reserve(found.size());
+  for (const auto &object : found) result.push_back(*object);
+  return result;
+}
+
 int64_t MemoryStore::revision() const {
   std::lock_guard lock(mutex_);
   return revision_;

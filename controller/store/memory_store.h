@@ -37,6 +37,9 @@ class MemoryStore : public Store {
                                  int64_t *revision) const override;
   std::vector<std::shared_ptr<const StoredObject>> commit(std::vector<StoreWrite> writes) override;
   std::unique_ptr<Watch> watch(const WatchFilter &filter, int64_t since_revision) override;
+  std::vector<StoredObject> list_after(const std::string &kind, const std::string &ns,
+                                       const StoreKey &after, size_t limit, bool *more = nullptr,
+                                       int64_t *revision = nullptr) const override;
   int64_t revision() const override;
   uint64_t write_transactions() const override { return transactions_.load(); }
   uint64_t object_writes() const override { return object_writes_.load(); }

@@ -122,6 +122,28 @@ class Store {
   virtual std::vector<StoredObject> list(const std::string &kind, const std::string &ns,
                                          int64_t *revision = nullptr) const = 0;
 
+  /** A page of list(kind, ns): at most `limit` objects whose keys follow `after` (from the first
+   *  when `after` is all empty), ordered by key; `more` (optional) receives whether objects
+   *  follow the page, `revision` (optional) the revision it was read at. Only the page's objects
+   *  are copied. */
+  virtual std::vector<StoredObject> list_after(const std::string &kind, const std::string &ns,
+                                               const StoreKey &after, size_t limit,
+                                               bool *more = nullptr,
+                                               int64_t *revision = nullptr) const {
+    std::vector<StoredObject> all = list(kind, ns, revision), page;
+    const bool from_start = after.kind.empty() && after.ns.empty() && after.name.empty();
+    for (auto &object : all) {
+      if (!from_start && !(after < object.key)) continue;
+      if (page.size() == limit) {
+        if (more != nullptr) *more = true;
+        return page;
+      }
+      page.push_back(std::move(object));
+    }
+    if (more != nullptr) *more = false;
+    return page;
+  }
+
   /** Applies `writes` atomically (all or none) as one write transaction at a new revision and
    *  returns the written objects in order (deleted ones as they were), shared and immutable:
    *  most callers ignore them, so none is copied. Throws StoreError. An empty batch is a no-op

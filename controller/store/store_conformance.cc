@@ -169,6 +169,33 @@ TEST_P(StoreConformance, ListFiltersByKindAndNamespace) {
   EXPECT_TRUE(store->list("VirtualMachine", "ns", nullptr).empty());  // not a prefix of ns1
 }
 
+TEST_P(StoreConformance, ListAfterReadsOnePageInKeyOrder) {
+  auto owned = open();
+  Store &store = *owned;
+  for (const char *name : {"d", "b", "a", "c"}) store.create(vm(name, "ns1"), json::object());
+  store.create(vm("a", "ns2"), json::object());
+  store.create(StoreKey{"Node", "", "n1"}, json::object());
+  store.create(StoreKey{"VirtualMachineInstance", "ns1", "a"}, json::object());
+  auto names = [](const std::vector<StoredObject> &page) {
+    std::string out;
+    for (const auto &object : page) out += object.key.ns + "/" + object.key.name + " ";
+    return out;
+  };
+  bool more = false;
+  EXPECT_EQ(names(store.list_after("VirtualMachine", "", StoreKey{}, 2, &more)), "ns1/a ns1/b ");
+  EXPECT_TRUE(more);
+  auto rest = store.list_after("VirtualMachine", "", vm("b", "ns1"), 10, &more);
+  EXPECT_EQ(names(rest), "ns1/c ns1/d ns2/a ");
+  EXPECT_FALSE(more);
+  EXPECT_EQ(names(store.list_after("VirtualMachine", "ns1", vm("c", "ns1"), 1, &more)), "ns1/d ");
+  EXPECT_FALSE(more);
+  // A key before the kind's range starts at its first object; every kind in key order.
+  EXPECT_EQ(names(store.list_after("VirtualMachine", "ns2", StoreKey{"Node", "", "n1"}, 5)),
+            "ns2/a ");
+  EXPECT_EQ(store.list_after("", "", StoreKey{}, 100).size(), 7u);
+  EXPECT_EQ(names(store.list_after("", "ns1", vm("d", "ns1"), 100)), "ns1/a ");
+}
+
 TEST_P(StoreConformance, WatchDeliversChangesInRevisionOrder) {
   auto store = open();
   auto watch = store->watch(WatchFilter{"VirtualMachine", "", ""}, store->revision());

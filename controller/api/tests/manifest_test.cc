@@ -53,6 +53,18 @@ TEST(ParseManifests, AnchorsAndAliasesExpand) {
   EXPECT_EQ(o["copy"], json({{"x", 1}}));
 }
 
+TEST(ParseManifests, AliasesThatMultiplyTextAreBounded) {
+  // 1 MiB aliased 100 times: a 1 MiB manifest that would take 100 MiB.
+  std::string text = "a: &x \"" + std::string(1 << 20, 'x') + "\"\nb: [";
+  for (int i = 0; i < 100; ++i) text += i == 0 ? "*x" : ", *x";
+  EXPECT_NE(
+      error_of(text + "]\n").find("document 1 (line 2): document expands to more than 64 MiB"),
+      std::string::npos)
+      << error_of(text + "]\n").substr(0, 200);
+  text = "a: &x \"" + std::string(1 << 20, 'x') + "\"\nb: [*x, *x]\n";
+  EXPECT_EQ(parse_manifests(text)[0]["b"][1].get<std::string>().size(), 1u << 20);
+}
+
 TEST(ParseManifests, JsonObjectAndArray) {
   auto a = parse_manifests(R"({"kind": "A", "n": 1})");
   ASSERT_EQ(a.size(), 1u);
@@ -137,9 +149,24 @@ TEST(ParseManifests, TextThatIsNotUtf8IsRefusedWithItsLine) {
   // Found by hal_controller_api_fuzzer: such a string passed parsing and threw from
   // nlohmann::json::dump in validation.
   std::string msg = error_of("kind: A\nmetadata:\n  name: \"x\xFFy\"\n");
-  EXPECT_NE(msg.find("line 3: invalid UTF-8 byte 0xFF at byte 28"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("document 1 (line 3): invalid UTF-8 byte 0xFF at byte 28"), std::string::npos)
+      << msg;
   EXPECT_NE(msg.find("must be UTF-8"), std::string::npos) << msg;
   EXPECT_NE(error_of("{\"kind\": \"\xC0\xAF\"}").find("0xC0"), std::string::npos);
+}
+
+TEST(ParseManifests, BadBytesAreNamedByDocumentAndLine) {
+  // A UTF-16 file (with its byte order mark), raw FF FE, an overlong '/', a UTF-16 surrogate.
+  EXPECT_NE(error_of(std::string("\xFF\xFEk\0i\0n\0d\0", 10))
+                .find("document 1 (line 1): invalid UTF-8 byte 0xFF at byte 0"),
+            std::string::npos);
+  EXPECT_NE(error_of("\xFF\xFE").find("UTF-16 byte order mark"), std::string::npos);
+  const std::string two = "kind: A\n---\nkind: B\nmetadata:\n  name: \"\xC0\xAF\"\n";
+  EXPECT_NE(error_of(two).find("document 2 (line 5): invalid UTF-8 byte 0xC0"), std::string::npos)
+      << error_of(two);
+  const std::string led = "---\nkind: A\n---\n# c\nkind: B\n---\nkind: \"\xED\xA0\x80\"\n";
+  EXPECT_NE(error_of(led).find("document 3 (line 7): invalid UTF-8 byte 0xED"), std::string::npos)
+      << error_of(led);
 }
 
 TEST(ParseManifests, EscapesThatDecodeToNonUtf8AreRefused) {

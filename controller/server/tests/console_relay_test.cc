@@ -109,16 +109,18 @@ class ConsoleRelayTest : public ::testing::Test {
     service_.reset();
   }
 
-  // Opens a session to VM `name` on `context`; its first message is written.
+  // Opens a session to VM `name` on `context`; its first message is written (unless the server
+  // may have refused the session already, `may_be_refused`).
   std::unique_ptr<ClientStream> open(grpc::ClientContext &context, const std::string &name,
-                                     const std::string &data = "") {
+                                     const std::string &data = "", bool may_be_refused = false) {
     context.set_deadline(std::chrono::system_clock::now() + 20s);
     auto stream = stub_->Console(&context);
     v1::ConsoleInput first;
     first.set_namespace_("default");
     first.set_name(name);
     first.set_data(data);
-    EXPECT_TRUE(stream->Write(first));
+    const bool written = stream->Write(first);
+    if (!may_be_refused) EXPECT_TRUE(written);
     return stream;
   }
   // Reads to the end and finishes.
@@ -241,7 +243,7 @@ TEST_F(ConsoleRelayTest, SessionsAndMessagesAreBounded) {
   auto first = open(first_context, "vm-1");
   v1::ConsoleOutput output;
   ASSERT_TRUE(first->Read(&output));
-  auto second = open(second_context, "vm-2");
+  auto second = open(second_context, "vm-2", "", true);
   grpc::Status status = drain(*second);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(status.error_message(), "too many console sessions (1); try again later");

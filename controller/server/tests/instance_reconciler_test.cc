@@ -1,7 +1,7 @@
 // instance_reconciler_test.cc - the instance reconciler driven one pass at a time against mock
 // node agents: a VMI scheduled, started and placed; no room → Pending, waiting for room, queued
 // again when room frees; a node with no free call slot → the VMI stays unplaced and its key waits;
-// deletion with and without a grace period; VMs no VMI owns deleted from their node.
+// deletion with and without a grace period.
 #include "controller/server/instance_reconciler.h"
 
 #include <gtest/gtest.h>
@@ -118,27 +118,6 @@ TEST_F(InstanceReconcilerTest, DeletionWithGraceStopsTheGuestFirstWithoutWaiting
   EXPECT_TRUE(reconcile_until([&] { return pass("a"); },
                               [&] { return harness_.get(kVmiKind, "a").is_null(); }));
   EXPECT_EQ(harness_.node_state("node-a", "default-a"), "");
-}
-
-TEST_F(InstanceReconcilerTest, VmsNoVmiOwnsAreDeletedFromTheirNode) {
-  node::NodeAgent &agent = harness_.start_node("node-a");
-  harness_.apply(vmi_manifest("kept"));
-  ASSERT_TRUE(run("kept"));
-  auto stub = node::testing::node_stub(agent.address());
-  v1::CreateVmRequest create;
-  create.set_backend("mock");
-  create.set_spec_json(node::testing::mock_spec("stray").dump());
-  create.set_start(true);
-  v1::VmStatus created;
-  auto context = node::testing::deadline_context();
-  grpc::Status status = stub->CreateVm(context.get(), create, &created);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  ASSERT_TRUE(node::testing::wait_until([&] {
-    return !harness_.shared().registry.observed("node-a", "stray").value_or("").empty();
-  }));
-  EXPECT_EQ(reconciler_.delete_orphans("node-a").kind, WorkResult::Kind::kDone);
-  EXPECT_EQ(harness_.node_state("node-a", "stray"), "");
-  EXPECT_EQ(harness_.node_state("node-a", "default-kept"), "Running");
 }
 
 }  // namespace

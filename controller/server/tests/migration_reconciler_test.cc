@@ -1,8 +1,9 @@
 // migration_reconciler_test.cc - the migration reconciler driven one pass at a time against mock
 // node agents: a VMI moved to the other node (target reserved while it runs, source VM deleted at
 // the end), the outbound limit queueing a second migration, a deleted running migration
-// cancelled with the source kept, a non-migratable VMI refused, and a source node without a free
-// call slot leaving everything as it was.
+// cancelled with the source kept, a non-migratable VMI refused, a source node without a free
+// call slot leaving everything as it was, and a migration whose source or target agent is killed
+// or restarted ended within seconds (not at the progress timeout) with the losing copy deleted.
 #include "controller/server/migration_reconciler.h"
 
 #include <gtest/gtest.h>
@@ -32,6 +33,8 @@ ControllerOptions one_outbound() {
 
 class MigrationReconcilerTest : public ::testing::Test {
  protected:
+  explicit MigrationReconcilerTest(ControllerOptions options = one_outbound())
+      : harness_(options) {}
   std::string at(const std::string &kind, const std::string &name, const char *pointer) {
     return str_at(harness_.get(kind, name), json::json_pointer(pointer));
   }
@@ -48,7 +51,7 @@ class MigrationReconcilerTest : public ::testing::Test {
                            [&] { return at(kVmimKind, name, "/status/phase") == phase; });
   }
 
-  ReconcilerHarness harness_{one_outbound()};
+  ReconcilerHarness harness_;
   InstanceReconciler instances_{harness_.shared()};
   MigrationReconciler migrations_{harness_.shared()};
 };
@@ -146,6 +149,81 @@ TEST_F(MigrationReconcilerTest, ASourceWithoutAFreeCallSlotChangesNothing) {
   first.reset();
   second.reset();
   ASSERT_TRUE(until_phase("m", "Succeeded")) << harness_.get(kVmimKind, "m").dump(2);
+}
+
+// Heartbeats missed for a minute before a node is NotReady: only the agents' connections (and
+// boot ids) can end a migration early.
+class MigrationAgentLossTest : public MigrationReconcilerTest {
+ protected:
+  MigrationAgentLossTest() : MigrationReconcilerTest(long_grace()) {}
+  static ControllerOptions long_grace() {
+    ControllerOptions options = one_outbound();
+    options.nodes.grace_period = std::chrono::minutes(1);
+    return options;
+  }
+  // A stalled migration of VMI "a" from node-a to node-b, running; returns node-a's agent.
+  node::NodeAgent *start_stalled() {
+    node::NodeAgent &a = harness_.start_node("node-a", json{{"faults", {{"migration", "stall"}}}});
+    run_vmi("a");
+    harness_.start_node("node-b");
+    harness_.apply(vmim_manifest("m", "a"));
+    pass("m");
+    if (at(kVmimKind, "m", "/status/phase") != "Running") return nullptr;
+    return &a;
+  }
+  // The migration's Failed condition message.
+  std::string failure() {
+    const json vmim = harness_.get(kVmimKind, "m");
+    const json *failed = find_condition(conditions_of(vmim), "Failed");
+    return failed == nullptr ? "" : (*failed)["message"].get<std::string>();
+  }
+};
+
+TEST_F(MigrationAgentLossTest, AKilledSourceAgentEndsItWithinSecondsAndTheTargetCopyGoes) {
+  node::NodeAgent *source = start_stalled();
+  ASSERT_NE(source, nullptr) << harness_.get(kVmimKind, "m").dump(2);
+  ASSERT_NE(harness_.node_state("node-b", "default-a"), "");  // the incoming copy
+  const auto killed = std::chrono::steady_clock::now();
+  source->stop();
+  ASSERT_TRUE(until_phase("m", "Failed")) << harness_.get(kVmimKind, "m").dump(2);
+  const auto took = std::chrono::steady_clock::now() - killed;
+  EXPECT_LT(took, std::chrono::seconds(6));
+  std::printf("source agent killed: migration Failed after %.1f s\n",
+              std::chrono::duration<double>(took).count());
+  EXPECT_NE(failure().find("the agent of source node node-a has been unreachable for"),
+            std::string::npos)
+      << failure();
+  EXPECT_EQ(harness_.node_state("node-b", "default-a"), "");  // no copy left on the target
+  EXPECT_EQ(at(kVmiKind, "a", "/status/nodeName"), "node-a");
+  EXPECT_TRUE(harness_.shared().placements.migrations_with_target().empty());
+}
+
+TEST_F(MigrationAgentLossTest, AKilledTargetAgentEndsItWithinSecondsAndTheSourceKeepsRunning) {
+  harness_.start_node("node-a", json{{"faults", {{"migration", "stall"}}}});
+  run_vmi("a");
+  node::NodeAgent &target = harness_.start_node("node-b");
+  harness_.apply(vmim_manifest("m", "a"));
+  pass("m");
+  ASSERT_EQ(at(kVmimKind, "m", "/status/phase"), "Running");
+  const auto killed = std::chrono::steady_clock::now();
+  target.stop();
+  ASSERT_TRUE(until_phase("m", "Failed")) << harness_.get(kVmimKind, "m").dump(2);
+  EXPECT_LT(std::chrono::steady_clock::now() - killed, std::chrono::seconds(6));
+  // The source's own transfer may fail first (connection reset), else the target's lost agent.
+  EXPECT_FALSE(failure().empty());
+  EXPECT_EQ(harness_.node_state("node-a", "default-a"), "Running");
+  EXPECT_EQ(at(kVmiKind, "a", "/status/nodeName"), "node-a");
+}
+
+TEST_F(MigrationAgentLossTest, ARestartedSourceAgentEndsItAtOnce) {
+  node::NodeAgent *source = start_stalled();
+  ASSERT_NE(source, nullptr);
+  source->stop();
+  harness_.start_node("node-a", json{{"faults", {{"migration", "stall"}}}});  // a new boot id
+  ASSERT_TRUE(until_phase("m", "Failed")) << harness_.get(kVmimKind, "m").dump(2);
+  EXPECT_NE(failure().find("the agent of source node node-a restarted"), std::string::npos)
+      << failure();
+  EXPECT_EQ(harness_.node_state("node-b", "default-a"), "");
 }
 
 }  // namespace
