@@ -41,6 +41,10 @@ class E2eQemuTest : public ::testing::Test {
     options.nodes = {{"qemu-a", "qemu"}, {"qemu-b", "qemu"}, {"mock-a", "mock"}};
     options.nodepools_file = HAL_SOURCE_DIR "/examples/manifests/nodepools.yaml";
     options.test_guest_dir = *guest;
+    // An agent restart (killed, two guest heartbeats awaited, started again: about 3.5 s on a
+    // loaded machine) must fit in the grace, or the controller rightly fails the VMI as
+    // NodeNotReady; what these tests check is re-adoption, not node loss.
+    options.node_grace_ms = 15000;
     cluster_ = std::make_unique<Cluster>(
         Binaries{HAL_CONTROLLER_BIN, HAL_NODE_BIN, HALCTL_BIN, HAL_PLUGIN_PATH}, options);
   }
