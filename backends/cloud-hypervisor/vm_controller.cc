@@ -7,6 +7,7 @@
 
 #include <future>
 #include <optional>
+#include <thread>
 
 #include "backends/cloud-hypervisor/vm_config.h"
 #include "backends/cloud-hypervisor/vmm_argv.h"
@@ -358,6 +359,33 @@ void VmController::remove() {
   dir().remove();
 }
 
+namespace {
+
+/** The VMM's vCPU threads (Cloud Hypervisor names them "vcpuN"): vcpu, tid and CPU affinity. */
+json vcpu_threads(pid_t pid) {
+  json threads = json::array();
+  std::error_code ec;
+  const fs::path task = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto &entry : fs::directory_iterator(task, ec)) {
+    auto comm = backend_common::read_file(entry.path() / "comm");
+    if (!comm || comm->rfind("vcpu", 0) != 0) continue;
+    int vcpu = std::atoi(comm->c_str() + 4);
+    pid_t tid = std::atoi(entry.path().filename().c_str());
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    json affinity = json::array();
+    if (sched_getaffinity(tid, sizeof set, &set) == 0) {
+      for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &set)) affinity.push_back(c);
+      }
+    }
+    threads.push_back({{"vcpu", vcpu}, {"tid", tid}, {"affinity", affinity}});
+  }
+  return threads;
+}
+
+}  // namespace
+
 std::string VmController::info() const {
   std::lock_guard<std::mutex> lock(mutex_);
   check_not_deleted_locked();
@@ -375,24 +403,14 @@ std::string VmController::info() const {
     doc["numaPlacement"] = placement;
   }
   if (alive) {
-    // Cloud Hypervisor names its vCPU threads "vcpuN".
-    json threads = json::array();
-    std::error_code ec;
-    const fs::path task = "/proc/" + std::to_string(process_->pid()) + "/task";
-    for (const auto &entry : fs::directory_iterator(task, ec)) {
-      auto comm = backend_common::read_file(entry.path() / "comm");
-      if (!comm || comm->rfind("vcpu", 0) != 0) continue;
-      int vcpu = std::atoi(comm->c_str() + 4);
-      pid_t tid = std::atoi(entry.path().filename().c_str());
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      json affinity = json::array();
-      if (sched_getaffinity(tid, sizeof set, &set) == 0) {
-        for (int c = 0; c < CPU_SETSIZE; ++c) {
-          if (CPU_ISSET(c, &set)) affinity.push_back(c);
-        }
-      }
-      threads.push_back({{"vcpu", vcpu}, {"tid", tid}, {"affinity", affinity}});
+    json threads = vcpu_threads(process_->pid());
+    // A vCPU thread names itself once it runs, which may be just after the boot call answered:
+    // look again, briefly, until every boot vCPU is there.
+    for (int attempt = 0;
+         attempt < 20 && threads.size() < spec_.cpu.vcpus && state_ == HAL_VM_STATE_RUNNING;
+         ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      threads = vcpu_threads(process_->pid());
     }
     if (!threads.empty()) doc["vcpuThreads"] = threads;
     if (spec_.serial_console) {
