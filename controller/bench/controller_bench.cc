@@ -319,8 +319,8 @@ bool raw_qemu_baseline(const Options &options, const ShapeResult &hal) {
   return raw.ms.size() == static_cast<size_t>(options.vms);
 }
 
-/** How the scale run's cluster is secured, and who applies the VMs. */
-struct ScaleSecurity {
+/** The scale run's cluster: its store, whether it is secured, and who applies the VMs. */
+struct ScaleSetup {
   bool insecure = false;   ///< Everything plaintext and unauthenticated (the security baseline).
   bool rbac_user = false;  ///< Apply as a user bound by RBAC (not the admin group).
   std::string label = "scale";   ///< Prefix of the printed lines.
@@ -386,11 +386,11 @@ void check_secured(e2e::Cluster &cluster, ControllerClient &bench_user, const st
 }
 
 /** 10,000 VMs on 100 mock nodes. */
-ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
+ScaleResult scale(const Options &options, const ScaleSetup &setup = {}) {
   std::unique_ptr<hal::testing::EtcdCluster> etcd;
   e2e::ClusterOptions cluster_options;
-  cluster_options.insecure = security.insecure;
-  if (security.store == "etcd") {
+  cluster_options.insecure = setup.insecure;
+  if (setup.store == "etcd") {
     hal::testing::EtcdClusterOptions etcd_options;
     // One Apply of 100 VMs is one transaction of 100 objects, near etcd's default limit of
     // 128 operations (and 1.5 MiB) per transaction: room, as README's etcd advice gives.
@@ -408,7 +408,7 @@ ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
   cluster_options.node_grace_ms = 20000;
   e2e::Cluster cluster(options.binaries, cluster_options);
   ControllerClient client(cluster.address(),
-                          bench_credentials(cluster, security.insecure, security.rbac_user));
+                          bench_credentials(cluster, setup.insecure, setup.rbac_user));
   long rss_before = rss_kib(cluster.controller_pid(), "VmRSS");
   int64_t revision_before = client.revision("NodePool");  // any small kind: one global revision
   client.watch_phase("Running");
@@ -456,7 +456,7 @@ ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
   std::printf(
       "%-8s %d VMs on %d mock nodes, %s store: applied in %.2f s, converged (all Running) in "
       "%.2f s  load %.1f\n",
-      security.label.c_str(), options.scale_vms, options.scale_nodes, security.store.c_str(),
+      setup.label.c_str(), options.scale_vms, options.scale_nodes, setup.store.c_str(),
       std::chrono::duration<double>(applied - start).count(),
       std::chrono::duration<double>(converged - start).count(), load_average());
   std::printf(
@@ -474,7 +474,7 @@ ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
   if (!all)
     std::printf("  NOT all VMs reached Running within 300 s\n%s\n",
                 cluster.logs_tail(1500).c_str());
-  if (security.rbac_user) check_secured(cluster, client, "scale-00000");
+  if (setup.rbac_user) check_secured(cluster, client, "scale-00000");
   ScaleResult result;
   result.all_running = all;
   result.converged_s = std::chrono::duration<double>(converged - start).count();
@@ -486,7 +486,7 @@ ScaleResult scale(const Options &options, const ScaleSecurity &security = {}) {
 
 /** The scale run on each store --scale-store names; with both, a line comparing them. */
 bool scale_runs(const Options &options) {
-  ScaleSecurity on_sqlite, on_etcd;
+  ScaleSetup on_sqlite, on_etcd;
   on_etcd.store = "etcd";
   if (options.scale_store != "both")
     return scale(options, options.scale_store == "etcd" ? on_etcd : on_sqlite).all_running;
@@ -569,12 +569,12 @@ bool security_overhead(const Options &options) {
   open.reset();
 
   wait_until_quiet(30s);
-  ScaleSecurity open_scale;
+  ScaleSetup open_scale;
   open_scale.insecure = true;
   open_scale.label = "insecure";
   const ScaleResult off = scale(options, open_scale);
   wait_until_quiet(30s);
-  ScaleSecurity secured_scale;
+  ScaleSetup secured_scale;
   secured_scale.rbac_user = true;
   secured_scale.label = "TLS+RBAC";
   const ScaleResult on = scale(options, secured_scale);
