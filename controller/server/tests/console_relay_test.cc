@@ -120,7 +120,9 @@ class ConsoleRelayTest : public ::testing::Test {
     first.set_name(name);
     first.set_data(data);
     const bool written = stream->Write(first);
-    if (!may_be_refused) EXPECT_TRUE(written);
+    if (!may_be_refused) {
+      EXPECT_TRUE(written);
+    }
     return stream;
   }
   // Reads to the end and finishes.
