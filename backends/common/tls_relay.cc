@@ -466,6 +466,10 @@ TlsRelay::TlsRelay(Role role, const MigrationTlsParams &tls, const std::string &
 TlsRelay::~TlsRelay() {
   cancel();
   thread_.join();
+  // Operations cut by cancel() still hold the state in their handlers: run them to completion
+  // (they end with operation_aborted) so the state is not kept alive by its own io_context.
+  state_->io.restart();
+  state_->io.run_for(std::chrono::seconds(1));
   std::error_code ignored;
   if (!state_->private_dir.empty()) {
     std::filesystem::remove_all(state_->private_dir, ignored);
