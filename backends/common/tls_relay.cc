@@ -466,8 +466,9 @@ TlsRelay::TlsRelay(Role role, const MigrationTlsParams &tls, const std::string &
 TlsRelay::~TlsRelay() {
   cancel();
   thread_.join();
-  // Operations cut by cancel() still hold the state in their handlers: run them to completion
-  // (they end with operation_aborted) so the state is not kept alive by its own io_context.
+  // The relay's thread returns once it has no work left (a finished relay), possibly before
+  // cancel() posted shut_down: handlers still queued hold the state, which owns the io_context
+  // that holds them. Running them here releases it (bounded, in case a peer is still there).
   state_->io.restart();
   state_->io.run_for(std::chrono::seconds(1));
   std::error_code ignored;

@@ -71,8 +71,8 @@ bool is_api_group(std::string_view group) {
 }
 
 bool is_cluster_scoped_kind(std::string_view kind) {
-  return kind == "Node" || kind == "NodePool" || kind == kClusterRoleKind ||
-         kind == kClusterRoleBindingKind;
+  const std::optional<ApiResource> resource = resource_of_kind(kind);
+  return resource && !resource->namespaced;
 }
 
 bool is_rbac_kind(std::string_view kind) {

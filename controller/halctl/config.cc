@@ -139,8 +139,8 @@ fs::path config_file_path(const std::string &flag) {
   return !fallback.empty() && fs::exists(fallback) ? fallback : fs::path();
 }
 
-void use_context(const fs::path &path, const std::string &context) {
-  const Config config = load_config(path);
+void use_context(const Config &config, const std::string &context) {
+  const fs::path &path = config.path;
   if (!config.contexts.contains(context))
     throw ConfigError("halctl config " + path.string() + ": no context '" + context + "'");
   YAML::Node root = YAML::LoadFile(path.string());

@@ -59,10 +59,11 @@ Config load_config(const std::filesystem::path &path);
  *  when it exists; "" when there is none. */
 std::filesystem::path config_file_path(const std::string &flag);
 
-/** Makes `context` the current context of the configuration at `path`, keeping every other
- *  entry (comments are not kept); the file is replaced atomically and stays owner-only.
- *  Throws ConfigError when the file or the context does not exist. */
-void use_context(const std::filesystem::path &path, const std::string &context);
+/** Makes `context` the current context of the loaded configuration `config` in its file
+ *  (config.path), keeping every other entry (comments are not kept); the file is replaced
+ *  atomically and stays owner-only. Throws ConfigError when the context does not exist or the
+ *  file cannot be written. */
+void use_context(const Config &config, const std::string &context);
 
 /** The YAML of a configuration with one cluster, one user and one current context. */
 std::string config_yaml(const std::string &cluster_name, const ClusterEntry &cluster,

@@ -2,29 +2,24 @@
 #include "controller/halctl/config_command.h"
 
 #include <fstream>
-#include <iomanip>
-#include <ostream>
 #include <sstream>
+#include <vector>
 
 #include "controller/halctl/config.h"
+#include "controller/halctl/output.h"
 
 namespace hal::halctl {
 
 namespace {
 
-void print_contexts(const Config &config, std::ostream &out) {
-  size_t width = 4;
-  for (const auto &[name, context] : config.contexts) width = std::max(width, name.size());
-  auto row = [&](const std::string &current, const std::string &name, const std::string &cluster,
-                 const std::string &user, const std::string &ns) {
-    out << std::left << std::setw(8) << current << std::setw(static_cast<int>(width) + 2) << name
-        << std::setw(20) << cluster << std::setw(20) << user << ns << "\n";
-  };
-  row("CURRENT", "NAME", "CLUSTER", "USER", "NAMESPACE");
+std::string contexts_table(const Config &config) {
+  std::vector<std::vector<std::string>> rows = {
+      {"CURRENT", "NAME", "CLUSTER", "USER", "NAMESPACE"}};
   for (const auto &[name, context] : config.contexts) {
-    row(name == config.current_context ? "*" : "", name, context.cluster, context.user,
-        context.ns.empty() ? "default" : context.ns);
+    rows.push_back({name == config.current_context ? "*" : "", name, context.cluster, context.user,
+                    context.ns.empty() ? "default" : context.ns});
   }
+  return render_table(rows);
 }
 
 }  // namespace
@@ -54,7 +49,7 @@ int run_config_command(const std::string &config_flag, const std::string &action
       text << file.rdbuf();
       io.out << text.str();
     } else if (action == "get-contexts") {
-      print_contexts(config, io.out);
+      io.out << contexts_table(config);
     } else if (action == "current-context") {
       if (config.current_context.empty()) {
         io.err << "error: " << path.string() << " has no current-context\n";
@@ -62,7 +57,7 @@ int run_config_command(const std::string &config_flag, const std::string &action
       }
       io.out << config.current_context << "\n";
     } else {
-      use_context(path, name);
+      use_context(config, name);
       io.out << "Switched to context \"" << name << "\".\n";
     }
   } catch (const ConfigError &e) {

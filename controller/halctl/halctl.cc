@@ -48,10 +48,6 @@ struct Options {
   bool uncordon = false;
 };
 
-bool cluster_scoped(const std::string &kind) {
-  return hal::controller::is_cluster_scoped_kind(kind);
-}
-
 std::optional<std::string> read_input(const std::string &file, Io &io) {
   std::stringstream ss;
   if (file == "-") {
@@ -135,7 +131,8 @@ int cmd_get(ControllerClient &client, const std::string &kind, const Options &o,
     io.err << "error: unknown output format \"" << o.output << "\" (yaml, json, wide)\n";
     return 2;
   }
-  const std::string ns = cluster_scoped(kind) ? "" : (o.all_namespaces ? "" : o.ns);
+  const std::string ns =
+      hal::controller::is_cluster_scoped_kind(kind) ? "" : (o.all_namespaces ? "" : o.ns);
   std::vector<json> objects;
   const bool single = !o.name.empty();
   if (single) {
@@ -169,7 +166,7 @@ int cmd_get(ControllerClient &client, const std::string &kind, const Options &o,
 }
 
 int cmd_describe(ControllerClient &client, const std::string &kind, const Options &o, Io &io) {
-  const std::string ns = cluster_scoped(kind) ? "" : o.ns;
+  const std::string ns = hal::controller::is_cluster_scoped_kind(kind) ? "" : o.ns;
   json object = parse_object(client.get(kind, ns, o.name));
   std::vector<json> events;
   // A namespaced object's events are in its namespace, which is what a user bound there may
@@ -183,7 +180,7 @@ int cmd_describe(ControllerClient &client, const std::string &kind, const Option
 }
 
 int cmd_delete(ControllerClient &client, const std::string &kind, const Options &o, Io &io) {
-  const std::string ns = cluster_scoped(kind) ? "" : o.ns;
+  const std::string ns = hal::controller::is_cluster_scoped_kind(kind) ? "" : o.ns;
   client.remove(kind, ns, o.name);
   io.out << lower(kind) << " \"" << o.name << "\" deleted\n";
   return 0;

@@ -61,25 +61,6 @@ std::string quantity_text(const json &value) {
   return text(value, "0");
 }
 
-std::string render(const std::vector<std::vector<std::string>> &rows) {
-  std::vector<size_t> widths;
-  for (const auto &row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto &row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 3, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
-  return out;
-}
-
 std::string name_of(const json &o) {
   return text(at(o, {"metadata", "name"}), "");
 }
@@ -110,6 +91,25 @@ bool parse_time(const std::string &s, std::chrono::system_clock::time_point &out
 }
 
 }  // namespace
+
+std::string render_table(const std::vector<std::vector<std::string>> &rows) {
+  std::vector<size_t> widths;
+  for (const auto &row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto &row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 3, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
 
 bool parse_format(const std::string &value, Format &format) {
   if (value.empty())
@@ -249,7 +249,7 @@ std::string format_table(const std::string &kind, const std::vector<json> &objec
     rows.push_back({"NAME", "AGE"});
     for (const auto &o : objects) rows.push_back({name_of(o), age(o)});
   }
-  return render(rows);
+  return render_table(rows);
 }
 
 std::string format_document(const std::vector<json> &objects, bool single, Format format) {
@@ -325,7 +325,7 @@ std::string format_describe(const json &object, const std::vector<json> &events,
       rows.push_back({text(c.value("type", json())), text(c.value("status", json())),
                       text(c.value("reason", json()), ""), text(c.value("message", json()), "")});
     }
-    std::istringstream lines(render(rows));
+    std::istringstream lines(render_table(rows));
     std::string line;
     while (std::getline(lines, line)) out << "  " << line << "\n";
   }
@@ -349,7 +349,7 @@ std::string format_describe(const json &object, const std::vector<json> &events,
     out << "Events:      <none>\n";
   } else {
     out << "Events:\n";
-    std::istringstream lines(render(rows));
+    std::istringstream lines(render_table(rows));
     std::string line;
     while (std::getline(lines, line)) out << "  " << line << "\n";
   }

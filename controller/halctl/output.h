@@ -23,6 +23,9 @@ struct TableContext {
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();  ///< For AGE.
 };
 
+/** `rows` (the first one a header) as columns three spaces apart, sized to their widest cell. */
+std::string render_table(const std::vector<std::vector<std::string>> &rows);
+
 /** Renders `objects` of canonical `kind` as an aligned table with a header line; columns per
  *  kind as kubectl/virtctl show them (RoleBinding and ClusterRoleBinding: NAME ROLE AGE, wide
  *  adds USERS GROUPS; Role and ClusterRole: NAME AGE). */

@@ -64,15 +64,21 @@ grpc::Status guarded(Body &&body) {
 /** Checks `request` for the caller of `context`, runs `body` when allowed and, for a mutating
  *  `call`, appends its audit line. */
 template <class Body>
-grpc::Status gated(const ApiAccess &access, const grpc::ServerContextBase &context,
-                   const char *call, const rbac::AccessRequest &request, bool audited,
-                   Body &&body) {
-  const Caller caller = access.caller(context);
+grpc::Status gated(const ApiAccess &access, const Caller &caller, const char *call,
+                   const rbac::AccessRequest &request, bool audited, Body &&body) {
   grpc::Status status = access.check(caller, request);
   const bool allowed = status.ok();
   if (allowed) status = guarded(std::forward<Body>(body));
   if (audited) access.audit(caller, call, request, allowed ? "allowed" : "denied", status);
   return status;
+}
+
+/** gated() for the caller of `context`. */
+template <class Body>
+grpc::Status gated(const ApiAccess &access, const grpc::ServerContextBase &context,
+                   const char *call, const rbac::AccessRequest &request, bool audited,
+                   Body &&body) {
+  return gated(access, access.caller(context), call, request, audited, std::forward<Body>(body));
 }
 
 /** The store key a manifest document names (kind, namespace defaulted, name); an empty key when
@@ -584,10 +590,9 @@ grpc::Status ControllerService::Migrate(grpc::ServerContext *context,
       subresource_request("update", "virtualmachines/migrate", ns, request->name());
   const rbac::AccessRequest instance =
       subresource_request("update", "virtualmachineinstances/migrate", ns, request->name());
-  if (!access_.check(access_.caller(*context), asked).ok() &&
-      access_.check(access_.caller(*context), instance).ok())
-    asked = instance;
-  return gated(access_, *context, "Migrate", asked, true, [&] {
+  const Caller caller = access_.caller(*context);
+  if (!access_.check(caller, asked).ok() && access_.check(caller, instance).ok()) asked = instance;
+  return gated(access_, caller, "Migrate", asked, true, [&] {
     to_wire(controller_.actions().migrate_vm(ns, request->name(), request->target_node()),
             response);
     return grpc::Status::OK;
@@ -621,14 +626,14 @@ grpc::Status ControllerService::resolve_console(const grpc::CallbackServerContex
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "name: the first Console message must name the VirtualMachineInstance");
   // Not a change, but interactive access to a guest: audited like the changes.
+  const Caller caller = access_.caller(context);
   return gated(
-      access_, context, "Console",
+      access_, caller, "Console",
       subresource_request("get", "virtualmachineinstances/console", ns, first.name()), true, [&] {
         auto [node, vm_id] = controller_.actions().console(ns, first.name());
         std::shared_ptr<NodeConnection> connection = controller_.registry().connection(node.name);
-        target =
-            ConsoleTarget{node.name, connection ? connection->channel() : nullptr, vm_id,
-                          ns + "/" + first.name(), access_.caller(context).identity.describe()};
+        target = ConsoleTarget{node.name, connection ? connection->channel() : nullptr, vm_id,
+                               ns + "/" + first.name(), caller.identity.describe()};
         return grpc::Status::OK;
       });
 }

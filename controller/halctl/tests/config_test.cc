@@ -167,7 +167,7 @@ TEST_F(ConfigTest, ConfigCommandListsAndSwitchesContexts) {
   ConfigRun listed = halctl_config(path_, {"get-contexts"});
   ASSERT_EQ(listed.code, 0) << listed.err;
   EXPECT_NE(listed.out.find("CURRENT"), std::string::npos) << listed.out;
-  EXPECT_NE(listed.out.find("*       admin@local"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("\n*         admin@local   local"), std::string::npos) << listed.out;
   EXPECT_NE(listed.out.find("team-a"), std::string::npos) << listed.out;
   EXPECT_EQ(halctl_config(path_, {"current-context"}).out, "admin@local\n");
   EXPECT_NE(halctl_config(path_, {"view"}).out.find("certificate-authority: pki/ca.crt"),
