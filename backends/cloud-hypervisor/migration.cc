@@ -47,7 +47,6 @@ MigrationParams parse_migration_params(std::string_view params_json,
   params.timeout_ms = doc.value("timeoutMs", uint64_t{0});
   params.downtime_set =
       doc.contains("maxDowntimeMs") || policy.max_downtime_ms != MigrationPolicy{}.max_downtime_ms;
-  params.timeout_set = params.timeout_ms > 0;
   if (doc.value("postCopy", policy.post_copy)) {
     throw Failure(HAL_UNSUPPORTED,
                   "params.postCopy: post-copy migration is not supported by the "
@@ -72,7 +71,7 @@ json send_migration_body(const MigrationParams &params, const std::string &relay
                                          " (vm.send-migration takes one from v52.0 on)");
     };
     if (params.downtime_set) refuse("maxDowntimeMs", "downtime limit");
-    if (params.timeout_set) refuse("timeoutMs", "migration timeout");
+    if (params.timeout_ms > 0) refuse("timeoutMs", "migration timeout");
     return body;
   }
   body["downtime_ms"] = std::max<uint32_t>(1, params.max_downtime_ms);

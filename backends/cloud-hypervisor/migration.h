@@ -36,8 +36,6 @@ struct MigrationParams {
   std::optional<backend_common::MigrationTlsParams> tls;
   /** True when params or the spec's policy ask for a downtime limit (maxDowntimeMs). */
   bool downtime_set = false;
-  /** True when params ask for a timeout (timeoutMs > 0). */
-  bool timeout_set = false;
 };
 
 /** Parses params_json (migration-params schema) over `policy`. Throws Failure: INVALID_ARGUMENT

@@ -387,6 +387,24 @@ json vcpu_threads(pid_t pid) {
 }  // namespace
 
 std::string VmController::info() const {
+  // The vCPU threads are read without the lock: waiting for them must not hold up events.
+  pid_t pid = 0;
+  bool running = false;
+  uint32_t vcpus = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_not_deleted_locked();
+    if (process_ && !process_->exited()) pid = process_->pid();
+    running = state_ == HAL_VM_STATE_RUNNING;
+    vcpus = spec_.cpu.vcpus;
+  }
+  json threads = pid > 0 ? vcpu_threads(pid) : json::array();
+  // A vCPU thread names itself once it runs, which may be just after the boot call answered:
+  // look again, briefly, until every boot vCPU is there.
+  for (int attempt = 0; attempt < 20 && running && threads.size() < vcpus; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    threads = vcpu_threads(pid);
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   check_not_deleted_locked();
   json doc = {{"id", spec_.name}, {"state", hal_vm_state_name(state_)}, {"spec", to_json(spec_)}};
@@ -403,16 +421,7 @@ std::string VmController::info() const {
     doc["numaPlacement"] = placement;
   }
   if (alive) {
-    json threads = vcpu_threads(process_->pid());
-    // A vCPU thread names itself once it runs, which may be just after the boot call answered:
-    // look again, briefly, until every boot vCPU is there.
-    for (int attempt = 0;
-         attempt < 20 && threads.size() < spec_.cpu.vcpus && state_ == HAL_VM_STATE_RUNNING;
-         ++attempt) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-      threads = vcpu_threads(process_->pid());
-    }
-    if (!threads.empty()) doc["vcpuThreads"] = threads;
+    if (!threads.empty() && process_->pid() == pid) doc["vcpuThreads"] = threads;
     if (spec_.serial_console) {
       doc["console"] = {{"type", "unix"}, {"path", serial_socket().string()}};
     }

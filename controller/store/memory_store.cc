@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <exception>
+#include <limits>
 
 namespace hal::controller {
 
@@ -156,24 +157,7 @@ std::optional<StoredObject> MemoryStore::get(const StoreKey &key) const {
 
 std::vector<StoredObject> MemoryStore::list(const std::string &kind, const std::string &ns,
                                             int64_t *revision) const {
-  std::vector<std::shared_ptr<const StoredObject>> found;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = kind.empty() ? objects_.begin() : objects_.lower_bound(StoreKey{kind, ns, ""});
-    for (; it != objects_.end(); ++it) {
-      if (!kind.empty() && it->first.kind != kind) break;
-      if (!ns.empty() && it->first.ns != ns) {
-        if (!kind.empty()) break;  // Sorted by (kind, ns): past the namespace.
-        continue;
-      }
-      found.push_back(it->second);
-    }
-    if (revision != nullptr) *revision = revision_;
-  }
-  std::vector<StoredObject> result;  // copies made outside the lock
-  result.reserve(found.size());
-  for (const auto &object : found) result.push_back(*object);
-  return result;
+  return list_after(kind, ns, StoreKey{}, std::numeric_limits<size_t>::max(), nullptr, revision);
 }
 
 std::vector<StoredObject> MemoryStore::list_after(const std::string &kind, const std::string &ns,
