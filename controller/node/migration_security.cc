@@ -21,19 +21,12 @@ MigrationSecurity::MigrationSecurity(tls::TlsOptions tls, std::filesystem::path 
       allow_clear_(allow_clear) {}
 
 void MigrationSecurity::lay_out() {
-  namespace fs = std::filesystem;
   try {
     const std::string ca = pki::read_file(tls_.ca_file, "TLS CA");
     const std::string cert = pki::read_file(tls_.cert_file, "TLS certificate");
     const std::string key = pki::read_file(tls_.key_file, "TLS key");
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace);
     // The node is the target (server) of some migrations and the source (client) of others.
-    pki::write_private_file(dir_ / "ca-cert.pem", ca);
-    pki::write_private_file(dir_ / "server-cert.pem", cert);
-    pki::write_private_file(dir_ / "server-key.pem", key);
-    pki::write_private_file(dir_ / "client-cert.pem", cert);
-    pki::write_private_file(dir_ / "client-key.pem", key);
+    pki::write_tls_creds_dir(dir_, ca, cert, key);
   } catch (const std::exception &e) {
     throw Error(HAL_UNAVAILABLE, std::string("migration TLS: ") + e.what());
   }

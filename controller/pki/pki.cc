@@ -227,4 +227,16 @@ void write_private_file(const std::filesystem::path &path, const std::string &co
   if (error) throw Error(path.string() + ": " + error.message());
 }
 
+void write_tls_creds_dir(const std::filesystem::path &dir, const std::string &ca_pem,
+                         const std::string &certificate_pem, const std::string &key_pem) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+  write_private_file(dir / "ca-cert.pem", ca_pem);
+  for (const char *role : {"server", "client"}) {
+    write_private_file(dir / (std::string(role) + "-cert.pem"), certificate_pem);
+    write_private_file(dir / (std::string(role) + "-key.pem"), key_pem);
+  }
+}
+
 }  // namespace hal::pki

@@ -72,6 +72,13 @@ std::string read_file(const std::filesystem::path &path, const std::string &what
 void write_private_file(const std::filesystem::path &path, const std::string &content,
                         bool overwrite = true);
 
+/** Writes the directory layout QEMU's tls-creds-x509 reads (and HAL's migration TLS uses):
+ *  `ca_pem` as ca-cert.pem, and `certificate_pem`/`key_pem` as both server-cert.pem/
+ *  server-key.pem and client-cert.pem/client-key.pem, each owner-only; `dir` is created
+ *  owner-only (0700). Throws Error or std::filesystem::filesystem_error. */
+void write_tls_creds_dir(const std::filesystem::path &dir, const std::string &ca_pem,
+                         const std::string &certificate_pem, const std::string &key_pem);
+
 }  // namespace hal::pki
 
 #endif  // HAL_CONTROLLER_PKI_PKI_H

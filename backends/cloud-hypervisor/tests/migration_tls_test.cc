@@ -56,13 +56,7 @@ class ChMigrationTlsTest : public ::testing::Test {
   }
 
   void write(const std::string &name, const std::string &ca, const pki::KeyAndCertificate &id) {
-    const fs::path d = dir_.path() / "pki" / name;
-    fs::create_directories(d);
-    pki::write_private_file(d / "ca-cert.pem", ca);
-    for (const char *role : {"server", "client"}) {
-      pki::write_private_file(d / (std::string(role) + "-cert.pem"), id.certificate_pem);
-      pki::write_private_file(d / (std::string(role) + "-key.pem"), id.key_pem);
-    }
+    pki::write_tls_creds_dir(dir_.path() / "pki" / name, ca, id.certificate_pem, id.key_pem);
   }
 
   json tls(const std::string &name) const {

@@ -36,13 +36,7 @@ struct Err {
 // both server and client.
 void write_tls_dir(const fs::path &dir, const std::string &ca_pem,
                    const pki::KeyAndCertificate &identity) {
-  fs::create_directories(dir);
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
-  pki::write_private_file(dir / "ca-cert.pem", ca_pem);
-  for (const char *role : {"server", "client"}) {
-    pki::write_private_file(dir / (std::string(role) + "-cert.pem"), identity.certificate_pem);
-    pki::write_private_file(dir / (std::string(role) + "-key.pem"), identity.key_pem);
-  }
+  pki::write_tls_creds_dir(dir, ca_pem, identity.certificate_pem, identity.key_pem);
 }
 
 std::string read_text(const fs::path &path) {
